@@ -1,0 +1,87 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "wzt",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "wzt", targets: ["wzt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // libzmq 4.3 as a system library; the Swift API over it lives in ZeroMQ.
+        .systemLibrary(
+            name: "CZeroMQ",
+            providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+
+        // The bus: envelope, contracts registry, durable event log, in-process dispatch.
+        .target(name: "Bus", dependencies: [
+            "Storage",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // ZeroMQ ingress (ROUTER), egress (PUB) and replay (ROUTER) in front of the bus.
+        .target(name: "BusTransport", dependencies: [
+            "Bus", "ZeroMQ",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // A module's own database: GRDB with synchronous=FULL, WAL, migrations.
+        .target(name: "Storage", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // What a module sees: the Module protocol, its transaction, inbox and outbox.
+        .target(name: "ModuleKit", dependencies: [
+            "Bus", "Storage",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Contracts: versioned Codable events, no logic, no storage.
+        .target(name: "IntakeContracts", dependencies: ["Bus"]),
+
+        // Config, module registry and the service group that runs a node.
+        .target(name: "Core", dependencies: [
+            "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        .executableTarget(name: "wzt", dependencies: [
+            "Core", "Bus", "BusTransport", "ZeroMQ",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Scripts/bench drives this; it is not shipped.
+        .executableTarget(name: "wzt-bench", dependencies: [
+            "Core", "Bus", "BusTransport", "ZeroMQ", "IntakeContracts",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "BusTests", dependencies: ["Bus", "IntakeContracts"]),
+        .testTarget(name: "ModuleKitTests", dependencies: ["ModuleKit", "Bus", "Storage"]),
+        .testTarget(name: "CoreTests", dependencies: ["Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts"]),
+        .testTarget(name: "InteropTests", dependencies: ["ZeroMQ"]),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}

@@ -1,0 +1,67 @@
+/// Every event type the bus accepts, with the versions it can read.
+///
+/// Built once at start-up from the contracts of all modules; immutable afterwards, so it is
+/// shared freely between threads.
+public struct ContractRegistry: Sendable {
+    typealias DataDecoder = @Sendable (KeyedDecodingContainer<EnvelopeKey>) throws -> any EventContract
+
+    struct Entry: Sendable {
+        var latestVersion: Int
+        var decoders: [Int: DataDecoder]
+    }
+
+    private(set) var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    public init(_ contracts: [any EventContract.Type]) throws(EnvelopeError) {
+        for contract in contracts { try register(contract) }
+    }
+
+    /// Registers a contract and, through `UpcastingContract`, every older version it reads.
+    public mutating func register(_ contract: any EventContract.Type) throws(EnvelopeError) {
+        let type = try EventType(contract.eventType.rawValue)
+        guard contract.dataVersion >= 1 else {
+            throw EnvelopeError(.unsupportedDataVersion, "contract \(type) declares dataversion \(contract.dataVersion); versions start at 1")
+        }
+        if let existing = entries[type.rawValue], existing.latestVersion != contract.dataVersion {
+            throw EnvelopeError(.unsupportedDataVersion, "contract \(type) is registered at versions \(existing.latestVersion) and \(contract.dataVersion); register only the newest, which upcasts the older ones")
+        }
+        entries[type.rawValue] = Entry(latestVersion: contract.dataVersion, decoders: Self.decoders(contract))
+    }
+
+    public var types: [EventType] { entries.keys.sorted().map { EventType(stringLiteral: $0) } }
+
+    public func knows(_ type: EventType) -> Bool { entries[type.rawValue] != nil }
+
+    public func versions(of type: EventType) -> [Int] { entries[type.rawValue].map { $0.decoders.keys.sorted() } ?? [] }
+
+    func decoder(for type: String, version: Int) throws(EnvelopeError) -> DataDecoder {
+        guard let entry = entries[type] else {
+            throw EnvelopeError(.unknownType, "type \(quoted(type)) is not a known contract; known types are listed by `wzt contracts`")
+        }
+        guard let decoder = entry.decoders[version] else {
+            throw EnvelopeError(.unsupportedDataVersion, "type \(type) has no dataversion \(version); supported: \(entry.decoders.keys.sorted().map(String.init).joined(separator: ", "))")
+        }
+        return decoder
+    }
+
+    private static func decoders<T: EventContract>(_ contract: T.Type) -> [Int: DataDecoder] {
+        var result: [Int: DataDecoder] = [T.dataVersion: { try $0.decode(T.self, forKey: .data) }]
+        if let upcasting = contract as? any UpcastingContract.Type {
+            result.merge(previousDecoders(upcasting)) { newest, _ in newest }
+        }
+        return result
+    }
+
+    private static func previousDecoders<T: UpcastingContract>(_ contract: T.Type) -> [Int: DataDecoder] {
+        decoders(T.Previous.self).mapValues { decodePrevious in
+            { container in
+                guard let previous = try decodePrevious(container) as? T.Previous else {
+                    fatalError("contract chain of \(T.eventType) returned a value of the wrong version")
+                }
+                return T(upcasting: previous)
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Feeds one subscriber from the log, in offset order, from its cursor.
+///
+/// A failing event is retried with backoff and then parked in dead letters, and the cursor moves
+/// on: one bad event or one broken subscriber never holds up the others, which each have their
+/// own dispatcher. The cursor is saved after the subscriber has made an event durable, never
+/// before. On graceful shutdown the event in hand is finished, then `run` returns.
+public final class Dispatcher: Service, Sendable {
+    public struct Configuration: Sendable {
+        public var retry: RetryPolicy
+        /// A delivery running longer than this is logged (once) with module and event.
+        public var slowHandlerThreshold: Duration
+        /// Events read from the log at a time.
+        public var batchSize: Int
+        /// How often an idle dispatcher looks for dead letters an operator asked to retry.
+        public var deadLetterPollInterval: Duration
+
+        public init(retry: RetryPolicy = RetryPolicy(), slowHandlerThreshold: Duration = .seconds(2),
+                    batchSize: Int = 256, deadLetterPollInterval: Duration = .seconds(1)) {
+            self.retry = retry
+            self.slowHandlerThreshold = slowHandlerThreshold
+            self.batchSize = batchSize
+            self.deadLetterPollInterval = deadLetterPollInterval
+        }
+    }
+
+    private let log: EventLog
+    private let subscriber: any Subscriber
+    private let configuration: Configuration
+    private let logger: Logger
+    private let inFlight = Mutex<InFlight?>(nil)
+    private let delivered = Atomic<Int>(0)
+
+    public init(log: EventLog, subscriber: any Subscriber, configuration: Configuration = Configuration(), logger: Logger) {
+        self.log = log
+        self.subscriber = subscriber
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "wzt.module"] = "\(subscriber.subscriptionName)"
+        self.logger = logger
+    }
+
+    /// Events handled (or dead-lettered) since start.
+    public var deliveredCount: Int { delivered.load(ordering: .relaxed) }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.watchSlowHandlers() }
+                try await self.dispatch()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func dispatch() async throws {
+        while !Task.isCancelled, !log.isClosed {
+            do {
+                try await dispatchFromCursor()
+            } catch {
+                // The log itself failed (disk full, I/O): nothing was skipped; try again shortly.
+                logger.error("dispatch paused", metadata: ["bus.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func dispatchFromCursor() async throws {
+        var position = try log.cursor(subscriber.subscriptionName)
+        while !Task.isCancelled, !log.isClosed {
+            try await retryRequestedDeadLetters()
+            let events = try await log.events(after: position, matching: subscriber.patterns, limit: configuration.batchSize)
+            if events.isEmpty {
+                // Nothing of ours up to the head: remember that, then sleep until something is appended.
+                let head = log.headOffset
+                if head > position {
+                    try await log.saveCursor(subscriber.subscriptionName, offset: head)
+                    position = head
+                }
+                await waitForHead(beyond: position)
+                continue
+            }
+            for event in events {
+                guard try await handle(event) else { return }
+                position = event.offset
+            }
+            try await log.saveCursor(subscriber.subscriptionName, offset: position)
+        }
+    }
+
+    /// Delivers one event with retries; dead-letters it when every try failed.
+    /// Returns false when shutdown interrupted it (it will be delivered again after restart).
+    private func handle(_ event: StoredEvent) async throws -> Bool {
+        var attempt = 0
+        while true {
+            attempt += 1
+            inFlight.withLock { $0 = InFlight(event: event, started: .now) }
+            defer { inFlight.withLock { $0 = nil } }
+            do {
+                try await subscriber.deliver(event)
+                delivered.add(1, ordering: .relaxed)
+                return true
+            } catch {
+                if Task.isCancelled { return false }
+                let reason = String(describing: error)
+                guard attempt < configuration.retry.maxAttempts else {
+                    logger.error("event dead-lettered", metadata: [
+                        "bus.offset": "\(event.offset)", "bus.event": "\(event.id)", "bus.type": "\(event.type)",
+                        "bus.attempts": "\(attempt)", "bus.error": "\(reason)",
+                    ])
+                    try await log.recordDeadLetter(subscription: subscriber.subscriptionName, event: event, error: reason, attempts: attempt)
+                    delivered.add(1, ordering: .relaxed)
+                    return true
+                }
+                logger.warning("delivery failed, will retry", metadata: [
+                    "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.attempt": "\(attempt)", "bus.error": "\(reason)",
+                ])
+                do {
+                    try await Task.sleep(for: configuration.retry.delay(afterAttempt: attempt))
+                } catch {
+                    return false
+                }
+            }
+        }
+    }
+
+    /// Redelivers the dead letters an operator marked for retry (`wzt dead-letters retry`).
+    private func retryRequestedDeadLetters() async throws {
+        for letter in try log.deadLetters(status: .retry, subscription: subscriber.subscriptionName) {
+            guard let event = try log.event(at: letter.eventOffset) else { continue }
+            do {
+                try await subscriber.deliver(event)
+                try await log.setDeadLetterStatus(id: letter.id, to: .retried, from: [.retry])
+                logger.info("dead letter retried", metadata: ["bus.offset": "\(event.offset)", "bus.dead-letter": "\(letter.id)"])
+            } catch {
+                if Task.isCancelled { return }
+                try await log.recordDeadLetter(subscription: subscriber.subscriptionName, event: event, error: String(describing: error), attempts: 1)
+            }
+        }
+    }
+
+    private func waitForHead(beyond position: Int64) async {
+        let log = self.log
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await log.waitForHead(beyond: position) }
+            group.addTask { try? await Task.sleep(for: self.configuration.deadLetterPollInterval) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func watchSlowHandlers() async {
+        let threshold = configuration.slowHandlerThreshold
+        var reported: Int64?
+        while !Task.isCancelled {
+            try? await Task.sleep(for: threshold / 4)
+            guard let current = inFlight.withLock({ $0 }) else { continue }
+            let elapsed = ContinuousClock.now - current.started
+            if elapsed >= threshold, reported != current.event.offset {
+                reported = current.event.offset
+                logger.warning("slow handler", metadata: [
+                    "bus.offset": "\(current.event.offset)", "bus.event": "\(current.event.id)",
+                    "bus.type": "\(current.event.type)", "bus.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                ])
+            }
+        }
+    }
+}
+
+private struct InFlight: Sendable {
+    let event: StoredEvent
+    let started: ContinuousClock.Instant
+}

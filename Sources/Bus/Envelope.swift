@@ -1,0 +1,68 @@
+import Foundation
+
+/// One event as CloudEvents 1.0 JSON (structured mode), validated against its contract.
+///
+/// `json` is the exact document that is stored and delivered; the other properties are the
+/// attributes read from it. An `Envelope` only exists once validation has passed.
+public struct Envelope: Sendable {
+    public let id: String
+    public let source: String
+    public let type: EventType
+    public let subject: String?
+    public let time: String?
+    public let dataVersion: Int
+    public let correlationID: String?
+    public let causationID: String?
+    public let json: [UInt8]
+
+    init(header: EnvelopeHeader, json: [UInt8]) {
+        id = header.id
+        source = header.source
+        type = header.type
+        subject = header.subject
+        time = header.time
+        dataVersion = header.dataVersion
+        correlationID = header.correlationID
+        causationID = header.causationID
+        self.json = json
+    }
+}
+
+/// Creates envelopes for events a module or a client publishes.
+public enum EnvelopeEncoder {
+    /// Wraps `data` in a new envelope with a fresh UUIDv7 id and the current time.
+    public static func envelope<T: EventContract>(
+        _ data: T, source: String, subject: String? = nil, id: String = EventID.make(),
+        time: Date = Date(), correlationID: String? = nil, causationID: String? = nil
+    ) throws -> [UInt8] {
+        let outgoing = OutgoingEnvelope(
+            id: id, source: source, type: T.eventType.rawValue, time: EventTime.format(time), subject: subject,
+            dataversion: T.dataVersion, correlationid: correlationID, causationid: causationID, data: data)
+        return Array(try encoder.encode(outgoing))
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+}
+
+private struct OutgoingEnvelope<T: Encodable>: Encodable {
+    var specversion = "1.0"
+    var id: String
+    var source: String
+    var type: String
+    var time: String
+    var subject: String?
+    var datacontenttype = "application/json"
+    var dataversion: Int
+    var correlationid: String?
+    var causationid: String?
+    var data: T
+}
+
+enum EnvelopeKey: String, CodingKey {
+    case specversion, id, source, type, time, subject, datacontenttype, dataversion, correlationid, causationid, data
+}

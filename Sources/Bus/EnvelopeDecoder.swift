@@ -1,0 +1,198 @@
+import Foundation
+
+/// Turns bytes from a publisher into a validated `Envelope`, or says precisely why not.
+public struct EnvelopeDecoder: Sendable {
+    public static let defaultMaxBytes = 1 << 20
+
+    public let registry: ContractRegistry
+    public let maxBytes: Int
+
+    public init(registry: ContractRegistry, maxBytes: Int = EnvelopeDecoder.defaultMaxBytes) {
+        self.registry = registry
+        self.maxBytes = maxBytes
+    }
+
+    public func decode(_ json: [UInt8]) throws(EnvelopeError) -> Envelope {
+        guard !json.isEmpty else {
+            throw EnvelopeError(.emptyMessage, "the frame is empty; send one CloudEvents JSON document per message")
+        }
+        guard json.count <= maxBytes else {
+            throw EnvelopeError(.tooLarge, "the event is \(json.count) bytes; the limit is \(maxBytes) (bus.max_event_bytes)")
+        }
+        let decoder = JSONDecoder()
+        decoder.userInfo[EnvelopeHeader.registryKey] = registry
+        do {
+            let header = try decoder.decode(EnvelopeHeader.self, from: Data(json))
+            return Envelope(header: header, json: json)
+        } catch let error as EnvelopeError {
+            throw error
+        } catch let error as DecodingError {
+            throw EnvelopeError.describing(error)
+        } catch {
+            throw EnvelopeError(.malformedJSON, "the message is not a JSON document")
+        }
+    }
+
+    /// Reads the data of a stored event as contract `T`, upcasting older versions.
+    public func data<T: EventContract>(_ type: T.Type, of json: [UInt8]) throws(EnvelopeError) -> T {
+        let envelope = try decode(json)
+        guard envelope.type == T.eventType else {
+            throw EnvelopeError(.unknownType, "event \(envelope.id) is \(envelope.type), not \(T.eventType)")
+        }
+        let decoder = JSONDecoder()
+        decoder.userInfo[EnvelopeHeader.registryKey] = registry
+        do {
+            guard let data = try decoder.decode(EnvelopeHeader.self, from: Data(json)).data as? T else {
+                throw EnvelopeError(.unsupportedDataVersion, "event \(envelope.id) does not upcast to \(T.eventType) v\(T.dataVersion)")
+            }
+            return data
+        } catch let error as EnvelopeError {
+            throw error
+        } catch {
+            throw EnvelopeError(.invalidData, "event \(envelope.id) no longer decodes as \(T.eventType)")
+        }
+    }
+}
+
+/// The attributes of an incoming envelope, checked while decoding. The data is decoded by its
+/// contract (found through the registry in `userInfo`) and kept for typed reads.
+struct EnvelopeHeader: Decodable {
+    static let registryKey = CodingUserInfoKey(rawValue: "be.wzt.bus.registry")!
+
+    let id: String
+    let source: String
+    let type: EventType
+    let subject: String?
+    let time: String?
+    let dataVersion: Int
+    let correlationID: String?
+    let causationID: String?
+    let data: any EventContract
+
+    init(from decoder: any Decoder) throws {
+        guard let registry = decoder.userInfo[Self.registryKey] as? ContractRegistry else {
+            preconditionFailure("EnvelopeHeader decoded without a registry")
+        }
+        let container: KeyedDecodingContainer<EnvelopeKey>
+        do {
+            container = try decoder.container(keyedBy: EnvelopeKey.self)
+        } catch {
+            throw EnvelopeError(.malformedJSON, "the message must be a JSON object (a CloudEvents envelope)")
+        }
+
+        let specVersion = try container.requiredString(.specversion)
+        guard specVersion == "1.0" else {
+            throw EnvelopeError(.badSpecVersion, "attribute `specversion` must be \"1.0\"; got \(quoted(specVersion))")
+        }
+        id = try container.requiredString(.id)
+        guard EventID.isValid(id) else {
+            throw EnvelopeError(.badID, "attribute `id` must be a UUID (preferably v7) or a ULID; got \(quoted(id))")
+        }
+        source = try container.requiredString(.source)
+        guard !source.isEmpty, source.utf8.count <= 1024, !source.contains(where: \.isWhitespace) else {
+            throw EnvelopeError(.badAttribute, "attribute `source` must be a non-empty URI reference without spaces, e.g. /agency/vdab/intake")
+        }
+        type = try EventType(try container.requiredString(.type))
+        subject = try container.optionalString(.subject)
+        if let subject, subject.isEmpty || subject.utf8.count > 256 {
+            throw EnvelopeError(.badAttribute, "attribute `subject` must be 1 to 256 bytes (a case or trajectory id)")
+        }
+        time = try container.optionalString(.time)
+        if let time, !EventTime.isValid(time) {
+            throw EnvelopeError(.badAttribute, "attribute `time` must be an RFC 3339 timestamp, e.g. 2026-11-23T10:15:00Z; got \(quoted(time))")
+        }
+        if let contentType = try container.optionalString(.datacontenttype), contentType != "application/json" {
+            throw EnvelopeError(.badAttribute, "attribute `datacontenttype` must be application/json; got \(quoted(contentType))")
+        }
+        correlationID = try container.optionalString(.correlationid)
+        causationID = try container.optionalString(.causationid)
+        dataVersion = try container.dataVersion()
+
+        let decodeData = try registry.decoder(for: type.rawValue, version: dataVersion)
+        guard container.contains(.data), try !container.decodeNil(forKey: .data) else {
+            throw EnvelopeError(.missingAttribute, "attribute `data` is missing; \(type) v\(dataVersion) carries a JSON object")
+        }
+        do {
+            data = try decodeData(container)
+        } catch let error as DecodingError {
+            throw EnvelopeError.invalidData(error, type: type, version: dataVersion)
+        }
+    }
+}
+
+private extension KeyedDecodingContainer<EnvelopeKey> {
+    func requiredString(_ key: EnvelopeKey) throws -> String {
+        guard contains(key) else {
+            throw EnvelopeError(.missingAttribute, "attribute `\(key.rawValue)` is missing; CloudEvents 1.0 requires specversion, id, source and type, and wzt requires dataversion and data")
+        }
+        return try string(key)
+    }
+
+    func optionalString(_ key: EnvelopeKey) throws -> String? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        return try string(key)
+    }
+
+    private func string(_ key: EnvelopeKey) throws -> String {
+        do {
+            return try decode(String.self, forKey: key)
+        } catch {
+            throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be a string")
+        }
+    }
+
+    /// `dataversion` is a CloudEvents extension attribute: an integer, or its decimal string.
+    func dataVersion() throws -> Int {
+        guard contains(.dataversion) else {
+            throw EnvelopeError(.missingAttribute, "attribute `dataversion` is missing; give the contract version as an integer, e.g. \"dataversion\": 1")
+        }
+        if let number = try? decode(Int.self, forKey: .dataversion) { return number }
+        if let text = try? decode(String.self, forKey: .dataversion), let number = Int(text) { return number }
+        throw EnvelopeError(.unsupportedDataVersion, "attribute `dataversion` must be an integer")
+    }
+}
+
+extension EnvelopeError {
+    /// Names the place in the document, never the values found there.
+    static func describing(_ error: DecodingError) -> EnvelopeError {
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return EnvelopeError(.malformedJSON, "the message is not valid JSON (or not UTF-8)")
+        default:
+            return EnvelopeError(.malformedJSON, "the envelope does not decode: \(detail(error))")
+        }
+    }
+
+    static func invalidData(_ error: DecodingError, type: EventType, version: Int) -> EnvelopeError {
+        EnvelopeError(.invalidData, "data does not match contract \(type) v\(version): \(detail(error))")
+    }
+
+    private static func detail(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let names = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
+            return names.isEmpty ? "the document" : "`" + names.joined(separator: ".") + "`"
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is missing"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)) must be \(jsonName(type))"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)) must be \(jsonName(type)), not null"
+        case .dataCorrupted(let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "unreadable"
+        }
+    }
+
+    private static func jsonName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+        case is Double.Type, is Decimal.Type: "a number"
+        case is Bool.Type: "true or false"
+        default: "a \(type)"
+        }
+    }
+}

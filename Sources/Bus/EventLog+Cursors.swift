@@ -1,0 +1,44 @@
+import GRDB
+
+/// A subscription's position: the offset of the last event it has handled (0: none yet).
+public struct Cursor: Sendable, Hashable, Codable {
+    public let subscription: String
+    public let offset: Int64
+    public let updatedAt: String
+}
+
+extension EventLog {
+    public func cursor(_ subscription: String) throws -> Int64 {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: #"SELECT "offset" FROM cursors WHERE subscription = ?"#, arguments: [subscription])
+        } ?? 0
+    }
+
+    /// Moves a subscription's cursor forward (never back), durably.
+    public func saveCursor(_ subscription: String, offset: Int64) async throws {
+        try await update { db in
+            try db.execute(sql: """
+                INSERT INTO cursors (subscription, "offset") VALUES (?, ?)
+                ON CONFLICT(subscription) DO UPDATE SET "offset" = MAX("offset", excluded."offset"),
+                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                """, arguments: [subscription, offset])
+        }
+    }
+
+    public func cursors() throws -> [Cursor] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: #"SELECT subscription, "offset", updated_at FROM cursors ORDER BY subscription"#).map {
+                Cursor(subscription: $0["subscription"], offset: $0["offset"], updatedAt: $0["updated_at"])
+            }
+        }
+    }
+
+    /// How many events of the given types lie beyond `offset`: a subscription's lag.
+    public func count(after offset: Int64, matching patterns: [EventPattern]) throws -> Int {
+        try pool.read { db in
+            var arguments: StatementArguments = [offset]
+            let sql = #"SELECT COUNT(*) FROM events WHERE "offset" > ?"# + EventLog.typeFilter(patterns, arguments: &arguments)
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import GRDB
+
+/// An event a subscriber could not handle after every retry.
+public struct DeadLetter: Sendable, Hashable, Codable {
+    public enum Status: String, Sendable, Codable, CaseIterable {
+        /// Waiting for an operator.
+        case open
+        /// An operator asked for another delivery; the dispatcher picks it up.
+        case retry
+        /// Delivered successfully on a later try.
+        case retried
+        /// An operator decided the event needs no handling by this subscriber.
+        case discarded
+    }
+
+    public let id: Int64
+    public let subscription: String
+    public let eventOffset: Int64
+    public let eventID: String
+    public let eventType: String
+    public let error: String
+    public let attempts: Int
+    public let status: Status
+    public let createdAt: String
+    public let updatedAt: String
+}
+
+extension EventLog {
+    /// Records that `subscription` gave up on `event`; a second failure of the same event
+    /// updates the record instead of adding one.
+    public func recordDeadLetter(subscription: String, event: StoredEvent, error: String, attempts: Int) async throws {
+        try await update { db in
+            try db.execute(sql: """
+                INSERT INTO dead_letters (subscription, event_offset, event_id, event_type, error, attempts)
+                VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(subscription, event_offset) DO UPDATE SET status = 'open', error = excluded.error,
+                    attempts = dead_letters.attempts + excluded.attempts, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                """, arguments: [subscription, event.offset, event.id, event.type, error, attempts])
+        }
+    }
+
+    public func deadLetters(status: DeadLetter.Status? = .open, subscription: String? = nil) throws -> [DeadLetter] {
+        try pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let status { conditions.append("status = ?"); arguments += [status.rawValue] }
+            if let subscription { conditions.append("subscription = ?"); arguments += [subscription] }
+            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+            return try Row.fetchAll(db, sql: "SELECT * FROM dead_letters\(filter) ORDER BY id", arguments: arguments).map(DeadLetter.init(row:))
+        }
+    }
+
+    public func deadLetter(id: Int64) throws -> DeadLetter? {
+        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(DeadLetter.init(row:)) }
+    }
+
+    /// Changes a dead letter's status when it is in one of `from`; returns whether it changed.
+    @discardableResult
+    public func setDeadLetterStatus(id: Int64, to status: DeadLetter.Status, from: [DeadLetter.Status]) async throws -> Bool {
+        try await update { db in
+            let placeholders = from.map { _ in "?" }.joined(separator: ", ")
+            var arguments: StatementArguments = [status.rawValue, id]
+            arguments += StatementArguments(from.map(\.rawValue))
+            try db.execute(
+                sql: "UPDATE dead_letters SET status = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND status IN (\(placeholders))",
+                arguments: arguments)
+            return db.changesCount == 1
+        }
+    }
+}
+
+extension DeadLetter {
+    init(row: Row) {
+        self.init(
+            id: row["id"], subscription: row["subscription"], eventOffset: row["event_offset"], eventID: row["event_id"],
+            eventType: row["event_type"], error: row["error"], attempts: row["attempts"],
+            status: Status(rawValue: row["status"]) ?? .open, createdAt: row["created_at"], updatedAt: row["updated_at"])
+    }
+}

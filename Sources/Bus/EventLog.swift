@@ -1,0 +1,319 @@
+import Foundation
+import GRDB
+import Logging
+import Storage
+import Synchronization
+
+/// The append-only event log: the source of truth of the bus.
+///
+/// Every write goes through one writer thread that takes all waiting requests and commits them in
+/// one SQLite transaction with `synchronous=FULL` (group commit). A completion runs only after
+/// that commit is on disk, so an acknowledged offset survives `kill -9` and power loss.
+/// Appending an id that is already in the log writes nothing and returns the first offset.
+public final class EventLog: @unchecked Sendable {
+    // @unchecked: `pending` and `closing` are guarded by `queueLock`; the rest is immutable or a Mutex.
+    public let path: String
+    let pool: DatabasePool
+    private let logger: Logger
+
+    private let queueLock = NSCondition()
+    private var pending: [WriteRequest] = []
+    private var closing = false
+    private let writerDone = DispatchSemaphore(value: 0)
+
+    private let head: Mutex<HeadState>
+    private let observers = Mutex<[@Sendable ([StoredEvent]) -> Void]>([])
+    private let statistics = Mutex(Statistics())
+
+    /// Opens (or creates) the log at `path` and starts its writer thread.
+    public init(path: String, logger: Logger = Logger(label: "wzt.bus.log")) throws {
+        self.path = path
+        self.logger = logger
+        pool = try SQLiteDatabase.open(path: path, migrator: LogSchema.migrator)
+        let last = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
+        head = Mutex(HeadState(offset: last))
+        let thread = Thread { [unowned self] in self.writerLoop() }
+        thread.name = "wzt.bus.log-writer"
+        thread.start()
+    }
+
+    /// Stops taking writes, commits everything already queued, then stops the writer thread.
+    public func close() {
+        queueLock.lock()
+        let wasClosing = closing
+        closing = true
+        queueLock.signal()
+        queueLock.unlock()
+        guard !wasClosing else { return }
+        writerDone.wait()
+        let waiters = head.withLock { state in
+            state.closed = true
+            defer { state.waiters.removeAll() }
+            return state.waiters.values
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    // MARK: appending
+
+    /// Appends `envelopes` in order; `completion` runs on the writer thread after the fsync.
+    public func append(_ envelopes: [Envelope], completion: @escaping @Sendable (Result<[Appended], EnvelopeError>) -> Void) {
+        enqueue(.append(envelopes, completion)) { completion(.failure($0)) }
+    }
+
+    /// Appends `envelopes` in order and returns once they are durable.
+    public func append(_ envelopes: [Envelope]) async throws(EnvelopeError) -> [Appended] {
+        try await withCheckedContinuation { continuation in
+            append(envelopes) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    /// Runs `body` inside the next group commit and returns its result once that commit is
+    /// durable. Cursors and dead letters go this way, so the log file has one writer.
+    func update<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let box = UpdateResult<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            let request = WriteRequest.update({ db in box.value = try body(db) }) { error in
+                if let error { continuation.resume(throwing: error) } else { continuation.resume(returning: box.value!) }
+            }
+            enqueue(request) { continuation.resume(throwing: $0) }
+        }
+    }
+
+    private func enqueue(_ request: WriteRequest, refused: (EnvelopeError) -> Void) {
+        queueLock.lock()
+        guard !closing else {
+            queueLock.unlock()
+            refused(EnvelopeError(.unavailable, "the event log is closing; retry when the node is back"))
+            return
+        }
+        pending.append(request)
+        queueLock.signal()
+        queueLock.unlock()
+    }
+
+    private func writerLoop() {
+        while true {
+            queueLock.lock()
+            while pending.isEmpty && !closing { queueLock.wait() }
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            let done = batch.isEmpty && closing
+            queueLock.unlock()
+            if done { break }
+            commit(batch)
+        }
+        writerDone.signal()
+    }
+
+    private func commit(_ batch: [WriteRequest]) {
+        var appended: [[Appended]] = []
+        var newEvents: [StoredEvent] = []
+        var updateErrors: [(any Error)?] = []
+        let started = ContinuousClock.now
+        do {
+            try pool.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    for request in batch {
+                        switch request {
+                        case .append(let envelopes, _):
+                            appended.append(try Self.insert(envelopes, into: db, newEvents: &newEvents))
+                        case .update(let body, _):
+                            // A savepoint each, so one failing update does not undo the group.
+                            do {
+                                try db.inSavepoint {
+                                    try body(db)
+                                    return .commit
+                                }
+                                updateErrors.append(nil)
+                            } catch {
+                                updateErrors.append(error)
+                            }
+                        }
+                    }
+                    return .commit
+                }
+            }
+        } catch {
+            let refusal = EnvelopeError.storage(error)
+            logger.error("log commit failed", metadata: ["bus.error": "\(refusal.reason)", "bus.requests": "\(batch.count)"])
+            for request in batch {
+                switch request {
+                case .append(_, let completion): completion(.failure(refusal))
+                case .update(_, let done): done(error)
+                }
+            }
+            return
+        }
+        if let last = newEvents.last {
+            publishHead(last.offset)
+            for observer in observers.withLock({ $0 }) { observer(newEvents) }
+        }
+        let eventCount = appended.reduce(0) { $0 + $1.count }
+        statistics.withLock { $0.record(groupSize: eventCount, duration: ContinuousClock.now - started) }
+        var results = appended.makeIterator()
+        var errors = updateErrors.makeIterator()
+        for request in batch {
+            switch request {
+            case .append(_, let completion): completion(.success(results.next()!))
+            case .update(_, let done): done(errors.next()!)
+            }
+        }
+    }
+
+    private static func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent]) throws -> [Appended] {
+        let insert = try db.cachedStatement(sql: "INSERT INTO events (id, type, subject, envelope) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
+        let lookup = try db.cachedStatement(sql: #"SELECT "offset" FROM events WHERE id = ?"#)
+        return try envelopes.map { envelope in
+            let json = Data(envelope.json)
+            try insert.execute(arguments: [envelope.id, envelope.type.rawValue, envelope.subject, json])
+            if db.changesCount == 1 {
+                let offset = db.lastInsertedRowID
+                newEvents.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: envelope.json))
+                return Appended(id: envelope.id, offset: offset, duplicate: false)
+            }
+            guard let first = try Int64.fetchOne(lookup, arguments: [envelope.id]) else {
+                throw EnvelopeError(.storageFailed, "event \(envelope.id) was neither inserted nor found")
+            }
+            return Appended(id: envelope.id, offset: first, duplicate: true)
+        }
+    }
+
+    // MARK: observing
+
+    /// The offset of the newest event, 0 when the log is empty.
+    public var headOffset: Int64 { head.withLock { $0.offset } }
+
+    /// Calls `observer` on the writer thread with the events of every commit, after it is durable.
+    /// Keep it short: the next group commit waits for it.
+    public func onCommit(_ observer: @escaping @Sendable ([StoredEvent]) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
+    /// Returns once the head passes `offset`, the log closes, or the task is cancelled.
+    public func waitForHead(beyond offset: Int64) async {
+        let token = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = head.withLock { state -> Bool in
+                    if state.offset > offset || state.closed || Task.isCancelled { return true }
+                    state.waiters[token] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            head.withLock { $0.waiters.removeValue(forKey: token) }?.resume()
+        }
+    }
+
+    private func publishHead(_ offset: Int64) {
+        let waiters = head.withLock { state in
+            state.offset = offset
+            defer { state.waiters.removeAll() }
+            return state.waiters.values
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    public var isClosed: Bool { head.withLock { $0.closed } }
+
+    // MARK: reading
+
+    /// Events with an offset greater than `offset`, oldest first, at most `limit`,
+    /// of the types that match `patterns` (all types when `patterns` is empty).
+    public func events(after offset: Int64, matching patterns: [EventPattern] = [], limit: Int = 512) async throws -> [StoredEvent] {
+        try await pool.read { db in try Self.events(db, after: offset, matching: patterns, limit: limit) }
+    }
+
+    public func eventsNow(after offset: Int64, matching patterns: [EventPattern] = [], limit: Int = 512) throws -> [StoredEvent] {
+        try pool.read { db in try Self.events(db, after: offset, matching: patterns, limit: limit) }
+    }
+
+    static func events(_ db: Database, after offset: Int64, matching patterns: [EventPattern], limit: Int) throws -> [StoredEvent] {
+        var arguments: StatementArguments = [offset]
+        let sql = #"SELECT "offset", id, type, subject, envelope FROM events WHERE "offset" > ?"#
+            + typeFilter(patterns, arguments: &arguments) + #" ORDER BY "offset" LIMIT ?"#
+        arguments += [limit]
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(StoredEvent.init(row:))
+    }
+
+    /// ` AND (type GLOB ? OR …)` for `patterns`, or nothing when they match every type.
+    static func typeFilter(_ patterns: [EventPattern], arguments: inout StatementArguments) -> String {
+        guard !patterns.isEmpty, !patterns.contains(where: { $0.rawValue == "*" }) else { return "" }
+        for pattern in patterns { arguments += [pattern.sqlGlob] }
+        return " AND (" + patterns.map { _ in "type GLOB ?" }.joined(separator: " OR ") + ")"
+    }
+
+    public func event(at offset: Int64) throws -> StoredEvent? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: #"SELECT "offset", id, type, subject, envelope FROM events WHERE "offset" = ?"#, arguments: [offset])
+                .map(StoredEvent.init(row:))
+        }
+    }
+
+    public func offset(ofEventID id: String) throws -> Int64? {
+        try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT "offset" FROM events WHERE id = ?"#, arguments: [id]) }
+    }
+
+    public func count() throws -> Int {
+        try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
+    }
+
+    /// The `synchronous` setting of the writer connection: 2 is FULL.
+    public func writerSynchronousMode() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    public var groupCommitStatistics: Statistics { statistics.withLock { $0 } }
+
+    /// How the group commit has behaved since the log opened.
+    public struct Statistics: Sendable {
+        public private(set) var commits = 0
+        public private(set) var events = 0
+        public private(set) var largestGroup = 0
+        public private(set) var totalCommitTime = Duration.zero
+
+        mutating func record(groupSize: Int, duration: Duration) {
+            commits += 1
+            events += groupSize
+            largestGroup = max(largestGroup, groupSize)
+            totalCommitTime += duration
+        }
+
+        public var averageGroup: Double { commits == 0 ? 0 : Double(events) / Double(commits) }
+    }
+}
+
+private enum WriteRequest {
+    case append([Envelope], @Sendable (Result<[Appended], EnvelopeError>) -> Void)
+    case update(@Sendable (Database) throws -> Void, @Sendable ((any Error)?) -> Void)
+}
+
+/// Carries an update's result from inside the transaction to its completion after the commit;
+/// both run on the writer thread, one after the other.
+private final class UpdateResult<T>: @unchecked Sendable {
+    var value: T?
+}
+
+private struct HeadState {
+    var offset: Int64
+    var closed = false
+    var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+}
+
+extension StoredEvent {
+    init(row: Row) {
+        let json: Data = row["envelope"]
+        self.init(offset: row["offset"], id: row["id"], type: row["type"], subject: row["subject"], json: Array(json))
+    }
+}
+
+extension EnvelopeError {
+    /// A storage failure as a publisher sees it: the cause, never the statement or its values.
+    static func storage(_ error: any Error) -> EnvelopeError {
+        if let error = error as? EnvelopeError { return error }
+        let cause = (error as? DatabaseError).map(StoreError.cause) ?? "an unexpected error"
+        return EnvelopeError(.storageFailed, "the event was not stored: \(cause); nothing was appended, retry later")
+    }
+}

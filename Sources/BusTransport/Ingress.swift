@@ -1,0 +1,167 @@
+import Bus
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import ZeroMQ
+
+/// The ZeroMQ front door: a ROUTER socket taking one CloudEvents envelope per message and
+/// answering each with an ack (after the event is durable in the log) or a nack with a code.
+///
+/// Messages are read in batches and handed to the log as one append, so a burst from many
+/// publishers becomes one group commit. See docs/protocol.md for the wire protocol.
+public final class Ingress: Service, Sendable {
+    private let socket: Socket
+    private let log: EventLog
+    private let decoder: EnvelopeDecoder
+    private let configuration: TransportConfiguration
+    private let logger: Logger
+    private let stop = StopSignal()
+    private let completed = Mutex<[[Message]]>([])
+    public let endpoint: String
+    public let counters = IngressCounters()
+
+    public init(context: Context, log: EventLog, decoder: EnvelopeDecoder, configuration: TransportConfiguration, logger: Logger) throws {
+        let socket = try context.socket(.router)
+        // Deep queues: publishers keep many events in flight, and an ack must not be dropped.
+        try socket.setHighWaterMarks(send: 100_000, receive: 100_000)
+        // Frames beyond this close the connection before they are read; smaller ones too large for
+        // the bus get a nack. 16x the event limit keeps a test's 10 MiB frame answerable.
+        try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 16, 16 << 20)))
+        do {
+            try socket.bind(configuration.ingressEndpoint)
+        } catch {
+            throw TransportError.binding(configuration.ingressEndpoint, role: "ingress", key: "ingress.endpoint", error)
+        }
+        self.socket = socket
+        self.endpoint = socket.lastEndpoint
+        self.log = log
+        self.decoder = decoder
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("ingress listening", metadata: ["bus.endpoint": "\(endpoint)"])
+        try await SocketThread.run(name: "wzt.ingress", stop: stop) { try self.loop() }
+        logger.info("ingress stopped")
+    }
+
+    private func loop() throws {
+        var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
+        var inFlight = 0
+        while true {
+            let stopping = stop.isRequested
+            if stopping && inFlight == 0 { break }
+            let readable = try poller.poll(timeoutMilliseconds: 250)
+            if readable[1] {
+                stop.wakeup.drain()
+                let replies = completed.withLock { queue in
+                    defer { queue.removeAll(keepingCapacity: true) }
+                    return queue
+                }
+                inFlight -= replies.count
+                for batch in replies {
+                    for reply in batch { try send(reply) }
+                }
+            }
+            if readable[0] && !stopping && inFlight < configuration.ingressMaxBatchesInFlight {
+                if try readBatch() { inFlight += 1 }
+            }
+        }
+        socket.close()
+    }
+
+    /// Reads what is waiting (up to the batch size), nacks what is invalid at once, and hands
+    /// the rest to the log. Returns whether an append was started.
+    private func readBatch() throws -> Bool {
+        var envelopes: [Envelope] = []
+        var senders: [Sender] = []
+        while envelopes.count < configuration.ingressBatchSize, let frames = try socket.receive(dontWait: true) {
+            guard frames.count >= 2 else { continue }
+            // A REQ client puts an empty delimiter before its frame; a DEALER client does not.
+            let sender = Sender(route: frames[0], delimited: frames.count == 3 && frames[1].isEmpty)
+            let payload = frames.dropFirst(sender.delimited ? 2 : 1)
+            do {
+                guard payload.count == 1, let frame = payload.first else {
+                    throw EnvelopeError(.extraFrames, "send one frame per message (the envelope JSON); got \(payload.count) frames")
+                }
+                envelopes.append(try decoder.decode(frame))
+                senders.append(sender)
+            } catch {
+                let refusal = error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable message")
+                counters.nacked(refusal.code)
+                logger.debug("event refused", metadata: ["bus.code": "\(refusal.code)"])
+                try send(sender.reply(Reply.nack(id: payload.count == 1 ? bestEffortID(payload.first!) : nil, refusal)))
+            }
+        }
+        guard !envelopes.isEmpty else { return false }
+        log.append(envelopes) { [self, senders, envelopes] result in
+            let replies = senders.indices.map { index in
+                switch result {
+                case .success(let appended):
+                    counters.acked(duplicate: appended[index].duplicate)
+                    return senders[index].reply(Reply.ack(appended[index]))
+                case .failure(let error):
+                    counters.nacked(error.code)
+                    return senders[index].reply(Reply.nack(id: envelopes[index].id, error))
+                }
+            }
+            completed.withLock { $0.append(replies) }
+            stop.wakeup.signal()
+        }
+        return true
+    }
+
+    private func send(_ frames: Message) throws {
+        do {
+            try socket.send(frames, dontWait: true)
+        } catch {
+            let code = error.code
+            guard code == EHOSTUNREACH || code == EAGAIN else { throw error }
+            // The publisher is gone or not reading; it will retry with the same id and get the offset.
+            counters.undeliverable()
+        }
+    }
+
+    private func bestEffortID(_ frame: [UInt8]) -> String? {
+        guard frame.count <= decoder.maxBytes,
+              let object = try? JSONSerialization.jsonObject(with: Data(frame)) as? [String: Any],
+              let id = object["id"] as? String, id.utf8.count <= 128 else { return nil }
+        return id
+    }
+}
+
+typealias Message = [[UInt8]]
+
+/// Who sent a message, and how to address the reply so that DEALER and REQ clients both get it.
+private struct Sender: Sendable {
+    let route: [UInt8]
+    let delimited: Bool
+
+    func reply(_ frame: [UInt8]) -> Message { delimited ? [route, [], frame] : [route, frame] }
+}
+
+/// What the ingress has answered since start.
+public final class IngressCounters: Sendable {
+    private let state = Mutex(Snapshot())
+
+    public struct Snapshot: Sendable {
+        public var acked = 0
+        public var duplicates = 0
+        public var nacked: [String: Int] = [:]
+        public var undeliverable = 0
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func acked(duplicate: Bool) {
+        state.withLock {
+            $0.acked += 1
+            if duplicate { $0.duplicates += 1 }
+        }
+    }
+
+    func nacked(_ code: EnvelopeError.Code) { state.withLock { $0.nacked[code.rawValue, default: 0] += 1 } }
+    func undeliverable() { state.withLock { $0.undeliverable += 1 } }
+}

@@ -1,0 +1,88 @@
+import Bus
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// Serves the log by offset, so readers that joined late or lost PUB messages catch up.
+///
+/// Request (one frame): `{"from": N, "limit": M, "types": ["be.wzt.intake.*"]}` (`limit` and
+/// `types` optional). Reply: a header frame `{"status":"ok","head":H,"next":X,"count":K}` then,
+/// per event, an offset frame and an envelope frame. `next` is where the following request starts.
+public final class ReplayServer: Service, Sendable {
+    static let maxLimit = 5000
+
+    private let socket: Socket
+    private let log: EventLog
+    private let logger: Logger
+    private let stop = StopSignal()
+    public let endpoint: String
+
+    public init(context: Context, log: EventLog, configuration: TransportConfiguration, logger: Logger) throws {
+        let socket = try context.socket(.router)
+        try socket.setMaxMessageSize(64 << 10)
+        do {
+            try socket.bind(configuration.replayEndpoint)
+        } catch {
+            throw TransportError.binding(configuration.replayEndpoint, role: "replay", key: "replay.endpoint", error)
+        }
+        self.socket = socket
+        self.endpoint = socket.lastEndpoint
+        self.log = log
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        logger.info("replay serving", metadata: ["bus.endpoint": "\(endpoint)"])
+        try await SocketThread.run(name: "wzt.replay", stop: stop) { try self.loop() }
+    }
+
+    private func loop() throws {
+        var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
+        while !stop.isRequested {
+            guard try poller.poll(timeoutMilliseconds: 500)[0] else { continue }
+            while let frames = try socket.receive(dontWait: true) {
+                guard frames.count >= 2 else { continue }
+                let delimited = frames.count == 3 && frames[1].isEmpty
+                let prefix: [[UInt8]] = delimited ? [frames[0], []] : [frames[0]]
+                let reply = answer(Array(frames.dropFirst(prefix.count)))
+                do {
+                    try socket.send(prefix + reply, dontWait: true)
+                } catch {
+                    guard error.isAgain || error.code == EHOSTUNREACH else { throw error }
+                }
+            }
+        }
+        socket.close()
+    }
+
+    private func answer(_ payload: [[UInt8]]) -> [[UInt8]] {
+        guard payload.count == 1,
+              let request = try? JSONDecoder().decode(ReplayRequest.self, from: Data(payload[0])) else {
+            return [Array(#"{"status":"error","reason":"send one frame: {\"from\": OFFSET, \"limit\": N, \"types\": [PATTERN, ...]}"}"#.utf8)]
+        }
+        do {
+            let patterns = try (request.types ?? []).map { pattern throws(EnvelopeError) in try EventPattern(pattern) }
+            let limit = min(max(request.limit ?? 1000, 1), Self.maxLimit)
+            let head = log.headOffset
+            let events = try log.eventsNow(after: max(request.from, 1) - 1, matching: patterns, limit: limit)
+            // Events appended after `head` was read may be in `events`; never hand them out twice.
+            let next = events.count == limit ? events.last!.offset + 1 : max(head, events.last?.offset ?? 0, request.from - 1) + 1
+            var frames = [Array(#"{"status":"ok","head":\#(head),"next":\#(next),"count":\#(events.count)}"#.utf8)]
+            for event in events {
+                frames.append(Array(String(event.offset).utf8))
+                frames.append(event.json)
+            }
+            return frames
+        } catch {
+            let reason = (error as? EnvelopeError)?.reason ?? "the log could not be read"
+            return [Array(#"{"status":"error","reason":\#(Reply.jsonString(reason))}"#.utf8)]
+        }
+    }
+}
+
+private struct ReplayRequest: Decodable {
+    let from: Int64
+    let limit: Int?
+    let types: [String]?
+}

@@ -1,0 +1,40 @@
+import Bus
+
+/// The reply frames of the ingress protocol (docs/protocol.md), built without an encoder:
+/// they are small, fixed in shape, and sent once per event.
+enum Reply {
+    static func ack(_ appended: Appended) -> [UInt8] {
+        var text = #"{"status":"ack","id":"# + jsonString(appended.id) + #","offset":\#(appended.offset)"#
+        if appended.duplicate { text += #","duplicate":true"# }
+        return Array((text + "}").utf8)
+    }
+
+    static func nack(id: String?, _ error: EnvelopeError) -> [UInt8] {
+        let idText = id.map(jsonString) ?? "null"
+        let text = #"{"status":"nack","id":"# + idText + #","code":"# + jsonString(error.code.rawValue)
+            + #","reason":"# + jsonString(error.reason) + "}"
+        return Array(text.utf8)
+    }
+
+    static func jsonString(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case let c where c.value < 0x20: out += "\\u" + String(c.value, radix: 16).leftPadded(to: 4)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import ServiceLifecycle
+import Synchronization
+import ZeroMQ
+
+/// Tells a socket thread to stop, and wakes it from `poll` to notice.
+final class StopSignal: Sendable {
+    private let requested = Atomic<Bool>(false)
+    let wakeup = Wakeup()
+
+    func request() {
+        requested.store(true, ordering: .releasing)
+        wakeup.signal()
+    }
+
+    var isRequested: Bool { requested.load(ordering: .acquiring) }
+}
+
+/// Runs a socket loop on a thread of its own (libzmq calls block, which the cooperative pool
+/// must not), and ends it on graceful shutdown or cancellation.
+enum SocketThread {
+    static func run(name: String, stop: StopSignal, _ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let thread = Thread {
+                        do {
+                            try body()
+                            continuation.resume()
+                        } catch {
+                            continuation.resume(throwing: error)
+                        }
+                    }
+                    thread.name = name
+                    thread.start()
+                }
+            } onCancel: {
+                stop.request()
+            }
+        } onGracefulShutdown: {
+            stop.request()
+        }
+    }
+}
+
+/// Where a node listens. Defaults are loopback only.
+public struct TransportConfiguration: Sendable, Hashable {
+    public var ingressEndpoint: String
+    public var egressEndpoint: String
+    public var replayEndpoint: String
+    /// Most messages the ingress reads before it hands them to the log as one batch.
+    public var ingressBatchSize: Int
+    /// Batches the ingress may have waiting for the log before it stops reading (backpressure).
+    public var ingressMaxBatchesInFlight: Int
+
+    public init(ingressEndpoint: String = "tcp://127.0.0.1:5555", egressEndpoint: String = "tcp://127.0.0.1:5556",
+                replayEndpoint: String = "tcp://127.0.0.1:5557", ingressBatchSize: Int = 1024, ingressMaxBatchesInFlight: Int = 4) {
+        self.ingressEndpoint = ingressEndpoint
+        self.egressEndpoint = egressEndpoint
+        self.replayEndpoint = replayEndpoint
+        self.ingressBatchSize = ingressBatchSize
+        self.ingressMaxBatchesInFlight = ingressMaxBatchesInFlight
+    }
+}
+
+/// A socket could not be set up. Says which endpoint and what to change.
+public struct TransportError: Error, CustomStringConvertible, Sendable {
+    public let endpoint: String
+    public let message: String
+
+    public var description: String { "\(endpoint): \(message)" }
+
+    static func binding(_ endpoint: String, role: String, key: String, _ error: ZeroMQError) -> TransportError {
+        let hint = switch error.code {
+        case EADDRINUSE: "the address is in use (another wzt serve?); stop that process or set \(key) to a free port"
+        case EADDRNOTAVAIL: "no local interface has this address; set \(key) to an address of this host, e.g. tcp://127.0.0.1:PORT"
+        case EINVAL, EPROTONOSUPPORT: "not a valid ZeroMQ endpoint; write it as tcp://HOST:PORT, ipc:///PATH or inproc://NAME"
+        default: error.message
+        }
+        return TransportError(endpoint: endpoint, message: "cannot bind the \(role) socket: \(hint)")
+    }
+}

@@ -1,0 +1,182 @@
+import Bus
+import Foundation
+import Logging
+import TOMLKit
+
+/// Reads `wzt.toml`. Every key is checked: an unknown key, a wrong type or an impossible value
+/// stops the start with a message that names the key and the fix.
+public enum ConfigLoader {
+    /// The file used when no `--config` is given, if it exists.
+    public static let defaultPath = "Config/wzt.toml"
+
+    /// Loads `path`, or `Config/wzt.toml` when it exists, or the built-in defaults.
+    public static func load(path: String?, knownModules: [String]) throws(ConfigError) -> NodeConfiguration {
+        let chosen = path ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
+        guard let chosen else { return NodeConfiguration() }
+        guard let text = try? String(contentsOfFile: chosen, encoding: .utf8) else {
+            throw ConfigError(origin: chosen, key: "", "cannot read the file; check the path given to --config")
+        }
+        return try parse(text, origin: chosen, knownModules: knownModules)
+    }
+
+    public static func parse(_ text: String, origin: String, knownModules: [String]) throws(ConfigError) -> NodeConfiguration {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(origin: origin, key: "", "not valid TOML at line \(error.source.begin.line), column \(error.source.begin.column): \(error.description)")
+        } catch {
+            throw ConfigError(origin: origin, key: "", "not valid TOML")
+        }
+        let reader = TableReader(table: table, origin: origin)
+        var config = NodeConfiguration()
+        config.origin = origin
+
+        if let data = try reader.section("data") {
+            config.dataDirectory = try data.string("dir", nonEmpty: true) ?? config.dataDirectory
+            try data.finish()
+        }
+        if let bus = try reader.section("bus") {
+            if let limit = try bus.int("max_event_bytes", in: 1024...(64 << 20)) { config.maxEventBytes = limit }
+            try bus.finish()
+        }
+        if let ingress = try reader.section("ingress") {
+            config.transport.ingressEndpoint = try ingress.endpoint("endpoint") ?? config.transport.ingressEndpoint
+            config.transport.ingressBatchSize = try ingress.int("batch_size", in: 1...65536) ?? config.transport.ingressBatchSize
+            try ingress.finish()
+        }
+        if let egress = try reader.section("egress") {
+            config.transport.egressEndpoint = try egress.endpoint("endpoint") ?? config.transport.egressEndpoint
+            try egress.finish()
+        }
+        if let replay = try reader.section("replay") {
+            config.transport.replayEndpoint = try replay.endpoint("endpoint") ?? config.transport.replayEndpoint
+            try replay.finish()
+        }
+        if let dispatch = try reader.section("dispatch") {
+            if let attempts = try dispatch.int("max_attempts", in: 1...100) { config.dispatch.retry.maxAttempts = attempts }
+            if let backoff = try dispatch.intArray("backoff_ms", in: 0...3_600_000) {
+                guard !backoff.isEmpty else {
+                    throw ConfigError(origin: origin, key: "dispatch.backoff_ms", "give at least one delay, e.g. [0, 100, 1000, 5000]")
+                }
+                config.dispatch.retry.backoff = backoff.map { Duration.milliseconds($0) }
+            }
+            if let slow = try dispatch.int("slow_handler_ms", in: 10...3_600_000) { config.dispatch.slowHandlerThreshold = .milliseconds(slow) }
+            try dispatch.finish()
+        }
+        if let modules = try reader.section("modules") {
+            if let enabled = try modules.stringArray("enabled") {
+                let unknown = enabled.filter { !knownModules.contains($0) }
+                guard unknown.isEmpty else {
+                    let available = knownModules.isEmpty ? "none in this build" : knownModules.joined(separator: ", ")
+                    throw ConfigError(origin: origin, key: "modules.enabled", "unknown module(s) \(unknown.joined(separator: ", ")); available: \(available)")
+                }
+                config.modules = enabled
+            }
+            try modules.finish()
+        }
+        if let log = try reader.section("log") {
+            if let level = try log.string("level") {
+                guard let parsed = Logger.Level(rawValue: level) else {
+                    throw ConfigError(origin: origin, key: "log.level", "\"\(level)\" is not a level; use one of trace, debug, info, notice, warning, error, critical")
+                }
+                config.logLevel = parsed
+            }
+            try log.finish()
+        }
+        try reader.finish()
+        return config
+    }
+}
+
+/// Reads one TOML table and remembers which keys were used, so that `finish` can name the
+/// keys nobody asked for (usually typos).
+final class TableReader {
+    let table: TOMLTable
+    let origin: String
+    let prefix: String
+    private var used: Set<String> = []
+
+    init(table: TOMLTable, origin: String, prefix: String = "") {
+        self.table = table
+        self.origin = origin
+        self.prefix = prefix
+    }
+
+    private func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError(origin: origin, key: prefix + key, message)
+    }
+
+    func section(_ key: String) throws(ConfigError) -> TableReader? {
+        used.insert(key)
+        guard let value = table[key] else { return nil }
+        guard let section = value.table else { throw error(key, "must be a table: write [\(prefix + key)] on a line of its own") }
+        return TableReader(table: section, origin: origin, prefix: prefix + key + ".")
+    }
+
+    func string(_ key: String, nonEmpty: Bool = false) throws(ConfigError) -> String? {
+        used.insert(key)
+        guard let value = table[key] else { return nil }
+        guard let text = value.string else { throw error(key, "must be a string in double quotes") }
+        if nonEmpty && text.isEmpty { throw error(key, "must not be empty") }
+        return text
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+        used.insert(key)
+        guard let value = table[key] else { return nil }
+        guard let number = value.int else { throw error(key, "must be an integer") }
+        guard range.contains(number) else { throw error(key, "must be between \(range.lowerBound) and \(range.upperBound); got \(number)") }
+        return number
+    }
+
+    func intArray(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> [Int]? {
+        used.insert(key)
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw error(key, "must be an array of integers, e.g. [0, 100, 1000]") }
+        var numbers: [Int] = []
+        for element in array {
+            guard let number = element.int, range.contains(number) else {
+                throw error(key, "every element must be an integer between \(range.lowerBound) and \(range.upperBound)")
+            }
+            numbers.append(number)
+        }
+        return numbers
+    }
+
+    func stringArray(_ key: String) throws(ConfigError) -> [String]? {
+        used.insert(key)
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else { throw error(key, "must be an array of strings, e.g. [\"intake\", \"networks\"]") }
+        var strings: [String] = []
+        for element in array {
+            guard let text = element.string else { throw error(key, "every element must be a string in double quotes") }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    /// A ZeroMQ endpoint to bind: tcp://HOST:PORT, ipc://PATH or inproc://NAME.
+    func endpoint(_ key: String) throws(ConfigError) -> String? {
+        guard let text = try string(key, nonEmpty: true) else { return nil }
+        let schemes = ["tcp://", "ipc://", "inproc://"]
+        guard schemes.contains(where: text.hasPrefix) else {
+            throw error(key, "\"\(text)\" is not a ZeroMQ endpoint; write tcp://127.0.0.1:5555, ipc:///run/wzt/ingress or inproc://name")
+        }
+        if text.hasPrefix("tcp://") {
+            let address = text.dropFirst("tcp://".count)
+            guard let colon = address.lastIndex(of: ":"), !address[..<colon].isEmpty,
+                  address[address.index(after: colon)...] == "*" || UInt16(address[address.index(after: colon)...]) != nil else {
+                throw error(key, "\"\(text)\" needs a host and a port, e.g. tcp://127.0.0.1:5555 (or :* for any free port)")
+            }
+        }
+        return text
+    }
+
+    func finish() throws(ConfigError) {
+        let unknown = table.keys.filter { !used.contains($0) }.sorted()
+        guard let first = unknown.first else { return }
+        let known = used.sorted().map { prefix + $0 }.joined(separator: ", ")
+        throw error(first, "unknown key; the keys here are: \(known)")
+    }
+}

@@ -1,0 +1,95 @@
+import Bus
+import BusTransport
+import Foundation
+import Logging
+import ModuleKit
+import ServiceLifecycle
+import UnixSignals
+import ZeroMQ
+
+/// One running wzt process: the event log, the ZeroMQ ingress, egress and replay sockets, and
+/// the modules hosted here, as one service group that shuts down in order on SIGINT/SIGTERM:
+/// first the ingress (in-flight appends finish and are acked), then the modules, then the log.
+public final class Node: Sendable {
+    public let configuration: NodeConfiguration
+    public let log: EventLog
+    public let decoder: EnvelopeDecoder
+    public let ingress: Ingress
+    public let egress: Egress
+    public let replay: ReplayServer
+    public let hosts: [ModuleHost]
+    private let context: Context
+    private let logger: Logger
+
+    /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
+    public init(configuration: NodeConfiguration, modules: [any Module], logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
+        let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
+        decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
+        let log = try EventLog(path: configuration.logPath, logger: logger)
+        self.log = log
+        hosts = try modules.map { module in
+            let store = try ModuleStore(module: module, path: configuration.modulePath(module.name))
+            return ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
+                              dispatch: configuration.dispatch, logger: logger)
+        }
+        context = Context()
+        do {
+            ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
+            egress = try Egress(context: context, log: log, configuration: configuration.transport, logger: logger)
+            replay = try ReplayServer(context: context, log: log, configuration: configuration.transport, logger: logger)
+        } catch {
+            log.close()
+            throw error
+        }
+    }
+
+    /// Runs until a signal in `signals` (or `triggerShutdown`) asks it to stop, then drains.
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+        // Started in this order, shut down in reverse. Any service ending, by error or not,
+        // shuts the node down in order rather than cancelling what is in flight.
+        let ordered: [any Service] = [LogCloser(log: log), egress, replay] + hosts + [ingress, shutdownTrigger]
+        let services = ordered.map {
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals, logger: logger))
+        logger.info("node ready", metadata: [
+            "bus.ingress": "\(ingress.endpoint)", "bus.egress": "\(egress.endpoint)", "bus.replay": "\(replay.endpoint)",
+            "bus.head": "\(log.headOffset)", "wzt.modules": "\(hosts.map(\.module.name).joined(separator: ","))",
+        ])
+        try await group.run()
+    }
+
+    private let shutdownTrigger = ShutdownTrigger()
+
+    /// Starts the same orderly shutdown as SIGTERM.
+    public func triggerShutdown() { shutdownTrigger.fire() }
+}
+
+/// Closes the log last: its `run` returns only when the group shuts down.
+private struct LogCloser: Service {
+    let log: EventLog
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        log.close()
+    }
+}
+
+/// Lets code outside the group start a graceful shutdown (tests, an admin command).
+private final class ShutdownTrigger: Service, Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() { (stream, continuation) = AsyncStream.makeStream() }
+
+    func fire() { continuation.yield() }
+
+    func run() async throws {
+        // Returning from run() without error ends the group gracefully; shutdown by others ends the wait.
+        for await _ in stream.cancelOnGracefulShutdown() { return }
+    }
+}

@@ -1,0 +1,37 @@
+import Bus
+import BusTransport
+import Logging
+
+/// Everything a node (`wzt serve`) needs to start, with defaults that work with no file at all:
+/// all modules in this process, SQLite under `./data`, ZeroMQ on loopback ports 5555-5557.
+public struct NodeConfiguration: Sendable {
+    public var dataDirectory = "./data"
+    public var maxEventBytes = EnvelopeDecoder.defaultMaxBytes
+    public var transport = TransportConfiguration()
+    public var dispatch = Dispatcher.Configuration()
+    /// Modules hosted by this node; nil: every module this build knows.
+    public var modules: [String]?
+    public var logLevel: Logger.Level = .info
+    /// Where the values came from, for messages: a path, or "built-in defaults".
+    public var origin = "built-in defaults"
+
+    public init() {}
+
+    public var logPath: String { dataDirectory + "/log.sqlite" }
+    public func modulePath(_ module: String) -> String { dataDirectory + "/modules/\(module).sqlite" }
+}
+
+/// A configuration value is wrong. Names the key and says how to fix it.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let origin: String
+    public let key: String
+    public let message: String
+
+    public init(origin: String, key: String, _ message: String) {
+        self.origin = origin
+        self.key = key
+        self.message = message
+    }
+
+    public var description: String { key.isEmpty ? "\(origin): \(message)" : "\(origin): `\(key)`: \(message)" }
+}

@@ -1,0 +1,45 @@
+import Bus
+
+/// Step 1 of the VDAB flow: someone asked for a screening of a job seeker.
+///
+/// The only intake event that carries the INSZ: every later event refers to `caseID`.
+public struct ScreeningRequested: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.intake.screening-requested"
+    public static let dataVersion = 1
+
+    public enum Requester: String, Codable, Sendable, Hashable {
+        case jobSeeker = "job-seeker"
+        case counsellor
+    }
+
+    public var caseID: String
+    public var insz: INSZ
+    /// The region whose rules apply, e.g. `flanders` or `brussels`.
+    public var region: String
+    public var requestedBy: Requester
+    /// ISO date (yyyy-mm-dd) of the request.
+    public var requestedOn: String
+    /// The VDAB office that handles the request.
+    public var office: String
+    /// The counsellor who filed the request, when `requestedBy` is `counsellor`.
+    public var counsellorID: String?
+
+    public init(caseID: String, insz: INSZ, region: String, requestedBy: Requester, requestedOn: String, office: String, counsellorID: String? = nil) {
+        self.caseID = caseID
+        self.insz = insz
+        self.region = region
+        self.requestedBy = requestedBy
+        self.requestedOn = requestedOn
+        self.office = office
+        self.counsellorID = counsellorID
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case caseID = "caseId", insz, region, requestedBy, requestedOn, office, counsellorID = "counsellorId"
+    }
+}
+
+public enum IntakeContracts {
+    /// Every event type the intake module publishes.
+    public static let all: [any EventContract.Type] = [ScreeningRequested.self]
+}

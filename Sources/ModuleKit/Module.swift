@@ -1,0 +1,31 @@
+import Bus
+import GRDB
+
+/// A domain module: it owns its tables and its contracts, and talks to other modules only
+/// through events on the bus.
+///
+/// The host delivers every event that matches `subscriptions` to `handle`, inside one
+/// transaction of the module's own database that also records the event in the inbox (so a
+/// redelivery is a no-op) and holds the events the module publishes (its outbox). Whether the
+/// module runs in the core process or in another one is decided by configuration, not here.
+public protocol Module: Sendable {
+    /// Stable and unique: names the database file, the cursor and the log label.
+    var name: String { get }
+    /// The event types this module publishes.
+    var contracts: [any EventContract.Type] { get }
+    /// The event types this module handles.
+    var subscriptions: [EventPattern] { get }
+    /// Adds this module's schema steps (an append-only timeline) to its database's migrator.
+    func registerMigrations(_ migrator: inout DatabaseMigrator)
+    /// Applies one event. Throwing rolls the transaction back and asks for a retry.
+    func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws
+    /// Called once before the first delivery.
+    func start(_ context: ModuleContext) async throws
+    /// Called once after the last delivery, on shutdown.
+    func stop() async
+}
+
+extension Module {
+    public func start(_ context: ModuleContext) async throws {}
+    public func stop() async {}
+}

@@ -1,0 +1,62 @@
+import GRDB
+
+/// Opens the SQLite files of wzt: the event log and each module's store.
+///
+/// WAL journal, `synchronous=FULL` on the writer (a commit is on disk when it returns, so what
+/// was acknowledged survives power loss), a busy timeout so the CLI can work beside a running
+/// node, and the migrations applied before anything else touches the file.
+public enum SQLiteDatabase {
+    public static func open(path: String, migrator: DatabaseMigrator, readers: Int = 4) throws(StoreError) -> DatabasePool {
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            configuration.maximumReaderCount = readers
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            // DatabasePool sets synchronous=NORMAL on its writer after prepareDatabase; override it.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try migrator.migrate(pool)
+            return pool
+        } catch let error as DatabaseError {
+            throw StoreError(.openFailed, path: path, "\(StoreError.cause(error)); check that the directory exists and is writable")
+        } catch {
+            throw StoreError(.openFailed, path: path, "\(error)")
+        }
+    }
+}
+
+/// A storage failure. Names the file and the cause, never the values being written.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let rawValue: String
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let openFailed = Code("open-failed")
+        public static let writeFailed = Code("write-failed")
+    }
+
+    public let code: Code
+    public let path: String
+    public let message: String
+
+    public init(_ code: Code, path: String, _ message: String) {
+        self.code = code
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+
+    /// What went wrong, in words, without the SQL or its arguments.
+    public static func cause(_ error: DatabaseError) -> String {
+        switch error.resultCode {
+        case .SQLITE_FULL: "the disk is full"
+        case .SQLITE_IOERR: "an I/O error"
+        case .SQLITE_READONLY: "the database is read-only"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: "the database is locked by another process"
+        case .SQLITE_CANTOPEN: "the file cannot be opened"
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: "the file is not a healthy SQLite database"
+        default: "SQLite error \(error.resultCode.rawValue)"
+        }
+    }
+}

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file descriptor that another thread can make readable, so a thread blocked in
+/// `Poller.poll` on sockets also wakes up for work handed to it in memory.
+///
+/// A pipe, because it works everywhere libzmq does and `zmq_poll` accepts plain descriptors.
+public final class Wakeup: Sendable {
+    private let readEnd: Int32
+    private let writeEnd: Int32
+
+    public init() {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe() failed: the process is out of file descriptors")
+        readEnd = fds[0]
+        writeEnd = fds[1]
+        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+    }
+
+    deinit {
+        close(readEnd)
+        close(writeEnd)
+    }
+
+    public var fileDescriptor: Int32 { readEnd }
+
+    /// Makes the descriptor readable. Cheap when it already is (the pipe is full: nothing to add).
+    public func signal() {
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+    }
+
+    /// Empties the descriptor after a wake-up, before the waiting thread looks for work.
+    public func drain() {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while read(readEnd, &buffer, buffer.count) > 0 {}
+    }
+}

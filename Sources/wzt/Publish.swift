@@ -1,0 +1,103 @@
+import ArgumentParser
+import Bus
+import BusTransport
+import Foundation
+import ZeroMQ
+
+struct Publish: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish events to a node and wait for each ack.",
+        discussion: """
+            Reads one CloudEvents JSON object, a JSON array of them, or JSON Lines, from FILE or standard \
+            input. Missing `specversion`, `id` (a new UUIDv7) and `time` are filled in. When a reply does \
+            not come in time the events are sent again with the same ids, so none is stored twice. \
+            Exit status: 0 all acked, 1 some nacked (the reasons are printed), 3 the node did not answer.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("JSON file to publish; - or nothing reads standard input.", valueName: "file"))
+    var file: String?
+
+    @Option(help: ArgumentHelp("Ingress endpoint of the node.", valueName: "endpoint"))
+    var endpoint = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Milliseconds to wait for a reply before sending again.")
+    var timeoutMs: Int32 = 2500
+
+    @Option(help: "How many times to send again after a timeout.")
+    var retries = 3
+
+    @Option(help: "Events in flight at once.")
+    var window = 64
+
+    @Flag(help: "Print nothing for acked events.")
+    var quiet = false
+
+    func run() throws {
+        let input: Data
+        if let file, file != "-" {
+            guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
+            input = data
+        } else {
+            input = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        let envelopes = try PublishInput.envelopes(from: input)
+        guard !envelopes.isEmpty else { throw CommandFailure("no events in the input") }
+
+        let context = Context()
+        let client = try IngressClient(context: context, endpoint: endpoint, timeoutMilliseconds: timeoutMs, retries: retries)
+        let showProgress = envelopes.count >= 1000
+        let outcomes: [IngressClient.Outcome]
+        do {
+            outcomes = try client.publish(envelopes, window: max(1, window)) { done in
+                if showProgress, done % 1000 == 0 || done == envelopes.count {
+                    printError("published \(done)/\(envelopes.count)")
+                }
+            }
+        } catch {
+            printError("wzt publish: \(error)")
+            throw ExitCode.unreachable
+        }
+        var nacked = 0
+        for (envelope, outcome) in zip(envelopes, outcomes) {
+            switch outcome {
+            case .ack(let offset, let duplicate):
+                if !quiet { print("ack \(envelope.id) offset \(offset)\(duplicate ? " (already stored)" : "")") }
+            case .nack(let code, let reason):
+                nacked += 1
+                printError("nack \(envelope.id) \(code): \(reason)")
+            }
+        }
+        if nacked > 0 { throw ExitCode.nacked }
+    }
+}
+
+enum PublishInput {
+    /// Splits the input into envelopes and fills in what a publisher may leave out.
+    static func envelopes(from input: Data) throws -> [(id: String, json: [UInt8])] {
+        let objects: [Any]
+        if let whole = try? JSONSerialization.jsonObject(with: input) {
+            objects = (whole as? [Any]) ?? [whole]
+        } else {
+            // JSON Lines: one document per non-empty line.
+            objects = try String(decoding: input, as: UTF8.self).split(separator: "\n").enumerated().compactMap { number, line in
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                guard !trimmed.isEmpty else { return nil }
+                guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) else {
+                    throw CommandFailure("line \(number + 1) is not a JSON document")
+                }
+                return object
+            }
+        }
+        return try objects.enumerated().map { index, object in
+            guard var envelope = object as? [String: Any] else {
+                throw CommandFailure("event \(index + 1) is not a JSON object")
+            }
+            if envelope["specversion"] == nil { envelope["specversion"] = "1.0" }
+            if envelope["id"] == nil { envelope["id"] = EventID.make() }
+            if envelope["time"] == nil { envelope["time"] = EventTime.format(Date()) }
+            let id = envelope["id"] as? String ?? "\(envelope["id"]!)"
+            return (id, Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes])))
+        }
+    }
+}

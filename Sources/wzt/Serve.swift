@@ -1,0 +1,84 @@
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+import Bus
+import ModuleKit
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a node: event log, ZeroMQ ingress/egress/replay, and the configured modules.",
+        discussion: """
+            With no configuration, every module runs in this process on SQLite files under ./data, the \
+            ingress listens on tcp://127.0.0.1:5555, the live feed on :5556 and replay on :5557. \
+            SIGINT or SIGTERM stops taking events, finishes and acks those in flight, then exits.
+            """
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: ArgumentHelp("Ingress endpoint; overrides ingress.endpoint.", valueName: "endpoint"))
+    var ingress: String?
+    @Option(help: ArgumentHelp("Live feed (PUB) endpoint; overrides egress.endpoint.", valueName: "endpoint"))
+    var egress: String?
+    @Option(help: ArgumentHelp("Replay endpoint; overrides replay.endpoint.", valueName: "endpoint"))
+    var replay: String?
+
+    func run() async throws {
+        var configuration = try options.load()
+        if let ingress { configuration.transport.ingressEndpoint = ingress }
+        if let egress { configuration.transport.egressEndpoint = egress }
+        if let replay { configuration.transport.replayEndpoint = replay }
+        Logging.bootstrap(level: configuration.logLevel)
+        let logger = Logger(label: "wzt")
+
+        let names = configuration.modules ?? ModuleCatalog.moduleNames
+        let modules = names.compactMap { ModuleCatalog.modules[$0]?() }
+        let node: Node
+        do {
+            node = try Node(configuration: configuration, modules: modules, logger: logger)
+        } catch {
+            throw CommandFailure("wzt serve could not start: \(error)")
+        }
+        // One line on stdout that scripts and tests wait for; everything else goes to the log.
+        FileHandle.standardOutput.write(Data("wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n".utf8))
+        try await node.run()
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file and print what a node would use."
+    )
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let configuration = try options.load()
+        print("""
+            configuration: \(configuration.origin)
+            data.dir: \(configuration.dataDirectory)
+            bus.max_event_bytes: \(configuration.maxEventBytes)
+            ingress.endpoint: \(configuration.transport.ingressEndpoint)
+            egress.endpoint: \(configuration.transport.egressEndpoint)
+            replay.endpoint: \(configuration.transport.replayEndpoint)
+            dispatch.max_attempts: \(configuration.dispatch.retry.maxAttempts)
+            dispatch.backoff_ms: \(configuration.dispatch.retry.backoff.map { "\($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)" }.joined(separator: ", "))
+            modules: \((configuration.modules ?? ModuleCatalog.moduleNames).joined(separator: ", "))
+            log.level: \(configuration.logLevel)
+            ok
+            """)
+    }
+}
+
+struct Contracts: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the event types this build accepts, with their data versions.")
+
+    func run() throws {
+        let registry = try ContractRegistry(ModuleCatalog.contracts)
+        for type in registry.types {
+            print("\(type)  v\(registry.versions(of: type).map(String.init).joined(separator: ", v"))")
+        }
+    }
+}

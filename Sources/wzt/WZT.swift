@@ -1,0 +1,16 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct WZT: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wzt",
+        abstract: "The wzt event bus for werk- en zorgtrajecten: durable events over ZeroMQ, hosted modules.",
+        discussion: """
+            `wzt serve` runs a node: the event log, the ZeroMQ ingress (acks once an event is durable), \
+            the live feed, and the modules configured for it. The other commands talk to a running node \
+            over ZeroMQ or read its data directory.
+            """,
+        subcommands: [Serve.self, Publish.self, Tail.self, Status.self, DeadLetters.self, CheckConfig.self, Contracts.self]
+    )
+}
