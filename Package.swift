@@ -74,11 +74,27 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // A sample module and helpers shared by the test targets.
+        .target(name: "TestSupport", dependencies: [
+            "Bus", "ModuleKit",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "Tests/Support"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "BusTests", dependencies: ["Bus", "IntakeContracts"]),
-        .testTarget(name: "ModuleKitTests", dependencies: ["ModuleKit", "Bus", "Storage"]),
-        .testTarget(name: "CoreTests", dependencies: ["Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts"]),
-        .testTarget(name: "InteropTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "BusTests", dependencies: [
+            "Bus", "IntakeContracts", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "ModuleKitTests", dependencies: [
+            "ModuleKit", "Bus", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "CoreTests", dependencies: [
+            "Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "InteropTests", dependencies: ["TestSupport"]),
     ]
 )
 

@@ -61,6 +61,8 @@ public final class Dispatcher: Service, Sendable {
         while !Task.isCancelled, !log.isClosed {
             do {
                 try await dispatchFromCursor()
+            } catch is CancellationError {
+                return
             } catch {
                 // The log itself failed (disk full, I/O): nothing was skipped; try again shortly.
                 logger.error("dispatch paused", metadata: ["bus.error": "\(error)"])

@@ -19,6 +19,10 @@ public struct EnvelopeDecoder: Sendable {
         guard json.count <= maxBytes else {
             throw EnvelopeError(.tooLarge, "the event is \(json.count) bytes; the limit is \(maxBytes) (bus.max_event_bytes)")
         }
+        // JSONDecoder lets invalid UTF-8 through inside strings; JSON text must be UTF-8 (RFC 8259).
+        guard String(validating: json, as: UTF8.self) != nil else {
+            throw EnvelopeError(.malformedJSON, "the message is not valid UTF-8")
+        }
         let decoder = JSONDecoder()
         decoder.userInfo[EnvelopeHeader.registryKey] = registry
         do {

@@ -24,7 +24,7 @@ public final class Context: @unchecked Sendable {
             let errno = zmq_errno()
             throw ZeroMQError(code: errno, message: String(cString: zmq_strerror(errno)), function: "socket(\(type))")
         }
-        return Socket(handle: raw, type: type)
+        return Socket(handle: raw, type: type, context: self)
     }
 }
 

@@ -9,10 +9,13 @@ public final class Socket: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
     public let type: SocketType
     private var closed = false
+    /// Keeps the context alive: terminating it while a socket is open would block forever.
+    private let context: Context
 
-    init(handle: UnsafeMutableRawPointer, type: SocketType) {
+    init(handle: UnsafeMutableRawPointer, type: SocketType, context: Context) {
         self.handle = handle
         self.type = type
+        self.context = context
         // Never hang process exit on undelivered messages unless asked to.
         try? setOption(ZMQ_LINGER, Int32(0))
     }

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TestSupport
+import Testing
+@testable import Bus
+
+/// A subscriber that records what it was given and fails on command.
+final class RecordingSubscriber: Subscriber {
+    let subscriptionName: String
+    let patterns: [EventPattern] = [.all]
+    let received = Mutex<[Int64]>([])
+    let attempts = Mutex<[Int64: Int]>([:])
+    let behaviour: @Sendable (StoredEvent, Int) throws -> Void
+
+    init(_ name: String, behaviour: @escaping @Sendable (StoredEvent, Int) throws -> Void = { _, _ in }) {
+        subscriptionName = name
+        self.behaviour = behaviour
+    }
+
+    func deliver(_ event: StoredEvent) async throws {
+        let attempt = attempts.withLock { $0[event.offset, default: 0] += 1; return $0[event.offset]! }
+        try behaviour(event, attempt)
+        received.withLock { $0.append(event.offset) }
+    }
+
+    var offsets: [Int64] { received.withLock { $0 } }
+}
+
+struct Refused: Error, CustomStringConvertible {
+    var description: String { "refused on purpose" }
+}
+
+/// Runs dispatchers until `body` returns, then shuts them down gracefully.
+func withDispatchers(_ dispatchers: [Dispatcher], _ body: () async throws -> Void) async throws {
+    let group = ServiceGroup(configuration: .init(services: dispatchers.map { .init(service: $0) }, logger: Logger(label: "test")))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        try await body()
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+struct DispatcherTests {
+    let fast = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.zero, .milliseconds(10)]),
+                                        slowHandlerThreshold: .milliseconds(200), deadLetterPollInterval: .milliseconds(50))
+
+    @Test func handlerThatThrowsTwiceGetsTheEventOnceAndInOrder() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let subscriber = RecordingSubscriber("flaky") { event, attempt in
+            if event.offset == 2, attempt <= 2 { throw Refused() }
+        }
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
+        try await withDispatchers([dispatcher]) {
+            _ = try await log.append((1...4).map { Samples.note("n\($0)") })
+            #expect(await eventually { subscriber.offsets.count == 4 })
+        }
+        #expect(subscriber.offsets == [1, 2, 3, 4])
+        #expect(subscriber.attempts.withLock { $0[2] } == 3)
+        #expect(try log.deadLetters().isEmpty)
+        #expect(try log.cursor("flaky") == 4)
+    }
+
+    @Test func eventFailingEveryTryIsDeadLetteredAndLaterEventsArrive() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let subscriber = RecordingSubscriber("strict") { event, _ in
+            if event.offset == 2 { throw Refused() }
+        }
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
+        try await withDispatchers([dispatcher]) {
+            _ = try await log.append((1...5).map { Samples.note("n\($0)") })
+            #expect(await eventually { subscriber.offsets.count == 4 })
+        }
+        #expect(subscriber.offsets == [1, 3, 4, 5])
+        let letters = try log.deadLetters()
+        #expect(letters.count == 1)
+        let letter = try #require(letters.first)
+        #expect(letter.subscription == "strict")
+        #expect(letter.eventOffset == 2)
+        #expect(letter.eventType == NoteAdded.eventType.rawValue)
+        #expect(letter.error == "refused on purpose")
+        #expect(letter.attempts == 3)
+        #expect(try log.cursor("strict") == 5)
+    }
+
+    @Test func deadLetterMarkedForRetryIsDeliveredAgain() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let healed = Atomic<Bool>(false)
+        let subscriber = RecordingSubscriber("healing") { event, _ in
+            if event.offset == 1, !healed.load(ordering: .relaxed) { throw Refused() }
+        }
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
+        try await withDispatchers([dispatcher]) {
+            _ = try await log.append([Samples.note()])
+            #expect(await eventually { (try? log.deadLetters().count) == 1 })
+            healed.store(true, ordering: .relaxed)
+            let letter = try #require(try log.deadLetters().first)
+            #expect(try await log.setDeadLetterStatus(id: letter.id, to: .retry, from: [.open]))
+            #expect(await eventually { subscriber.offsets == [1] })
+        }
+        #expect(try log.deadLetters(status: .retried).count == 1)
+        #expect(try log.deadLetters(status: .open).isEmpty)
+    }
+
+    @Test func blockedSubscriberDoesNotHoldUpOthersAndIsLogged() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let release = Atomic<Bool>(false)
+        let blocked = RecordingSubscriber("blocked") { _, _ in
+            while !release.load(ordering: .relaxed) { usleep(5000) }
+        }
+        let healthy = RecordingSubscriber("healthy")
+        let sink = LogSink.Store()
+        let logger = Logger(label: "test") { _ in LogSink(store: sink) }
+        let dispatchers = [blocked, healthy].map { Dispatcher(log: log, subscriber: $0, configuration: fast, logger: logger) }
+        try await withDispatchers(dispatchers) {
+            _ = try await log.append((1...50).map { Samples.note("n\($0)") })
+            #expect(await eventually { healthy.offsets.count == 50 })
+            #expect(blocked.offsets.isEmpty)
+            #expect(await eventually { sink.messages.contains("slow handler") })
+            release.store(true, ordering: .relaxed)
+            #expect(await eventually { blocked.offsets.count == 50 })
+        }
+        let warning = try #require(sink.entries.first { $0.message == "slow handler" })
+        #expect(warning.metadata["wzt.module"] == "blocked")
+        #expect(warning.metadata["bus.offset"] == "1")
+        #expect(warning.metadata["bus.type"] == "be.wzt.sample.note-added")
+    }
+
+    @Test func restartResumesFromTheSavedCursor() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let first = RecordingSubscriber("resumer")
+        try await withDispatchers([Dispatcher(log: log, subscriber: first, configuration: fast, logger: Logger(label: "test"))]) {
+            _ = try await log.append((1...3).map { Samples.note("n\($0)") })
+            #expect(await eventually { first.offsets.count == 3 })
+        }
+        _ = try await log.append((4...6).map { Samples.note("n\($0)") })
+        let second = RecordingSubscriber("resumer")
+        try await withDispatchers([Dispatcher(log: log, subscriber: second, configuration: fast, logger: Logger(label: "test"))]) {
+            #expect(await eventually { second.offsets.count == 3 })
+        }
+        #expect(second.offsets == [4, 5, 6])
+    }
+}
+
+/// Keeps log entries in memory so tests can assert on them. A value, as log handlers must be:
+/// metadata set on one logger's copy stays there; the entries are shared.
+struct LogSink: LogHandler {
+    struct Entry: Sendable {
+        let message: String
+        let metadata: [String: String]
+    }
+
+    final class Store: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [Entry] = []
+        func append(_ entry: Entry) { lock.withLock { stored.append(entry) } }
+        var entries: [Entry] { lock.withLock { stored } }
+        var messages: [String] { entries.map(\.message) }
+    }
+
+    let store: Store
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var all = metadata
+        all.merge(event.metadata ?? [:]) { $1 }
+        store.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" }))
+    }
+}

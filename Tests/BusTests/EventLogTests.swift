@@ -1,0 +1,129 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import Bus
+
+struct EventLogTests {
+    @Test func offsetsStartAtOneAndFollowAppendOrder() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let first = try await log.append([Samples.note("a"), Samples.note("b")])
+        let second = try await log.append([Samples.note("c")])
+        #expect(first.map(\.offset) == [1, 2])
+        #expect(second.map(\.offset) == [3])
+        #expect(log.headOffset == 3)
+        #expect(first.allSatisfy { !$0.duplicate })
+    }
+
+    @Test func writerUsesSynchronousFull() throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        #expect(try log.writerSynchronousMode() == 2)
+    }
+
+    @Test func duplicateIDReturnsTheFirstOffsetAndWritesNothing() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let id = EventID.make()
+        let original = try await log.append([Samples.note("first", id: id)])
+        _ = try await log.append([Samples.note("other")])
+        // Again later, and twice within one batch.
+        let again = try await log.append([Samples.note("changed", id: id), Samples.note("new", id: "01ARZ3NDEKTSV4RRFFQ69G5FAV"), Samples.note("new", id: "01ARZ3NDEKTSV4RRFFQ69G5FAV")])
+        #expect(again[0] == Appended(id: id, offset: original[0].offset, duplicate: true))
+        #expect(again[1].duplicate == false)
+        #expect(again[2] == Appended(id: again[1].id, offset: again[1].offset, duplicate: true))
+        #expect(try log.count() == 3)
+        // The stored event is the first one, not the changed copy.
+        let stored = try #require(try log.event(at: original[0].offset))
+        #expect(try Samples.decoder.data(NoteAdded.self, of: stored.json).text == "first")
+    }
+
+    @Test func concurrentAppendsShareCommits() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let appenders = 64, eventsEach = 20
+        let results = try await withThrowingTaskGroup(of: [Appended].self) { group in
+            for appender in 0..<appenders {
+                group.addTask {
+                    var mine: [Appended] = []
+                    for index in 0..<eventsEach { mine += try await log.append([Samples.note("\(appender)-\(index)")]) }
+                    return mine
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let offsets = results.map(\.offset).sorted()
+        #expect(offsets == Array(1...Int64(appenders * eventsEach)))
+        let statistics = log.groupCommitStatistics
+        #expect(statistics.events == appenders * eventsEach)
+        // 1,280 single-event appends from 64 tasks: many must have waited and joined a group.
+        #expect(statistics.commits < appenders * eventsEach)
+        #expect(statistics.largestGroup > 1)
+    }
+
+    @Test func replayFromAnOffsetFiltersByType() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        for index in 0..<10 { _ = try await log.append([Samples.note("n\(index)")]) }
+        let tail = try await log.events(after: 6)
+        #expect(tail.map(\.offset) == [7, 8, 9, 10])
+        #expect(try await log.events(after: 0, limit: 3).map(\.offset) == [1, 2, 3])
+        let notes = try EventPattern("be.wzt.sample.*")
+        #expect(try await log.events(after: 0, matching: [notes]).count == 10)
+        #expect(try await log.events(after: 0, matching: [try EventPattern("be.wzt.intake.*")]).isEmpty)
+        #expect(try log.count(after: 4, matching: [notes]) == 6)
+    }
+
+    @Test func eventsSurviveReopening() async throws {
+        let directory = TemporaryDirectory()
+        var log = try EventLog(path: directory.file("log.sqlite"))
+        let appended = try await log.append([Samples.note("kept")])
+        try await log.saveCursor("sample", offset: 1)
+        log.close()
+        log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        #expect(log.headOffset == 1)
+        #expect(try log.offset(ofEventID: appended[0].id) == 1)
+        #expect(try log.cursor("sample") == 1)
+        #expect(try await log.append([Samples.note("next")])[0].offset == 2)
+    }
+
+    @Test func cursorsNeverMoveBack() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        try await log.saveCursor("m", offset: 5)
+        try await log.saveCursor("m", offset: 3)
+        #expect(try log.cursor("m") == 5)
+        #expect(try log.cursor("never-saved") == 0)
+    }
+
+    @Test func appendsAfterCloseAreRefusedAsUnavailable() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        log.close()
+        let error = await #expect(throws: EnvelopeError.self) { try await log.append([Samples.note()]) }
+        #expect(error?.code == .unavailable)
+    }
+
+    @Test func waitForHeadWakesOnAppend() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        async let woke: Void = log.waitForHead(beyond: 0)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = try await log.append([Samples.note()])
+        await woke
+        #expect(log.headOffset == 1)
+    }
+
+    @Test func unwritableDirectoryGivesAClearError() {
+        let error = #expect(throws: (any Error).self) { try EventLog(path: "/proc/wzt-no-such-dir/log.sqlite") }
+        #expect("\(error!)".contains("/proc/wzt-no-such-dir/log.sqlite"))
+    }
+}

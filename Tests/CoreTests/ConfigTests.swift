@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+@testable import Core
+
+struct ConfigTests {
+    @Test func emptyFileGivesTheDefaults() throws {
+        let config = try ConfigLoader.parse("", origin: "test.toml", knownModules: [])
+        #expect(config.dataDirectory == "./data")
+        #expect(config.transport.ingressEndpoint == "tcp://127.0.0.1:5555")
+        #expect(config.transport.egressEndpoint == "tcp://127.0.0.1:5556")
+        #expect(config.maxEventBytes == 1 << 20)
+        #expect(config.modules == nil)
+    }
+
+    @Test func noFileAtAllGivesTheDefaults() throws {
+        let directory = FileManager.default.currentDirectoryPath
+        let empty = NSTemporaryDirectory() + "wzt-noconfig-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        #expect(FileManager.default.changeCurrentDirectoryPath(empty))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(directory) }
+        let config = try ConfigLoader.load(path: nil, knownModules: [])
+        #expect(config.origin == "built-in defaults")
+        #expect(config.dataDirectory == "./data")
+    }
+
+    @Test func shippedDefaultFileMatchesTheBuiltInDefaults() throws {
+        let path = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../Config/wzt.toml").path
+        let shipped = try ConfigLoader.load(path: path, knownModules: [])
+        let builtIn = NodeConfiguration()
+        #expect(shipped.dataDirectory == builtIn.dataDirectory)
+        #expect(shipped.transport == builtIn.transport)
+        #expect(shipped.maxEventBytes == builtIn.maxEventBytes)
+        #expect(shipped.dispatch.retry == builtIn.dispatch.retry)
+        #expect(shipped.dispatch.slowHandlerThreshold == builtIn.dispatch.slowHandlerThreshold)
+        #expect(shipped.logLevel == builtIn.logLevel)
+    }
+
+    @Test func valuesAreRead() throws {
+        let config = try ConfigLoader.parse("""
+            [data]
+            dir = "/var/lib/wzt"
+            [ingress]
+            endpoint = "tcp://127.0.0.1:7000"
+            [dispatch]
+            max_attempts = 2
+            backoff_ms = [0, 50]
+            [modules]
+            enabled = ["intake"]
+            [log]
+            level = "debug"
+            """, origin: "test.toml", knownModules: ["intake", "networks"])
+        #expect(config.dataDirectory == "/var/lib/wzt")
+        #expect(config.transport.ingressEndpoint == "tcp://127.0.0.1:7000")
+        #expect(config.dispatch.retry.maxAttempts == 2)
+        #expect(config.dispatch.retry.backoff == [.zero, .milliseconds(50)])
+        #expect(config.modules == ["intake"])
+        #expect(config.logLevel == .debug)
+    }
+
+    @Test(arguments: [
+        ("[ingress]\nendpiont = \"tcp://127.0.0.1:1\"", "ingress.endpiont", "unknown key"),
+        ("[bus]\nmax_event_bytes = \"big\"", "bus.max_event_bytes", "must be an integer"),
+        ("[bus]\nmax_event_bytes = 10", "bus.max_event_bytes", "between 1024"),
+        ("[ingress]\nendpoint = \"localhost:5555\"", "ingress.endpoint", "tcp://127.0.0.1:5555"),
+        ("[egress]\nendpoint = \"tcp://127.0.0.1\"", "egress.endpoint", "needs a host and a port"),
+        ("[modules]\nenabled = [\"intkae\"]", "modules.enabled", "unknown module(s) intkae"),
+        ("[log]\nlevel = \"loud\"", "log.level", "trace, debug"),
+        ("ingress = 5", "ingress", "must be a table"),
+        ("[dispatch]\nbackoff_ms = []", "dispatch.backoff_ms", "at least one delay"),
+        ("[surprise]\nx = 1", "surprise", "unknown key"),
+    ])
+    func mistakesNameTheKeyAndTheFix(_ text: String, _ key: String, _ hint: String) throws {
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["intake"]) }
+        #expect(error?.key == key)
+        #expect(error?.description.contains(hint) == true, "\(error?.description ?? "")")
+        #expect(error?.description.hasPrefix("test.toml: ") == true)
+    }
+
+    @Test func brokenTOMLSaysWhere() {
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse("[data\ndir = 1", origin: "bad.toml", knownModules: []) }
+        #expect(error?.description.contains("line 1") == true)
+    }
+
+    @Test func missingFileGivenExplicitlyIsAnError() {
+        #expect(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/wzt.toml", knownModules: []) }
+    }
+}

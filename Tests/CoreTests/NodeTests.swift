@@ -1,0 +1,167 @@
+import Bus
+import BusTransport
+import Foundation
+import Logging
+import ModuleKit
+import TestSupport
+import Testing
+import ZeroMQ
+@testable import Core
+
+/// A node on loopback with free ports and the sample module, running until the body returns.
+func withNode(modules: [any Module] = [SampleModule()], _ body: (Node) async throws -> Void) async throws {
+    let directory = TemporaryDirectory("wzt-node")
+    var configuration = NodeConfiguration()
+    configuration.dataDirectory = directory.path
+    configuration.transport = TransportConfiguration(
+        ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+    configuration.dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]))
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    let node = try Node(configuration: configuration, modules: modules, logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await node.run(signals: []) }
+        do {
+            try await body(node)
+        } catch {
+            node.triggerShutdown()
+            throw error
+        }
+        node.triggerShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+/// Sends raw frames on a DEALER socket and returns the parsed reply.
+func exchange(_ frames: [[UInt8]], with endpoint: String, context: Context) async throws -> WireReply {
+    let reply = try await blocking {
+        let dealer = try context.socket(.dealer)
+        try dealer.connect(endpoint)
+        try dealer.setReceiveTimeout(milliseconds: 5000)
+        try dealer.send(frames)
+        return try dealer.receive()
+    }
+    return try JSONDecoder().decode(WireReply.self, from: Data(try #require(reply?.last)))
+}
+
+struct NodeTests {
+    @Test func eventsPublishedOverZeroMQReachTheModule() async throws {
+        let module = SampleModule()
+        try await withNode(modules: [module]) { node in
+            let context = Context()
+            let endpoint = node.ingress.endpoint
+            let notes = (0..<200).map { index in
+                let id = EventID.make()
+                return (id: id, json: Samples.noteJSON("note \(index)", subject: "case-\(index % 7)", id: id))
+            }
+            let outcomes = try await blocking { try IngressClient(context: context, endpoint: endpoint).publish(notes, window: 32) }
+            #expect(outcomes.allSatisfy { if case .ack = $0 { true } else { false } })
+            let host = try #require(node.hosts.first)
+            #expect(await eventually { (try? SampleModule.notes(in: host.store).count) == 200 })
+            // Each note produced one notes-counted event in the log.
+            #expect(await eventually { node.log.headOffset == 400 })
+            let replayEndpoint = node.replay.endpoint
+            let page = try await blocking {
+                try ReplayClient(context: context, endpoint: replayEndpoint).page(from: 1, limit: 5000, types: [try EventPattern(NoteAdded.eventType.rawValue)])
+            }
+            #expect(page.events.count == 200)
+            #expect(page.next == 401)
+        }
+    }
+
+    @Test func badInputIsNackedAndTheNodeKeepsServing() async throws {
+        try await withNode { node in
+            let context = Context()
+            let endpoint = node.ingress.endpoint
+            let valid = Samples.noteJSON()
+            let cases: [(String, [[UInt8]], String)] = [
+                ("truncated JSON", [Array(valid.prefix(valid.count / 2))], "malformed-json"),
+                ("binary garbage", [(0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7919) }], "malformed-json"),
+                ("empty frame", [[]], "empty-message"),
+                ("10 MiB frame", [[UInt8](repeating: UInt8(ascii: "a"), count: 10 << 20)], "too-large"),
+                ("extra frames", [valid, Array("more".utf8)], "extra-frames"),
+                ("unknown type", [Array(String(decoding: valid, as: UTF8.self).replacingOccurrences(of: "note-added", with: "note-removed").utf8)], "unknown-type"),
+            ]
+            for (name, frames, code) in cases {
+                let reply = try await exchange(frames, with: endpoint, context: context)
+                #expect(reply.status == "nack", "\(name)")
+                #expect(reply.code == code, "\(name)")
+                #expect(reply.reason?.isEmpty == false, "\(name)")
+            }
+            // Still serving, and none of the refused messages reached the log.
+            let reply = try await exchange([valid], with: endpoint, context: context)
+            #expect(reply.status == "ack")
+            #expect(reply.offset == 1)
+        }
+    }
+
+    @Test func nackCarriesTheIDWhenItCanBeRead() async throws {
+        try await withNode { node in
+            let id = EventID.make()
+            let wrongVersion = String(decoding: Samples.noteJSON(id: id), as: UTF8.self).replacingOccurrences(of: #""dataversion":1"#, with: #""dataversion":7"#)
+            let reply = try await exchange([Array(wrongVersion.utf8)], with: node.ingress.endpoint, context: Context())
+            #expect(reply.id == id)
+            #expect(reply.code == "unsupported-dataversion")
+        }
+    }
+
+    @Test func requestSocketsWithDelimiterAreAnsweredToo() async throws {
+        try await withNode { node in
+            let context = Context()
+            let endpoint = node.ingress.endpoint
+            let reply = try #require(try await blocking {
+                let request = try context.socket(.req)
+                try request.connect(endpoint)
+                try request.setReceiveTimeout(milliseconds: 5000)
+                try request.send(Samples.noteJSON())
+                return try request.receive()
+            })
+            #expect(reply.count == 1)
+            #expect(try JSONDecoder().decode(WireReply.self, from: Data(reply[0])).status == "ack")
+        }
+    }
+
+    @Test func duplicateIDIsAckedWithTheFirstOffset() async throws {
+        try await withNode { node in
+            let context = Context()
+            let id = EventID.make()
+            let first = try await exchange([Samples.noteJSON("a", id: id)], with: node.ingress.endpoint, context: context)
+            _ = try await exchange([Samples.noteJSON("b")], with: node.ingress.endpoint, context: context)
+            let again = try await exchange([Samples.noteJSON("a", id: id)], with: node.ingress.endpoint, context: context)
+            #expect(again.status == "ack")
+            #expect(again.offset == first.offset)
+            #expect(again.duplicate == true)
+        }
+    }
+
+    @Test func liveFeedCarriesTypeOffsetAndEnvelope() async throws {
+        try await withNode { node in
+            let context = Context()
+            let subscriber = try context.socket(.sub)
+            try subscriber.subscribe("be.wzt.sample.note")
+            try subscriber.connect(node.egress.endpoint)
+            try subscriber.setReceiveTimeout(milliseconds: 200)
+            // PUB drops until the subscription has arrived; publish until one comes through.
+            var frames: [[UInt8]]?
+            for _ in 0..<50 where frames == nil {
+                #expect(try await exchange([Samples.noteJSON()], with: node.ingress.endpoint, context: context).status == "ack")
+                frames = try await blocking { try subscriber.receive() }
+            }
+            let message = try #require(frames)
+            #expect(String(decoding: message[0], as: UTF8.self) == NoteAdded.eventType.rawValue)
+            let offset = try #require(Int64(String(decoding: message[1], as: UTF8.self)))
+            #expect(try node.log.event(at: offset)?.json == message[2])
+        }
+    }
+
+    @Test func startingTwiceOnTheSamePortSaysHowToFixIt() async throws {
+        try await withNode { node in
+            var configuration = node.configuration
+            configuration.dataDirectory = TemporaryDirectory().path
+            configuration.transport.ingressEndpoint = node.ingress.endpoint
+            let error = #expect(throws: TransportError.self) { try Node(configuration: configuration, modules: [], logger: Logger(label: "test")) }
+            #expect(error?.description.contains("address is in use") == true)
+            #expect(error?.description.contains("ingress.endpoint") == true)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Bus
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import TestSupport
+import Testing
+@testable import ModuleKit
+
+struct ModuleHostTests {
+    let dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.zero]), deadLetterPollInterval: .milliseconds(50))
+
+    func makeHost(_ module: SampleModule, _ directory: TemporaryDirectory, log: EventLog) throws -> ModuleHost {
+        let store = try ModuleStore(module: module, path: directory.file("\(module.name).sqlite"))
+        return ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, dispatch: dispatch, logger: Logger(label: "test"))
+    }
+
+    func run(_ host: ModuleHost, _ body: () async throws -> Void) async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await body()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func handlerStateAndPublishedEventsFollowEachDeliveredEvent() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        let host = try makeHost(module, directory, log: log)
+        let notes = [Samples.note("one", subject: "case-a"), Samples.note("two", subject: "case-a"), Samples.note("three", subject: "case-b")]
+        try await run(host) {
+            _ = try await log.append(notes)
+            #expect(await eventually { log.headOffset == 6 })
+        }
+        #expect(try SampleModule.notes(in: host.store).map(\.text) == ["one", "two", "three"])
+        let counted = try await log.events(after: 0, matching: [try EventPattern(NotesCounted.eventType.rawValue)])
+        #expect(try counted.map { try Samples.decoder.data(NotesCounted.self, of: $0.json).count } == [1, 2, 1])
+        // Each published event names the event that caused it.
+        let first = try Samples.decoder.decode(counted[0].json)
+        #expect(first.causationID == notes[0].id)
+        #expect(first.source == "/wzt/sample")
+        #expect(first.subject == "case-a")
+    }
+
+    @Test func redeliveryAfterACrashTakesEffectOnce() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
+        let subscriber = ModuleSubscriber(module: module, store: store, decoder: Samples.decoder,
+                                          relay: OutboxRelay(store: store, log: log, decoder: Samples.decoder))
+        let stored = try #require(try await log.events(after: log.append([Samples.note("once")])[0].offset - 1).first)
+        // The cursor was not saved before the crash, so the same event comes again.
+        try await subscriber.deliver(stored)
+        try await subscriber.deliver(stored)
+        #expect(try SampleModule.notes(in: store).count == 1)
+        #expect(try await log.events(after: 0).map(\.type) == [NoteAdded.eventType.rawValue, NotesCounted.eventType.rawValue])
+        #expect(try store.hasHandled(stored.id))
+    }
+
+    @Test func failedAttemptsLeaveNoStateAndNoEvents() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        let host = try makeHost(module, directory, log: log)
+        try await run(host) {
+            _ = try await log.append([Samples.note("fail-twice"), Samples.note("after")])
+            #expect(await eventually { log.headOffset == 4 })
+        }
+        #expect(try SampleModule.notes(in: host.store).map(\.text) == ["fail-twice", "after"])
+        #expect(try log.count() == 4)
+        #expect(try log.deadLetters().isEmpty)
+    }
+
+    @Test func outboxLeftByACrashIsRelayedAtStart() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        let host = try makeHost(module, directory, log: log)
+        // A committed module transaction whose relay never ran.
+        let stranded = Samples.noteJSON("stranded")
+        try await host.store.pool.write { db in
+            try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: ["x", Data(stranded)])
+        }
+        try await run(host) {
+            #expect(await eventually { (try? log.count()) ?? 0 >= 1 })
+        }
+        #expect(try log.event(at: 1)?.json == stranded)
+        #expect(try host.store.pendingOutbox().isEmpty)
+    }
+
+    @Test func contextTransactionsPublishAfterCommitOnly() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let host = try makeHost(SampleModule(), directory, log: log)
+        try await host.context.transaction { transaction in
+            try transaction.publish(NotesCounted(count: 7), subject: "case-z")
+        }
+        #expect(try log.count() == 1)
+        await #expect(throws: SampleFailure.self) {
+            try await host.context.transaction { transaction in
+                try transaction.publish(NotesCounted(count: 8), subject: "case-z")
+                throw SampleFailure(attempt: 1)
+            }
+        }
+        #expect(try log.count() == 1)
+        #expect(try host.store.pendingOutbox().isEmpty)
+    }
+
+    @Test func publishingAnInvalidEventFailsTheTransaction() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let host = try makeHost(SampleModule(), directory, log: log)
+        await #expect(throws: EnvelopeError.self) {
+            try await host.context.transaction { transaction in
+                try transaction.publish(NotesCounted(count: 1), subject: String(repeating: "s", count: 300))
+            }
+        }
+        #expect(try log.count() == 0)
+    }
+}

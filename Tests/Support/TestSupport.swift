@@ -1,0 +1,48 @@
+import Bus
+import Foundation
+
+/// A fresh directory under the system temp dir, removed when the test's scope ends.
+public final class TemporaryDirectory: Sendable {
+    public let path: String
+
+    public init(_ name: String = "wzt-test") {
+        path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    public func file(_ name: String) -> String { path + "/" + name }
+}
+
+public enum Samples {
+    public static let registry = try! ContractRegistry([NoteAdded.self, NotesCounted.self])
+    public static let decoder = EnvelopeDecoder(registry: registry)
+
+    /// A valid note-added envelope.
+    public static func noteJSON(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make()) -> [UInt8] {
+        try! EnvelopeEncoder.envelope(NoteAdded(text: text), source: "/test", subject: subject, id: id)
+    }
+
+    public static func note(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make()) -> Envelope {
+        try! decoder.decode(noteJSON(text, subject: subject, id: id))
+    }
+}
+
+/// Waits until `condition` holds, checking every 20 ms, for at most `seconds`.
+public func eventually(seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try condition()
+}
+
+/// Runs blocking work (libzmq calls, child processes) on a thread of its own, so that it never
+/// occupies the cooperative pool that the node under test needs.
+public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
