@@ -94,7 +94,7 @@ let package = Package(
             "Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "InteropTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["Python"]),
     ]
 )
 

@@ -93,7 +93,7 @@ struct EnvelopeHeader: Decodable {
             throw EnvelopeError(.badID, "attribute `id` must be a UUID (preferably v7) or a ULID; got \(quoted(id))")
         }
         source = try container.requiredString(.source)
-        guard !source.isEmpty, source.utf8.count <= 1024, !source.contains(where: \.isWhitespace) else {
+        guard !source.isEmpty, source.utf8.count <= 1024, !source.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw EnvelopeError(.badAttribute, "attribute `source` must be a non-empty URI reference without spaces, e.g. /agency/vdab/intake")
         }
         type = try EventType(try container.requiredString(.type))

@@ -18,14 +18,18 @@ public enum EventID {
 
     /// A canonical UUID (36 characters, any version) or a ULID (26 Crockford base-32 characters).
     public static func isValid(_ id: String) -> Bool {
-        let utf8 = Array(id.utf8)
+        let utf8 = id.utf8
         if utf8.count == 36 {
-            return utf8.enumerated().allSatisfy { index, byte in
-                [8, 13, 18, 23].contains(index) ? byte == UInt8(ascii: "-") : isHex(byte)
+            var index = 0
+            for byte in utf8 {
+                let dash = index == 8 || index == 13 || index == 18 || index == 23
+                guard dash ? byte == UInt8(ascii: "-") : isHex(byte) else { return false }
+                index += 1
             }
+            return true
         }
         if utf8.count == 26 {
-            return utf8.allSatisfy(isCrockford) && utf8[0] <= UInt8(ascii: "7")
+            return utf8.allSatisfy(isCrockford) && utf8.first! <= UInt8(ascii: "7")
         }
         return false
     }

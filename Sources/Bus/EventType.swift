@@ -25,14 +25,29 @@ public struct EventType: Hashable, Sendable, Codable, CustomStringConvertible, E
 
     public var description: String { rawValue }
 
+    /// Lower-case letters, digits and inner `-` in at least three dot-separated parts.
     static func isValid(_ raw: String) -> Bool {
-        guard raw.utf8.count <= 200 else { return false }
-        let parts = raw.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count >= 3 else { return false }
-        return parts.allSatisfy { part in
-            guard let first = part.utf8.first, first != UInt8(ascii: "-"), part.utf8.last != UInt8(ascii: "-") else { return false }
-            return part.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+        var parts = 0, partLength = 0
+        var previous: UInt8 = UInt8(ascii: ".")
+        var length = 0
+        for byte in raw.utf8 {
+            length += 1
+            switch byte {
+            case UInt8(ascii: "."):
+                guard partLength > 0, previous != UInt8(ascii: "-") else { return false }
+                parts += 1
+                partLength = 0
+            case UInt8(ascii: "-"):
+                guard partLength > 0 else { return false }
+                partLength += 1
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                partLength += 1
+            default:
+                return false
+            }
+            previous = byte
         }
+        return length <= 200 && partLength > 0 && previous != UInt8(ascii: "-") && parts + 1 >= 3
     }
 }
 

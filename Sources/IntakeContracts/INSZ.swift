@@ -7,19 +7,25 @@ public struct INSZ: Hashable, Sendable, Codable, CustomStringConvertible {
     public let digits: String
 
     public init(_ text: String) throws(INSZError) {
-        let digits = text.filter { !". -".contains($0) }
-        guard digits.count == 11, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else {
+        var digits: [UInt8] = []
+        digits.reserveCapacity(11)
+        for byte in text.utf8 where byte != UInt8(ascii: ".") && byte != UInt8(ascii: "-") && byte != UInt8(ascii: " ") {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits.count < 11 else {
+                throw INSZError("an INSZ has 11 digits (YYMMDDSSSCC); dots, dashes and spaces are allowed")
+            }
+            digits.append(byte - UInt8(ascii: "0"))
+        }
+        guard digits.count == 11 else {
             throw INSZError("an INSZ has 11 digits (YYMMDDSSSCC); dots, dashes and spaces are allowed")
         }
-        guard let base = Int(digits.prefix(9)), let check = Int(digits.suffix(2)) else {
-            throw INSZError("an INSZ has 11 digits (YYMMDDSSSCC)")
-        }
+        let base = digits[0..<9].reduce(0) { $0 * 10 + Int($1) }
+        let check = Int(digits[9]) * 10 + Int(digits[10])
         let before2000 = 97 - base % 97
         let from2000 = 97 - (2_000_000_000 + base) % 97
         guard check == before2000 || check == from2000 else {
             throw INSZError("the INSZ check digits do not match (97 minus the first 9 digits mod 97, with a leading 2 for births from 2000)")
         }
-        self.digits = digits
+        self.digits = String(decoding: digits.map { $0 + UInt8(ascii: "0") }, as: UTF8.self)
     }
 
     public init(from decoder: any Decoder) throws {

@@ -1,0 +1,238 @@
+import Bus
+import BusTransport
+import Core
+import Foundation
+import Histogram
+import IntakeContracts
+import Logging
+import Synchronization
+import ZeroMQ
+
+/// Scripts/bench: throughput and ack latency of wzt next to raw libzmq, measured in one run by
+/// the same harness on the same machine, so the ratios mean something wherever it runs.
+@main
+struct Bench {
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        let quick = arguments.contains("--quick")
+        let rawMessages = quick ? 200_000 : 1_000_000
+        let ingressEvents = quick ? 40_000 : 200_000
+        let dispatchEvents = quick ? 50_000 : 200_000
+
+        print("wzt bench on \(ProcessInfo.processInfo.activeProcessorCount) cores, libzmq \(zeroMQVersion)\(quick ? " (quick)" : "")")
+        let raw = try rawPushPull(messages: rawMessages, size: 100)
+        var rows = [Row(name: "raw libzmq PUSH/PULL tcp, 100 B", count: rawMessages, seconds: raw)]
+
+        let payload = try sampleEnvelope(id: EventID.make())
+        print("wzt payload: screening-requested envelope, \(payload.count) B")
+        rows.append(try await ingress(name: "wzt ingress, 1 publisher, no ack wait (durable)", publishers: 1, window: Int.max, events: ingressEvents))
+        rows.append(try await ingress(name: "wzt ingress, durable acked, 8 publishers x 64", publishers: 8, window: 64, events: ingressEvents))
+        rows.append(try await dispatch(events: dispatchEvents))
+        rows.append(try validation(events: dispatchEvents))
+        rows.append(try await appendOnly(events: ingressEvents))
+
+        print("")
+        print("row".padding(toLength: 52, withPad: " ", startingAt: 0) + "events/s".leftPad(12) + "vs raw".leftPad(9) + "ack p50".leftPad(11) + "ack p99".leftPad(11) + "  notes")
+        let rawRate = rows[0].rate
+        for row in rows {
+            let latency = row.latency.map { (format(micros: $0.valueAtPercentile(50)), format(micros: $0.valueAtPercentile(99))) } ?? ("-", "-")
+            print(row.name.padding(toLength: 52, withPad: " ", startingAt: 0) + "\(Int(row.rate))".leftPad(12)
+                  + String(format: "%.3f", row.rate / rawRate).leftPad(9) + latency.0.leftPad(11) + latency.1.leftPad(11) + "  " + row.notes)
+        }
+    }
+
+    struct Row {
+        let name: String
+        let count: Int
+        let seconds: Double
+        var latency: Histogram<UInt64>?
+        var notes = ""
+        var rate: Double { Double(count) / seconds }
+    }
+
+    static func format(micros: UInt64) -> String {
+        micros >= 1000 ? String(format: "%.1f ms", Double(micros) / 1000) : "\(micros) us"
+    }
+
+    // MARK: raw libzmq
+
+    static func rawPushPull(messages: Int, size: Int) throws -> Double {
+        let context = Context()
+        let pull = try context.socket(.pull)
+        try pull.bind("tcp://127.0.0.1:*")
+        let endpoint = pull.lastEndpoint
+        let push = try context.socket(.push)
+        try push.connect(endpoint)
+        let message = [UInt8](repeating: 7, count: size)
+        let start = Date()
+        let sender = Thread {
+            for _ in 0..<messages { try! push.send(message) }
+        }
+        sender.start()
+        for _ in 0..<messages { _ = try pull.receive() }
+        return Date().timeIntervalSince(start)
+    }
+
+    // MARK: wzt ingress
+
+    static func sampleEnvelope(id: String) throws -> [UInt8] {
+        let request = ScreeningRequested(caseID: "case-\(id.suffix(8))", insz: try INSZ("85073003328"), region: "flanders",
+                                         requestedBy: .counsellor, requestedOn: "2026-11-23", office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
+        return try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id, correlationID: id)
+    }
+
+    static func withNode<T>(_ body: (Node) async throws -> T) async throws -> T {
+        let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var configuration = NodeConfiguration()
+        configuration.dataDirectory = directory
+        configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let node = try Node(configuration: configuration, modules: [], logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await node.run(signals: []) }
+            let result = try await body(node)
+            node.triggerShutdown()
+            try await tasks.waitForAll()
+            return result
+        }
+    }
+
+    static func ingress(name: String, publishers: Int, window: Int, events: Int) async throws -> Row {
+        try await withNode { node in
+            let endpoint = node.ingress.endpoint
+            let perPublisher = events / publishers
+            // Envelopes are made before the clock starts: the row measures the bus, not the encoder.
+            let batches = try (0..<publishers).map { _ in try (0..<perPublisher).map { _ in let id = EventID.make(); return (id, try sampleEnvelope(id: id)) } }
+            let context = Context()
+            let started = Date()
+            let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
+                for batch in batches {
+                    group.addTask { try await onThread { try publish(batch, to: endpoint, context: context, window: window) } }
+                }
+                return try await group.reduce(into: [Histogram<UInt64>]()) { $0.append($1) }
+            }
+            let seconds = Date().timeIntervalSince(started)
+            var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+            for histogram in histograms { latency.add(histogram) }
+            let statistics = node.log.groupCommitStatistics
+            var row = Row(name: name, count: perPublisher * publishers, seconds: seconds, latency: latency)
+            row.notes = String(format: "%d commits, %.0f events/commit", statistics.commits, statistics.averageGroup)
+            return row
+        }
+    }
+
+    /// Sends every envelope, keeping at most `window` unacked; returns ack latencies in microseconds.
+    static func publish(_ batch: [(String, [UInt8])], to endpoint: String, context: Context, window: Int) throws -> Histogram<UInt64> {
+        let socket = try context.socket(.dealer)
+        try socket.setHighWaterMarks(send: 1_000_000, receive: 1_000_000)
+        try socket.connect(endpoint)
+        var sentAt: [String: UInt64] = [:]
+        sentAt.reserveCapacity(batch.count)
+        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+        var next = 0, acked = 0
+        let decoder = JSONDecoder()
+        while acked < batch.count {
+            while next < batch.count, next - acked < window {
+                sentAt[batch[next].0] = DispatchTime.now().uptimeNanoseconds
+                try socket.send(batch[next].1)
+                next += 1
+            }
+            // Wait for acks only when nothing more may be sent; never spin.
+            let canSend = next < batch.count && next - acked < window
+            var poller = Poller([.socket(socket)])
+            guard try poller.poll(timeoutMilliseconds: canSend ? 0 : 10_000)[0] || canSend else {
+                throw BenchFailure("no ack within 10 s after \(acked) of \(batch.count)")
+            }
+            while let frames = try socket.receive(dontWait: true) {
+                let reply = try decoder.decode(WireReply.self, from: Data(frames[0]))
+                guard reply.status == "ack", let id = reply.id, let sent = sentAt[id] else {
+                    throw BenchFailure("unexpected reply: \(String(decoding: frames[0], as: UTF8.self))")
+                }
+                _ = histogram.record((DispatchTime.now().uptimeNanoseconds - sent) / 1000)
+                acked += 1
+            }
+        }
+        return histogram
+    }
+
+    // MARK: the parts of the ingress path
+
+    static func validation(events: Int) throws -> Row {
+        let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts))
+        let envelopes = try (0..<events).map { _ in try sampleEnvelope(id: EventID.make()) }
+        let started = Date()
+        for envelope in envelopes { _ = try decoder.decode(envelope) }
+        var row = Row(name: "envelope validation alone, one thread", count: events, seconds: Date().timeIntervalSince(started))
+        row.notes = "JSON parse + contract decode"
+        return row
+    }
+
+    static func appendOnly(events: Int) async throws -> Row {
+        let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try EventLog(path: directory + "/log.sqlite")
+        defer { log.close() }
+        let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts))
+        let envelopes = try (0..<events).map { _ in try decoder.decode(sampleEnvelope(id: EventID.make())) }
+        let started = Date()
+        for start in stride(from: 0, to: events, by: 256) {
+            _ = try await log.append(Array(envelopes[start..<min(events, start + 256)]))
+        }
+        var row = Row(name: "log append alone, batches of 256, fsync each", count: events, seconds: Date().timeIntervalSince(started))
+        row.notes = "SQLite WAL, synchronous=FULL"
+        return row
+    }
+
+    // MARK: in-process dispatch
+
+    static func dispatch(events: Int) async throws -> Row {
+        let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try EventLog(path: directory + "/log.sqlite")
+        defer { log.close() }
+        let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts))
+        for start in stride(from: 0, to: events, by: 5000) {
+            let envelopes = try (start..<min(events, start + 5000)).map { _ in try decoder.decode(sampleEnvelope(id: EventID.make())) }
+            _ = try await log.append(envelopes)
+        }
+        let counter = CountingSubscriber()
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let dispatcher = Dispatcher(log: log, subscriber: counter, configuration: .init(batchSize: 2048), logger: logger)
+        let started = Date()
+        let task = Task { try await dispatcher.run() }
+        while counter.count.load(ordering: .relaxed) < events { try await Task.sleep(for: .milliseconds(1)) }
+        let seconds = Date().timeIntervalSince(started)
+        task.cancel()
+        _ = try? await task.value
+        var row = Row(name: "in-process dispatch, log -> subscriber", count: events, seconds: seconds)
+        row.notes = "reads from SQLite, cursor saved per batch"
+        return row
+    }
+}
+
+final class CountingSubscriber: Subscriber {
+    let subscriptionName = "bench"
+    let patterns: [EventPattern] = [.all]
+    let count = Atomic<Int>(0)
+    func deliver(_ event: StoredEvent) async throws { count.add(1, ordering: .relaxed) }
+}
+
+struct BenchFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }
+}

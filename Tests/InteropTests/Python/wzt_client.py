@@ -1,0 +1,81 @@
+"""A small wzt ingress client written against docs/protocol.md with pyzmq only."""
+import json
+import time
+import uuid
+
+import zmq
+
+
+def screening_requested(case_number, event_id=None):
+    """A screening-requested envelope as an external intake system would send it."""
+    return {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": "/agency/vdab/intake",
+        "type": "be.wzt.intake.screening-requested",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "subject": f"case-{case_number}",
+        "datacontenttype": "application/json",
+        "dataversion": 1,
+        "data": {
+            "caseId": f"case-{case_number}",
+            "insz": "85073003328",
+            "region": "flanders",
+            "requestedBy": "counsellor",
+            "requestedOn": "2026-11-23",
+            "office": "Gent",
+            "counsellorId": "c-17",
+        },
+    }
+
+
+class Publisher:
+    """Keeps up to `window` events in flight; on silence reconnects and resends (Lazy Pirate)."""
+
+    def __init__(self, endpoint, window=64, timeout_ms=1000):
+        self.endpoint = endpoint
+        self.window = window
+        self.timeout_ms = timeout_ms
+        self.context = zmq.Context.instance()
+        self.socket = None
+        self.connect()
+
+    def connect(self):
+        if self.socket is not None:
+            self.socket.close(linger=0)
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(self.endpoint)
+
+    def publish(self, envelopes, on_reply=lambda envelope, reply: None, deadline_s=120):
+        pending = {e["id"]: e for e in envelopes}
+        queue = list(envelopes)
+        in_flight = {}
+        replies = {}
+        give_up = time.time() + deadline_s
+        while pending and time.time() < give_up:
+            while queue and len(in_flight) < self.window:
+                envelope = queue.pop(0)
+                self.socket.send(json.dumps(envelope).encode())
+                in_flight[envelope["id"]] = envelope
+            if self.socket.poll(self.timeout_ms) == 0:
+                self.connect()
+                for envelope in in_flight.values():
+                    self.socket.send(json.dumps(envelope).encode())
+                continue
+            while self.socket.poll(0):
+                reply = json.loads(self.socket.recv())
+                envelope = pending.pop(reply.get("id"), None)
+                if envelope is None:
+                    continue
+                in_flight.pop(envelope["id"], None)
+                replies[envelope["id"]] = reply
+                on_reply(envelope, reply)
+        return replies
+
+    def request(self, frames):
+        """Sends one raw message and waits for its single reply frame."""
+        self.socket.send_multipart(frames)
+        if self.socket.poll(10000) == 0:
+            raise TimeoutError("no reply from " + self.endpoint)
+        return json.loads(self.socket.recv())

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// Paths to what the interop tests run: the built `wzt` and a Python with pyzmq.
+enum Interop {
+    static let root = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../..").standardized.path
+    static let python = ProcessInfo.processInfo.environment["WZT_PYTHON"] ?? "python3"
+    static let scripts = root + "/Tests/InteropTests/Python"
+
+    /// The `wzt` binary that `swift build` made (Scripts/test builds it first), or `WZT_BINARY`.
+    static func binary() throws -> String {
+        let candidates = [ProcessInfo.processInfo.environment["WZT_BINARY"], root + "/.build/debug/wzt", root + "/.build/release/wzt"].compactMap { $0 }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw InteropFailure("no wzt binary at \(candidates.joined(separator: " or ")); run `swift build` first (Scripts/test does)")
+        }
+        return found
+    }
+
+    /// A TCP port that was free a moment ago, for servers that must restart on the same endpoint.
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs a command to its end and returns its standard output; throws with its stderr on failure.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(filePath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+        process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let errData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw InteropFailure("\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: errData, as: UTF8.self).suffix(2000))")
+        }
+        return String(decoding: outData, as: UTF8.self)
+    }
+}
+
+struct InteropFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A `wzt serve` child process on fixed loopback ports.
+final class ServerProcess: @unchecked Sendable {
+    let dataDirectory: String
+    let ingress: String
+    let egress: String
+    let replay: String
+    private var process: Process?
+    private let logPath: String
+
+    init(dataDirectory: String) {
+        self.dataDirectory = dataDirectory
+        ingress = "tcp://127.0.0.1:\(Interop.freePort())"
+        egress = "tcp://127.0.0.1:\(Interop.freePort())"
+        replay = "tcp://127.0.0.1:\(Interop.freePort())"
+        logPath = dataDirectory + ".server.log"
+    }
+
+    /// Starts the server and returns once it printed its ready line.
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(filePath: try Interop.binary())
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--ingress", ingress, "--egress", egress, "--replay", replay]
+        let output = Pipe()
+        process.standardOutput = output
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(filePath: logPath))
+        log.seekToEndOfFile()
+        process.standardError = log
+        try process.run()
+        self.process = process
+        var line = Data()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty { break }
+            if byte == Data("\n".utf8) { break }
+            line.append(byte)
+        }
+        guard String(decoding: line, as: UTF8.self).hasPrefix("wzt ready") else {
+            throw InteropFailure("wzt serve did not get ready: \(String(decoding: line, as: UTF8.self)) \(serverLog)")
+        }
+    }
+
+    var serverLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    func kill(_ signal: Int32) {
+        guard let process else { return }
+        Foundation.kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        self.process = nil
+    }
+
+    var exitStatus: Int32? { process?.isRunning == false ? process?.terminationStatus : nil }
+
+    deinit { kill(SIGKILL) }
+}
