@@ -8,7 +8,8 @@ import Synchronization
 /// A failing event is retried with backoff and then parked in dead letters, and the cursor moves
 /// on: one bad event or one broken subscriber never holds up the others, which each have their
 /// own dispatcher. The cursor is saved after the subscriber has made an event durable, never
-/// before. On graceful shutdown the event in hand is finished, then `run` returns.
+/// before. On graceful shutdown the event in hand is finished, its cursor saved, then `run`
+/// returns; cancelling the task instead abandons the event in hand (it comes again after restart).
 public final class Dispatcher: Service, Sendable {
     public struct Configuration: Sendable {
         public var retry: RetryPolicy
@@ -34,6 +35,8 @@ public final class Dispatcher: Service, Sendable {
     private let logger: Logger
     private let inFlight = Mutex<InFlight?>(nil)
     private let delivered = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let idleWait = Mutex<Task<Void, Never>?>(nil)
 
     public init(log: EventLog, subscriber: any Subscriber, configuration: Configuration = Configuration(), logger: Logger) {
         self.log = log
@@ -48,17 +51,23 @@ public final class Dispatcher: Service, Sendable {
     public var deliveredCount: Int { delivered.load(ordering: .relaxed) }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await self.watchSlowHandlers() }
                 try await self.dispatch()
                 group.cancelAll()
             }
+        } onGracefulShutdown: {
+            // Finish the event in hand rather than cancel it; only an idle wait is cut short.
+            self.stopping.store(true, ordering: .releasing)
+            self.idleWait.withLock { $0?.cancel() }
         }
     }
 
+    private var shouldStop: Bool { stopping.load(ordering: .acquiring) || Task.isCancelled || log.isClosed }
+
     private func dispatch() async throws {
-        while !Task.isCancelled, !log.isClosed {
+        while !shouldStop {
             do {
                 try await dispatchFromCursor()
             } catch is CancellationError {
@@ -73,7 +82,7 @@ public final class Dispatcher: Service, Sendable {
 
     private func dispatchFromCursor() async throws {
         var position = try log.cursor(subscriber.subscriptionName)
-        while !Task.isCancelled, !log.isClosed {
+        while !shouldStop {
             try await retryRequestedDeadLetters()
             let events = try await log.events(after: position, matching: subscriber.patterns, limit: configuration.batchSize)
             if events.isEmpty {
@@ -86,11 +95,13 @@ public final class Dispatcher: Service, Sendable {
                 await waitForHead(beyond: position)
                 continue
             }
+            let start = position
             for event in events {
-                guard try await handle(event) else { return }
+                guard try await handle(event) else { break }
                 position = event.offset
+                if shouldStop { break }
             }
-            try await log.saveCursor(subscriber.subscriptionName, offset: position)
+            if position > start { try await log.saveCursor(subscriber.subscriptionName, offset: position) }
         }
     }
 
@@ -126,6 +137,8 @@ public final class Dispatcher: Service, Sendable {
                 } catch {
                     return false
                 }
+                // Shutting down: leave the event for the next start rather than dead-letter it early.
+                if shouldStop { return false }
             }
         }
     }
@@ -145,14 +158,21 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
+    /// Sleeps until an event is appended, the dead-letter poll interval passes, or shutdown begins.
     private func waitForHead(beyond position: Int64) async {
-        let log = self.log
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await log.waitForHead(beyond: position) }
-            group.addTask { try? await Task.sleep(for: self.configuration.deadLetterPollInterval) }
-            await group.next()
-            group.cancelAll()
+        let (log, interval) = (self.log, configuration.deadLetterPollInterval)
+        let wait = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await log.waitForHead(beyond: position) }
+                group.addTask { try? await Task.sleep(for: interval) }
+                await group.next()
+                group.cancelAll()
+            }
         }
+        idleWait.withLock { $0 = wait }
+        if shouldStop { wait.cancel() }
+        await withTaskCancellationHandler { await wait.value } onCancel: { wait.cancel() }
+        idleWait.withLock { $0 = nil }
     }
 
     private func watchSlowHandlers() async {

@@ -43,6 +43,7 @@ func withDispatchers(_ dispatchers: [Dispatcher], _ body: () async throws -> Voi
     }
 }
 
+@Suite(.timeLimit(.minutes(1)))
 struct DispatcherTests {
     let fast = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.zero, .milliseconds(10)]),
                                         slowHandlerThreshold: .milliseconds(200), deadLetterPollInterval: .milliseconds(50))

@@ -44,6 +44,7 @@ func exchange(_ frames: [[UInt8]], with endpoint: String, context: Context) asyn
     return try JSONDecoder().decode(WireReply.self, from: Data(try #require(reply?.last)))
 }
 
+@Suite(.timeLimit(.minutes(2)))
 struct NodeTests {
     @Test func eventsPublishedOverZeroMQReachTheModule() async throws {
         let module = SampleModule()
@@ -163,5 +164,50 @@ struct NodeTests {
             #expect(error?.description.contains("address is in use") == true)
             #expect(error?.description.contains("ingress.endpoint") == true)
         }
+    }
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct NodeShutdownTests {
+    @Test func shutdownAcksWhatItAcceptedAndEveryAckIsStored() async throws {
+        let directory = TemporaryDirectory("wzt-shutdown")
+        var configuration = NodeConfiguration()
+        configuration.dataDirectory = directory.path
+        configuration.transport = TransportConfiguration(
+            ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let node = try Node(configuration: configuration, modules: [SampleModule()], logger: logger)
+        let endpoint = node.ingress.endpoint
+        let running = Task { try await node.run(signals: []) }
+
+        // A publisher that sends 20,000 events and records every ack it gets, until silence.
+        let context = Context()
+        async let publisher = blocking { () throws -> [String] in
+            let dealer = try context.socket(.dealer)
+            try dealer.connect(endpoint)
+            try dealer.setReceiveTimeout(milliseconds: 2000)
+            try dealer.setSendTimeout(milliseconds: 2000)
+            var acked: [String] = []
+            // Sending stops when the node no longer reads (its queue to us fills up).
+            for index in 0..<20_000 {
+                do { try dealer.send(Samples.noteJSON("n\(index)")) } catch let error as ZeroMQError where error.isAgain { break }
+            }
+            while let frames = try dealer.receive() {
+                let reply = try JSONDecoder().decode(WireReply.self, from: Data(frames[0]))
+                if reply.status == "ack", let id = reply.id { acked.append(id) }
+            }
+            return acked
+        }
+        #expect(await eventually { node.log.headOffset > 500 })
+        node.triggerShutdown()
+        try await running.value
+        let acked = try await publisher
+        #expect(!acked.isEmpty)
+
+        let reopened = try EventLog(path: configuration.logPath)
+        defer { reopened.close() }
+        let missing = try acked.filter { try reopened.offset(ofEventID: $0) == nil }
+        #expect(missing.isEmpty, "\(missing.count) acked events are not in the log")
     }
 }

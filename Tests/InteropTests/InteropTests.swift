@@ -4,7 +4,7 @@ import Testing
 
 /// End-to-end tests against a real `wzt serve` process, driven by a client nobody here wrote
 /// (pyzmq) following docs/protocol.md.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct InteropTests {
     struct Summary: Decodable {
         let acked: [[Entry]]

@@ -7,6 +7,7 @@ import TestSupport
 import Testing
 @testable import ModuleKit
 
+@Suite(.timeLimit(.minutes(1)))
 struct ModuleHostTests {
     let dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.zero]), deadLetterPollInterval: .milliseconds(50))
 
@@ -126,5 +127,29 @@ struct ModuleHostTests {
             }
         }
         #expect(try log.count() == 0)
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct ModuleShutdownTests {
+    @Test func gracefulShutdownFinishesTheEventInHand() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
+        let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, logger: Logger(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            _ = try await log.append([Samples.note("sleep-400"), Samples.note("after")])
+            #expect(await eventually { module.attempts.withLock { $0.count } == 1 })
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        // The slow note was applied and published; the next one was left for the next start.
+        #expect(try SampleModule.notes(in: store).map(\.text) == ["sleep-400"])
+        #expect(try log.cursor("sample") == 1)
+        #expect(try log.count() == 3)
     }
 }
