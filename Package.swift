@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Regional rule sets: the API as a shared library, and the built-in plugins.
+        .package(path: "Plugins/PluginAPI"),
+        .package(path: "Plugins/Flanders"),
+        .package(path: "Plugins/Brussels"),
     ],
     targets: [
         // libzmq 4.3 as a system library; the Swift API over it lives in ZeroMQ.
@@ -47,6 +51,7 @@ let package = Package(
         // What a module sees: the Module protocol, its transaction, inbox and outbox.
         .target(name: "ModuleKit", dependencies: [
             "Bus", "Storage",
+            .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -54,9 +59,12 @@ let package = Package(
         // Contracts: versioned Codable events, no logic, no storage.
         .target(name: "IntakeContracts", dependencies: ["Bus"]),
 
-        // Config, module registry and the service group that runs a node.
+        // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
             "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts",
+            .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "FlandersRules", package: "Flanders"),
+            .product(name: "BrusselsRules", package: "Brussels"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -64,6 +72,7 @@ let package = Package(
         ]),
         .executableTarget(name: "wzt", dependencies: [
             "Core", "Bus", "BusTransport", "ZeroMQ",
+            .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -94,6 +103,12 @@ let package = Package(
             "Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "RuleSetTests", dependencies: [
+            "Core", "ModuleKit",
+            .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "FlandersRules", package: "Flanders"),
+            .product(name: "BrusselsRules", package: "Brussels"),
+        ], exclude: ["Fixtures"]),
         .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["Python"]),
     ]
 )

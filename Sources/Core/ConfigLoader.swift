@@ -75,6 +75,10 @@ public enum ConfigLoader {
             }
             try modules.finish()
         }
+        if let plugins = try reader.section("plugins") {
+            config.pluginPaths = try plugins.stringArray("paths") ?? []
+            try plugins.finish()
+        }
         if let log = try reader.section("log") {
             if let level = try log.string("level") {
                 guard let parsed = Logger.Level(rawValue: level) else {

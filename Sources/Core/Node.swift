@@ -18,6 +18,9 @@ public final class Node: Sendable {
     public let egress: Egress
     public let replay: ReplayServer
     public let hosts: [ModuleHost]
+    public let ruleBook: RuleBook
+    /// Plugin files that were not loaded, with the reason (also logged at start).
+    public let refusedPlugins: [PluginLoader.Refusal]
     private let context: Context
     private let logger: Logger
 
@@ -26,6 +29,13 @@ public final class Node: Sendable {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
+        let plugins = PluginLoader.load(directories: configuration.pluginPaths)
+        for refusal in plugins.refused {
+            logger.error("plugin refused", metadata: ["wzt.plugin": "\(refusal.path)", "wzt.reason": "\(refusal.reason)"])
+        }
+        refusedPlugins = plugins.refused
+        let ruleBook = try RuleBook((PluginLoader.builtIn + plugins.loaded.map(\.provider)).flatMap(\.ruleSets))
+        self.ruleBook = ruleBook
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
         decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
         let log = try EventLog(path: configuration.logPath, logger: logger)
@@ -33,7 +43,7 @@ public final class Node: Sendable {
         hosts = try modules.map { module in
             let store = try ModuleStore(module: module, path: configuration.modulePath(module.name))
             return ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
-                              dispatch: configuration.dispatch, logger: logger)
+                              rules: ruleBook, dispatch: configuration.dispatch, logger: logger)
         }
         context = Context()
         do {

@@ -12,6 +12,8 @@ public struct NodeConfiguration: Sendable {
     /// Modules hosted by this node; nil: every module this build knows.
     public var modules: [String]?
     public var logLevel: Logger.Level = .info
+    /// Directories whose `.so` files are loaded as regional rule-set plugins.
+    public var pluginPaths: [String] = []
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 

@@ -10,6 +10,8 @@ public struct ModuleContext: Sendable {
     public let logger: Logger
     public let store: ModuleStore
     public let decoder: EnvelopeDecoder
+    /// The regional rule sets, chosen by region, offer and the date a case started.
+    public let rules: RuleBook
     let relay: OutboxRelay
 
     /// A transaction of the module's own database, for changes not caused by an event

@@ -12,14 +12,14 @@ public final class ModuleHost: Service {
     public let context: ModuleContext
     private let dispatcher: Dispatcher
 
-    public init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder,
+    public init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
                 dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
         self.module = module
         self.store = store
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(module.name)"
         let relay = OutboxRelay(store: store, log: log, decoder: decoder)
-        context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, relay: relay)
+        context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, rules: rules, relay: relay)
         dispatcher = Dispatcher(log: log, subscriber: ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay),
                                 configuration: dispatch, logger: logger)
     }

@@ -33,6 +33,7 @@ struct ConfigTests {
         #expect(shipped.dispatch.retry == builtIn.dispatch.retry)
         #expect(shipped.dispatch.slowHandlerThreshold == builtIn.dispatch.slowHandlerThreshold)
         #expect(shipped.logLevel == builtIn.logLevel)
+        #expect(shipped.pluginPaths == builtIn.pluginPaths)
     }
 
     @Test func valuesAreRead() throws {
@@ -46,9 +47,12 @@ struct ConfigTests {
             backoff_ms = [0, 50]
             [modules]
             enabled = ["intake"]
+            [plugins]
+            paths = ["/opt/wzt/plugins"]
             [log]
             level = "debug"
             """, origin: "test.toml", knownModules: ["intake", "networks"])
+        #expect(config.pluginPaths == ["/opt/wzt/plugins"])
         #expect(config.dataDirectory == "/var/lib/wzt")
         #expect(config.transport.ingressEndpoint == "tcp://127.0.0.1:7000")
         #expect(config.dispatch.retry.maxAttempts == 2)
@@ -68,6 +72,7 @@ struct ConfigTests {
         ("ingress = 5", "ingress", "must be a table"),
         ("[dispatch]\nbackoff_ms = []", "dispatch.backoff_ms", "at least one delay"),
         ("[surprise]\nx = 1", "surprise", "unknown key"),
+        ("[plugins]\npaths = \"/opt\"", "plugins.paths", "array of strings"),
     ])
     func mistakesNameTheKeyAndTheFix(_ text: String, _ key: String, _ hint: String) throws {
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["intake"]) }

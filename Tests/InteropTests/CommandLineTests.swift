@@ -122,9 +122,32 @@ struct CommandLineTests {
         #expect(result.errors.contains("no event log at /nonexistent/wzt/log.sqlite"))
     }
 
+    @Test func pluginsListsBuiltInAndLoadedRuleSetsAndRefusesBadFiles() async throws {
+        let directory = TemporaryDirectory("wzt-cli-plugins")
+        let example = Interop.root + "/Plugins/Example/.build/debug/libExampleRules.so"
+        try FileManager.default.copyItem(atPath: example, toPath: directory.file("libExampleRules.so"))
+        try Data(repeating: 0x42, count: 2048).write(to: URL(filePath: directory.file("broken.so")))
+        let config = directory.file("wzt.toml")
+        try "[plugins]\npaths = [\"\(directory.path)\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
+
+        let result = try await wzt(["plugins", "--config", config])
+        #expect(result.status == 0, "\(result.errors)")
+        for id in ["flanders-2014", "flanders-2022", "brussels", "example-east-2025"] {
+            #expect(result.output.contains("\(id)  region"))
+        }
+        #expect(result.output.contains("activation-trajectory: cases started 2018-07-01 – 2023-07-01 (exclusive)"))
+        #expect(result.errors.contains("refused \(directory.file("broken.so")): not loadable"))
+
+        // The node starts with the good plugin and without the broken one.
+        let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
+        try server.start()
+        server.kill(SIGTERM)
+        #expect(server.serverLog.contains("plugin refused"))
+    }
+
     @Test func helpListsTheCommands() async throws {
         let help = try await wzt(["--help"])
-        for command in ["serve", "publish", "tail", "status", "dead-letters", "check-config", "contracts"] {
+        for command in ["serve", "publish", "tail", "status", "dead-letters", "check-config", "contracts", "plugins"] {
             #expect(help.output.contains(command))
         }
         #expect(try await wzt(["contracts"]).output.contains("be.wzt.intake.screening-requested  v1"))

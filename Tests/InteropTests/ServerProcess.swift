@@ -67,9 +67,11 @@ final class ServerProcess: @unchecked Sendable {
     let replay: String
     private var process: Process?
     private let logPath: String
+    private let extraArguments: [String]
 
-    init(dataDirectory: String) {
+    init(dataDirectory: String, extraArguments: [String] = []) {
         self.dataDirectory = dataDirectory
+        self.extraArguments = extraArguments
         ingress = "tcp://127.0.0.1:\(Interop.freePort())"
         egress = "tcp://127.0.0.1:\(Interop.freePort())"
         replay = "tcp://127.0.0.1:\(Interop.freePort())"
@@ -80,7 +82,7 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = URL(filePath: try Interop.binary())
-        process.arguments = ["serve", "--data-dir", dataDirectory, "--ingress", ingress, "--egress", egress, "--replay", replay]
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--ingress", ingress, "--egress", egress, "--replay", replay] + extraArguments
         let output = Pipe()
         process.standardOutput = output
         if !FileManager.default.fileExists(atPath: logPath) {

@@ -13,7 +13,7 @@ struct ModuleHostTests {
 
     func makeHost(_ module: SampleModule, _ directory: TemporaryDirectory, log: EventLog) throws -> ModuleHost {
         let store = try ModuleStore(module: module, path: directory.file("\(module.name).sqlite"))
-        return ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, dispatch: dispatch, logger: Logger(label: "test"))
+        return ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, dispatch: dispatch, logger: Logger(label: "test"))
     }
 
     func run(_ host: ModuleHost, _ body: () async throws -> Void) async throws {
@@ -138,7 +138,7 @@ struct ModuleShutdownTests {
         defer { log.close() }
         let module = SampleModule()
         let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
-        let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, logger: Logger(label: "test"))
+        let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, logger: Logger(label: "test"))
         let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }

@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import ModuleKit
 
 /// A fresh directory under the system temp dir, removed when the test's scope ends.
 public final class TemporaryDirectory: Sendable {
@@ -18,6 +19,8 @@ public final class TemporaryDirectory: Sendable {
 public enum Samples {
     public static let registry = try! ContractRegistry([NoteAdded.self, NotesCounted.self])
     public static let decoder = EnvelopeDecoder(registry: registry)
+    /// A rule book without rule sets, for modules that consult none.
+    public static let noRules = try! RuleBook([])
 
     /// A valid note-added envelope.
     public static func noteJSON(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make()) -> [UInt8] {

@@ -1,0 +1,89 @@
+/// A day in the Belgian calendar, without time or time zone: the unit of legal effective dates
+/// and of the dates a case starts.
+public struct CalendarDate: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public let year: Int
+    public let month: Int
+    public let day: Int
+
+    /// Nil when the day does not exist.
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= CalendarDate.days(inMonth: month, year: year) else { return nil }
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    /// Parses `yyyy-mm-dd`.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = CalendarDate(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a date is written yyyy-mm-dd")
+        }
+        self = date
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public static func < (lhs: CalendarDate, rhs: CalendarDate) -> Bool {
+        (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day)
+    }
+
+    public var description: String {
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+    }
+
+    /// The same day `months` later; the last day of the month when that day does not exist
+    /// (31 January + 1 month = 28 or 29 February).
+    public func adding(months: Int) -> CalendarDate {
+        let total = year * 12 + (month - 1) + months
+        let newYear = total / 12, newMonth = total % 12 + 1
+        return CalendarDate(year: newYear, month: newMonth, day: min(day, CalendarDate.days(inMonth: newMonth, year: newYear)))!
+    }
+
+    /// Whole months from `self` to `later`: 2023-01-31 to 2023-02-28 is one month.
+    public func months(until later: CalendarDate) -> Int {
+        let months = (later.year - year) * 12 + (later.month - month)
+        return adding(months: months) > later ? months - 1 : months
+    }
+
+    static func days(inMonth month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+}
+
+/// When a rule set applies: to cases started on or after `start` and before `end` (if any).
+public struct EffectiveInterval: Hashable, Sendable, Codable, CustomStringConvertible {
+    public let start: CalendarDate
+    /// Exclusive; nil while no later rule set replaces this one.
+    public let end: CalendarDate?
+
+    public init(from start: CalendarDate, until end: CalendarDate? = nil) {
+        self.start = start
+        self.end = end
+    }
+
+    public func contains(_ date: CalendarDate) -> Bool {
+        date >= start && end.map { date < $0 } ?? true
+    }
+
+    public var description: String { "\(start) – " + (end.map { "\($0) (exclusive)" } ?? "open") }
+}
