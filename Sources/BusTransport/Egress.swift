@@ -21,14 +21,9 @@ public final class Egress: Service, Sendable {
     public let endpoint: String
 
     public init(context: Context, log: EventLog, configuration: TransportConfiguration, logger: Logger) throws {
-        let socket = try context.socket(.pub)
-        try socket.setHighWaterMarks(send: 100_000, receive: 1000)
-        do {
-            try socket.bind(configuration.egressEndpoint)
-        } catch {
-            throw TransportError.binding(configuration.egressEndpoint, role: "egress", key: "egress.endpoint", error)
+        socket = try context.boundSocket(.pub, endpoint: configuration.egressEndpoint, role: "egress", key: "egress.endpoint") { socket throws(ZeroMQError) in
+            try socket.setHighWaterMarks(send: 100_000, receive: 1000)
         }
-        self.socket = socket
         self.endpoint = socket.lastEndpoint
         self.logger = logger
         log.onCommit { [self] events in

@@ -22,18 +22,13 @@ public final class Ingress: Service, Sendable {
     public let counters = IngressCounters()
 
     public init(context: Context, log: EventLog, decoder: EnvelopeDecoder, configuration: TransportConfiguration, logger: Logger) throws {
-        let socket = try context.socket(.router)
-        // Deep queues: publishers keep many events in flight, and an ack must not be dropped.
-        try socket.setHighWaterMarks(send: 100_000, receive: 100_000)
-        // Frames beyond this close the connection before they are read; smaller ones too large for
-        // the bus get a nack. 16x the event limit keeps a test's 10 MiB frame answerable.
-        try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 16, 16 << 20)))
-        do {
-            try socket.bind(configuration.ingressEndpoint)
-        } catch {
-            throw TransportError.binding(configuration.ingressEndpoint, role: "ingress", key: "ingress.endpoint", error)
+        socket = try context.boundSocket(.router, endpoint: configuration.ingressEndpoint, role: "ingress", key: "ingress.endpoint") { socket throws(ZeroMQError) in
+            // Deep queues: publishers keep many events in flight, and an ack must not be dropped.
+            try socket.setHighWaterMarks(send: 100_000, receive: 100_000)
+            // Frames beyond this close the connection before they are read; smaller ones too large
+            // for the bus get a nack. 16x the event limit keeps a 10 MiB frame answerable.
+            try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 16, 16 << 20)))
         }
-        self.socket = socket
         self.endpoint = socket.lastEndpoint
         self.log = log
         self.decoder = decoder
@@ -78,10 +73,7 @@ public final class Ingress: Service, Sendable {
         var envelopes: [Envelope] = []
         var senders: [Sender] = []
         while envelopes.count < configuration.ingressBatchSize, let frames = try socket.receive(dontWait: true) {
-            guard frames.count >= 2 else { continue }
-            // A REQ client puts an empty delimiter before its frame; a DEALER client does not.
-            let sender = Sender(route: frames[0], delimited: frames.count == 3 && frames[1].isEmpty)
-            let payload = frames.dropFirst(sender.delimited ? 2 : 1)
+            guard let (sender, payload) = Sender.split(frames) else { continue }
             do {
                 guard payload.count == 1, let frame = payload.first else {
                     throw EnvelopeError(.extraFrames, "send one frame per message (the envelope JSON); got \(payload.count) frames")
@@ -133,14 +125,6 @@ public final class Ingress: Service, Sendable {
 }
 
 typealias Message = [[UInt8]]
-
-/// Who sent a message, and how to address the reply so that DEALER and REQ clients both get it.
-private struct Sender: Sendable {
-    let route: [UInt8]
-    let delimited: Bool
-
-    func reply(_ frame: [UInt8]) -> Message { delimited ? [route, [], frame] : [route, frame] }
-}
 
 /// What the ingress has answered since start.
 public final class IngressCounters: Sendable {

@@ -19,14 +19,9 @@ public final class ReplayServer: Service, Sendable {
     public let endpoint: String
 
     public init(context: Context, log: EventLog, configuration: TransportConfiguration, logger: Logger) throws {
-        let socket = try context.socket(.router)
-        try socket.setMaxMessageSize(64 << 10)
-        do {
-            try socket.bind(configuration.replayEndpoint)
-        } catch {
-            throw TransportError.binding(configuration.replayEndpoint, role: "replay", key: "replay.endpoint", error)
+        socket = try context.boundSocket(.router, endpoint: configuration.replayEndpoint, role: "replay", key: "replay.endpoint") { socket throws(ZeroMQError) in
+            try socket.setMaxMessageSize(64 << 10)
         }
-        self.socket = socket
         self.endpoint = socket.lastEndpoint
         self.log = log
         self.logger = logger
@@ -42,12 +37,9 @@ public final class ReplayServer: Service, Sendable {
         while !stop.isRequested {
             guard try poller.poll(timeoutMilliseconds: 500)[0] else { continue }
             while let frames = try socket.receive(dontWait: true) {
-                guard frames.count >= 2 else { continue }
-                let delimited = frames.count == 3 && frames[1].isEmpty
-                let prefix: [[UInt8]] = delimited ? [frames[0], []] : [frames[0]]
-                let reply = answer(Array(frames.dropFirst(prefix.count)))
+                guard let (sender, payload) = Sender.split(frames) else { continue }
                 do {
-                    try socket.send(prefix + reply, dontWait: true)
+                    try socket.send(sender.reply(answer(Array(payload))), dontWait: true)
                 } catch {
                     guard error.isAgain || error.code == EHOSTUNREACH else { throw error }
                 }

@@ -63,6 +63,39 @@ public struct TransportConfiguration: Sendable, Hashable {
     }
 }
 
+extension Context {
+    /// A socket of `type`, set up by `configure`, bound to `endpoint`; a failure names the
+    /// config `key` and the fix.
+    func boundSocket(_ type: SocketType, endpoint: String, role: String, key: String,
+                     configure: (Socket) throws(ZeroMQError) -> Void) throws -> Socket {
+        let socket = try self.socket(type)
+        try configure(socket)
+        do {
+            try socket.bind(endpoint)
+        } catch {
+            throw TransportError.binding(endpoint, role: role, key: key, error)
+        }
+        return socket
+    }
+}
+
+/// Who sent a ROUTER message, and how to address the reply so that DEALER and REQ clients both
+/// get it: a REQ client puts an empty delimiter frame before its payload, a DEALER does not.
+struct Sender: Sendable {
+    let route: [UInt8]
+    let delimited: Bool
+
+    /// Splits a received message into its sender and its payload frames (nil: not a ROUTER message).
+    static func split(_ frames: [[UInt8]]) -> (Sender, ArraySlice<[UInt8]>)? {
+        guard frames.count >= 2 else { return nil }
+        let sender = Sender(route: frames[0], delimited: frames.count == 3 && frames[1].isEmpty)
+        return (sender, frames.dropFirst(sender.delimited ? 2 : 1))
+    }
+
+    func reply(_ frames: [[UInt8]]) -> [[UInt8]] { (delimited ? [route, []] : [route]) + frames }
+    func reply(_ frame: [UInt8]) -> [[UInt8]] { reply([frame]) }
+}
+
 /// A socket could not be set up. Says which endpoint and what to change.
 public struct TransportError: Error, CustomStringConvertible, Sendable {
     public let endpoint: String

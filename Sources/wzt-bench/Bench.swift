@@ -177,12 +177,21 @@ struct Bench {
         return row
     }
 
-    static func appendOnly(events: Int) async throws -> Row {
+    /// Runs `body` with a fresh event log in a temporary directory.
+    static func withTemporaryLog<T>(_ body: (EventLog) async throws -> T) async throws -> T {
         let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let log = try EventLog(path: directory + "/log.sqlite")
         defer { log.close() }
+        return try await body(log)
+    }
+
+    static func appendOnly(events: Int) async throws -> Row {
+        try await withTemporaryLog { log in try await appendOnly(events: events, log: log) }
+    }
+
+    static func appendOnly(events: Int, log: EventLog) async throws -> Row {
         let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts))
         let envelopes = try (0..<events).map { _ in try decoder.decode(sampleEnvelope(id: EventID.make())) }
         let started = Date()
@@ -197,11 +206,10 @@ struct Bench {
     // MARK: in-process dispatch
 
     static func dispatch(events: Int) async throws -> Row {
-        let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let log = try EventLog(path: directory + "/log.sqlite")
-        defer { log.close() }
+        try await withTemporaryLog { log in try await dispatch(events: events, log: log) }
+    }
+
+    static func dispatch(events: Int, log: EventLog) async throws -> Row {
         let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts))
         for start in stride(from: 0, to: events, by: 5000) {
             let envelopes = try (start..<min(events, start + 5000)).map { _ in try decoder.decode(sampleEnvelope(id: EventID.make())) }
