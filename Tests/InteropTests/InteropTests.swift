@@ -90,7 +90,7 @@ struct InteropTests {
             try server.start()
         }
         _ = try await publisher.value
-        server.kill(SIGTERM)
+        #expect(server.kill(SIGTERM) == 0, "SIGTERM ends the node cleanly: \(server.serverLog.suffix(500))")
 
         let acks = acked(in: ackFile)
         #expect(!acks.contains { $0.hasPrefix("NACK") })

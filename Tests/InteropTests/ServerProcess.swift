@@ -108,14 +108,15 @@ final class ServerProcess: @unchecked Sendable {
 
     var serverLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    func kill(_ signal: Int32) {
-        guard let process else { return }
+    /// Sends `signal`, waits for the exit, and returns the exit status.
+    @discardableResult
+    func kill(_ signal: Int32) -> Int32? {
+        guard let process else { return nil }
         Foundation.kill(process.processIdentifier, signal)
         process.waitUntilExit()
         self.process = nil
+        return process.terminationStatus
     }
-
-    var exitStatus: Int32? { process?.isRunning == false ? process?.terminationStatus : nil }
 
     deinit { kill(SIGKILL) }
 }
