@@ -12,18 +12,21 @@ public struct ModuleContext: Sendable {
     public let decoder: EnvelopeDecoder
     /// The regional rule sets, chosen by region, offer and the date a case started.
     public let rules: RuleBook
+    public let clock: any BusClock
     let relay: OutboxRelay
+    let timersChanged: Signal
 
     /// A transaction of the module's own database, for changes not caused by an event
-    /// (e.g. a timer). Published events reach the bus after the commit.
+    /// (a command from the module's own API, say). Published events reach the bus after the commit.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (ModuleTransaction) throws -> T) async throws -> T {
-        let (name, decoder) = (self.name, self.decoder)
-        let (result, published) = try await store.pool.write { db in
-            let transaction = ModuleTransaction(db: db, module: name, decoder: decoder, cause: nil)
+        let (name, decoder, now) = (self.name, self.decoder, clock.now())
+        let (result, published, timers) = try await store.pool.write { db in
+            let transaction = ModuleTransaction(db: db, module: name, decoder: decoder, cause: nil, now: now)
             let result = try body(transaction)
-            return (result, transaction.published)
+            return (result, transaction.published, transaction.scheduledTimers)
         }
+        if timers > 0 { timersChanged.fire() }
         if published > 0 { try await relay.flush() }
         return result
     }

@@ -13,14 +13,17 @@ public final class ModuleHost: Service {
     private let dispatcher: Dispatcher
 
     public init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
-                dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
+                clock: any BusClock = SystemClock(), dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
         self.module = module
         self.store = store
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(module.name)"
         let relay = OutboxRelay(store: store, log: log, decoder: decoder)
-        context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, rules: rules, relay: relay)
-        dispatcher = Dispatcher(log: log, subscriber: ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay),
+        let timersChanged = Signal()
+        context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
+                                relay: relay, timersChanged: timersChanged)
+        dispatcher = Dispatcher(log: log, subscriber: ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay,
+                                                                       clock: clock, timersChanged: timersChanged),
                                 configuration: dispatch, logger: logger)
     }
 
@@ -32,7 +35,11 @@ public final class ModuleHost: Service {
         try await module.start(context)
         context.logger.info("module started", metadata: ["wzt.store": "\(store.path)"])
         do {
-            try await dispatcher.run()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await self.runTimers() }
+                try await dispatcher.run()
+                group.cancelAll()
+            }
         } catch {
             await module.stop()
             throw error
@@ -43,27 +50,55 @@ public final class ModuleHost: Service {
     }
 }
 
+extension ModuleHost {
+    /// Fires due timers through the outbox, then sleeps until the next one is due or a
+    /// transaction changes the timers. Ends when cancelled.
+    func runTimers() async throws {
+        let (store, clock, relay, changed) = (self.store, context.clock, context.relay, context.timersChanged)
+        while !Task.isCancelled {
+            do {
+                if try await store.fireDueTimers(now: clock.now()) > 0 { try await relay.flush() }
+                let next = try store.nextTimerDue()
+                await withTaskGroup(of: Void.self) { group in
+                    if let next { group.addTask { try? await clock.sleep(until: next) } }
+                    group.addTask { await changed.wait() }
+                    await group.next()
+                    group.cancelAll()
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                context.logger.error("timers paused", metadata: ["bus.error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
+
 /// The delivery path of a module: inbox check, handler and outbox in one transaction, then relay.
 struct ModuleSubscriber: Subscriber {
     let module: any Module
     let store: ModuleStore
     let decoder: EnvelopeDecoder
     let relay: OutboxRelay
+    let clock: any BusClock
+    let timersChanged: Signal
 
     var subscriptionName: String { module.name }
     var patterns: [EventPattern] { module.subscriptions }
 
     func deliver(_ event: StoredEvent) async throws {
         let incoming = IncomingEvent(event, decoder: decoder)
-        let (module, decoder) = (self.module, self.decoder)
-        let published = try await store.pool.write { db -> Int in
+        let (module, decoder, now) = (self.module, self.decoder, clock.now())
+        let (published, timers) = try await store.pool.write { db -> (Int, Int) in
             let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
-            if seen { return 0 }
+            if seen { return (0, 0) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
-            let transaction = ModuleTransaction(db: db, module: module.name, decoder: decoder, cause: incoming)
+            let transaction = ModuleTransaction(db: db, module: module.name, decoder: decoder, cause: incoming, now: now)
             try module.handle(incoming, transaction)
-            return transaction.published
+            return (transaction.published, transaction.scheduledTimers)
         }
+        if timers > 0 { timersChanged.fire() }
         if published > 0 { try await relay.flush() }
     }
 }

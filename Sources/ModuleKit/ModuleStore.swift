@@ -24,6 +24,18 @@ public struct ModuleStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("wzt v2 timers") { db in
+            try db.execute(sql: """
+                CREATE TABLE wzt_timers (
+                    id TEXT PRIMARY KEY,
+                    due_at REAL NOT NULL,
+                    envelope BLOB NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('scheduled', 'paused', 'fired', 'cancelled')),
+                    remaining REAL
+                );
+                CREATE INDEX wzt_timers_due ON wzt_timers(status, due_at);
+                """)
+        }
         module.registerMigrations(&migrator)
         pool = try SQLiteDatabase.open(path: path, migrator: migrator)
         self.path = path

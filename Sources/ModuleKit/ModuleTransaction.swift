@@ -9,13 +9,17 @@ public final class ModuleTransaction {
     let module: String
     let decoder: EnvelopeDecoder
     let cause: IncomingEvent?
-    private(set) var published = 0
+    /// The module's clock at the start of the transaction.
+    public let now: Date
+    var published = 0
+    var scheduledTimers = 0
 
-    init(db: Database, module: String, decoder: EnvelopeDecoder, cause: IncomingEvent?) {
+    init(db: Database, module: String, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date) {
         self.db = db
         self.module = module
         self.decoder = decoder
         self.cause = cause
+        self.now = now
     }
 
     /// Queues `data` in the outbox. The envelope is checked against its contract now, so a
@@ -25,14 +29,16 @@ public final class ModuleTransaction {
         let id = EventID.make(at: time)
         let json = try EnvelopeEncoder.envelope(
             data, source: "/wzt/\(module)", subject: subject, id: id, time: time,
-            correlationID: cause.flatMap { correlation(of: $0) } ?? cause?.id, causationID: cause?.id)
+            correlationID: outgoingCorrelationID, causationID: cause?.id)
         _ = try decoder.decode(json)
         try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [id, Data(json)])
         published += 1
         return id
     }
 
-    private func correlation(of event: IncomingEvent) -> String? {
-        try? decoder.decode(event.json).correlationID
+    /// Events caused by an event carry its correlation id, or its id when it started the chain.
+    var outgoingCorrelationID: String? {
+        guard let cause else { return nil }
+        return (try? decoder.decode(cause.json).correlationID) ?? cause.id
     }
 }

@@ -1,0 +1,66 @@
+import Foundation
+import Synchronization
+
+/// Wall-clock time for modules: what "now" is, and waiting until a moment.
+///
+/// Deadlines in wzt are legal dates months away (an 18-month trajectory limit, a yearly AMA
+/// renewal), so this is about `Date`s, not durations. Tests use `ManualClock` to jump ahead.
+public protocol BusClock: Sendable {
+    func now() -> Date
+    /// Returns at `date` or later, or throws `CancellationError` when the task is cancelled.
+    func sleep(until date: Date) async throws
+}
+
+public struct SystemClock: BusClock {
+    public init() {}
+    public func now() -> Date { Date() }
+
+    public func sleep(until date: Date) async throws {
+        let seconds = date.timeIntervalSinceNow
+        if seconds > 0 { try await Task.sleep(for: .seconds(seconds)) }
+    }
+}
+
+/// A clock that moves only when told to: `advance(by:)` and `set(to:)` wake every sleeper whose
+/// moment has come.
+public final class ManualClock: BusClock {
+    private struct State {
+        var now: Date
+        var sleepers: [UUID: (until: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    public init(now: Date) { state = Mutex(State(now: now)) }
+
+    public func now() -> Date { state.withLock { $0.now } }
+
+    public func sleep(until date: Date) async throws {
+        let id = UUID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let ready = state.withLock { state -> Bool in
+                    if state.now >= date || Task.isCancelled { return true }
+                    state.sleepers[id] = (date, continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+        }
+        try Task.checkCancellation()
+    }
+
+    public func advance(by interval: TimeInterval) { set(to: now().addingTimeInterval(interval)) }
+
+    public func set(to date: Date) {
+        let woken = state.withLock { state in
+            state.now = max(state.now, date)
+            let due = state.sleepers.filter { $0.value.until <= state.now }
+            for id in due.keys { state.sleepers.removeValue(forKey: id) }
+            return due.values.map(\.continuation)
+        }
+        for continuation in woken { continuation.resume() }
+    }
+}

@@ -1,0 +1,117 @@
+import Bus
+import Foundation
+import GRDB
+
+/// A deadline a module set: at `dueAt`, publish an event. Kept in the module's own database, so
+/// it survives restarts; it fires once, through the outbox.
+public struct ScheduledTimer: Sendable, Hashable {
+    public enum Status: String, Sendable {
+        case scheduled, paused, fired, cancelled
+    }
+
+    public let id: String
+    public let dueAt: Date
+    public let status: Status
+    /// While paused: how much time was left when it was paused.
+    public let remaining: TimeInterval?
+}
+
+/// Timer errors name the timer and what state it is in.
+public struct TimerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
+extension ModuleTransaction {
+    /// At `date`, publish `data` (with `subject`). Scheduling an id again replaces the earlier
+    /// timer of that id, unless it has fired.
+    public func schedule<T: EventContract>(timer id: String, at date: Date, publish data: T, subject: String?) throws {
+        let json = try EnvelopeEncoder.envelope(data, source: "/wzt/\(module)", subject: subject, time: date,
+                                                correlationID: outgoingCorrelationID, causationID: cause?.id)
+        _ = try decoder.decode(json)
+        try db.execute(sql: """
+            INSERT INTO wzt_timers (id, due_at, envelope, status) VALUES (?, ?, ?, 'scheduled')
+            ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, envelope = excluded.envelope, status = 'scheduled', remaining = NULL
+            WHERE wzt_timers.status != 'fired'
+            """, arguments: [id, date.timeIntervalSince1970, Data(json)])
+        scheduledTimers += 1
+    }
+
+    /// Stops the countdown; `resumeTimer` restarts it with the time that was left.
+    public func pauseTimer(_ id: String) throws {
+        let timer = try self.timer(id)
+        guard timer.status == .scheduled else { throw TimerError(description: "timer \(id) is \(timer.status.rawValue), not scheduled; only a running timer can be paused") }
+        try db.execute(sql: "UPDATE wzt_timers SET status = 'paused', remaining = ? WHERE id = ?",
+                       arguments: [max(0, timer.dueAt.timeIntervalSince(now)), id])
+    }
+
+    public func resumeTimer(_ id: String) throws {
+        let timer = try self.timer(id)
+        guard timer.status == .paused, let remaining = timer.remaining else {
+            throw TimerError(description: "timer \(id) is \(timer.status.rawValue), not paused")
+        }
+        try db.execute(sql: "UPDATE wzt_timers SET status = 'scheduled', due_at = ?, remaining = NULL WHERE id = ?",
+                       arguments: [now.addingTimeInterval(remaining).timeIntervalSince1970, id])
+        scheduledTimers += 1
+    }
+
+    /// Cancels a timer that has not fired; cancelling one that has fired or does not exist is an error.
+    public func cancelTimer(_ id: String) throws {
+        let timer = try self.timer(id)
+        guard timer.status == .scheduled || timer.status == .paused else {
+            throw TimerError(description: "timer \(id) is \(timer.status.rawValue) and cannot be cancelled")
+        }
+        try db.execute(sql: "UPDATE wzt_timers SET status = 'cancelled' WHERE id = ?", arguments: [id])
+    }
+
+    public func timer(_ id: String) throws -> ScheduledTimer {
+        guard let timer = try ScheduledTimer.fetch(db, id: id) else { throw TimerError(description: "no timer \(id)") }
+        return timer
+    }
+}
+
+extension ScheduledTimer {
+    static func fetch(_ db: Database, id: String) throws -> ScheduledTimer? {
+        try Row.fetchOne(db, sql: "SELECT id, due_at, status, remaining FROM wzt_timers WHERE id = ?", arguments: [id]).map(ScheduledTimer.init(row:))
+    }
+
+    init(row: Row) {
+        self.init(id: row["id"], dueAt: Date(timeIntervalSince1970: row["due_at"]),
+                  status: Status(rawValue: row["status"]) ?? .scheduled, remaining: row["remaining"])
+    }
+}
+
+extension ModuleStore {
+    /// The earliest running timer's due date, if any.
+    func nextTimerDue() throws -> Date? {
+        try pool.read { db in
+            try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM wzt_timers WHERE status = 'scheduled'")
+        }.map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// Marks every timer due at `now` as fired and puts its event in the outbox, in one
+    /// transaction: a timer fires once even if the process dies right after.
+    func fireDueTimers(now: Date) async throws -> Int {
+        try await pool.write { db in
+            let due = try Row.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
+                                       arguments: [now.timeIntervalSince1970])
+            for row in due {
+                let envelope: Data = row["envelope"]
+                let fired = try Self.stamp(envelope, firedAt: now)
+                try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [fired.id, fired.json])
+                try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [row["id"] as String])
+            }
+            return due.count
+        }
+    }
+
+    /// The scheduled envelope with a fresh id and the moment it actually fired.
+    private static func stamp(_ envelope: Data, firedAt now: Date) throws -> (id: String, json: Data) {
+        guard var object = try JSONSerialization.jsonObject(with: envelope) as? [String: Any] else {
+            throw TimerError(description: "a stored timer envelope is not a JSON object")
+        }
+        let id = EventID.make(at: now)
+        object["id"] = id
+        object["time"] = EventTime.format(now)
+        return (id, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+}

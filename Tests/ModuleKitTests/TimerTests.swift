@@ -1,0 +1,154 @@
+import Bus
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import TestSupport
+import Testing
+@testable import ModuleKit
+
+/// Sets an 18-month deadline per case and pauses, resumes or cancels it on command.
+final class DeadlineModule: Module {
+    let name = "deadlines"
+    let contracts: [any EventContract.Type] = []
+    let subscriptions: [EventPattern] = [try! EventPattern(NoteAdded.eventType.rawValue)]
+    static let eighteenMonths: TimeInterval = 548 * 86_400
+
+    func registerMigrations(_ migrator: inout DatabaseMigrator) {}
+
+    func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
+        let command = try event.data(as: NoteAdded.self).text
+        let timer = "limit-\(event.subject ?? "")"
+        switch command {
+        case "start":
+            try transaction.schedule(timer: timer, at: transaction.now.addingTimeInterval(Self.eighteenMonths),
+                                     publish: NotesCounted(count: 18), subject: event.subject)
+        case "pause": try transaction.pauseTimer(timer)
+        case "resume": try transaction.resumeTimer(timer)
+        case "cancel": try transaction.cancelTimer(timer)
+        default: break
+        }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1)))
+struct TimerTests {
+    static let start = Date(timeIntervalSince1970: 1_688_169_600) // 2023-07-01
+    let day: TimeInterval = 86_400
+
+    final class Harness: Sendable {
+        let directory = TemporaryDirectory("wzt-timers")
+        let log: EventLog
+        init() throws { log = try EventLog(path: directory.file("log.sqlite")) }
+        deinit { log.close() }
+
+        func host(_ clock: ManualClock) throws -> ModuleHost {
+            let module = DeadlineModule()
+            let store = try ModuleStore(module: module, path: directory.file("deadlines.sqlite"))
+            return ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, clock: clock,
+                              dispatch: .init(retry: RetryPolicy(maxAttempts: 1)), logger: Logger(label: "test"))
+        }
+
+        func deadlinesFired() throws -> [StoredEvent] {
+            try log.eventsNow(after: 0, matching: [try EventPattern(NotesCounted.eventType.rawValue)])
+        }
+
+        /// Publishes a command and waits until the module has handled it.
+        func command(_ text: String, case subject: String = "case-1") async throws {
+            let offset = try await log.append([Samples.note(text, subject: subject)])[0].offset
+            #expect(await eventually { (try? self.log.cursor("deadlines")) ?? 0 >= offset })
+        }
+    }
+
+    func run(_ host: ModuleHost, _ body: () async throws -> Void) async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await body()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// Gives the timer loop a moment to act on a clock change, then reports what fired.
+    func settle(_ harness: Harness) async throws -> Int {
+        try await Task.sleep(for: .milliseconds(100))
+        return try harness.deadlinesFired().count
+    }
+
+    @Test func deadlineFiresOnceWhenItsDateIsReached() async throws {
+        let harness = try Harness()
+        let clock = ManualClock(now: Self.start)
+        try await run(try harness.host(clock)) {
+            try await harness.command("start")
+            clock.advance(by: DeadlineModule.eighteenMonths - day)
+            #expect(try await settle(harness) == 0)
+            clock.advance(by: day)
+            #expect(await eventually { (try? harness.deadlinesFired().count) == 1 })
+            clock.advance(by: 365 * day)
+            #expect(try await settle(harness) == 1)
+        }
+        let fired = try #require(try harness.deadlinesFired().first)
+        let envelope = try Samples.decoder.decode(fired.json)
+        #expect(envelope.subject == "case-1")
+        #expect(envelope.source == "/wzt/deadlines")
+        #expect(envelope.time == EventTime.format(Self.start.addingTimeInterval(DeadlineModule.eighteenMonths)))
+        #expect(try Samples.decoder.data(NotesCounted.self, of: fired.json).count == 18)
+    }
+
+    @Test func deadlineSurvivesARestart() async throws {
+        let harness = try Harness()
+        try await run(try harness.host(ManualClock(now: Self.start))) {
+            try await harness.command("start")
+        }
+        #expect(try harness.deadlinesFired().isEmpty)
+        // The process was down when the date passed: the timer fires at the next start.
+        let later = ManualClock(now: Self.start.addingTimeInterval(DeadlineModule.eighteenMonths + 30 * day))
+        try await run(try harness.host(later)) {
+            #expect(await eventually { (try? harness.deadlinesFired().count) == 1 })
+        }
+        try await run(try harness.host(later)) {
+            let fired = try await settle(harness)
+            #expect(fired == 1, "a fired timer does not fire again after another restart")
+        }
+    }
+
+    @Test func pausedDeadlineKeepsTheTimeThatWasLeft() async throws {
+        let harness = try Harness()
+        let clock = ManualClock(now: Self.start)
+        try await run(try harness.host(clock)) {
+            try await harness.command("start")
+            clock.advance(by: 100 * day)
+            try await harness.command("pause")
+            clock.advance(by: 1000 * day)
+            #expect(try await settle(harness) == 0)
+            try await harness.command("resume")
+            clock.advance(by: DeadlineModule.eighteenMonths - 101 * day)
+            #expect(try await settle(harness) == 0)
+            clock.advance(by: day)
+            #expect(await eventually { (try? harness.deadlinesFired().count) == 1 })
+        }
+    }
+
+    @Test func cancelledDeadlineNeverFires() async throws {
+        let harness = try Harness()
+        let clock = ManualClock(now: Self.start)
+        try await run(try harness.host(clock)) {
+            try await harness.command("start")
+            try await harness.command("cancel")
+            clock.advance(by: 3 * 365 * day)
+            #expect(try await settle(harness) == 0)
+        }
+        let store = try harness.host(clock).store
+        let status = try await store.pool.read { db in try ScheduledTimer.fetch(db, id: "limit-case-1")?.status }
+        #expect(status == .cancelled)
+    }
+
+    @Test func pausingATimerThatIsNotRunningIsRefused() async throws {
+        let harness = try Harness()
+        let host = try harness.host(ManualClock(now: Self.start))
+        await #expect(throws: TimerError.self) {
+            try await host.context.transaction { try $0.pauseTimer("limit-nobody") }
+        }
+    }
+}
