@@ -87,6 +87,8 @@ let package = Package(
         .target(name: "TestSupport", dependencies: [
             "Bus", "ModuleKit",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/Support"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "BusTests", dependencies: [

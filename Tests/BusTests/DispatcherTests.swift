@@ -32,17 +32,6 @@ struct Refused: Error, CustomStringConvertible {
     var description: String { "refused on purpose" }
 }
 
-/// Runs dispatchers until `body` returns, then shuts them down gracefully.
-func withDispatchers(_ dispatchers: [Dispatcher], _ body: () async throws -> Void) async throws {
-    let group = ServiceGroup(configuration: .init(services: dispatchers.map { .init(service: $0) }, logger: Logger(label: "test")))
-    try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        try await body()
-        await group.triggerGracefulShutdown()
-        try await tasks.waitForAll()
-    }
-}
-
 @Suite(.timeLimit(.minutes(1)))
 struct DispatcherTests {
     let fast = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.zero, .milliseconds(10)]),
@@ -56,7 +45,7 @@ struct DispatcherTests {
             if event.offset == 2, attempt <= 2 { throw Refused() }
         }
         let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
-        try await withDispatchers([dispatcher]) {
+        try await withServices([dispatcher]) {
             _ = try await log.append((1...4).map { Samples.note("n\($0)") })
             #expect(await eventually { subscriber.offsets.count == 4 })
         }
@@ -74,7 +63,7 @@ struct DispatcherTests {
             if event.offset == 2 { throw Refused() }
         }
         let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
-        try await withDispatchers([dispatcher]) {
+        try await withServices([dispatcher]) {
             _ = try await log.append((1...5).map { Samples.note("n\($0)") })
             #expect(await eventually { subscriber.offsets.count == 4 })
         }
@@ -99,7 +88,7 @@ struct DispatcherTests {
             if event.offset == 1, !healed.load(ordering: .relaxed) { throw Refused() }
         }
         let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
-        try await withDispatchers([dispatcher]) {
+        try await withServices([dispatcher]) {
             _ = try await log.append([Samples.note()])
             #expect(await eventually { (try? log.deadLetters().count) == 1 })
             healed.store(true, ordering: .relaxed)
@@ -123,7 +112,7 @@ struct DispatcherTests {
         let sink = LogSink.Store()
         let logger = Logger(label: "test") { _ in LogSink(store: sink) }
         let dispatchers = [blocked, healthy].map { Dispatcher(log: log, subscriber: $0, configuration: fast, logger: logger) }
-        try await withDispatchers(dispatchers) {
+        try await withServices(dispatchers) {
             _ = try await log.append((1...50).map { Samples.note("n\($0)") })
             #expect(await eventually { healthy.offsets.count == 50 })
             #expect(blocked.offsets.isEmpty)
@@ -142,13 +131,13 @@ struct DispatcherTests {
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
         let first = RecordingSubscriber("resumer")
-        try await withDispatchers([Dispatcher(log: log, subscriber: first, configuration: fast, logger: Logger(label: "test"))]) {
+        try await withServices([Dispatcher(log: log, subscriber: first, configuration: fast, logger: Logger(label: "test"))]) {
             _ = try await log.append((1...3).map { Samples.note("n\($0)") })
             #expect(await eventually { first.offsets.count == 3 })
         }
         _ = try await log.append((4...6).map { Samples.note("n\($0)") })
         let second = RecordingSubscriber("resumer")
-        try await withDispatchers([Dispatcher(log: log, subscriber: second, configuration: fast, logger: Logger(label: "test"))]) {
+        try await withServices([Dispatcher(log: log, subscriber: second, configuration: fast, logger: Logger(label: "test"))]) {
             #expect(await eventually { second.offsets.count == 3 })
         }
         #expect(second.offsets == [4, 5, 6])

@@ -16,16 +16,6 @@ struct ModuleHostTests {
         return ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, dispatch: dispatch, logger: Logger(label: "test"))
     }
 
-    func run(_ host: ModuleHost, _ body: () async throws -> Void) async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await body()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-    }
-
     @Test func handlerStateAndPublishedEventsFollowEachDeliveredEvent() async throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
@@ -33,7 +23,7 @@ struct ModuleHostTests {
         let module = SampleModule()
         let host = try makeHost(module, directory, log: log)
         let notes = [Samples.note("one", subject: "case-a"), Samples.note("two", subject: "case-a"), Samples.note("three", subject: "case-b")]
-        try await run(host) {
+        try await withServices([host]) {
             _ = try await log.append(notes)
             #expect(await eventually { log.headOffset == 6 })
         }
@@ -71,7 +61,7 @@ struct ModuleHostTests {
         defer { log.close() }
         let module = SampleModule()
         let host = try makeHost(module, directory, log: log)
-        try await run(host) {
+        try await withServices([host]) {
             _ = try await log.append([Samples.note("fail-twice"), Samples.note("after")])
             #expect(await eventually { log.headOffset == 4 })
         }
@@ -91,7 +81,7 @@ struct ModuleHostTests {
         try await host.store.pool.write { db in
             try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: ["x", Data(stranded)])
         }
-        try await run(host) {
+        try await withServices([host]) {
             #expect(await eventually { (try? log.count()) ?? 0 >= 1 })
         }
         #expect(try log.event(at: 1)?.json == stranded)
@@ -140,13 +130,9 @@ struct ModuleShutdownTests {
         let module = SampleModule()
         let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
         let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, logger: Logger(label: "test"))
-        let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+        try await withServices([host]) {
             _ = try await log.append([Samples.note("sleep-400"), Samples.note("after")])
             #expect(await eventually { module.attempts.withLock { $0.count } == 1 })
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
         // The slow note was applied and published; the next one was left for the next start.
         #expect(try SampleModule.notes(in: store).map(\.text) == ["sleep-400"])

@@ -60,16 +60,6 @@ struct TimerTests {
         }
     }
 
-    func run(_ host: ModuleHost, _ body: () async throws -> Void) async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: host)], logger: Logger(label: "test")))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            try await body()
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-    }
-
     /// Gives the timer loop a moment to act on a clock change, then reports what fired.
     func settle(_ harness: Harness) async throws -> Int {
         try await Task.sleep(for: .milliseconds(100))
@@ -79,7 +69,7 @@ struct TimerTests {
     @Test func deadlineFiresOnceWhenItsDateIsReached() async throws {
         let harness = try Harness()
         let clock = ManualClock(now: Self.start)
-        try await run(try harness.host(clock)) {
+        try await withServices([try harness.host(clock)]) {
             try await harness.command("start")
             clock.advance(by: DeadlineModule.eighteenMonths - day)
             #expect(try await settle(harness) == 0)
@@ -98,16 +88,16 @@ struct TimerTests {
 
     @Test func deadlineSurvivesARestart() async throws {
         let harness = try Harness()
-        try await run(try harness.host(ManualClock(now: Self.start))) {
+        try await withServices([try harness.host(ManualClock(now: Self.start))]) {
             try await harness.command("start")
         }
         #expect(try harness.deadlinesFired().isEmpty)
         // The process was down when the date passed: the timer fires at the next start.
         let later = ManualClock(now: Self.start.addingTimeInterval(DeadlineModule.eighteenMonths + 30 * day))
-        try await run(try harness.host(later)) {
+        try await withServices([try harness.host(later)]) {
             #expect(await eventually { (try? harness.deadlinesFired().count) == 1 })
         }
-        try await run(try harness.host(later)) {
+        try await withServices([try harness.host(later)]) {
             let fired = try await settle(harness)
             #expect(fired == 1, "a fired timer does not fire again after another restart")
         }
@@ -116,7 +106,7 @@ struct TimerTests {
     @Test func pausedDeadlineKeepsTheTimeThatWasLeft() async throws {
         let harness = try Harness()
         let clock = ManualClock(now: Self.start)
-        try await run(try harness.host(clock)) {
+        try await withServices([try harness.host(clock)]) {
             try await harness.command("start")
             clock.advance(by: 100 * day)
             try await harness.command("pause")
@@ -133,7 +123,7 @@ struct TimerTests {
     @Test func cancelledDeadlineNeverFires() async throws {
         let harness = try Harness()
         let clock = ManualClock(now: Self.start)
-        try await run(try harness.host(clock)) {
+        try await withServices([try harness.host(clock)]) {
             try await harness.command("start")
             try await harness.command("cancel")
             clock.advance(by: 3 * 365 * day)

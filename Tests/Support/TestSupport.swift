@@ -1,6 +1,8 @@
 import Bus
 import Foundation
+import Logging
 import ModuleKit
+import ServiceLifecycle
 
 /// A fresh directory under the system temp dir, removed when the test's scope ends.
 public final class TemporaryDirectory: Sendable {
@@ -47,5 +49,17 @@ public func eventually(seconds: Double = 10, _ condition: () throws -> Bool) asy
 public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+/// Runs `services` in a service group while `body` runs, then shuts them down gracefully and
+/// waits for them to finish.
+public func withServices(_ services: [any Service], _ body: () async throws -> Void) async throws {
+    let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "test")))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        try await body()
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
     }
 }
