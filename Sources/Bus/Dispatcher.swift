@@ -84,10 +84,12 @@ public final class Dispatcher: Service, Sendable {
         var position = try log.cursor(subscriber.subscriptionName)
         while !shouldStop {
             try await retryRequestedDeadLetters()
+            // The head is read before the query: an event appended in between is beyond `head`
+            // and is found by the next query, never skipped by moving the cursor to the head.
+            let head = log.headOffset
             let events = try await log.events(after: position, matching: subscriber.patterns, limit: configuration.batchSize)
             if events.isEmpty {
-                // Nothing of ours up to the head: remember that, then sleep until something is appended.
-                let head = log.headOffset
+                // Nothing of ours up to `head`: remember that, then sleep until something is appended.
                 if head > position {
                     try await log.saveCursor(subscriber.subscriptionName, offset: head)
                     position = head

@@ -175,3 +175,41 @@ struct LogSink: LogHandler {
         store.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" }))
     }
 }
+
+@Suite(.timeLimit(.minutes(1)))
+struct DispatcherRaceTests {
+    /// A subscriber of one type must get every event of that type even while other types are
+    /// appended all around: moving an idle cursor to the head must never skip an unread event.
+    @Test func sparseSubscriberMissesNothingUnderConcurrentAppends() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        final class NotesOnly: Subscriber {
+            let subscriptionName = "notes-only"
+            let patterns = [try! EventPattern(NoteAdded.eventType.rawValue)]
+            let count = Atomic<Int>(0)
+            func deliver(_ event: StoredEvent) async throws { count.add(1, ordering: .relaxed) }
+        }
+        let subscriber = NotesOnly()
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: .init(deadLetterPollInterval: .milliseconds(20)),
+                                    logger: Logger(label: "test"))
+        try await withServices([dispatcher]) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        // Mostly other types, so the subscriber is often idle at the head when a note lands.
+                        for _ in 0..<50 {
+                            _ = try await log.append([Samples.note()])
+                            for _ in 0..<10 {
+                                _ = try await log.append([try Samples.decoder.decode(EnvelopeEncoder.envelope(NotesCounted(count: 1), source: "/test"))])
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await eventually(seconds: 3) { subscriber.count.load(ordering: .relaxed) == 400 })
+        }
+        #expect(subscriber.count.load(ordering: .relaxed) == 400)
+    }
+}
