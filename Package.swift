@@ -58,10 +58,18 @@ let package = Package(
 
         // Contracts: versioned Codable events, no logic, no storage.
         .target(name: "IntakeContracts", dependencies: ["Bus"]),
+        .target(name: "MandatingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+
+        // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
+        .target(name: "Mandating", dependencies: [
+            "Bus", "ModuleKit", "MandatingContracts",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PluginAPI", package: "PluginAPI"),
+        ]),
 
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
-            "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts",
+            "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "MandatingContracts", "Mandating",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
@@ -111,6 +119,11 @@ let package = Package(
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
+        .testTarget(name: "ScenarioTests", dependencies: [
+            "Core", "Bus", "ModuleKit", "Mandating", "MandatingContracts", "TestSupport",
+            .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["Python"]),
     ]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import PluginAPI
 import Synchronization
 
 /// Wall-clock time for modules: what "now" is, and waiting until a moment.
@@ -62,5 +63,22 @@ public final class ManualClock: BusClock {
             return due.values.map(\.continuation)
         }
         for continuation in woken { continuation.resume() }
+    }
+}
+
+extension CalendarDate {
+    /// Midnight at the start of this day, UTC: when a deadline "on the day after" begins.
+    public var startOfDay: Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar.date(from: DateComponents(year: year, month: month, day: day))!
+    }
+
+    /// The day `date` falls on, UTC.
+    public init(_ date: Date) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        self = CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
     }
 }

@@ -20,9 +20,9 @@ public struct ModuleContext: Sendable {
     /// (a command from the module's own API, say). Published events reach the bus after the commit.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (ModuleTransaction) throws -> T) async throws -> T {
-        let (name, decoder, now) = (self.name, self.decoder, clock.now())
+        let (name, decoder, now, rules) = (self.name, self.decoder, clock.now(), self.rules)
         let (result, published, timers) = try await store.pool.write { db in
-            let transaction = ModuleTransaction(db: db, module: name, decoder: decoder, cause: nil, now: now)
+            let transaction = ModuleTransaction(db: db, module: name, decoder: decoder, cause: nil, now: now, rules: rules)
             let result = try body(transaction)
             return (result, transaction.published, transaction.scheduledTimers)
         }

@@ -23,7 +23,7 @@ public final class ModuleHost: Service {
         context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
                                 relay: relay, timersChanged: timersChanged)
         dispatcher = Dispatcher(log: log, subscriber: ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay,
-                                                                       clock: clock, timersChanged: timersChanged),
+                                                                       clock: clock, rules: rules, timersChanged: timersChanged),
                                 configuration: dispatch, logger: logger)
     }
 
@@ -82,6 +82,7 @@ struct ModuleSubscriber: Subscriber {
     let decoder: EnvelopeDecoder
     let relay: OutboxRelay
     let clock: any BusClock
+    let rules: RuleBook
     let timersChanged: Signal
 
     var subscriptionName: String { module.name }
@@ -89,12 +90,12 @@ struct ModuleSubscriber: Subscriber {
 
     func deliver(_ event: StoredEvent) async throws {
         let incoming = IncomingEvent(event, decoder: decoder)
-        let (module, decoder, now) = (self.module, self.decoder, clock.now())
+        let (module, decoder, now, rules) = (self.module, self.decoder, clock.now(), self.rules)
         let (published, timers) = try await store.pool.write { db -> (Int, Int) in
             let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
             if seen { return (0, 0) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
-            let transaction = ModuleTransaction(db: db, module: module.name, decoder: decoder, cause: incoming, now: now)
+            let transaction = ModuleTransaction(db: db, module: module.name, decoder: decoder, cause: incoming, now: now, rules: rules)
             try module.handle(incoming, transaction)
             return (transaction.published, transaction.scheduledTimers)
         }

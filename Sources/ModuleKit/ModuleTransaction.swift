@@ -11,10 +11,13 @@ public final class ModuleTransaction {
     let cause: IncomingEvent?
     /// The module's clock at the start of the transaction.
     public let now: Date
+    /// The regional rule sets.
+    public let rules: RuleBook
     var published = 0
     var scheduledTimers = 0
 
-    init(db: Database, module: String, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date) {
+    init(db: Database, module: String, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date, rules: RuleBook) {
+        self.rules = rules
         self.db = db
         self.module = module
         self.decoder = decoder

@@ -1,0 +1,63 @@
+import Foundation
+import PluginAPI
+
+/// A scenario file (Tests/Scenarios/*.json): events in, as an external system would publish
+/// them; the clock moved on; and the events and state expected out.
+struct Scenario: Decodable {
+    let name: String
+    /// What the scenario shows, for the reader of the file.
+    let about: String?
+    /// The clock's first day (UTC midnight).
+    let start: CalendarDate
+    let steps: [Step]
+
+    enum Step: Decodable {
+        /// Publish an event: `{"publish": {"type": …, "subject": …, "data": {…}}}`.
+        case publish(Publish)
+        /// Move the clock: `{"advanceDays": 30}`.
+        case advanceDays(Int)
+        /// The next unmatched event of this type (and subject) has at least these data fields.
+        case expect(Expectation)
+        /// No unmatched event of this type has been published.
+        case expectNone(String)
+        /// A mandate application's state: `{"expectMandate": {"id": …, "status": …}}`.
+        case expectMandate(MandateExpectation)
+
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            guard let key = container.allKeys.first, container.allKeys.count == 1 else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate"))
+            }
+            switch key {
+            case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
+            case .advanceDays: self = .advanceDays(try container.decode(Int.self, forKey: key))
+            case .expect: self = .expect(try container.decode(Expectation.self, forKey: key))
+            case .expectNone: self = .expectNone(try container.decode(String.self, forKey: key))
+            case .expectMandate: self = .expectMandate(try container.decode(MandateExpectation.self, forKey: key))
+            }
+        }
+    }
+
+    struct Publish: Decodable {
+        let type: String
+        let subject: String?
+        let dataversion: Int?
+        let data: JSONValue
+    }
+
+    struct Expectation: Decodable {
+        let type: String
+        let subject: String?
+        let data: JSONValue?
+    }
+
+    struct MandateExpectation: Decodable {
+        let id: String
+        let status: String?
+        let overdueDecision: String?
+        let history: [String]?
+        let expiresOn: String?
+    }
+}

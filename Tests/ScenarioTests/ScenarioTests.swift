@@ -1,0 +1,164 @@
+import Bus
+import Core
+import Foundation
+import Logging
+import Mandating
+import ModuleKit
+import PluginAPI
+import TestSupport
+import Testing
+
+/// Runs every scenario in Tests/Scenarios against the real modules, a real event log and a
+/// manual clock, driving them with events only.
+@Suite(.timeLimit(.minutes(2)))
+struct ScenarioTests {
+    static let directory = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../Scenarios").standardized.path
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+    }
+
+    @Test func scenariosArePresent() { #expect(!Self.files.isEmpty, "no scenarios in \(Self.directory)") }
+
+    @Test(arguments: files)
+    func scenario(_ file: String) async throws {
+        let scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(filePath: Self.directory + "/" + file)))
+        let run = try ScenarioRun(scenario)
+        try await withServices(run.hosts) {
+            for (index, step) in scenario.steps.enumerated() {
+                try await run.perform(step, number: index + 1)
+                // A scenario drives modules with valid events only: nothing may end in dead letters.
+                let letters = try run.log.deadLetters()
+                #expect(letters.isEmpty, "\(scenario.name), step \(index + 1): dead letters: \(letters.map { "\($0.subscription) \($0.eventType): \($0.error)" })")
+                if !letters.isEmpty { break }
+            }
+        }
+    }
+}
+
+/// One scenario's world: a log, every module of the catalog, and a manual clock.
+final class ScenarioRun: Sendable {
+    let directory = TemporaryDirectory("wzt-scenario")
+    let log: EventLog
+    let clock: ManualClock
+    let decoder: EnvelopeDecoder
+    let hosts: [ModuleHost]
+    let name: String
+    private let matched = Matched()
+
+    init(_ scenario: Scenario) throws {
+        name = scenario.name
+        log = try EventLog(path: directory.file("log.sqlite"))
+        clock = ManualClock(now: scenario.start.startOfDay)
+        let modules = ModuleCatalog.modules.values.map { $0() }
+        decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts)))
+        let rules = try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
+        var logger = Logger(label: "scenario")
+        logger.logLevel = .error
+        hosts = try modules.map { [log, clock, decoder, directory] module in
+            ModuleHost(module: module, store: try ModuleStore(module: module, path: directory.file("\(module.name).sqlite")), log: log,
+                       decoder: decoder, rules: rules, clock: clock, dispatch: .init(retry: RetryPolicy(maxAttempts: 1)), logger: logger)
+        }
+    }
+
+    deinit { log.close() }
+
+    func perform(_ step: Scenario.Step, number: Int) async throws {
+        let at = "\(name), step \(number)"
+        switch step {
+        case .publish(let publish):
+            var envelope: [String: JSONValue] = [
+                "specversion": .string("1.0"), "id": .string(EventID.make()), "source": .string("/scenario"),
+                "type": .string(publish.type), "dataversion": .number(Double(publish.dataversion ?? 1)), "data": publish.data,
+            ]
+            if let subject = publish.subject { envelope["subject"] = .string(subject) }
+            let json = Array(try JSONEncoder().encode(JSONValue.object(envelope)))
+            let valid: Envelope
+            do { valid = try decoder.decode(json) } catch { throw ScenarioFailure("\(at): the event is refused at ingress: \(error)") }
+            _ = try await log.append([valid])
+            try await settle()
+        case .advanceDays(let days):
+            clock.advance(by: TimeInterval(days) * 86_400)
+            try await Task.sleep(for: .milliseconds(50))
+            try await settle()
+        case .expect(let expectation):
+            let found = try await waitFor(expectation)
+            let published = try published(expectation.type)
+            #expect(found != nil, "\(at): expected \(expectation.type) \(expectation.data?.description ?? ""); published: \(published)")
+        case .expectNone(let type):
+            try await settle()
+            let unexpected = try unmatched(type)
+            #expect(unexpected.isEmpty, "\(at): expected no \(type), got \(unexpected.map(\.description))")
+        case .expectMandate(let expectation):
+            try await settle()
+            let host = try #require(hosts.first { $0.module.name == "mandating" })
+            let queries = MandatingQueries(pool: host.store.pool)
+            let application = try #require(try queries.application(expectation.id), "\(at): no application \(expectation.id)")
+            if let status = expectation.status { #expect(application.status.rawValue == status, "\(at)") }
+            if let overdue = expectation.overdueDecision { #expect(application.overdueDecision?.rawValue == overdue, "\(at)") }
+            if let expires = expectation.expiresOn { #expect(application.expiresOn?.description == expires, "\(at)") }
+            if let history = expectation.history {
+                let actual = try queries.history(expectation.id).map(\.rawValue)
+                #expect(actual == history, "\(at)")
+            }
+        }
+    }
+
+    /// Waits until every module has handled everything in the log and the log stopped growing.
+    private func settle() async throws {
+        var stableSince = Date()
+        var lastHead = log.headOffset
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let head = log.headOffset
+            let caughtUp = try hosts.allSatisfy { try log.cursor($0.module.name) >= head }
+            if head != lastHead { lastHead = head; stableSince = Date() }
+            if caughtUp && Date().timeIntervalSince(stableSince) > 0.05 { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw ScenarioFailure("\(name): the modules did not catch up with the log within 10 s")
+    }
+
+    private func events(_ type: String) throws -> [(offset: Int64, subject: String?, data: JSONValue)] {
+        try log.eventsNow(after: 0, matching: [try EventPattern(type)], limit: 100_000).map { event in
+            let envelope = try JSONDecoder().decode(JSONValue.self, from: Data(event.json))
+            return (event.offset, event.subject, envelope["data"] ?? .null)
+        }
+    }
+
+    private func waitFor(_ expectation: Scenario.Expectation) async throws -> Int64? {
+        let deadline = Date().addingTimeInterval(5)
+        repeat {
+            try await settle()
+            let candidate = try events(expectation.type).first { event in
+                !matched.contains(event.offset)
+                    && (expectation.subject == nil || event.subject == expectation.subject)
+                    && (expectation.data.map { event.data.contains($0) } ?? true)
+            }
+            if let candidate {
+                matched.insert(candidate.offset)
+                return candidate.offset
+            }
+        } while Date() < deadline
+        return nil
+    }
+
+    private func unmatched(_ type: String) throws -> [JSONValue] {
+        try events(type).filter { !matched.contains($0.offset) }.map(\.data)
+    }
+
+    private func published(_ type: String) throws -> [String] { try events(type).map(\.data.description) }
+}
+
+/// Offsets of events an `expect` step has already claimed.
+final class Matched: @unchecked Sendable {
+    private let lock = NSLock()
+    private var offsets: Set<Int64> = []
+    func contains(_ offset: Int64) -> Bool { lock.withLock { offsets.contains(offset) } }
+    func insert(_ offset: Int64) { lock.withLock { _ = offsets.insert(offset) } }
+}
+
+struct ScenarioFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
