@@ -60,7 +60,14 @@ let package = Package(
         .target(name: "IntakeContracts", dependencies: ["Bus"]),
         .target(name: "MandatingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
 
+        .target(name: "NetworksContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
+        .target(name: "Networks", dependencies: [
+            "Bus", "ModuleKit", "NetworksContracts",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PluginAPI", package: "PluginAPI"),
+        ]),
         .target(name: "Mandating", dependencies: [
             "Bus", "ModuleKit", "MandatingContracts",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -70,6 +77,7 @@ let package = Package(
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
             "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "MandatingContracts", "Mandating",
+            "NetworksContracts", "Networks",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
@@ -120,7 +128,7 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Mandating", "MandatingContracts", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -3,16 +3,19 @@ import IntakeContracts
 import Mandating
 import MandatingContracts
 import ModuleKit
+import Networks
+import NetworksContracts
 
 /// The modules and contracts this build of wzt knows.
 public enum ModuleCatalog {
     /// Every contract of every module, hosted here or not: the core validates events for
     /// modules that run in other processes too.
-    public static let contracts: [any EventContract.Type] = IntakeContracts.all + MandatingContracts.all
+    public static let contracts: [any EventContract.Type] = IntakeContracts.all + MandatingContracts.all + NetworksContracts.all
 
     /// The modules this build can host, by name.
     public static let modules: [String: @Sendable () -> any Module] = [
         "mandating": { MandatingModule() },
+        "networks": { NetworksModule() },
     ]
 
     public static var moduleNames: [String] { modules.keys.sorted() }

@@ -22,13 +22,15 @@ struct Scenario: Decodable {
         case expectNone(String)
         /// A mandate application's state: `{"expectMandate": {"id": …, "status": …}}`.
         case expectMandate(MandateExpectation)
+        /// A network's state: `{"expectNetwork": {"id": …, "accepted": […], "waitlist": […]}}`.
+        case expectNetwork(NetworkExpectation)
 
-        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate }
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let key = container.allKeys.first, container.allKeys.count == 1 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork"))
             }
             switch key {
             case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
@@ -36,6 +38,7 @@ struct Scenario: Decodable {
             case .expect: self = .expect(try container.decode(Expectation.self, forKey: key))
             case .expectNone: self = .expectNone(try container.decode(String.self, forKey: key))
             case .expectMandate: self = .expectMandate(try container.decode(MandateExpectation.self, forKey: key))
+            case .expectNetwork: self = .expectNetwork(try container.decode(NetworkExpectation.self, forKey: key))
             }
         }
     }
@@ -51,6 +54,13 @@ struct Scenario: Decodable {
         let type: String
         let subject: String?
         let data: JSONValue?
+    }
+
+    struct NetworkExpectation: Decodable {
+        let id: String
+        let active: Bool?
+        let accepted: [String]?
+        let waitlist: [String]?
     }
 
     struct MandateExpectation: Decodable {

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Logging
 import Mandating
+import Networks
 import ModuleKit
 import PluginAPI
 import TestSupport
@@ -101,6 +102,13 @@ final class ScenarioRun: Sendable {
                 let actual = try queries.history(expectation.id).map(\.rawValue)
                 #expect(actual == history, "\(at)")
             }
+        case .expectNetwork(let expectation):
+            try await settle()
+            let host = try #require(hosts.first { $0.module.name == "networks" })
+            let network = try #require(try NetworksQueries(pool: host.store.pool).network(expectation.id), "\(at): no network \(expectation.id)")
+            if let active = expectation.active { #expect((network.activeSince != nil) == active, "\(at)") }
+            if let accepted = expectation.accepted { #expect(network.accepted == accepted, "\(at)") }
+            if let waitlist = expectation.waitlist { #expect(network.waitlist == waitlist, "\(at)") }
         }
     }
 

@@ -1,0 +1,204 @@
+import Bus
+import GRDB
+import ModuleKit
+import NetworksContracts
+import PluginAPI
+
+/// Networks of service providers per region: partners, capacity, activation against the rule
+/// set's mandatory partners, and referrals that are accepted, waitlisted (FIFO) or rejected
+/// (DOMAIN.md, "Networks").
+public final class NetworksModule: Module {
+    public let name = "networks"
+    public let contracts: [any EventContract.Type] = NetworksContracts.all
+    public let subscriptions: [EventPattern] = [
+        NetworkRegistered.eventType, PartnerJoined.eventType, NetworkActivationRequested.eventType, CapacityChanged.eventType,
+        ReferralRequested.eventType, PlaceReleased.eventType,
+    ].map { try! EventPattern($0.rawValue) }
+
+    public init() {}
+
+    public func registerMigrations(_ migrator: inout DatabaseMigrator) { NetworksSchema.register(&migrator) }
+
+    public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
+        let work = NetworkWork(transaction: transaction)
+        do {
+            switch event.type {
+            case NetworkRegistered.eventType.rawValue: try work.register(event.data(as: NetworkRegistered.self))
+            case PartnerJoined.eventType.rawValue: try work.join(event.data(as: PartnerJoined.self))
+            case NetworkActivationRequested.eventType.rawValue: try work.activate(event.data(as: NetworkActivationRequested.self))
+            case CapacityChanged.eventType.rawValue: try work.changeCapacity(event.data(as: CapacityChanged.self))
+            case ReferralRequested.eventType.rawValue: try work.refer(event.data(as: ReferralRequested.self))
+            case PlaceReleased.eventType.rawValue: try work.release(event.data(as: PlaceReleased.self))
+            default: return
+            }
+        } catch let refusal as NetworkRefusal {
+            try transaction.publish(NetworksRefused(refusedEventId: event.id, refusedType: event.type, networkId: refusal.networkId,
+                                                    code: refusal.code, reason: refusal.reason), subject: refusal.networkId ?? event.subject)
+        }
+    }
+}
+
+struct NetworkRefusal: Error {
+    let networkId: String?
+    let code: String
+    let reason: String
+}
+
+/// A network's state as the module keeps it.
+public struct NetworkState: Sendable, Hashable {
+    public let id: String
+    public let capacity: Int
+    public let activeSince: CalendarDate?
+    public let accepted: [String]
+    /// Case ids waiting, first in line first.
+    public let waitlist: [String]
+}
+
+/// Reads of the networks module's state.
+public struct NetworksQueries: Sendable {
+    let pool: DatabasePool
+    public init(pool: DatabasePool) { self.pool = pool }
+
+    public func network(_ id: String) throws -> NetworkState? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [id]) else { return nil }
+            let accepted = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'accepted' ORDER BY rowid", arguments: [id])
+            let waitlist = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [id])
+            let since: String? = row["active_since"]
+            return NetworkState(id: id, capacity: row["capacity"], activeSince: since.flatMap(CalendarDate.init), accepted: accepted, waitlist: waitlist)
+        }
+    }
+}
+
+private struct NetworkWork {
+    let transaction: ModuleTransaction
+    var db: Database { transaction.db }
+
+    func register(_ network: NetworkRegistered) throws {
+        guard network.capacity >= 0 else {
+            throw NetworkRefusal(networkId: network.networkId, code: "invalid-capacity", reason: "capacity must be 0 or more places; got \(network.capacity)")
+        }
+        guard try !exists(network.networkId) else {
+            throw NetworkRefusal(networkId: network.networkId, code: "duplicate-network", reason: "network \(network.networkId) is already registered")
+        }
+        try db.execute(sql: "INSERT INTO network (id, name, region, werkingsgebied, coordinator, capacity) VALUES (?, ?, ?, ?, ?, ?)",
+                       arguments: [network.networkId, network.name, network.region, network.werkingsgebied, network.coordinatorOrganisationId, network.capacity])
+    }
+
+    func join(_ partner: PartnerJoined) throws {
+        _ = try network(partner.networkId)
+        try db.execute(sql: """
+            INSERT INTO network_partner (network_id, organisation_id, kind, recognition) VALUES (?, ?, ?, ?)
+            ON CONFLICT(network_id, organisation_id) DO UPDATE SET kind = excluded.kind, recognition = excluded.recognition
+            """, arguments: [partner.networkId, partner.organisationId, partner.kind.rawValue, partner.recognition])
+    }
+
+    func activate(_ request: NetworkActivationRequested) throws {
+        let row = try network(request.networkId)
+        let id = request.networkId
+        if let since: String = row["active_since"] {
+            throw NetworkRefusal(networkId: id, code: "already-active", reason: "network \(id) is active since \(since)")
+        }
+        let region: String = row["region"]
+        let rules: any RegionalRules
+        do {
+            rules = try transaction.rules.rules(region: region, offer: .activationTrajectory, caseStartedOn: request.requestedOn)
+        } catch {
+            throw NetworkRefusal(networkId: id, code: "no-rules", reason: error.description)
+        }
+        let kinds = Set(try String.fetchAll(db, sql: "SELECT kind FROM network_partner WHERE network_id = ?", arguments: [id]).compactMap(OrganisationKind.init(rawValue:)))
+        let missing = rules.networks.missingPartners(given: kinds)
+        guard missing.isEmpty else {
+            let names = missing.map { "one of " + $0.map(\.rawValue).sorted().joined(separator: ", ") }.joined(separator: "; ")
+            throw NetworkRefusal(networkId: id, code: "missing-mandatory-partner", reason: "network \(id) cannot be activated under \(rules.id): it lacks a mandatory partner: \(names)")
+        }
+        try db.execute(sql: "UPDATE network SET active_since = ?, rule_set = ? WHERE id = ?", arguments: [request.requestedOn.description, rules.id, id])
+        try transaction.publish(NetworkActivated(networkId: id, region: region, werkingsgebied: row["werkingsgebied"], ruleSet: rules.id,
+                                                 activatedOn: request.requestedOn), subject: id)
+    }
+
+    func changeCapacity(_ change: CapacityChanged) throws {
+        _ = try network(change.networkId)
+        guard change.capacity >= 0 else {
+            throw NetworkRefusal(networkId: change.networkId, code: "invalid-capacity", reason: "capacity must be 0 or more places; got \(change.capacity)")
+        }
+        try db.execute(sql: "UPDATE network SET capacity = ? WHERE id = ?", arguments: [change.capacity, change.networkId])
+        try admitFromWaitlist(change.networkId, on: nil)
+    }
+
+    func refer(_ referral: ReferralRequested) throws {
+        func outcome(_ kind: ReferralOutcome.Outcome, position: Int? = nil, code: String? = nil, reason: String? = nil) throws {
+            try transaction.publish(ReferralOutcome(referralId: referral.referralId, networkId: referral.networkId, caseId: referral.caseId,
+                                                    outcome: kind, on: referral.referredOn, position: position, code: code, reason: reason),
+                                    subject: referral.caseId)
+        }
+        guard let row = try Row.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [referral.networkId]) else {
+            return try outcome(.rejected, code: "unknown-network", reason: "no network \(referral.networkId)")
+        }
+        guard (row["active_since"] as String?) != nil else {
+            return try outcome(.rejected, code: "network-not-active", reason: "network \(referral.networkId) is not active yet")
+        }
+        let open = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referral WHERE network_id = ? AND case_id = ? AND state IN ('accepted', 'waitlisted')",
+                                    arguments: [referral.networkId, referral.caseId]) ?? 0
+        guard open == 0 else {
+            return try outcome(.rejected, code: "already-referred", reason: "case \(referral.caseId) is already in or waiting for network \(referral.networkId)")
+        }
+        let capacity: Int = row["capacity"]
+        let occupied = try occupiedPlaces(referral.networkId)
+        let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referral WHERE network_id = ? AND state = 'waitlisted'", arguments: [referral.networkId]) ?? 0
+        if occupied < capacity && waiting == 0 {
+            try insert(referral, state: "accepted")
+            try outcome(.accepted)
+        } else {
+            try insert(referral, state: "waitlisted")
+            try outcome(.waitlisted, position: waiting + 1)
+        }
+    }
+
+    func release(_ release: PlaceReleased) throws {
+        _ = try network(release.networkId)
+        try db.execute(sql: "UPDATE referral SET state = 'released' WHERE network_id = ? AND case_id = ? AND state = 'accepted'",
+                       arguments: [release.networkId, release.caseId])
+        guard db.changesCount == 1 else {
+            throw NetworkRefusal(networkId: release.networkId, code: "not-in-network", reason: "case \(release.caseId) holds no place in network \(release.networkId)")
+        }
+        try admitFromWaitlist(release.networkId, on: release.releasedOn)
+    }
+
+    /// Accepts waiting referrals, first come first served, while places are free.
+    private func admitFromWaitlist(_ networkId: String, on date: CalendarDate?) throws {
+        let capacity = try Int.fetchOne(db, sql: "SELECT capacity FROM network WHERE id = ?", arguments: [networkId]) ?? 0
+        var free = capacity - (try occupiedPlaces(networkId))
+        let waiting = try Row.fetchAll(db, sql: "SELECT id, case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [networkId])
+        for row in waiting where free > 0 {
+            let referralId: String = row["id"], caseId: String = row["case_id"]
+            try db.execute(sql: "UPDATE referral SET state = 'accepted', queued_at = NULL WHERE id = ?", arguments: [referralId])
+            try transaction.publish(ReferralOutcome(referralId: referralId, networkId: networkId, caseId: caseId, outcome: .accepted,
+                                                    on: date ?? CalendarDate(transaction.now)), subject: caseId)
+            free -= 1
+        }
+    }
+
+    private func insert(_ referral: ReferralRequested, state: String) throws {
+        let queue = state == "waitlisted" ? (try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(queued_at), 0) + 1 FROM referral")) : nil
+        try db.execute(sql: """
+            INSERT INTO referral (id, network_id, case_id, referred_on, state, queued_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO NOTHING
+            """, arguments: [referral.referralId, referral.networkId, referral.caseId, referral.referredOn.description, state, queue])
+    }
+
+    private func occupiedPlaces(_ networkId: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referral WHERE network_id = ? AND state = 'accepted'", arguments: [networkId]) ?? 0
+    }
+
+    private func exists(_ id: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM network WHERE id = ?)", arguments: [id]) ?? false
+    }
+
+    private func network(_ id: String) throws -> Row {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else {
+            throw NetworkRefusal(networkId: id, code: "unknown-network", reason: "no network \(id)")
+        }
+        return row
+    }
+}
