@@ -57,12 +57,17 @@ let package = Package(
         ]),
 
         // Contracts: versioned Codable events, no logic, no storage.
-        .target(name: "IntakeContracts", dependencies: ["Bus"]),
+        .target(name: "IntakeContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
         .target(name: "MandatingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
 
         .target(name: "NetworksContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
 
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
+        .target(name: "Intake", dependencies: [
+            "Bus", "ModuleKit", "IntakeContracts", "MandatingContracts", "NetworksContracts",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PluginAPI", package: "PluginAPI"),
+        ]),
         .target(name: "Networks", dependencies: [
             "Bus", "ModuleKit", "NetworksContracts",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -76,7 +81,7 @@ let package = Package(
 
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
-            "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "MandatingContracts", "Mandating",
+            "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
             "NetworksContracts", "Networks",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
@@ -95,6 +100,7 @@ let package = Package(
         // Scripts/bench drives this; it is not shipped.
         .executableTarget(name: "wzt-bench", dependencies: [
             "Core", "Bus", "BusTransport", "ZeroMQ", "IntakeContracts",
+            .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -109,6 +115,7 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "BusTests", dependencies: [
             "Bus", "IntakeContracts", "TestSupport",
+            .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -128,7 +135,7 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,4 +1,5 @@
 import Bus
+import Intake
 import IntakeContracts
 import Mandating
 import MandatingContracts
@@ -14,6 +15,7 @@ public enum ModuleCatalog {
 
     /// The modules this build can host, by name.
     public static let modules: [String: @Sendable () -> any Module] = [
+        "intake": { IntakeModule() },
         "mandating": { MandatingModule() },
         "networks": { NetworksModule() },
     ]

@@ -1,4 +1,5 @@
 import Bus
+import PluginAPI
 
 /// Step 1 of the VDAB flow: someone asked for a screening of a job seeker.
 ///
@@ -17,14 +18,13 @@ public struct ScreeningRequested: EventContract, Hashable {
     /// The region whose rules apply, e.g. `flanders` or `brussels`.
     public var region: String
     public var requestedBy: Requester
-    /// ISO date (yyyy-mm-dd) of the request.
-    public var requestedOn: String
+    public var requestedOn: CalendarDate
     /// The VDAB office that handles the request.
     public var office: String
     /// The counsellor who filed the request, when `requestedBy` is `counsellor`.
     public var counsellorID: String?
 
-    public init(caseID: String, insz: INSZ, region: String, requestedBy: Requester, requestedOn: String, office: String, counsellorID: String? = nil) {
+    public init(caseID: String, insz: INSZ, region: String, requestedBy: Requester, requestedOn: CalendarDate, office: String, counsellorID: String? = nil) {
         self.caseID = caseID
         self.insz = insz
         self.region = region
@@ -39,7 +39,3 @@ public struct ScreeningRequested: EventContract, Hashable {
     }
 }
 
-public enum IntakeContracts {
-    /// Every event type the intake module publishes.
-    public static let all: [any EventContract.Type] = [ScreeningRequested.self]
-}

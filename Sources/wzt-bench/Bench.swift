@@ -2,6 +2,7 @@ import Bus
 import BusTransport
 import Core
 import Foundation
+import PluginAPI
 import Histogram
 import IntakeContracts
 import Logging
@@ -77,7 +78,7 @@ struct Bench {
 
     static func sampleEnvelope(id: String) throws -> [UInt8] {
         let request = ScreeningRequested(caseID: "case-\(id.suffix(8))", insz: try INSZ("85073003328"), region: "flanders",
-                                         requestedBy: .counsellor, requestedOn: "2026-11-23", office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
+                                         requestedBy: .counsellor, requestedOn: CalendarDate("2026-11-23")!, office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
         return try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id, correlationID: id)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PluginAPI
 import IntakeContracts
 import TestSupport
 import Testing
@@ -9,7 +10,7 @@ struct EnvelopeTests {
 
     @Test func roundTripKeepsAttributesAndData() throws {
         let request = ScreeningRequested(caseID: "case-9", insz: try INSZ("85.07.30-033.28"), region: "flanders",
-                                         requestedBy: .counsellor, requestedOn: "2026-11-23", office: "Gent", counsellorID: "c-1")
+                                         requestedBy: .counsellor, requestedOn: CalendarDate("2026-11-23")!, office: "Gent", counsellorID: "c-1")
         let json = try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: "case-9", correlationID: "corr-1")
         let envelope = try decoder.decode(json)
         #expect(envelope.type == ScreeningRequested.eventType)
@@ -94,7 +95,7 @@ struct EnvelopeTests {
     }
 
     @Test func invalidINSZIsRefusedWithoutEchoingIt() throws {
-        let good = ScreeningRequested(caseID: "c", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .jobSeeker, requestedOn: "2026-01-02", office: "Gent")
+        let good = ScreeningRequested(caseID: "c", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .jobSeeker, requestedOn: CalendarDate("2026-01-02")!, office: "Gent")
         var object = try JSONSerialization.jsonObject(with: Data(EnvelopeEncoder.envelope(good, source: "/t"))) as! [String: Any]
         var data = object["data"] as! [String: Any]
         data["insz"] = "85073003329"

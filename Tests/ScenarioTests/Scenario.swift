@@ -24,13 +24,15 @@ struct Scenario: Decodable {
         case expectMandate(MandateExpectation)
         /// A network's state: `{"expectNetwork": {"id": …, "accepted": […], "waitlist": […]}}`.
         case expectNetwork(NetworkExpectation)
+        /// An intake case's state: `{"expectCase": {"id": …, "status": …, "ruleSet": …}}`.
+        case expectCase(CaseExpectation)
 
-        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork }
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let key = container.allKeys.first, container.allKeys.count == 1 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase"))
             }
             switch key {
             case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
@@ -39,6 +41,7 @@ struct Scenario: Decodable {
             case .expectNone: self = .expectNone(try container.decode(String.self, forKey: key))
             case .expectMandate: self = .expectMandate(try container.decode(MandateExpectation.self, forKey: key))
             case .expectNetwork: self = .expectNetwork(try container.decode(NetworkExpectation.self, forKey: key))
+            case .expectCase: self = .expectCase(try container.decode(CaseExpectation.self, forKey: key))
             }
         }
     }
@@ -54,6 +57,15 @@ struct Scenario: Decodable {
         let type: String
         let subject: String?
         let data: JSONValue?
+    }
+
+    struct CaseExpectation: Decodable {
+        let id: String
+        let status: String?
+        let ruleSet: String?
+        let limitOn: String?
+        let limitReached: Bool?
+        let steps: [String]?
     }
 
     struct NetworkExpectation: Decodable {

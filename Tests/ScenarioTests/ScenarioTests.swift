@@ -2,6 +2,7 @@ import Bus
 import Core
 import Foundation
 import Logging
+import Intake
 import Mandating
 import Networks
 import ModuleKit
@@ -33,6 +34,7 @@ struct ScenarioTests {
                 #expect(letters.isEmpty, "\(scenario.name), step \(index + 1): dead letters: \(letters.map { "\($0.subscription) \($0.eventType): \($0.error)" })")
                 if !letters.isEmpty { break }
             }
+            try run.expectNoPersonalNumbersOutsideIntakeRequests()
         }
     }
 }
@@ -102,6 +104,19 @@ final class ScenarioRun: Sendable {
                 let actual = try queries.history(expectation.id).map(\.rawValue)
                 #expect(actual == history, "\(at)")
             }
+        case .expectCase(let expectation):
+            try await settle()
+            let host = try #require(hosts.first { $0.module.name == "intake" })
+            let queries = IntakeQueries(pool: host.store.pool)
+            let record = try #require(try queries.intakeCase(expectation.id), "\(at): no case \(expectation.id)")
+            if let status = expectation.status { #expect(record.status.rawValue == status, "\(at)") }
+            if let ruleSet = expectation.ruleSet { #expect(record.ruleSet == ruleSet, "\(at)") }
+            if let limitOn = expectation.limitOn { #expect(record.limitOn?.description == limitOn, "\(at)") }
+            if let limitReached = expectation.limitReached { #expect(record.limitReached == limitReached, "\(at)") }
+            if let steps = expectation.steps {
+                let actual = try queries.timeline(expectation.id).map(\.step)
+                #expect(actual == steps, "\(at)")
+            }
         case .expectNetwork(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "networks" })
@@ -109,6 +124,19 @@ final class ScenarioRun: Sendable {
             if let active = expectation.active { #expect((network.activeSince != nil) == active, "\(at)") }
             if let accepted = expectation.accepted { #expect(network.accepted == accepted, "\(at)") }
             if let waitlist = expectation.waitlist { #expect(network.waitlist == waitlist, "\(at)") }
+        }
+    }
+
+    /// The INSZ is carried by the screening request only; every later event refers to the case.
+    func expectNoPersonalNumbersOutsideIntakeRequests() throws {
+        let all = try log.eventsNow(after: 0, limit: 100_000)
+        let numbers = Set(all.filter { $0.type == "be.wzt.intake.screening-requested" }.compactMap { event -> String? in
+            guard case .string(let insz)? = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.json)))?["data"]?["insz"] else { return nil }
+            return insz
+        })
+        for event in all where event.type != "be.wzt.intake.screening-requested" {
+            let text = String(decoding: event.json, as: UTF8.self)
+            for number in numbers { #expect(!text.contains(number), "\(name): \(event.type) at offset \(event.offset) carries an INSZ") }
         }
     }
 

@@ -1,0 +1,247 @@
+import Bus
+import GRDB
+import IntakeContracts
+import MandatingContracts
+import ModuleKit
+import NetworksContracts
+import PluginAPI
+
+/// The steps of one incoming event against one case.
+struct Flow {
+    let event: IncomingEvent
+    let transaction: ModuleTransaction
+    var db: Database { transaction.db }
+
+    /// Statuses in which a trajectory runs (started and not ended).
+    static let running: Set<CaseStatus> = [.started, .planDrawnUp, .planApproved, .referredToNetwork, .inNetwork, .onHold]
+
+    // MARK: steps 1-5
+
+    func open(_ request: ScreeningRequested) throws {
+        guard try IntakeCase.fetchOne(db, key: request.caseID) == nil else {
+            throw IntakeRefusal(caseId: request.caseID, code: "duplicate-case", reason: "case \(request.caseID) already exists")
+        }
+        let requestedOn = request.requestedOn
+        var record = IntakeCase(id: request.caseID, insz: request.insz.digits, region: request.region, office: request.office,
+                                requestedOn: requestedOn, status: .requested, extensions: 0, limitReached: false)
+        try record.insert(db)
+        try change(&record, to: .requested, on: requestedOn, step: "screening-requested")
+    }
+
+    func advise(_ advice: ScreeningAdvised) throws {
+        var record = try intakeCase(advice.caseId, in: Set([.requested, .advised, .serviceRequested, .intake]), for: "a screening advice")
+        record.advice = advice.advice
+        record.municipality = advice.municipality ?? record.municipality
+        try change(&record, to: .advised, on: advice.advisedOn, step: "screening-advised:\(advice.advice.rawValue)")
+        if advice.advice == .welzijn {
+            try transaction.publish(NietToeleidbaarAdvised(caseId: record.id, region: record.region, municipality: record.municipality,
+                                                           advisedOn: advice.advisedOn), subject: record.id)
+        }
+    }
+
+    func requestService(_ request: ServiceRequested) throws {
+        var record = try intakeCase(request.caseId, in: [.advised], for: "a service request")
+        guard record.advice != .welzijn else {
+            throw IntakeRefusal(caseId: record.id, code: "niet-toeleidbaar", reason: "case \(record.id) is advised niet-toeleidbaar (welzijn); a new screening must change the advice before a service request")
+        }
+        try change(&record, to: .serviceRequested, on: request.requestedOn, step: "service-requested")
+    }
+
+    func holdIntake(_ intake: IntakeHeld) throws {
+        var record = try intakeCase(intake.caseId, in: [.serviceRequested], for: "an intake")
+        record.casemanagerWerkId = intake.casemanagerWerkId
+        record.casemanagerWerkOrganisation = intake.casemanagerWerkOrganisationId
+        try change(&record, to: .intake, on: intake.heldOn, step: "intake")
+    }
+
+    func referToZorg(_ referral: ReferredToCasemanagerZorg) throws {
+        var record = try intakeCase(referral.caseId, in: [.intake], for: "a referral to a casemanager Zorg")
+        guard let mandate = try Row.fetchOne(db, sql: "SELECT organisation_id, status FROM intake_mandate WHERE application_id = ?", arguments: [referral.mandateId]),
+              (mandate["status"] as String) == MandateStatus.active.rawValue else {
+            throw IntakeRefusal(caseId: record.id, code: "no-active-mandate", reason: "mandate \(referral.mandateId) is not active; only a casemanager Zorg with an active mandate takes referrals")
+        }
+        let organisation: String = mandate["organisation_id"]
+        guard organisation != record.casemanagerWerkOrganisation else {
+            throw IntakeRefusal(caseId: record.id, code: "same-organisation", reason: "casemanager Werk and casemanager Zorg of one trajectory cannot come from the same organisation (\(organisation))")
+        }
+        record.mandateId = referral.mandateId
+        record.casemanagerZorgId = referral.casemanagerZorgId
+        record.casemanagerZorgOrganisation = organisation
+        try change(&record, to: .referredToZorg, on: referral.referredOn, step: "referred-to-zorg")
+    }
+
+    // MARK: steps 6-12
+
+    func start(_ meeting: FirstMeetingHeld) throws {
+        var record = try intakeCase(meeting.caseId, in: [.referredToZorg], for: "the first meeting")
+        let rules: any RegionalRules
+        do {
+            rules = try transaction.rules.rules(region: record.region, offer: .activationTrajectory, caseStartedOn: meeting.heldOn)
+        } catch {
+            throw IntakeRefusal(caseId: record.id, code: "no-rules", reason: error.description)
+        }
+        record.startedOn = meeting.heldOn
+        record.ruleSet = rules.id
+        record.limitOn = meeting.heldOn.adding(months: rules.activation.maximumMonths)
+        try scheduleLimit(record)
+        try change(&record, to: .started, on: meeting.heldOn, step: "first-meeting")
+    }
+
+    func drawUpPlan(_ plan: PlanDrawnUp) throws {
+        var record = try intakeCase(plan.caseId, in: [.started], for: "a trajectory plan")
+        let rules = try ruleSet(of: record)
+        if plan.includesInternship && !rules.activation.internshipsAllowed {
+            throw IntakeRefusal(caseId: record.id, code: "internship-not-allowed", reason: "a stage cannot be part of the plan under \(rules.id)")
+        }
+        try change(&record, to: .planDrawnUp, on: plan.drawnUpOn, step: "plan-drawn-up")
+    }
+
+    func approvePlan(_ approval: PlanApproved) throws {
+        var record = try intakeCase(approval.caseId, in: [.planDrawnUp], for: "plan approval (a plan is approved after it is drawn up)")
+        let rules = try ruleSet(of: record)
+        guard approval.approverRole == rules.activation.planApprover else {
+            throw IntakeRefusal(caseId: record.id, code: "wrong-approver", reason: "under \(rules.id) the plan is approved by the \(rules.activation.planApprover.rawValue), not the \(approval.approverRole.rawValue)")
+        }
+        try change(&record, to: .planApproved, on: approval.approvedOn, step: "plan-approved")
+    }
+
+    func referToNetwork(_ referral: ReferredToNetwork) throws {
+        var record = try intakeCase(referral.caseId, in: [.planApproved], for: "a referral to a network")
+        record.networkId = referral.networkId
+        try change(&record, to: .referredToNetwork, on: referral.referredOn, step: "referred-to-network")
+        try transaction.publish(ReferralRequested(referralId: "\(record.id)@\(referral.networkId)", networkId: referral.networkId,
+                                                  caseId: record.id, referredOn: referral.referredOn), subject: record.id)
+    }
+
+    func note(_ caseId: String, step: String, on date: CalendarDate) throws {
+        let record = try intakeCase(caseId, in: Self.running, for: "a \(step)")
+        try addStep(step, to: record.id, on: date)
+    }
+
+    func end(_ end: TrajectoryEnded) throws {
+        var record = try intakeCase(end.caseId, in: Self.running, for: "the end of a trajectory")
+        let rules = try ruleSet(of: record)
+        if end.completed, let started = record.startedOn, started.months(until: end.endedOn) < rules.activation.minimumMonths {
+            throw IntakeRefusal(caseId: record.id, code: "too-short", reason: "a trajectory is completed after at least \(rules.activation.minimumMonths) months under \(rules.id); this one ran from \(started) to \(end.endedOn); end it as not completed instead")
+        }
+        try cancelLimit(record)
+        if record.status == .inNetwork, let network = record.networkId {
+            try transaction.publish(PlaceReleased(networkId: network, caseId: record.id, releasedOn: end.endedOn), subject: record.id)
+        }
+        record.endedOn = end.endedOn
+        record.eindadvies = end.eindadvies
+        try change(&record, to: .ended, on: end.endedOn, step: end.completed ? "ended" : "stopped")
+    }
+
+    func extend(_ extension_: TrajectoryExtended) throws {
+        var record = try intakeCase(extension_.caseId, in: Self.running, for: "an extension")
+        let rules = try ruleSet(of: record)
+        let motivated = !(extension_.motivation ?? "").trimmingCharacters(in: .whitespaces).isEmpty
+        let policy = rules.activation.extensionPolicy
+        guard policy.allows(months: extension_.months, previousExtensions: record.extensions, motivated: motivated) else {
+            let allowed = policy.maximumExtraMonths.map { "at most \(policy.maximumExtensions) extension(s) of at most \($0) months, with a motivation" } ?? "no extension"
+            throw IntakeRefusal(caseId: record.id, code: "extension-not-allowed", reason: "\(rules.id) allows \(allowed); asked: \(extension_.months) months\(motivated ? "" : " without a motivation") after \(record.extensions) extension(s)")
+        }
+        try cancelLimit(record)
+        record.extensions += 1
+        record.limitOn = record.limitOn?.adding(months: extension_.months)
+        record.limitReached = false
+        try scheduleLimit(record)
+        if record.status == .onHold { try transaction.pauseTimer(limitTimer(record)) }
+        try change(&record, to: record.status, on: extension_.extendedOn, step: "extended:\(extension_.months)")
+    }
+
+    func changeHold(_ hold: TrajectoryHoldChanged) throws {
+        if hold.onHold {
+            var record = try intakeCase(hold.caseId, in: Self.running.subtracting([.onHold]), for: "putting a trajectory on hold")
+            record.statusBeforeHold = record.status
+            try transaction.pauseTimer(limitTimer(record))
+            try change(&record, to: .onHold, on: hold.on, step: "on-hold")
+        } else {
+            var record = try intakeCase(hold.caseId, in: [.onHold], for: "resuming a trajectory")
+            let paused = try transaction.timer(limitTimer(record))
+            try transaction.resumeTimer(limitTimer(record))
+            // The limit moves by the time spent on hold.
+            if let remaining = paused.remaining { record.limitOn = CalendarDate(transaction.now.addingTimeInterval(remaining)) }
+            let previous = record.statusBeforeHold ?? .started
+            record.statusBeforeHold = nil
+            try change(&record, to: previous, on: hold.on, step: "resumed")
+        }
+    }
+
+    func flagLimit(_ limit: TrajectoryLimitReached) throws {
+        guard var record = try IntakeCase.fetchOne(db, key: limit.caseId), Self.running.contains(record.status) else { return }
+        record.limitReached = true
+        try record.update(db)
+        try addStep("limit-reached", to: record.id, on: limit.limitOn)
+    }
+
+    // MARK: what other modules published
+
+    func recordMandate(_ change: MandateStatusChanged) throws {
+        try db.execute(sql: """
+            INSERT INTO intake_mandate (application_id, organisation_id, status) VALUES (?, ?, ?)
+            ON CONFLICT(application_id) DO UPDATE SET organisation_id = excluded.organisation_id, status = excluded.status
+            """, arguments: [change.applicationId, change.organisationId, change.status.rawValue])
+    }
+
+    func recordReferral(_ outcome: ReferralOutcome) throws {
+        guard var record = try IntakeCase.fetchOne(db, key: outcome.caseId), record.networkId == outcome.networkId,
+              record.status == .referredToNetwork else { return }
+        switch outcome.outcome {
+        case .accepted: try change(&record, to: .inNetwork, on: outcome.on, step: "network-accepted")
+        case .waitlisted: try addStep("network-waitlisted:\(outcome.position ?? 0)", to: record.id, on: outcome.on)
+        case .rejected:
+            record.networkId = nil
+            try change(&record, to: .planApproved, on: outcome.on, step: "network-rejected:\(outcome.code ?? "")")
+        }
+    }
+
+    // MARK: helpers
+
+    private func intakeCase(_ id: String, in statuses: Set<CaseStatus>, for what: String) throws -> IntakeCase {
+        guard let record = try IntakeCase.fetchOne(db, key: id) else {
+            throw IntakeRefusal(caseId: id, code: "unknown-case", reason: "no case \(id)")
+        }
+        guard statuses.contains(record.status) else {
+            throw IntakeRefusal(caseId: id, code: "invalid-transition", reason: "case \(id) is \(record.status.rawValue); \(what) is not possible now")
+        }
+        return record
+    }
+
+    private func ruleSet(of record: IntakeCase) throws -> any RegionalRules {
+        guard let id = record.ruleSet, let rules = transaction.rules.ruleSets.first(where: { $0.id == id }) else {
+            throw IntakeRefusal(caseId: record.id, code: "no-rules", reason: "the rule set of case \(record.id) is not loaded")
+        }
+        return rules
+    }
+
+    /// One timer per limit: an extension replaces the limit, also one that already fired.
+    private func limitTimer(_ record: IntakeCase) -> String { "limit-\(record.id)-\(record.extensions)" }
+
+    private func scheduleLimit(_ record: IntakeCase) throws {
+        guard let limit = record.limitOn else { return }
+        try transaction.schedule(timer: limitTimer(record), at: limit.startOfDay,
+                                 publish: TrajectoryLimitReached(caseId: record.id, limitOn: limit, casemanagerWerkId: record.casemanagerWerkId,
+                                                                 casemanagerZorgId: record.casemanagerZorgId), subject: record.id)
+    }
+
+    private func cancelLimit(_ record: IntakeCase) throws {
+        if let timer = try? transaction.timer(limitTimer(record)), timer.status == .scheduled || timer.status == .paused {
+            try transaction.cancelTimer(limitTimer(record))
+        }
+    }
+
+    private func addStep(_ step: String, to caseId: String, on date: CalendarDate) throws {
+        try db.execute(sql: "INSERT INTO intake_step (case_id, step, step_on, event_id) VALUES (?, ?, ?, ?)",
+                       arguments: [caseId, step, date.description, event.id])
+    }
+
+    private func change(_ record: inout IntakeCase, to status: CaseStatus, on date: CalendarDate, step: String) throws {
+        record.status = status
+        try record.update(db)
+        try addStep(step, to: record.id, on: date)
+        try transaction.publish(CaseStatusChanged(caseId: record.id, status: status, on: date, ruleSet: record.ruleSet, limitOn: record.limitOn,
+                                                  advice: record.advice, eindadvies: record.eindadvies), subject: record.id)
+    }
+}

@@ -1,0 +1,56 @@
+import GRDB
+import IntakeContracts
+import PluginAPI
+
+/// A case in the intake module: the person (by INSZ, kept only here) and where the flow stands.
+public struct IntakeCase: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "intake_case"
+
+    public var id: String
+    var insz: String
+    public var region: String
+    public var office: String
+    public var requestedOn: CalendarDate
+    public var status: CaseStatus
+    public var statusBeforeHold: CaseStatus?
+    public var advice: AdviceCode?
+    public var municipality: String?
+    public var casemanagerWerkId: String?
+    public var casemanagerWerkOrganisation: String?
+    public var casemanagerZorgId: String?
+    public var casemanagerZorgOrganisation: String?
+    public var mandateId: String?
+    public var startedOn: CalendarDate?
+    public var ruleSet: String?
+    public var limitOn: CalendarDate?
+    public var extensions: Int
+    public var networkId: String?
+    public var limitReached: Bool
+    public var endedOn: CalendarDate?
+    public var eindadvies: Eindadvies?
+
+    enum CodingKeys: String, CodingKey {
+        case id, insz, region, office, requestedOn = "requested_on", status, statusBeforeHold = "status_before_hold", advice, municipality
+        case casemanagerWerkId = "casemanager_werk_id", casemanagerWerkOrganisation = "casemanager_werk_organisation"
+        case casemanagerZorgId = "casemanager_zorg_id", casemanagerZorgOrganisation = "casemanager_zorg_organisation"
+        case mandateId = "mandate_id", startedOn = "started_on", ruleSet = "rule_set", limitOn = "limit_on", extensions
+        case networkId = "network_id", limitReached = "limit_reached", endedOn = "ended_on", eindadvies
+    }
+}
+
+/// Reads of the intake module's state.
+public struct IntakeQueries: Sendable {
+    let pool: DatabasePool
+    public init(pool: DatabasePool) { self.pool = pool }
+
+    public func intakeCase(_ id: String) throws -> IntakeCase? {
+        try pool.read { db in try IntakeCase.fetchOne(db, key: id) }
+    }
+
+    /// The steps of a case in order: (step, date).
+    public func timeline(_ id: String) throws -> [(step: String, on: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id]).map { ($0["step"], $0["step_on"]) }
+        }
+    }
+}

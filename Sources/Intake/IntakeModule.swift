@@ -1,0 +1,66 @@
+import Bus
+import GRDB
+import IntakeContracts
+import MandatingContracts
+import ModuleKit
+import NetworksContracts
+import PluginAPI
+
+/// The VDAB flow of activation trajectories (DOMAIN.md, "Intake and the activation flow"): from
+/// the screening request to the end with an eindadvies, with the rule set's limits and a durable
+/// deadline at the trajectory's maximum duration. Knows mandates and networks only from the events
+/// those modules publish.
+public final class IntakeModule: Module {
+    public let name = "intake"
+    public let contracts: [any EventContract.Type] = IntakeContracts.all
+    public let subscriptions: [EventPattern] = ([
+        ScreeningRequested.eventType, ScreeningAdvised.eventType, ServiceRequested.eventType, IntakeHeld.eventType,
+        ReferredToCasemanagerZorg.eventType, FirstMeetingHeld.eventType, PlanDrawnUp.eventType, PlanApproved.eventType,
+        ReferredToNetwork.eventType, FollowUpNoted.eventType, RightsTalkHeld.eventType, TrajectoryEnded.eventType,
+        TrajectoryExtended.eventType, TrajectoryHoldChanged.eventType, TrajectoryLimitReached.eventType,
+        MandateStatusChanged.eventType, ReferralOutcome.eventType,
+    ] as [EventType]).map { try! EventPattern($0.rawValue) }
+
+    public init() {}
+
+    public func registerMigrations(_ migrator: inout DatabaseMigrator) { IntakeSchema.register(&migrator) }
+
+    public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
+        let flow = Flow(event: event, transaction: transaction)
+        do {
+            switch event.type {
+            case ScreeningRequested.eventType.rawValue: try flow.open(event.data(as: ScreeningRequested.self))
+            case ScreeningAdvised.eventType.rawValue: try flow.advise(event.data(as: ScreeningAdvised.self))
+            case ServiceRequested.eventType.rawValue: try flow.requestService(event.data(as: ServiceRequested.self))
+            case IntakeHeld.eventType.rawValue: try flow.holdIntake(event.data(as: IntakeHeld.self))
+            case ReferredToCasemanagerZorg.eventType.rawValue: try flow.referToZorg(event.data(as: ReferredToCasemanagerZorg.self))
+            case FirstMeetingHeld.eventType.rawValue: try flow.start(event.data(as: FirstMeetingHeld.self))
+            case PlanDrawnUp.eventType.rawValue: try flow.drawUpPlan(event.data(as: PlanDrawnUp.self))
+            case PlanApproved.eventType.rawValue: try flow.approvePlan(event.data(as: PlanApproved.self))
+            case ReferredToNetwork.eventType.rawValue: try flow.referToNetwork(event.data(as: ReferredToNetwork.self))
+            case FollowUpNoted.eventType.rawValue:
+                let note = try event.data(as: FollowUpNoted.self)
+                try flow.note(note.caseId, step: "follow-up", on: note.notedOn)
+            case RightsTalkHeld.eventType.rawValue:
+                let talk = try event.data(as: RightsTalkHeld.self)
+                try flow.note(talk.caseId, step: "rights-talk", on: talk.heldOn)
+            case TrajectoryEnded.eventType.rawValue: try flow.end(event.data(as: TrajectoryEnded.self))
+            case TrajectoryExtended.eventType.rawValue: try flow.extend(event.data(as: TrajectoryExtended.self))
+            case TrajectoryHoldChanged.eventType.rawValue: try flow.changeHold(event.data(as: TrajectoryHoldChanged.self))
+            case TrajectoryLimitReached.eventType.rawValue: try flow.flagLimit(event.data(as: TrajectoryLimitReached.self))
+            case MandateStatusChanged.eventType.rawValue: try flow.recordMandate(event.data(as: MandateStatusChanged.self))
+            case ReferralOutcome.eventType.rawValue: try flow.recordReferral(event.data(as: ReferralOutcome.self))
+            default: return
+            }
+        } catch let refusal as IntakeRefusal {
+            try transaction.publish(IntakeRefused(refusedEventId: event.id, refusedType: event.type, caseId: refusal.caseId,
+                                                  code: refusal.code, reason: refusal.reason), subject: refusal.caseId ?? event.subject)
+        }
+    }
+}
+
+struct IntakeRefusal: Error {
+    let caseId: String?
+    let code: String
+    let reason: String
+}

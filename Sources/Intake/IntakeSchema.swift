@@ -1,0 +1,48 @@
+import GRDB
+
+/// The intake module's tables. The INSZ lives here and nowhere else. Append-only timeline.
+enum IntakeSchema {
+    static func register(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("intake v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE intake_case (
+                    id TEXT PRIMARY KEY,
+                    insz TEXT NOT NULL,
+                    region TEXT NOT NULL,
+                    office TEXT NOT NULL,
+                    requested_on TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    status_before_hold TEXT,
+                    advice TEXT,
+                    municipality TEXT,
+                    casemanager_werk_id TEXT,
+                    casemanager_werk_organisation TEXT,
+                    casemanager_zorg_id TEXT,
+                    casemanager_zorg_organisation TEXT,
+                    mandate_id TEXT,
+                    started_on TEXT,
+                    rule_set TEXT,
+                    limit_on TEXT,
+                    extensions INTEGER NOT NULL DEFAULT 0,
+                    network_id TEXT,
+                    limit_reached INTEGER NOT NULL DEFAULT 0,
+                    ended_on TEXT,
+                    eindadvies TEXT
+                );
+                CREATE TABLE intake_step (
+                    case_id TEXT NOT NULL REFERENCES intake_case(id),
+                    step TEXT NOT NULL,
+                    step_on TEXT NOT NULL,
+                    event_id TEXT NOT NULL
+                );
+                CREATE INDEX intake_step_case ON intake_step(case_id);
+                -- What the mandating module published about mandates: intake never reads its tables.
+                CREATE TABLE intake_mandate (
+                    application_id TEXT PRIMARY KEY,
+                    organisation_id TEXT NOT NULL,
+                    status TEXT NOT NULL
+                );
+                """)
+        }
+    }
+}
