@@ -139,7 +139,7 @@ let package = Package(
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "InteropTests", dependencies: ["TestSupport"], exclude: ["Python"]),
+        .testTarget(name: "InteropTests", dependencies: ["TestSupport", "Bus"], exclude: ["Python"]),
     ]
 )
 

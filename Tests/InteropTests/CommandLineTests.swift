@@ -60,9 +60,15 @@ struct CommandLineTests {
         #expect(unreachable.status == 3)
         #expect(unreachable.errors.contains("no reply"))
 
-        let status = try await wzt(["status", "--data-dir", server.dataDirectory])
+        // 4 requests stored, and the intake module's status event for each.
+        var status = try await wzt(["status", "--data-dir", server.dataDirectory])
+        for _ in 0..<100 where !status.output.contains("head 8, 8 events") {
+            try await Task.sleep(for: .milliseconds(100))
+            status = try await wzt(["status", "--data-dir", server.dataDirectory])
+        }
         #expect(status.status == 0)
-        #expect(status.output.contains("head 4, 4 events"))
+        #expect(status.output.contains("head 8, 8 events"), "\(status.output)")
+        #expect(status.output.contains("intake"))
     }
 
     @Test func deadLettersCanBeListedShownRetriedAndDiscarded() async throws {
