@@ -62,9 +62,16 @@ let package = Package(
 
         .target(name: "NetworksContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
 
+        .target(name: "GBOOnboardingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
+        .target(name: "GBOOnboarding", dependencies: [
+            "Bus", "ModuleKit", "GBOOnboardingContracts", "IntakeContracts",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PluginAPI", package: "PluginAPI"),
+        ]),
         .target(name: "Intake", dependencies: [
-            "Bus", "ModuleKit", "IntakeContracts", "MandatingContracts", "NetworksContracts",
+            "Bus", "ModuleKit", "IntakeContracts", "MandatingContracts", "NetworksContracts", "GBOOnboardingContracts",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
         ]),
@@ -82,7 +89,7 @@ let package = Package(
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
             "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
-            "NetworksContracts", "Networks",
+            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
@@ -135,7 +142,7 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),

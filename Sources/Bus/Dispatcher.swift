@@ -81,7 +81,7 @@ public final class Dispatcher: Service, Sendable {
     }
 
     private func dispatchFromCursor() async throws {
-        var position = try log.cursor(subscriber.subscriptionName)
+        var position = try await log.cursor(subscriber.subscriptionName)
         while !shouldStop {
             try await retryRequestedDeadLetters()
             // The head is read before the query: an event appended in between is beyond `head`
@@ -147,8 +147,8 @@ public final class Dispatcher: Service, Sendable {
 
     /// Redelivers the dead letters an operator marked for retry (`wzt dead-letters retry`).
     private func retryRequestedDeadLetters() async throws {
-        for letter in try log.deadLetters(status: .retry, subscription: subscriber.subscriptionName) {
-            guard let event = try log.event(at: letter.eventOffset) else { continue }
+        for letter in try await log.deadLetters(status: .retry, subscription: subscriber.subscriptionName) {
+            guard let event = try await log.event(at: letter.eventOffset) else { continue }
             do {
                 try await subscriber.deliver(event)
                 try await log.setDeadLetterStatus(id: letter.id, to: .retried, from: [.retry])

@@ -14,6 +14,14 @@ extension EventLog {
         } ?? 0
     }
 
+    /// The same, for async code: a synchronous read on a cooperative thread can deadlock with
+    /// GRDB's async reads of the same pool, which release their connection on that pool.
+    public func cursor(_ subscription: String) async throws -> Int64 {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: #"SELECT "offset" FROM cursors WHERE subscription = ?"#, arguments: [subscription])
+        } ?? 0
+    }
+
     /// Moves a subscription's cursor forward (never back), durably.
     public func saveCursor(_ subscription: String, offset: Int64) async throws {
         try await update { db in

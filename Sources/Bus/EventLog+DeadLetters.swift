@@ -40,14 +40,21 @@ extension EventLog {
     }
 
     public func deadLetters(status: DeadLetter.Status? = .open, subscription: String? = nil) throws -> [DeadLetter] {
-        try pool.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if let status { conditions.append("status = ?"); arguments += [status.rawValue] }
-            if let subscription { conditions.append("subscription = ?"); arguments += [subscription] }
-            let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-            return try Row.fetchAll(db, sql: "SELECT * FROM dead_letters\(filter) ORDER BY id", arguments: arguments).map(DeadLetter.init(row:))
-        }
+        try pool.read { db in try Self.deadLetters(db, status: status, subscription: subscription) }
+    }
+
+    /// The same, for async code (see `cursor(_:)`).
+    public func deadLetters(status: DeadLetter.Status? = .open, subscription: String? = nil) async throws -> [DeadLetter] {
+        try await pool.read { db in try Self.deadLetters(db, status: status, subscription: subscription) }
+    }
+
+    private static func deadLetters(_ db: Database, status: DeadLetter.Status?, subscription: String?) throws -> [DeadLetter] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let status { conditions.append("status = ?"); arguments += [status.rawValue] }
+        if let subscription { conditions.append("subscription = ?"); arguments += [subscription] }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return try Row.fetchAll(db, sql: "SELECT * FROM dead_letters\(filter) ORDER BY id", arguments: arguments).map(DeadLetter.init(row:))
     }
 
     public func deadLetter(id: Int64) throws -> DeadLetter? {

@@ -246,10 +246,17 @@ public final class EventLog: @unchecked Sendable {
     }
 
     public func event(at offset: Int64) throws -> StoredEvent? {
-        try pool.read { db in
-            try Row.fetchOne(db, sql: #"SELECT "offset", id, type, subject, envelope FROM events WHERE "offset" = ?"#, arguments: [offset])
-                .map(StoredEvent.init(row:))
-        }
+        try pool.read { db in try Self.event(db, at: offset) }
+    }
+
+    /// The same, for async code (see `cursor(_:)`).
+    public func event(at offset: Int64) async throws -> StoredEvent? {
+        try await pool.read { db in try Self.event(db, at: offset) }
+    }
+
+    private static func event(_ db: Database, at offset: Int64) throws -> StoredEvent? {
+        try Row.fetchOne(db, sql: #"SELECT "offset", id, type, subject, envelope FROM events WHERE "offset" = ?"#, arguments: [offset])
+            .map(StoredEvent.init(row:))
     }
 
     public func offset(ofEventID id: String) throws -> Int64? {

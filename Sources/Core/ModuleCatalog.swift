@@ -1,4 +1,6 @@
 import Bus
+import GBOOnboarding
+import GBOOnboardingContracts
 import Intake
 import IntakeContracts
 import Mandating
@@ -11,10 +13,11 @@ import NetworksContracts
 public enum ModuleCatalog {
     /// Every contract of every module, hosted here or not: the core validates events for
     /// modules that run in other processes too.
-    public static let contracts: [any EventContract.Type] = IntakeContracts.all + MandatingContracts.all + NetworksContracts.all
+    public static let contracts: [any EventContract.Type] = IntakeContracts.all + MandatingContracts.all + NetworksContracts.all + GBOOnboardingContracts.all
 
     /// The modules this build can host, by name.
     public static let modules: [String: @Sendable () -> any Module] = [
+        "gbo-onboarding": { GBOOnboardingModule() },
         "intake": { IntakeModule() },
         "mandating": { MandatingModule() },
         "networks": { NetworksModule() },

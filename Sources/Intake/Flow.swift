@@ -1,4 +1,5 @@
 import Bus
+import GBOOnboardingContracts
 import GRDB
 import IntakeContracts
 import MandatingContracts
@@ -29,7 +30,7 @@ struct Flow {
     }
 
     func advise(_ advice: ScreeningAdvised) throws {
-        var record = try intakeCase(advice.caseId, in: Set([.requested, .advised, .serviceRequested, .intake]), for: "a screening advice")
+        var record = try intakeCase(advice.caseId, in: Set([.requested, .advised, .serviceRequested, .intake, .rescreeningRequested]), for: "a screening advice")
         record.advice = advice.advice
         record.municipality = advice.municipality ?? record.municipality
         try change(&record, to: .advised, on: advice.advisedOn, step: "screening-advised:\(advice.advice.rawValue)")
@@ -177,6 +178,12 @@ struct Flow {
     }
 
     // MARK: what other modules published
+
+    /// GBO onboarding closes the loop: the person's situation changed, VDAB screens again.
+    func requestRescreening(_ request: RescreeningRequested) throws {
+        var record = try intakeCase(request.caseId, in: [.advised], for: "a new screening")
+        try change(&record, to: .rescreeningRequested, on: request.requestedOn, step: "rescreening-requested")
+    }
 
     func recordMandate(_ change: MandateStatusChanged) throws {
         try db.execute(sql: """

@@ -43,13 +43,13 @@ public struct IntakeQueries: Sendable {
     let pool: DatabasePool
     public init(pool: DatabasePool) { self.pool = pool }
 
-    public func intakeCase(_ id: String) throws -> IntakeCase? {
-        try pool.read { db in try IntakeCase.fetchOne(db, key: id) }
+    public func intakeCase(_ id: String) async throws -> IntakeCase? {
+        try await pool.read { db in try IntakeCase.fetchOne(db, key: id) }
     }
 
     /// The steps of a case in order: (step, date).
-    public func timeline(_ id: String) throws -> [(step: String, on: String)] {
-        try pool.read { db in
+    public func timeline(_ id: String) async throws -> [(step: String, on: String)] {
+        try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id]).map { ($0["step"], $0["step_on"]) }
         }
     }

@@ -1,4 +1,5 @@
 import Bus
+import GBOOnboardingContracts
 import GRDB
 import IntakeContracts
 import MandatingContracts
@@ -18,7 +19,7 @@ public final class IntakeModule: Module {
         ReferredToCasemanagerZorg.eventType, FirstMeetingHeld.eventType, PlanDrawnUp.eventType, PlanApproved.eventType,
         ReferredToNetwork.eventType, FollowUpNoted.eventType, RightsTalkHeld.eventType, TrajectoryEnded.eventType,
         TrajectoryExtended.eventType, TrajectoryHoldChanged.eventType, TrajectoryLimitReached.eventType,
-        MandateStatusChanged.eventType, ReferralOutcome.eventType,
+        MandateStatusChanged.eventType, ReferralOutcome.eventType, RescreeningRequested.eventType,
     ] as [EventType]).map { try! EventPattern($0.rawValue) }
 
     public init() {}
@@ -50,6 +51,7 @@ public final class IntakeModule: Module {
             case TrajectoryLimitReached.eventType.rawValue: try flow.flagLimit(event.data(as: TrajectoryLimitReached.self))
             case MandateStatusChanged.eventType.rawValue: try flow.recordMandate(event.data(as: MandateStatusChanged.self))
             case ReferralOutcome.eventType.rawValue: try flow.recordReferral(event.data(as: ReferralOutcome.self))
+            case RescreeningRequested.eventType.rawValue: try flow.requestRescreening(event.data(as: RescreeningRequested.self))
             default: return
             }
         } catch let refusal as IntakeRefusal {

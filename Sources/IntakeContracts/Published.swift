@@ -6,6 +6,8 @@ public enum CaseStatus: String, Codable, Sendable, Hashable {
     case requested, advised, serviceRequested = "service-requested", intake, referredToZorg = "referred-to-zorg"
     case started, planDrawnUp = "plan-drawn-up", planApproved = "plan-approved", referredToNetwork = "referred-to-network"
     case inNetwork = "in-network", onHold = "on-hold", ended
+    /// GBO onboarding handed the person back to VDAB for a new screening.
+    case rescreeningRequested = "rescreening-requested"
 }
 
 /// A case changed status. Carries the case id, never the INSZ.

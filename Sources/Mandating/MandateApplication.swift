@@ -48,12 +48,12 @@ public struct MandatingQueries: Sendable {
 
     public init(pool: DatabasePool) { self.pool = pool }
 
-    public func application(_ id: String) throws -> MandateApplication? {
-        try pool.read { db in try MandateApplication.fetchOne(db, key: id) }
+    public func application(_ id: String) async throws -> MandateApplication? {
+        try await pool.read { db in try MandateApplication.fetchOne(db, key: id) }
     }
 
-    public func activeMandates(region: String, werkingsgebied: String? = nil) throws -> [MandateApplication] {
-        try pool.read { db in
+    public func activeMandates(region: String, werkingsgebied: String? = nil) async throws -> [MandateApplication] {
+        try await pool.read { db in
             var request = MandateApplication.filter(Column("status") == MandateStatus.active.rawValue && Column("region") == region)
             if let werkingsgebied { request = request.filter(Column("werkingsgebied") == werkingsgebied) }
             return try request.order(Column("id")).fetchAll(db)
@@ -61,8 +61,8 @@ public struct MandatingQueries: Sendable {
     }
 
     /// The statuses an application went through, oldest first.
-    public func history(_ id: String) throws -> [MandateStatus] {
-        try pool.read { db in
+    public func history(_ id: String) async throws -> [MandateStatus] {
+        try await pool.read { db in
             try String.fetchAll(db, sql: "SELECT status FROM mandate_history WHERE application_id = ? ORDER BY rowid", arguments: [id])
                 .compactMap(MandateStatus.init(rawValue:))
         }

@@ -58,7 +58,7 @@ extension ModuleHost {
         while !Task.isCancelled {
             do {
                 if try await store.fireDueTimers(now: clock.now()) > 0 { try await relay.flush() }
-                let next = try store.nextTimerDue()
+                let next = try await store.nextTimerDue()
                 await withTaskGroup(of: Void.self) { group in
                     if let next { group.addTask { try? await clock.sleep(until: next) } }
                     group.addTask { await changed.wait() }
@@ -112,7 +112,7 @@ struct OutboxRelay: Sendable {
 
     func flush() async throws {
         while true {
-            let pending = try store.pendingOutbox()
+            let pending = try await store.pendingOutbox()
             guard let last = pending.last else { return }
             let envelopes = try pending.map { entry throws(EnvelopeError) in try decoder.decode(entry.json) }
             _ = try await log.append(envelopes)

@@ -46,8 +46,8 @@ public struct ModuleStore: Sendable {
         try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [eventID]) ?? false }
     }
 
-    func pendingOutbox() throws -> [(seq: Int64, json: [UInt8])] {
-        try pool.read { db in
+    func pendingOutbox() async throws -> [(seq: Int64, json: [UInt8])] {
+        try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT seq, envelope FROM wzt_outbox ORDER BY seq LIMIT 1000").map { row in
                 let json: Data = row["envelope"]
                 return (row["seq"], Array(json))

@@ -82,8 +82,8 @@ extension ScheduledTimer {
 
 extension ModuleStore {
     /// The earliest running timer's due date, if any.
-    func nextTimerDue() throws -> Date? {
-        try pool.read { db in
+    func nextTimerDue() async throws -> Date? {
+        try await pool.read { db in
             try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM wzt_timers WHERE status = 'scheduled'")
         }.map(Date.init(timeIntervalSince1970:))
     }

@@ -59,8 +59,8 @@ public struct NetworksQueries: Sendable {
     let pool: DatabasePool
     public init(pool: DatabasePool) { self.pool = pool }
 
-    public func network(_ id: String) throws -> NetworkState? {
-        try pool.read { db in
+    public func network(_ id: String) async throws -> NetworkState? {
+        try await pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [id]) else { return nil }
             let accepted = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'accepted' ORDER BY rowid", arguments: [id])
             let waitlist = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [id])

@@ -51,8 +51,8 @@ struct DispatcherTests {
         }
         #expect(subscriber.offsets == [1, 2, 3, 4])
         #expect(subscriber.attempts.withLock { $0[2] } == 3)
-        #expect(try log.deadLetters().isEmpty)
-        #expect(try log.cursor("flaky") == 4)
+        #expect(try await log.deadLetters().isEmpty)
+        #expect(try await log.cursor("flaky") == 4)
     }
 
     @Test func eventFailingEveryTryIsDeadLetteredAndLaterEventsArrive() async throws {
@@ -68,7 +68,7 @@ struct DispatcherTests {
             #expect(await eventually { subscriber.offsets.count == 4 })
         }
         #expect(subscriber.offsets == [1, 3, 4, 5])
-        let letters = try log.deadLetters()
+        let letters = try await log.deadLetters()
         #expect(letters.count == 1)
         let letter = try #require(letters.first)
         #expect(letter.subscription == "strict")
@@ -76,7 +76,7 @@ struct DispatcherTests {
         #expect(letter.eventType == NoteAdded.eventType.rawValue)
         #expect(letter.error == "refused on purpose")
         #expect(letter.attempts == 3)
-        #expect(try log.cursor("strict") == 5)
+        #expect(try await log.cursor("strict") == 5)
     }
 
     @Test func deadLetterMarkedForRetryIsDeliveredAgain() async throws {
@@ -92,12 +92,12 @@ struct DispatcherTests {
             _ = try await log.append([Samples.note()])
             #expect(await eventually { (try? log.deadLetters().count) == 1 })
             healed.store(true, ordering: .relaxed)
-            let letter = try #require(try log.deadLetters().first)
+            let letter = try await #require(try log.deadLetters().first)
             #expect(try await log.setDeadLetterStatus(id: letter.id, to: .retry, from: [.open]))
             #expect(await eventually { subscriber.offsets == [1] })
         }
-        #expect(try log.deadLetters(status: .retried).count == 1)
-        #expect(try log.deadLetters(status: .open).isEmpty)
+        #expect(try await log.deadLetters(status: .retried).count == 1)
+        #expect(try await log.deadLetters(status: .open).isEmpty)
     }
 
     @Test func blockedSubscriberDoesNotHoldUpOthersAndIsLogged() async throws {

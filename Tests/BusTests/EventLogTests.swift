@@ -37,7 +37,7 @@ struct EventLogTests {
         #expect(again[2] == Appended(id: again[1].id, offset: again[1].offset, duplicate: true))
         #expect(try log.count() == 3)
         // The stored event is the first one, not the changed copy.
-        let stored = try #require(try log.event(at: original[0].offset))
+        let stored = try await #require(try log.event(at: original[0].offset))
         #expect(try Samples.decoder.data(NoteAdded.self, of: stored.json).text == "first")
     }
 
@@ -89,7 +89,7 @@ struct EventLogTests {
         defer { log.close() }
         #expect(log.headOffset == 1)
         #expect(try log.offset(ofEventID: appended[0].id) == 1)
-        #expect(try log.cursor("sample") == 1)
+        #expect(try await log.cursor("sample") == 1)
         #expect(try await log.append([Samples.note("next")])[0].offset == 2)
     }
 
@@ -99,8 +99,8 @@ struct EventLogTests {
         defer { log.close() }
         try await log.saveCursor("m", offset: 5)
         try await log.saveCursor("m", offset: 3)
-        #expect(try log.cursor("m") == 5)
-        #expect(try log.cursor("never-saved") == 0)
+        #expect(try await log.cursor("m") == 5)
+        #expect(try await log.cursor("never-saved") == 0)
     }
 
     @Test func appendsAfterCloseAreRefusedAsUnavailable() async throws {

@@ -151,7 +151,7 @@ struct NodeTests {
             let message = try #require(frames)
             #expect(String(decoding: message[0], as: UTF8.self) == NoteAdded.eventType.rawValue)
             let offset = try #require(Int64(String(decoding: message[1], as: UTF8.self)))
-            #expect(try node.log.event(at: offset)?.json == message[2])
+            #expect(try await node.log.event(at: offset)?.json == message[2])
         }
     }
 

@@ -76,7 +76,7 @@ struct CommandLineTests {
         let log = try EventLog(path: directory.file("log.sqlite"))
         let stored = try await log.append([Samples.note("first"), Samples.note("second")])
         for entry in stored {
-            let event = try #require(try log.event(at: entry.offset))
+            let event = try await #require(try log.event(at: entry.offset))
             try await log.recordDeadLetter(subscription: "sample", event: event, error: "sample handler refused the note", attempts: 5)
         }
         log.close()

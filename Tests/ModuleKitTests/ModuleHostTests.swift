@@ -67,7 +67,7 @@ struct ModuleHostTests {
         }
         #expect(try SampleModule.notes(in: host.store).map(\.text) == ["fail-twice", "after"])
         #expect(try log.count() == 4)
-        #expect(try log.deadLetters().isEmpty)
+        #expect(try await log.deadLetters().isEmpty)
     }
 
     @Test func outboxLeftByACrashIsRelayedAtStart() async throws {
@@ -84,8 +84,8 @@ struct ModuleHostTests {
         try await withServices([host]) {
             #expect(await eventually { (try? log.count()) ?? 0 >= 1 })
         }
-        #expect(try log.event(at: 1)?.json == stranded)
-        #expect(try host.store.pendingOutbox().isEmpty)
+        #expect(try await log.event(at: 1)?.json == stranded)
+        #expect(try await host.store.pendingOutbox().isEmpty)
     }
 
     @Test func contextTransactionsPublishAfterCommitOnly() async throws {
@@ -104,7 +104,7 @@ struct ModuleHostTests {
             }
         }
         #expect(try log.count() == 1)
-        #expect(try host.store.pendingOutbox().isEmpty)
+        #expect(try await host.store.pendingOutbox().isEmpty)
     }
 
     @Test func publishingAnInvalidEventFailsTheTransaction() async throws {
@@ -136,7 +136,7 @@ struct ModuleShutdownTests {
         }
         // The slow note was applied and published; the next one was left for the next start.
         #expect(try SampleModule.notes(in: store).map(\.text) == ["sleep-400"])
-        #expect(try log.cursor("sample") == 1)
+        #expect(try await log.cursor("sample") == 1)
         #expect(try log.count() == 3)
     }
 }

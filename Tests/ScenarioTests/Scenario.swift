@@ -26,13 +26,15 @@ struct Scenario: Decodable {
         case expectNetwork(NetworkExpectation)
         /// An intake case's state: `{"expectCase": {"id": …, "status": …, "ruleSet": …}}`.
         case expectCase(CaseExpectation)
+        /// An onthaal file's state: `{"expectOnthaalFile": {"id": …, "leadPartner": …}}`.
+        case expectOnthaalFile(OnthaalFileExpectation)
 
-        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase }
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let key = container.allKeys.first, container.allKeys.count == 1 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile"))
             }
             switch key {
             case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
@@ -42,6 +44,7 @@ struct Scenario: Decodable {
             case .expectMandate: self = .expectMandate(try container.decode(MandateExpectation.self, forKey: key))
             case .expectNetwork: self = .expectNetwork(try container.decode(NetworkExpectation.self, forKey: key))
             case .expectCase: self = .expectCase(try container.decode(CaseExpectation.self, forKey: key))
+            case .expectOnthaalFile: self = .expectOnthaalFile(try container.decode(OnthaalFileExpectation.self, forKey: key))
             }
         }
     }
@@ -57,6 +60,14 @@ struct Scenario: Decodable {
         let type: String
         let subject: String?
         let data: JSONValue?
+    }
+
+    struct OnthaalFileExpectation: Decodable {
+        let id: String
+        let leadPartner: String?
+        let closed: Bool?
+        let exploredDomains: [String]?
+        let exploredRights: Int?
     }
 
     struct CaseExpectation: Decodable {

@@ -1,6 +1,7 @@
 import Bus
 import Core
 import Foundation
+import GBOOnboarding
 import Logging
 import Intake
 import Mandating
@@ -30,11 +31,11 @@ struct ScenarioTests {
             for (index, step) in scenario.steps.enumerated() {
                 try await run.perform(step, number: index + 1)
                 // A scenario drives modules with valid events only: nothing may end in dead letters.
-                let letters = try run.log.deadLetters()
+                let letters: [DeadLetter] = try await run.log.deadLetters()
                 #expect(letters.isEmpty, "\(scenario.name), step \(index + 1): dead letters: \(letters.map { "\($0.subscription) \($0.eventType): \($0.error)" })")
                 if !letters.isEmpty { break }
             }
-            try run.expectNoPersonalNumbersOutsideIntakeRequests()
+            try await run.expectNoPersonalNumbersOutsideIntakeRequests()
         }
     }
 }
@@ -86,41 +87,49 @@ final class ScenarioRun: Sendable {
             try await settle()
         case .expect(let expectation):
             let found = try await waitFor(expectation)
-            let published = try published(expectation.type)
+            let published = try await published(expectation.type)
             #expect(found != nil, "\(at): expected \(expectation.type) \(expectation.data?.description ?? ""); published: \(published)")
         case .expectNone(let type):
             try await settle()
-            let unexpected = try unmatched(type)
+            let unexpected = try await unmatched(type)
             #expect(unexpected.isEmpty, "\(at): expected no \(type), got \(unexpected.map(\.description))")
         case .expectMandate(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "mandating" })
             let queries = MandatingQueries(pool: host.store.pool)
-            let application = try #require(try queries.application(expectation.id), "\(at): no application \(expectation.id)")
+            let application = try #require(try await queries.application(expectation.id), "\(at): no application \(expectation.id)")
             if let status = expectation.status { #expect(application.status.rawValue == status, "\(at)") }
             if let overdue = expectation.overdueDecision { #expect(application.overdueDecision?.rawValue == overdue, "\(at)") }
             if let expires = expectation.expiresOn { #expect(application.expiresOn?.description == expires, "\(at)") }
             if let history = expectation.history {
-                let actual = try queries.history(expectation.id).map(\.rawValue)
+                let actual = try await queries.history(expectation.id).map(\.rawValue)
                 #expect(actual == history, "\(at)")
             }
         case .expectCase(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "intake" })
             let queries = IntakeQueries(pool: host.store.pool)
-            let record = try #require(try queries.intakeCase(expectation.id), "\(at): no case \(expectation.id)")
+            let record = try #require(try await queries.intakeCase(expectation.id), "\(at): no case \(expectation.id)")
             if let status = expectation.status { #expect(record.status.rawValue == status, "\(at)") }
             if let ruleSet = expectation.ruleSet { #expect(record.ruleSet == ruleSet, "\(at)") }
             if let limitOn = expectation.limitOn { #expect(record.limitOn?.description == limitOn, "\(at)") }
             if let limitReached = expectation.limitReached { #expect(record.limitReached == limitReached, "\(at)") }
             if let steps = expectation.steps {
-                let actual = try queries.timeline(expectation.id).map(\.step)
+                let actual = try await queries.timeline(expectation.id).map(\.step)
                 #expect(actual == steps, "\(at)")
             }
+        case .expectOnthaalFile(let expectation):
+            try await settle()
+            let host = try #require(hosts.first { $0.module.name == "gbo-onboarding" })
+            let file = try #require(try await GBOQueries(pool: host.store.pool).file(expectation.id), "\(at): no onthaal file \(expectation.id)")
+            if let lead = expectation.leadPartner { #expect(file.leadPartner == lead, "\(at)") }
+            if let closed = expectation.closed { #expect(file.closed == closed, "\(at)") }
+            if let domains = expectation.exploredDomains { #expect(file.exploredDomains == domains, "\(at)") }
+            if let rights = expectation.exploredRights { #expect(file.exploredRights == rights, "\(at)") }
         case .expectNetwork(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "networks" })
-            let network = try #require(try NetworksQueries(pool: host.store.pool).network(expectation.id), "\(at): no network \(expectation.id)")
+            let network = try #require(try await NetworksQueries(pool: host.store.pool).network(expectation.id), "\(at): no network \(expectation.id)")
             if let active = expectation.active { #expect((network.activeSince != nil) == active, "\(at)") }
             if let accepted = expectation.accepted { #expect(network.accepted == accepted, "\(at)") }
             if let waitlist = expectation.waitlist { #expect(network.waitlist == waitlist, "\(at)") }
@@ -128,8 +137,8 @@ final class ScenarioRun: Sendable {
     }
 
     /// The INSZ is carried by the screening request only; every later event refers to the case.
-    func expectNoPersonalNumbersOutsideIntakeRequests() throws {
-        let all = try log.eventsNow(after: 0, limit: 100_000)
+    func expectNoPersonalNumbersOutsideIntakeRequests() async throws {
+        let all = try await log.events(after: 0, limit: 100_000)
         let numbers = Set(all.filter { $0.type == "be.wzt.intake.screening-requested" }.compactMap { event -> String? in
             guard case .string(let insz)? = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.json)))?["data"]?["insz"] else { return nil }
             return insz
@@ -147,7 +156,8 @@ final class ScenarioRun: Sendable {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             let head = log.headOffset
-            let caughtUp = try hosts.allSatisfy { try log.cursor($0.module.name) >= head }
+            var caughtUp = true
+            for host in hosts where try await log.cursor(host.module.name) < head { caughtUp = false }
             if head != lastHead { lastHead = head; stableSince = Date() }
             if caughtUp && Date().timeIntervalSince(stableSince) > 0.05 { return }
             try await Task.sleep(for: .milliseconds(10))
@@ -155,8 +165,8 @@ final class ScenarioRun: Sendable {
         throw ScenarioFailure("\(name): the modules did not catch up with the log within 10 s")
     }
 
-    private func events(_ type: String) throws -> [(offset: Int64, subject: String?, data: JSONValue)] {
-        try log.eventsNow(after: 0, matching: [try EventPattern(type)], limit: 100_000).map { event in
+    private func events(_ type: String) async throws -> [(offset: Int64, subject: String?, data: JSONValue)] {
+        try await log.events(after: 0, matching: [try EventPattern(type)], limit: 100_000).map { event in
             let envelope = try JSONDecoder().decode(JSONValue.self, from: Data(event.json))
             return (event.offset, event.subject, envelope["data"] ?? .null)
         }
@@ -166,7 +176,7 @@ final class ScenarioRun: Sendable {
         let deadline = Date().addingTimeInterval(5)
         repeat {
             try await settle()
-            let candidate = try events(expectation.type).first { event in
+            let candidate = try await events(expectation.type).first { event in
                 !matched.contains(event.offset)
                     && (expectation.subject == nil || event.subject == expectation.subject)
                     && (expectation.data.map { event.data.contains($0) } ?? true)
@@ -179,11 +189,11 @@ final class ScenarioRun: Sendable {
         return nil
     }
 
-    private func unmatched(_ type: String) throws -> [JSONValue] {
-        try events(type).filter { !matched.contains($0.offset) }.map(\.data)
+    private func unmatched(_ type: String) async throws -> [JSONValue] {
+        try await events(type).filter { !matched.contains($0.offset) }.map(\.data)
     }
 
-    private func published(_ type: String) throws -> [String] { try events(type).map(\.data.description) }
+    private func published(_ type: String) async throws -> [String] { try await events(type).map(\.data.description) }
 }
 
 /// Offsets of events an `expect` step has already claimed.
