@@ -64,7 +64,14 @@ let package = Package(
 
         .target(name: "GBOOnboardingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
 
+        .target(name: "AMAContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
+        .target(name: "AMA", dependencies: [
+            "Bus", "ModuleKit", "AMAContracts",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PluginAPI", package: "PluginAPI"),
+        ]),
         .target(name: "GBOOnboarding", dependencies: [
             "Bus", "ModuleKit", "GBOOnboardingContracts", "IntakeContracts",
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -89,7 +96,7 @@ let package = Package(
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
             "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
-            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding",
+            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
@@ -142,7 +149,7 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),

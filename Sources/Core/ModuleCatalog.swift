@@ -1,3 +1,5 @@
+import AMA
+import AMAContracts
 import Bus
 import GBOOnboarding
 import GBOOnboardingContracts
@@ -13,10 +15,11 @@ import NetworksContracts
 public enum ModuleCatalog {
     /// Every contract of every module, hosted here or not: the core validates events for
     /// modules that run in other processes too.
-    public static let contracts: [any EventContract.Type] = IntakeContracts.all + MandatingContracts.all + NetworksContracts.all + GBOOnboardingContracts.all
+    public static let contracts: [any EventContract.Type] = IntakeContracts.all + MandatingContracts.all + NetworksContracts.all + GBOOnboardingContracts.all + AMAContracts.all
 
     /// The modules this build can host, by name.
     public static let modules: [String: @Sendable () -> any Module] = [
+        "ama": { AMAModule() },
         "gbo-onboarding": { GBOOnboardingModule() },
         "intake": { IntakeModule() },
         "mandating": { MandatingModule() },

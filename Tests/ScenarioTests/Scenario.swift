@@ -28,13 +28,15 @@ struct Scenario: Decodable {
         case expectCase(CaseExpectation)
         /// An onthaal file's state: `{"expectOnthaalFile": {"id": …, "leadPartner": …}}`.
         case expectOnthaalFile(OnthaalFileExpectation)
+        /// An AMA agreement: `{"expectAgreement": {"id": …, "activeVersion": 2, "confirmations": [[1, "werkpost", "who", "2024-02-03"], …]}}`.
+        case expectAgreement(AgreementExpectation)
 
-        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile }
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let key = container.allKeys.first, container.allKeys.count == 1 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement"))
             }
             switch key {
             case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
@@ -45,6 +47,7 @@ struct Scenario: Decodable {
             case .expectNetwork: self = .expectNetwork(try container.decode(NetworkExpectation.self, forKey: key))
             case .expectCase: self = .expectCase(try container.decode(CaseExpectation.self, forKey: key))
             case .expectOnthaalFile: self = .expectOnthaalFile(try container.decode(OnthaalFileExpectation.self, forKey: key))
+            case .expectAgreement: self = .expectAgreement(try container.decode(AgreementExpectation.self, forKey: key))
             }
         }
     }
@@ -60,6 +63,13 @@ struct Scenario: Decodable {
         let type: String
         let subject: String?
         let data: JSONValue?
+    }
+
+    struct AgreementExpectation: Decodable {
+        let id: String
+        let activeVersion: Int?
+        /// Each: [version, party, confirmedBy, confirmedOn].
+        let confirmations: [[JSONValue]]?
     }
 
     struct OnthaalFileExpectation: Decodable {

@@ -1,3 +1,4 @@
+import AMA
 import Bus
 import Core
 import Foundation
@@ -117,6 +118,20 @@ final class ScenarioRun: Sendable {
             if let steps = expectation.steps {
                 let actual = try await queries.timeline(expectation.id).map(\.step)
                 #expect(actual == steps, "\(at)")
+            }
+        case .expectAgreement(let expectation):
+            try await settle()
+            let host = try #require(hosts.first { $0.module.name == "ama" })
+            let queries = AMAQueries(pool: host.store.pool)
+            if let version = expectation.activeVersion {
+                let active = try await queries.activeVersion(expectation.id)
+                #expect(active == version, "\(at)")
+            }
+            if let expected = expectation.confirmations {
+                let actual = try await queries.confirmations(expectation.id).map { record -> [JSONValue] in
+                    [.number(Double(record.version)), .string(record.party.rawValue), .string(record.confirmedBy), .string(record.confirmedOn)]
+                }
+                #expect(actual == expected, "\(at)")
             }
         case .expectOnthaalFile(let expectation):
             try await settle()
