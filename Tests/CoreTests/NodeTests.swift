@@ -58,9 +58,9 @@ struct NodeTests {
             let outcomes = try await blocking { try IngressClient(context: context, endpoint: endpoint).publish(notes, window: 32) }
             #expect(outcomes.allSatisfy { if case .ack = $0 { true } else { false } })
             let host = try #require(node.hosts.first)
-            #expect(await eventually { (try? SampleModule.notes(in: host.store).count) == 200 })
+            #expect(await eventually(seconds: 60) { (try? SampleModule.notes(in: host.store).count) == 200 })
             // Each note produced one notes-counted event in the log.
-            #expect(await eventually { node.log.headOffset == 400 })
+            #expect(await eventually(seconds: 60) { node.log.headOffset == 400 })
             let replayEndpoint = node.replay.endpoint
             let page = try await blocking {
                 try ReplayClient(context: context, endpoint: replayEndpoint).page(from: 1, limit: 5000, types: [try EventPattern(NoteAdded.eventType.rawValue)])

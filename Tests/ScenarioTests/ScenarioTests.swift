@@ -13,8 +13,9 @@ import TestSupport
 import Testing
 
 /// Runs every scenario in Tests/Scenarios against the real modules, a real event log and a
-/// manual clock, driving them with events only.
-@Suite(.timeLimit(.minutes(2)))
+/// manual clock, driving them with events only. One at a time: each runs every module, and
+/// together they would starve the rest of the suite on a two-core machine.
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct ScenarioTests {
     static let directory = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../Scenarios").standardized.path
 

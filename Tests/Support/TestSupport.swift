@@ -34,14 +34,17 @@ public enum Samples {
     }
 }
 
-/// Waits until `condition` holds, checking every 20 ms, for at most `seconds`.
-public func eventually(seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
+/// Waits until `condition` holds, checking every 20 ms, for at most `seconds`. A condition that
+/// throws counts as not yet. The condition runs on a thread of its own: it may read a database
+/// synchronously without blocking the cooperative pool that the code under test needs.
+public func eventually(seconds: Double = 10, _ condition: @escaping @Sendable () throws -> Bool) async -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try condition() { return true }
+    while true {
+        let holds = (try? await blocking { (try? condition()) ?? false }) ?? false
+        if holds { return true }
+        if Date() >= deadline { return false }
         try? await Task.sleep(for: .milliseconds(20))
     }
-    return try condition()
 }
 
 /// Runs blocking work (libzmq calls, child processes) on a thread of its own, so that it never
