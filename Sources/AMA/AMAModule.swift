@@ -13,13 +13,14 @@ public final class AMAModule: Module {
     public let contracts: [any EventContract.Type] = AMAContracts.all
     public let subscriptions: [EventPattern] = ([
         BegeleiderRecognised.eventType, BegeleiderMerged.eventType, AgreementSubmitted.eventType,
-        AnnexConfirmed.eventType, AnnexAmended.eventType,
+        AnnexConfirmed.eventType, AnnexAmended.eventType, PermissionRenewed.eventType, PermissionDeadline.eventType,
     ] as [EventType]).map { try! EventPattern($0.rawValue) }
 
     public init() {}
 
     public func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("ama v1") { db in
+            // The permission columns are in v2 below; v1 stays as it shipped.
             try db.execute(sql: """
                 CREATE TABLE begeleider (
                     id TEXT PRIMARY KEY,
@@ -55,6 +56,12 @@ public final class AMAModule: Module {
                 );
                 """)
         }
+        migrator.registerMigration("ama v2 yearly permission") { db in
+            try db.execute(sql: """
+                ALTER TABLE agreement ADD COLUMN permission_valid_until TEXT;
+                ALTER TABLE agreement ADD COLUMN suspended INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
     }
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
@@ -66,6 +73,8 @@ public final class AMAModule: Module {
             case AgreementSubmitted.eventType.rawValue: try work.submit(event.data(as: AgreementSubmitted.self))
             case AnnexConfirmed.eventType.rawValue: try work.confirm(event.data(as: AnnexConfirmed.self))
             case AnnexAmended.eventType.rawValue: try work.amend(event.data(as: AnnexAmended.self))
+            case PermissionRenewed.eventType.rawValue: try work.renew(event.data(as: PermissionRenewed.self))
+            case PermissionDeadline.eventType.rawValue: try work.reachDeadline(event.data(as: PermissionDeadline.self))
             default: return
             }
         } catch let refusal as AMARefusal {
@@ -237,8 +246,66 @@ private struct AMAWork {
         let awaiting = try awaitingParties(id, version: confirmation.annexVersion)
         guard awaiting.isEmpty else { return }
         try db.execute(sql: "UPDATE agreement SET active_version = ? WHERE id = ?", arguments: [confirmation.annexVersion, id])
+        if active == nil {
+            // The permission runs a year (the rule set's renewal period) from the start date.
+            let start = try annexStart(id, version: confirmation.annexVersion)
+            try schedulePermission(id, validUntil: start.adding(months: try renewalMonths(id)).adding(days: -1))
+        }
         try transaction.publish(AgreementStatusChanged(agreementId: id, status: .active, annexVersion: confirmation.annexVersion, awaiting: [],
                                                        on: confirmation.confirmedOn, ruleSet: row["rule_set"]), subject: id)
+    }
+
+    func renew(_ renewal: PermissionRenewed) throws {
+        let id = renewal.agreementId
+        guard let row = try Row.fetchOne(db, sql: "SELECT rule_set, active_version, permission_valid_until, suspended FROM agreement WHERE id = ?", arguments: [id]),
+              let version: Int = row["active_version"], let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) else {
+            throw AMARefusal(agreementId: id, code: "unknown-agreement", reason: "no active agreement \(id) with a permission to renew")
+        }
+        for stage in PermissionDeadline.Stage.allCases {
+            let timerID = permissionTimer(id, stage, validUntil: current)
+            if let timer = try? transaction.timer(timerID), timer.status == .scheduled { try transaction.cancelTimer(timerID) }
+        }
+        // A renewal extends from the end of the current permission, or from today when it had lapsed.
+        let base = max(current.adding(days: 1), renewal.renewedOn)
+        try schedulePermission(id, validUntil: base.adding(months: try renewalMonths(id)).adding(days: -1))
+        if (row["suspended"] as Int) == 1 {
+            try db.execute(sql: "UPDATE agreement SET suspended = 0 WHERE id = ?", arguments: [id])
+            try transaction.publish(AgreementStatusChanged(agreementId: id, status: .active, annexVersion: version, awaiting: [],
+                                                           on: renewal.renewedOn, ruleSet: row["rule_set"]), subject: id)
+        }
+    }
+
+    func reachDeadline(_ deadline: PermissionDeadline) throws {
+        guard deadline.stage == .expired,
+              let row = try Row.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ?", arguments: [deadline.agreementId]),
+              let version: Int = row["active_version"] else { return }
+        try db.execute(sql: "UPDATE agreement SET suspended = 1 WHERE id = ?", arguments: [deadline.agreementId])
+        try transaction.publish(AgreementStatusChanged(agreementId: deadline.agreementId, status: .suspended, annexVersion: version, awaiting: [],
+                                                       on: deadline.validUntil.adding(days: 1), ruleSet: row["rule_set"]), subject: deadline.agreementId)
+    }
+
+    /// A warning a month before the permission's last day, and suspension the day after it.
+    private func schedulePermission(_ id: String, validUntil: CalendarDate) throws {
+        try db.execute(sql: "UPDATE agreement SET permission_valid_until = ? WHERE id = ?", arguments: [validUntil.description, id])
+        try transaction.schedule(timer: permissionTimer(id, .renewalDue, validUntil: validUntil), at: validUntil.adding(months: -1).startOfDay,
+                                 publish: PermissionDeadline(agreementId: id, stage: .renewalDue, validUntil: validUntil), subject: id)
+        try transaction.schedule(timer: permissionTimer(id, .expired, validUntil: validUntil), at: validUntil.adding(days: 1).startOfDay,
+                                 publish: PermissionDeadline(agreementId: id, stage: .expired, validUntil: validUntil), subject: id)
+    }
+
+    /// One timer per stage and permission period: a fired timer of an earlier year never blocks the next.
+    private func permissionTimer(_ id: String, _ stage: PermissionDeadline.Stage, validUntil: CalendarDate) -> String {
+        "permission-\(stage.rawValue)-\(id)-\(validUntil)"
+    }
+
+    private func renewalMonths(_ id: String) throws -> Int {
+        let ruleSet = try String.fetchOne(db, sql: "SELECT rule_set FROM agreement WHERE id = ?", arguments: [id]) ?? ""
+        return transaction.rules.ruleSets.first { $0.id == ruleSet }?.ama?.permissionRenewalMonths ?? 12
+    }
+
+    private func annexStart(_ id: String, version: Int) throws -> CalendarDate {
+        let json = try String.fetchOne(db, sql: "SELECT annex FROM annex_version WHERE agreement_id = ? AND version = ?", arguments: [id, version]) ?? "{}"
+        return try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data(json.utf8)).startOn
     }
 
     private func propose(_ annex: AgreementSubmitted.Annex, agreementId: String, version: Int, on date: CalendarDate, ruleSet: String) throws {

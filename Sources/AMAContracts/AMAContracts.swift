@@ -157,7 +157,7 @@ public struct AgreementStatusChanged: EventContract, Hashable {
     public static let eventType: EventType = "be.wzt.ama.agreement-status-changed"
     public static let dataVersion = 1
 
-    public enum Status: String, Codable, Sendable, Hashable { case awaitingConfirmation = "awaiting-confirmation", active }
+    public enum Status: String, Codable, Sendable, Hashable { case awaitingConfirmation = "awaiting-confirmation", active, suspended }
 
     public var agreementId: String
     public var status: Status
@@ -203,6 +203,40 @@ public struct AMARefused: EventContract, Hashable {
 public enum AMAContracts {
     public static let all: [any EventContract.Type] = [
         BegeleiderRecognised.self, BegeleiderMerged.self, AgreementSubmitted.self, AnnexConfirmed.self, AnnexAmended.self,
-        AgreementStatusChanged.self, AMARefused.self,
+        AgreementStatusChanged.self, AMARefused.self, PermissionRenewed.self, PermissionDeadline.self,
     ]
+}
+
+/// The participant's permission was renewed for another year (DOMAIN.md, "AMA in detail":
+/// permissions are renewed yearly).
+public struct PermissionRenewed: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.permission-renewed"
+    public static let dataVersion = 1
+    public var agreementId: String
+    public var renewedOn: CalendarDate
+
+    public init(agreementId: String, renewedOn: CalendarDate) {
+        self.agreementId = agreementId
+        self.renewedOn = renewedOn
+    }
+}
+
+/// The yearly permission runs out soon (a month before), or ran out (`expired`): the agreement is
+/// then suspended until a renewal. Published by the module's own deadlines.
+public struct PermissionDeadline: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.permission-deadline"
+    public static let dataVersion = 1
+
+    public enum Stage: String, Codable, Sendable, Hashable, CaseIterable { case renewalDue = "renewal-due", expired }
+
+    public var agreementId: String
+    public var stage: Stage
+    /// The last day of the current permission.
+    public var validUntil: CalendarDate
+
+    public init(agreementId: String, stage: Stage, validUntil: CalendarDate) {
+        self.agreementId = agreementId
+        self.stage = stage
+        self.validUntil = validUntil
+    }
 }
