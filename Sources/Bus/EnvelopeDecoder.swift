@@ -13,6 +13,23 @@ public struct EnvelopeDecoder: Sendable {
     }
 
     public func decode(_ json: [UInt8]) throws(EnvelopeError) -> Envelope {
+        Envelope(header: try header(json), json: json)
+    }
+
+    /// Reads the data of a stored event as contract `T`, upcasting older versions. One parse:
+    /// the header decoded for validation already holds the data.
+    public func data<T: EventContract>(_ type: T.Type, of json: [UInt8]) throws(EnvelopeError) -> T {
+        let header = try header(json)
+        guard header.type == T.eventType else {
+            throw EnvelopeError(.unknownType, "event \(header.id) is \(header.type), not \(T.eventType)")
+        }
+        guard let data = header.data as? T else {
+            throw EnvelopeError(.unsupportedDataVersion, "event \(header.id) does not upcast to \(T.eventType) v\(T.dataVersion)")
+        }
+        return data
+    }
+
+    private func header(_ json: [UInt8]) throws(EnvelopeError) -> EnvelopeHeader {
         guard !json.isEmpty else {
             throw EnvelopeError(.emptyMessage, "the frame is empty; send one CloudEvents JSON document per message")
         }
@@ -26,34 +43,13 @@ public struct EnvelopeDecoder: Sendable {
         let decoder = JSONDecoder()
         decoder.userInfo[EnvelopeHeader.registryKey] = registry
         do {
-            let header = try decoder.decode(EnvelopeHeader.self, from: Data(json))
-            return Envelope(header: header, json: json)
+            return try decoder.decode(EnvelopeHeader.self, from: Data(json))
         } catch let error as EnvelopeError {
             throw error
         } catch let error as DecodingError {
             throw EnvelopeError.describing(error)
         } catch {
             throw EnvelopeError(.malformedJSON, "the message is not a JSON document")
-        }
-    }
-
-    /// Reads the data of a stored event as contract `T`, upcasting older versions.
-    public func data<T: EventContract>(_ type: T.Type, of json: [UInt8]) throws(EnvelopeError) -> T {
-        let envelope = try decode(json)
-        guard envelope.type == T.eventType else {
-            throw EnvelopeError(.unknownType, "event \(envelope.id) is \(envelope.type), not \(T.eventType)")
-        }
-        let decoder = JSONDecoder()
-        decoder.userInfo[EnvelopeHeader.registryKey] = registry
-        do {
-            guard let data = try decoder.decode(EnvelopeHeader.self, from: Data(json)).data as? T else {
-                throw EnvelopeError(.unsupportedDataVersion, "event \(envelope.id) does not upcast to \(T.eventType) v\(T.dataVersion)")
-            }
-            return data
-        } catch let error as EnvelopeError {
-            throw error
-        } catch {
-            throw EnvelopeError(.invalidData, "event \(envelope.id) no longer decodes as \(T.eventType)")
         }
     }
 }

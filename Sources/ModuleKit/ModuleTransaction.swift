@@ -40,8 +40,9 @@ public final class ModuleTransaction {
     }
 
     /// Events caused by an event carry its correlation id, or its id when it started the chain.
-    var outgoingCorrelationID: String? {
+    /// Computed once per transaction: it parses the cause's envelope.
+    lazy var outgoingCorrelationID: String? = {
         guard let cause else { return nil }
         return (try? decoder.decode(cause.json).correlationID) ?? cause.id
-    }
+    }()
 }
