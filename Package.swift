@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // Regional rule sets: the API as a shared library, and the built-in plugins.
         .package(path: "Plugins/PluginAPI"),
         .package(path: "Plugins/Flanders"),
@@ -64,13 +68,27 @@ let package = Package(
 
         .target(name: "GBOOnboardingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
 
-        .target(name: "AMAContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+        .target(name: "AMAContracts", dependencies: ["Bus", "IntakeContracts", .product(name: "PluginAPI", package: "PluginAPI")]),
 
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
         .target(name: "AMA", dependencies: [
             "Bus", "ModuleKit", "AMAContracts",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // Tells agencies what they must know through their webhooks and mailboxes; reads the
+        // other modules' contracts only to say what happened, never more.
+        .target(name: "Notifications", dependencies: [
+            "Bus", "ModuleKit", "IntakeContracts", "MandatingContracts", "NetworksContracts", "GBOOnboardingContracts", "AMAContracts",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOExtras", package: "swift-nio-extras"),
         ]),
         .target(name: "GBOOnboarding", dependencies: [
             "Bus", "ModuleKit", "GBOOnboardingContracts", "IntakeContracts",
@@ -96,7 +114,7 @@ let package = Package(
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
             "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
-            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA",
+            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA", "Notifications",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
@@ -106,7 +124,8 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "wzt", dependencies: [
-            "Core", "Bus", "BusTransport", "ZeroMQ",
+            "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),

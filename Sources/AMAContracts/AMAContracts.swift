@@ -1,4 +1,5 @@
 import Bus
+import IntakeContracts
 import PluginAPI
 
 /// Departement Zorg recognised a facility as begeleider (supervisor) of AMA.
@@ -71,15 +72,20 @@ public struct AgreementSubmitted: EventContract, Hashable {
         public var schedule: String?
         public var totalHours: Int?
         public var hoursPerDay: Double
+        /// Hours a week; AMA sociale economie asks at least 12. Added after the first release:
+        /// absent in older events, which were never sociale economie.
+        public var hoursPerWeek: Double?
         public var tasks: [String]
         public var locations: [String]
         public var supervisorName: String
         public var startOn: CalendarDate
 
-        public init(schedule: String?, totalHours: Int?, hoursPerDay: Double, tasks: [String], locations: [String], supervisorName: String, startOn: CalendarDate) {
+        public init(schedule: String?, totalHours: Int?, hoursPerDay: Double, hoursPerWeek: Double? = nil, tasks: [String], locations: [String],
+                    supervisorName: String, startOn: CalendarDate) {
             self.schedule = schedule
             self.totalHours = totalHours
             self.hoursPerDay = hoursPerDay
+            self.hoursPerWeek = hoursPerWeek
             self.tasks = tasks
             self.locations = locations
             self.supervisorName = supervisorName
@@ -98,9 +104,14 @@ public struct AgreementSubmitted: EventContract, Hashable {
     public var werkpostId: String
     public var werkpostName: String
     public var annex: Annex
+    /// The electronic submission the regulation asks for. Optional in the contract only because
+    /// events from before it was added lack it; the AMA module refuses a new submission without it.
+    public var filing: ElectronicFiling?
 
     public init(agreementId: String, participantId: String, region: String, birthDate: CalendarDate, accessRoute: AccessRouteClaim,
-                concurrentSupports: [ConcurrentSupport], begeleiderId: String, werkpostId: String, werkpostName: String, annex: Annex) {
+                concurrentSupports: [ConcurrentSupport], begeleiderId: String, werkpostId: String, werkpostName: String, annex: Annex,
+                filing: ElectronicFiling?) {
+        self.filing = filing
         self.agreementId = agreementId
         self.participantId = participantId
         self.region = region
@@ -186,7 +197,8 @@ public struct AMARefused: EventContract, Hashable {
     public var agreementId: String?
     /// Stable: age, access-route, permission-too-old, not-same-activity, concurrent-support, minimum-hours,
     /// annex-incomplete, begeleider-not-recognised, werkpost-taken, unknown-agreement, invalid-confirmation, no-rules,
-    /// recognition-incomplete.
+    /// recognition-incomplete, filing-incomplete, filing-mismatch, attachment-missing, attachment-too-large, agreement-ended,
+    /// not-social-economy, minimum-weekly-hours, attendance, quarter-closed, contingent.
     public var code: String
     /// Names the rule, with its DOMAIN.md source.
     public var reason: String
@@ -203,7 +215,8 @@ public struct AMARefused: EventContract, Hashable {
 public enum AMAContracts {
     public static let all: [any EventContract.Type] = [
         BegeleiderRecognised.self, BegeleiderMerged.self, AgreementSubmitted.self, AnnexConfirmed.self, AnnexAmended.self,
-        AgreementStatusChanged.self, AMARefused.self, PermissionRenewed.self, PermissionDeadline.self,
+        AgreementStatusChanged.self, AMARefused.self, PermissionRenewed.self, PermissionDeadline.self, EndReported.self, AgreementEnded.self,
+        ContingentSet.self, AttendanceReported.self, QuarterClosed.self, SubsidyReported.self, ReassessmentDue.self, Reassessed.self,
     ]
 }
 
@@ -238,5 +251,238 @@ public struct PermissionDeadline: EventContract, Hashable {
         self.agreementId = agreementId
         self.stage = stage
         self.validUntil = validUntil
+    }
+}
+
+/// The electronic submission of an agreement (DOMAIN.md, AMA in detail: electronic submission).
+/// Carries the participant's name and INSZ: only the AMA module keeps them.
+public struct ElectronicFiling: Codable, Sendable, Hashable {
+    public var facilityType: String
+    public var recognitionNumber: String
+    public var participantName: String
+    public var insz: INSZ
+    public var endOn: CalendarDate?
+    /// The one scan (PDF or image), stored by the AMA module beforehand (`wzt ama attach`).
+    public var attachment: AttachmentReference
+    public var contactEmail: String
+    /// The Dimona declaration the regulation requires.
+    public var dimonaReference: String
+
+    public init(facilityType: String, recognitionNumber: String, participantName: String, insz: INSZ, endOn: CalendarDate?,
+                attachment: AttachmentReference, contactEmail: String, dimonaReference: String) {
+        self.facilityType = facilityType
+        self.recognitionNumber = recognitionNumber
+        self.participantName = participantName
+        self.insz = insz
+        self.endOn = endOn
+        self.attachment = attachment
+        self.contactEmail = contactEmail
+        self.dimonaReference = dimonaReference
+    }
+}
+
+/// A stored attachment, named by its content: the SHA-256 of its bytes (lowercase hex).
+public struct AttachmentReference: Codable, Sendable, Hashable {
+    public var sha256: String
+    /// What the content is (found from the bytes, not from a file name): application/pdf, image/png, image/jpeg, image/tiff.
+    public var mediaType: String
+    public var bytes: Int
+
+    public init(sha256: String, mediaType: String, bytes: Int) {
+        self.sha256 = sha256
+        self.mediaType = mediaType
+        self.bytes = bytes
+    }
+}
+
+/// The begeleider reports electronically that an agreement ended (DOMAIN.md, AMA in detail:
+/// the agreement ends by termination or when the permission is withdrawn).
+public struct EndReported: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.end-reported"
+    public static let dataVersion = 1
+
+    public enum Reason: String, Codable, Sendable, Hashable, CaseIterable {
+        case terminatedByParticipant = "terminated-by-participant"
+        case terminatedByBegeleider = "terminated-by-begeleider"
+        case terminatedByWerkpost = "terminated-by-werkpost"
+        case permissionWithdrawn = "permission-withdrawn"
+        case reassessment
+    }
+
+    public var agreementId: String
+    public var endedOn: CalendarDate
+    public var reason: Reason
+
+    public init(agreementId: String, endedOn: CalendarDate, reason: Reason) {
+        self.agreementId = agreementId
+        self.endedOn = endedOn
+        self.reason = reason
+    }
+}
+
+/// An agreement ended: its deadlines are cancelled and it takes no more attendance.
+public struct AgreementEnded: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.agreement-ended"
+    public static let dataVersion = 1
+    public var agreementId: String
+    public var endedOn: CalendarDate
+    public var reason: EndReported.Reason
+    public var ruleSet: String
+
+    public init(agreementId: String, endedOn: CalendarDate, reason: EndReported.Reason, ruleSet: String) {
+        self.agreementId = agreementId
+        self.endedOn = endedOn
+        self.reason = reason
+        self.ruleSet = ruleSet
+    }
+}
+
+/// A calendar quarter, written `2025-Q1`.
+public struct Quarter: Codable, Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let year: Int
+    public let number: Int
+
+    public init(year: Int, number: Int) throws(QuarterError) {
+        guard (1...4).contains(number), (1900...9999).contains(year) else { throw QuarterError() }
+        self.year = year
+        self.number = number
+    }
+
+    public init(_ text: String) throws(QuarterError) {
+        let parts = text.split(separator: "-Q", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 4, let year = Int(parts[0]), parts[1].count == 1, let number = Int(parts[1]) else { throw QuarterError() }
+        try self.init(year: year, number: number)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        do { self = try Quarter(try container.decode(String.self)) } catch let error as QuarterError {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: error.message)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+
+    public var description: String { "\(year)-Q\(number)" }
+    public var firstDay: CalendarDate { CalendarDate(year: year, month: number * 3 - 2, day: 1)! }
+    public var lastDay: CalendarDate { firstDay.adding(months: 3).adding(days: -1) }
+    /// 90 to 92.
+    public var days: Int { (0..<3).map { firstDay.adding(months: $0 + 1).adding(days: -1).day }.reduce(0, +) }
+
+    public static func < (lhs: Quarter, rhs: Quarter) -> Bool { (lhs.year, lhs.number) < (rhs.year, rhs.number) }
+}
+
+public struct QuarterError: Error, Hashable, Sendable {
+    public let message = "a quarter is written YYYY-Qn with n from 1 to 4, e.g. 2025-Q1"
+}
+
+/// Departement WSE sets a maatwerkbedrijf's contingent for a year: how many participants'
+/// full-year subsidy it may receive at most (DOMAIN.md, AMA in detail: AMA sociale economie).
+public struct ContingentSet: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.contingent-set"
+    public static let dataVersion = 1
+    public var begeleiderId: String
+    public var year: Int
+    public var places: Int
+
+    public init(begeleiderId: String, year: Int, places: Int) {
+        self.begeleiderId = begeleiderId
+        self.year = year
+        self.places = places
+    }
+}
+
+/// The begeleider reports a sociale economie participant's attendance days in a quarter.
+/// A later report for the same quarter replaces the earlier one, until the quarter is closed.
+public struct AttendanceReported: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.attendance-reported"
+    public static let dataVersion = 1
+    public var agreementId: String
+    public var quarter: Quarter
+    public var attendanceDays: Int
+
+    public init(agreementId: String, quarter: Quarter, attendanceDays: Int) {
+        self.agreementId = agreementId
+        self.quarter = quarter
+        self.attendanceDays = attendanceDays
+    }
+}
+
+/// The administration closes a quarter: the module reports the subsidy per facility.
+public struct QuarterClosed: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.quarter-closed"
+    public static let dataVersion = 1
+    public var quarter: Quarter
+
+    public init(quarter: Quarter) { self.quarter = quarter }
+}
+
+/// The sociale economie subsidy of one facility for one quarter: attendance days / 365 of the
+/// yearly amount per participant, the total capped by the facility's contingent.
+public struct SubsidyReported: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.subsidy-reported"
+    public static let dataVersion = 1
+
+    public struct Line: Codable, Sendable, Hashable {
+        public var agreementId: String
+        public var attendanceDays: Int
+        public var subsidyCents: Int
+
+        public init(agreementId: String, attendanceDays: Int, subsidyCents: Int) {
+            self.agreementId = agreementId
+            self.attendanceDays = attendanceDays
+            self.subsidyCents = subsidyCents
+        }
+    }
+
+    public var begeleiderId: String
+    public var quarter: Quarter
+    public var lines: [Line]
+    /// The sum of the lines, before the cap.
+    public var computedCents: Int
+    public var contingentPlaces: Int
+    /// `contingentPlaces` full-attendance participants for this quarter.
+    public var capCents: Int
+    public var payableCents: Int
+
+    public init(begeleiderId: String, quarter: Quarter, lines: [Line], computedCents: Int, contingentPlaces: Int, capCents: Int, payableCents: Int) {
+        self.begeleiderId = begeleiderId
+        self.quarter = quarter
+        self.lines = lines
+        self.computedCents = computedCents
+        self.contingentPlaces = contingentPlaces
+        self.capCents = capCents
+        self.payableCents = payableCents
+    }
+}
+
+/// A sociale economie participation is reassessed yearly: published by the module when due.
+public struct ReassessmentDue: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.reassessment-due"
+    public static let dataVersion = 1
+    public var agreementId: String
+    public var dueOn: CalendarDate
+
+    public init(agreementId: String, dueOn: CalendarDate) {
+        self.agreementId = agreementId
+        self.dueOn = dueOn
+    }
+}
+
+/// VDAB's yearly reassessment: the participation goes on for another period, or it ends.
+public struct Reassessed: EventContract, Hashable {
+    public static let eventType: EventType = "be.wzt.ama.reassessed"
+    public static let dataVersion = 1
+    public var agreementId: String
+    public var on: CalendarDate
+    public var continues: Bool
+
+    public init(agreementId: String, on: CalendarDate, continues: Bool) {
+        self.agreementId = agreementId
+        self.on = on
+        self.continues = continues
     }
 }

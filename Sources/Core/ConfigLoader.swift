@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Notifications
 import TOMLKit
 
 /// Reads `wzt.toml`. Every key is checked: an unknown key, a wrong type or an impossible value
@@ -79,6 +80,9 @@ public enum ConfigLoader {
             config.pluginPaths = try plugins.stringArray("paths") ?? []
             try plugins.finish()
         }
+        if let notifications = try reader.section("notifications") {
+            config.notifications = try notificationsConfiguration(notifications)
+        }
         if let log = try reader.section("log") {
             if let level = try log.string("level") {
                 guard let parsed = Logger.Level(rawValue: level) else {
@@ -90,6 +94,68 @@ public enum ConfigLoader {
         }
         try reader.finish()
         return config
+    }
+}
+
+extension ConfigLoader {
+    /// `[notifications]` with `[[notifications.webhook]]` and `[[notifications.email]]` channels.
+    static func notificationsConfiguration(_ section: TableReader) throws(ConfigError) -> NotificationsConfiguration {
+        var result = NotificationsConfiguration()
+        result.maxAttempts = try section.int("max_attempts", in: 1...100) ?? result.maxAttempts
+        if let first = try section.int("first_retry_ms", in: 1...3_600_000) { result.firstRetryDelay = .milliseconds(first) }
+        if let timeout = try section.int("timeout_ms", in: 100...300_000) { result.timeout = .milliseconds(timeout) }
+        for webhook in try section.tables("webhook") {
+            guard let url = try webhook.string("url", nonEmpty: true) else { throw webhook.missing("url", example: "\"https://agency.example/wzt\"") }
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw webhook.invalid("url", "must start with http:// or https://") }
+            let secret: String
+            switch (try webhook.string("secret", nonEmpty: true), try webhook.string("secret_env", nonEmpty: true)) {
+            case (let value?, nil): secret = value
+            case (nil, let variable?):
+                guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                    throw webhook.invalid("secret_env", "environment variable \(variable) is not set; export it or use `secret`")
+                }
+                secret = value
+            default: throw webhook.invalid("secret", "give exactly one of `secret` and `secret_env` (the name of an environment variable holding it)")
+            }
+            result.channels.append(try channel(webhook, kind: .webhook(url: url, secret: secret)))
+        }
+        for email in try section.tables("email") {
+            guard let relay = try email.string("smtp", nonEmpty: true) else { throw email.missing("smtp", example: "\"127.0.0.1:25\"") }
+            guard let colon = relay.lastIndex(of: ":"), let port = Int(relay[relay.index(after: colon)...]), (1...65535).contains(port),
+                  !relay[..<colon].isEmpty else { throw email.invalid("smtp", "write HOST:PORT, e.g. \"127.0.0.1:25\"") }
+            guard let from = try email.string("from", nonEmpty: true) else { throw email.missing("from", example: "\"wzt@agency.example\"") }
+            guard let to = try email.stringArray("to"), !to.isEmpty else { throw email.missing("to", example: "[\"team@agency.example\"]") }
+            for address in [from] + to where !isMailAddress(address) {
+                throw email.invalid(address == from ? "from" : "to", "\"\(address)\" is not an e-mail address (name@domain)")
+            }
+            result.channels.append(try channel(email, kind: .email(host: String(relay[..<colon]), port: port, from: from, to: to)))
+        }
+        let names = result.channels.map(\.name)
+        if let duplicate = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            throw section.invalid("", "two channels are named \"\(duplicate)\"; names must be unique")
+        }
+        try section.finish()
+        return result
+    }
+
+    private static func channel(_ table: TableReader, kind: Channel.Kind) throws(ConfigError) -> Channel {
+        guard let name = try table.string("name", nonEmpty: true) else { throw table.missing("name", example: "\"vdab-casework\"") }
+        guard let patterns = try table.stringArray("events"), !patterns.isEmpty else {
+            throw table.missing("events", example: "[\"be.wzt.ama.*\", \"be.wzt.intake.trajectory-limit-reached\"]")
+        }
+        var events: [EventPattern] = []
+        for pattern in patterns {
+            do { events.append(try EventPattern(pattern)) } catch { throw table.invalid("events", "\"\(pattern)\" is not an event type pattern: \(error)") }
+        }
+        let link = try table.string("link", nonEmpty: true)
+        try table.finish()
+        return Channel(name: name, kind: kind, events: events, link: link)
+    }
+
+    private static func isMailAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".")
+            && !text.contains(where: { $0 == "<" || $0 == ">" || $0.isWhitespace || $0.isNewline })
     }
 }
 
@@ -176,6 +242,22 @@ final class TableReader {
         }
         return text
     }
+
+    /// An array of tables, `[[key]]`; empty when absent.
+    func tables(_ key: String) throws(ConfigError) -> [TableReader] {
+        used.insert(key)
+        guard let value = table[key] else { return [] }
+        guard let array = value.array else { throw error(key, "must be an array of tables: write [[\(prefix + key)]] above each one") }
+        var readers: [TableReader] = []
+        for (index, element) in array.enumerated() {
+            guard let table = element.table else { throw error(key, "must be an array of tables: write [[\(prefix + key)]] above each one") }
+            readers.append(TableReader(table: table, origin: origin, prefix: prefix + key + "[\(index)]."))
+        }
+        return readers
+    }
+
+    func missing(_ key: String, example: String) -> ConfigError { error(key, "is required, e.g. \(key) = \(example)") }
+    func invalid(_ key: String, _ message: String) -> ConfigError { error(key, message) }
 
     func finish() throws(ConfigError) {
         let unknown = table.keys.filter { !used.contains($0) }.sorted()

@@ -10,6 +10,7 @@ import MandatingContracts
 import ModuleKit
 import Networks
 import NetworksContracts
+import Notifications
 
 /// The modules and contracts this build of wzt knows.
 public enum ModuleCatalog {
@@ -19,13 +20,14 @@ public enum ModuleCatalog {
         IntakeContracts.all, MandatingContracts.all, NetworksContracts.all, GBOOnboardingContracts.all, AMAContracts.all,
     ].flatMap { $0 }
 
-    /// The modules this build can host, by name.
-    public static let modules: [String: @Sendable () -> any Module] = [
-        "ama": { AMAModule() },
-        "gbo-onboarding": { GBOOnboardingModule() },
-        "intake": { IntakeModule() },
-        "mandating": { MandatingModule() },
-        "networks": { NetworksModule() },
+    /// The modules this build can host, by name, made for one node's configuration.
+    public static let modules: [String: @Sendable (NodeConfiguration) -> any Module] = [
+        "ama": { _ in AMAModule() },
+        "gbo-onboarding": { _ in GBOOnboardingModule() },
+        "intake": { _ in IntakeModule() },
+        "mandating": { _ in MandatingModule() },
+        "networks": { _ in NetworksModule() },
+        "notifications": { NotificationsModule(configuration: $0.notifications) },
     ]
 
     public static var moduleNames: [String] { modules.keys.sorted() }

@@ -1,6 +1,7 @@
 import Bus
 import BusTransport
 import Logging
+import Notifications
 
 /// Everything a node (`wzt serve`) needs to start, with defaults that work with no file at all:
 /// all modules in this process, SQLite under `./data`, ZeroMQ on loopback ports 5555-5557.
@@ -14,6 +15,8 @@ public struct NodeConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Directories whose `.so` files are loaded as regional rule-set plugins.
     public var pluginPaths: [String] = []
+    /// Channels and retries of the notifications module; no channels by default.
+    public var notifications = NotificationsConfiguration()
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 

@@ -21,11 +21,15 @@ public protocol Module: Sendable {
     func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws
     /// Called once before the first delivery.
     func start(_ context: ModuleContext) async throws
+    /// Work the module does beside event handling for as long as it is hosted (delivering to the
+    /// outside world, say); cancelled on shutdown. Runs after `start`, alongside deliveries.
+    func run(_ context: ModuleContext) async throws
     /// Called once after the last delivery, on shutdown.
     func stop() async
 }
 
 extension Module {
     public func start(_ context: ModuleContext) async throws {}
+    public func run(_ context: ModuleContext) async throws {}
     public func stop() async {}
 }

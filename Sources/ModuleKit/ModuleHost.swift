@@ -37,6 +37,7 @@ public final class ModuleHost: Service {
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await self.runTimers() }
+                group.addTask { try await self.module.run(self.context) }
                 try await dispatcher.run()
                 group.cancelAll()
             }

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Wakes one waiting task; a `fire` with nobody waiting is remembered for the next `wait`.
-final class Signal: Sendable {
+public final class Signal: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -9,7 +9,9 @@ final class Signal: Sendable {
 
     private let state = Mutex(State())
 
-    func fire() {
+    public init() {}
+
+    public func fire() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.pending = true
@@ -22,7 +24,7 @@ final class Signal: Sendable {
     }
 
     /// Returns after the next `fire` (or at once if one is pending), or when the task is cancelled.
-    func wait() async {
+    public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready = state.withLock { state -> Bool in

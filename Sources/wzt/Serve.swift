@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "wzt")
 
         let names = configuration.modules ?? ModuleCatalog.moduleNames
-        let modules = names.compactMap { ModuleCatalog.modules[$0]?() }
+        let modules = names.compactMap { ModuleCatalog.modules[$0]?(configuration) }
         let node: Node
         do {
             node = try Node(configuration: configuration, modules: modules, logger: logger)

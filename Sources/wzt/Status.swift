@@ -19,7 +19,7 @@ struct Status: ParsableCommand {
         let configuration = try options.load()
         let log = try LocalLog.open(configuration)
         defer { log.close() }
-        let patternsByModule = Dictionary(uniqueKeysWithValues: ModuleCatalog.modules.map { ($0.key, $0.value().subscriptions) })
+        let patternsByModule = Dictionary(uniqueKeysWithValues: ModuleCatalog.modules.map { ($0.key, $0.value(configuration).subscriptions) })
         let deadLetters = try log.deadLetters(status: .open)
         let head = log.headOffset
         let rows = try log.cursors().map { cursor in

@@ -28,15 +28,18 @@ struct Scenario: Decodable {
         case expectCase(CaseExpectation)
         /// An onthaal file's state: `{"expectOnthaalFile": {"id": …, "leadPartner": …}}`.
         case expectOnthaalFile(OnthaalFileExpectation)
+        /// Store a scan with the AMA module: `{"attach": {"text": "%PDF-…", "sha256": …, "mediaType": …}}`;
+        /// the reference it gets must be the one given (the submissions in the file use it).
+        case attach(Attachment)
         /// An AMA agreement: `{"expectAgreement": {"id": …, "activeVersion": 2, "confirmations": [[1, "werkpost", "who", "2024-02-03"], …]}}`.
         case expectAgreement(AgreementExpectation)
 
-        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement }
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement, attach }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let key = container.allKeys.first, container.allKeys.count == 1 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement, attach"))
             }
             switch key {
             case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
@@ -48,6 +51,7 @@ struct Scenario: Decodable {
             case .expectCase: self = .expectCase(try container.decode(CaseExpectation.self, forKey: key))
             case .expectOnthaalFile: self = .expectOnthaalFile(try container.decode(OnthaalFileExpectation.self, forKey: key))
             case .expectAgreement: self = .expectAgreement(try container.decode(AgreementExpectation.self, forKey: key))
+            case .attach: self = .attach(try container.decode(Attachment.self, forKey: key))
             }
         }
     }
@@ -63,6 +67,12 @@ struct Scenario: Decodable {
         let type: String
         let subject: String?
         let data: JSONValue?
+    }
+
+    struct Attachment: Decodable {
+        let text: String
+        let sha256: String
+        let mediaType: String
     }
 
     struct AgreementExpectation: Decodable {

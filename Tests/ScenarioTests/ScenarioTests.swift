@@ -37,7 +37,7 @@ struct ScenarioTests {
                 #expect(letters.isEmpty, "\(scenario.name), step \(index + 1): dead letters: \(letters.map { "\($0.subscription) \($0.eventType): \($0.error)" })")
                 if !letters.isEmpty { break }
             }
-            try await run.expectNoPersonalNumbersOutsideIntakeRequests()
+            try await run.expectNoPersonalNumbersOutsideRequests()
         }
     }
 }
@@ -56,7 +56,7 @@ final class ScenarioRun: Sendable {
         name = scenario.name
         log = try EventLog(path: directory.file("log.sqlite"))
         clock = ManualClock(now: scenario.start.startOfDay)
-        let modules = ModuleCatalog.modules.values.map { $0() }
+        let modules = ModuleCatalog.modules.values.map { $0(NodeConfiguration()) }
         decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts)))
         let rules = try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
         var logger = Logger(label: "scenario")
@@ -134,6 +134,10 @@ final class ScenarioRun: Sendable {
                 }
                 #expect(actual == expected, "\(at)")
             }
+        case .attach(let attachment):
+            let host = try #require(hosts.first { $0.module.name == "ama" })
+            let reference = try await AMAAttachments(pool: host.store.pool).store(Data(attachment.text.utf8))
+            #expect(reference.sha256 == attachment.sha256 && reference.mediaType == attachment.mediaType, "\(at): stored as \(reference)")
         case .expectOnthaalFile(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "gbo-onboarding" })
@@ -152,14 +156,18 @@ final class ScenarioRun: Sendable {
         }
     }
 
-    /// The INSZ is carried by the screening request only; every later event refers to the case.
-    func expectNoPersonalNumbersOutsideIntakeRequests() async throws {
+    /// The INSZ is carried by the requests that must name the person (the screening request, the
+    /// AMA submission); every event the modules publish refers to the case instead.
+    func expectNoPersonalNumbersOutsideRequests() async throws {
+        let requests = ["be.wzt.intake.screening-requested", "be.wzt.ama.agreement-submitted"]
         let all = try await log.events(after: 0, limit: 100_000)
-        let numbers = Set(all.filter { $0.type == "be.wzt.intake.screening-requested" }.compactMap { event -> String? in
-            guard case .string(let insz)? = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.json)))?["data"]?["insz"] else { return nil }
+        let numbers = Set(all.filter { requests.contains($0.type) }.compactMap { event -> String? in
+            let data = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.json)))?["data"]
+            guard case .string(let insz)? = data?["insz"] ?? data?["filing"]?["insz"] else { return nil }
             return insz
         })
-        for event in all where event.type != "be.wzt.intake.screening-requested" {
+        #expect(!numbers.isEmpty || !all.contains { requests.contains($0.type) }, "\(name): no INSZ found in the requests to look for")
+        for event in all where !requests.contains(event.type) {
             let text = String(decoding: event.json, as: UTF8.self)
             for number in numbers { #expect(!text.contains(number), "\(name): \(event.type) at offset \(event.offset) carries an INSZ") }
         }

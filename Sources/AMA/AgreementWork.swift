@@ -1,0 +1,256 @@
+import AMAContracts
+import Foundation
+import GRDB
+import ModuleKit
+import PluginAPI
+
+/// The AMA module's work on one event, inside the delivery transaction.
+struct AMAWork {
+    let transaction: ModuleTransaction
+    var db: Database { transaction.db }
+
+    func recognise(_ recognition: BegeleiderRecognised) throws {
+        guard recognition.liabilityInsurance, recognition.staff > 0, !recognition.recognitionNumber.isEmpty else {
+            throw AMARefusal(agreementId: nil, code: "recognition-incomplete",
+                             reason: "a begeleider is recognised with a recognition number, liability insurance and staff (DOMAIN.md, AMA in detail: recognition of a begeleider)")
+        }
+        try db.execute(sql: """
+            INSERT INTO begeleider (id, facility_type, recognition_number, recognised_on) VALUES (?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET facility_type = excluded.facility_type, recognition_number = excluded.recognition_number,
+                recognised_on = excluded.recognised_on, ended_on = NULL
+            """, arguments: [recognition.begeleiderId, recognition.facilityType, recognition.recognitionNumber, recognition.recognisedOn.description])
+    }
+
+    func merge(_ merger: BegeleiderMerged) throws {
+        try db.execute(sql: "UPDATE begeleider SET ended_on = ? WHERE id = ? AND ended_on IS NULL", arguments: [merger.mergedOn.description, merger.begeleiderId])
+    }
+
+    func submit(_ submission: AgreementSubmitted) throws {
+        let id = submission.agreementId
+        let start = submission.annex.startOn
+        let rules: any RegionalRules
+        do {
+            rules = try transaction.rules.rules(region: submission.region, offer: .ama, caseStartedOn: start)
+        } catch {
+            throw AMARefusal(agreementId: id, code: "no-rules", reason: error.description)
+        }
+        guard let ama = rules.ama else { throw AMARefusal(agreementId: id, code: "no-rules", reason: "\(rules.id) has no AMA") }
+        guard let filing = submission.filing else {
+            throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "an agreement is submitted electronically with facility type, recognition number, participant name and INSZ, one scan and a contact e-mail (DOMAIN.md, AMA in detail: electronic submission); `filing` is missing")
+        }
+        try checkEligibility(submission, ama: ama, ruleSet: rules.id)
+        let socialEconomy = submission.accessRoute.kind == .socialEconomyAdvice ? ama.socialEconomy : nil
+        try checkAnnex(submission.annex, agreementId: id, ama: ama, socialEconomy: socialEconomy, ruleSet: rules.id)
+        guard let begeleider = try Row.fetchOne(db, sql: "SELECT facility_type, recognition_number FROM begeleider WHERE id = ? AND ended_on IS NULL",
+                                                arguments: [submission.begeleiderId]) else {
+            throw AMARefusal(agreementId: id, code: "begeleider-not-recognised", reason: "\(submission.begeleiderId) holds no current recognition as AMA begeleider (a merged organisation needs a new one)")
+        }
+        try checkFiling(filing, submission: submission, begeleider: begeleider, ama: ama)
+        let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement WHERE participant_id = ? AND werkpost_id = ?)",
+                                      arguments: [submission.participantId, submission.werkpostId]) ?? false
+        guard !taken else {
+            throw AMARefusal(agreementId: id, code: "werkpost-taken", reason: "the participant already has an agreement for werkpost \(submission.werkpostId): one agreement per werkpost (DOMAIN.md, AMA in detail)")
+        }
+        try db.execute(sql: """
+            INSERT INTO agreement (id, participant_id, begeleider_id, werkpost_id, werkpost_name, rule_set, social_economy) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, submission.participantId, submission.begeleiderId, submission.werkpostId, submission.werkpostName, rules.id, socialEconomy != nil])
+        try db.execute(sql: """
+            INSERT INTO agreement_filing (agreement_id, participant_name, insz, end_on, attachment_sha256, contact_email, dimona_reference)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, filing.participantName, filing.insz.digits, filing.endOn?.description, filing.attachment.sha256,
+                             filing.contactEmail, filing.dimonaReference])
+        try propose(submission.annex, agreementId: id, version: 1, on: start, ruleSet: rules.id)
+    }
+
+    private func checkEligibility(_ submission: AgreementSubmitted, ama: AMARules, ruleSet: String) throws {
+        let id = submission.agreementId
+        let start = submission.annex.startOn
+        guard ama.ageAllows(born: submission.birthDate, startingOn: start) else {
+            throw AMARefusal(agreementId: id, code: "age", reason: "AMA participants are over \(ama.olderThan) and under \(ama.youngerThan) on the start date (\(ruleSet); DOMAIN.md, Three offers 2)")
+        }
+        let route = submission.accessRoute
+        let allowed: Bool = ama.accessRoutes.contains { allowed in
+            switch (allowed, route.kind) {
+            case (.nietToeleidbaar, .nietToeleidbaar), (.disabilityBenefit, .disabilityBenefit), (.socialEconomyAdvice, .socialEconomyAdvice),
+                 (.leefloonWithOCMWPermission, .leefloon), (.unfitForWorkWithMedicalAdvice, .unfitForWork): true
+            default: false
+            }
+        }
+        guard allowed else {
+            throw AMARefusal(agreementId: id, code: "access-route", reason: "access route \(route.kind.rawValue) does not give access to AMA under \(ruleSet) (DOMAIN.md, AMA in detail: access routes)")
+        }
+        switch route.kind {
+        case .leefloon:
+            guard route.permissionOn != nil else {
+                throw AMARefusal(agreementId: id, code: "access-route", reason: "leefloon gives access with the OCMW's permission; give permissionOn (DOMAIN.md, AMA in detail: access routes b)")
+            }
+        case .unfitForWork:
+            let maximumYears = ama.accessRoutes.compactMap { if case .unfitForWorkWithMedicalAdvice(let years) = $0 { years } else { nil } }.first ?? 0
+            guard let permission = route.permissionOn, permission.adding(months: 12 * maximumYears) >= start else {
+                throw AMARefusal(agreementId: id, code: "permission-too-old", reason: "the adviserend arts' permission must be at most \(maximumYears) years old on the start date (DOMAIN.md, AMA in detail: access routes c)")
+            }
+            guard route.sameActivity == true else {
+                throw AMARefusal(agreementId: id, code: "not-same-activity", reason: "the adviserend arts' permission must be for this same activity (DOMAIN.md, AMA in detail: access routes c)")
+            }
+        default: break
+        }
+        if let conflict = submission.concurrentSupports.first(where: ama.notCombinableWith.contains) {
+            throw AMARefusal(agreementId: id, code: "concurrent-support", reason: "AMA cannot be combined with \(conflict.rawValue) at the same time (DOMAIN.md, AMA in detail)")
+        }
+    }
+
+    private func checkAnnex(_ annex: AgreementSubmitted.Annex, agreementId: String, ama: AMARules, socialEconomy: SocialEconomyRules?, ruleSet: String) throws {
+        guard annex.hoursPerDay >= Double(ama.minimumHoursPerDay) else {
+            throw AMARefusal(agreementId: agreementId, code: "minimum-hours", reason: "at least \(ama.minimumHoursPerDay) hours a day under \(ruleSet); the annex says \(annex.hoursPerDay) (DOMAIN.md, AMA in detail: agreement)")
+        }
+        if let socialEconomy, (annex.hoursPerWeek ?? 0) < Double(socialEconomy.minimumHoursPerWeek) {
+            throw AMARefusal(agreementId: agreementId, code: "minimum-weekly-hours", reason: "AMA sociale economie asks at least \(socialEconomy.minimumHoursPerWeek) hours a week under \(ruleSet); the annex says \(annex.hoursPerWeek.map { "\($0)" } ?? "none") (DOMAIN.md, AMA in detail: AMA sociale economie)")
+        }
+        guard annex.schedule != nil || annex.totalHours != nil, !annex.tasks.isEmpty, !annex.locations.isEmpty,
+              !annex.supervisorName.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AMARefusal(agreementId: agreementId, code: "annex-incomplete", reason: "the annex lists a schedule (or total hours when flexible), tasks, locations, the werkpost supervisor and the start date (DOMAIN.md, AMA in detail: agreement)")
+        }
+    }
+
+    /// Checks the electronic submission against the begeleider's recognition and the stored scan.
+    private func checkFiling(_ filing: ElectronicFiling, submission: AgreementSubmitted, begeleider: Row, ama: AMARules) throws {
+        let id = submission.agreementId
+        guard filing.facilityType == begeleider["facility_type"], filing.recognitionNumber == begeleider["recognition_number"] else {
+            throw AMARefusal(agreementId: id, code: "filing-mismatch", reason: "the facility type and recognition number of the submission must be those of begeleider \(submission.begeleiderId)'s recognition")
+        }
+        let nameGiven = !filing.participantName.trimmingCharacters(in: .whitespaces).isEmpty
+        let emailParts = filing.contactEmail.split(separator: "@", omittingEmptySubsequences: false)
+        let emailValid = emailParts.count == 2 && !emailParts[0].isEmpty && emailParts[1].contains(".") && !filing.contactEmail.contains(" ")
+        guard nameGiven, emailValid, !filing.dimonaReference.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "the submission names the participant, gives a contact e-mail address (name@domain) and the Dimona declaration (DOMAIN.md, AMA in detail: electronic submission)")
+        }
+        if let end = filing.endOn, end < submission.annex.startOn {
+            throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "the end date \(end) is before the start date \(submission.annex.startOn)")
+        }
+        guard let stored = try Row.fetchOne(db, sql: "SELECT media_type, bytes FROM attachment WHERE sha256 = ?", arguments: [filing.attachment.sha256]) else {
+            throw AMARefusal(agreementId: id, code: "attachment-missing", reason: "no scan \(filing.attachment.sha256) is stored; store it first (`wzt ama attach FILE`) and submit its reference")
+        }
+        guard (stored["bytes"] as Int) <= ama.maximumAttachmentBytes else {
+            throw AMARefusal(agreementId: id, code: "attachment-too-large", reason: "the scan has \(stored["bytes"] as Int) bytes; at most \(ama.maximumAttachmentBytes) (DOMAIN.md, AMA in detail: electronic submission)")
+        }
+        guard filing.attachment.mediaType == stored["media_type"], filing.attachment.bytes == stored["bytes"] else {
+            throw AMARefusal(agreementId: id, code: "filing-mismatch", reason: "the attachment reference does not match the stored scan (it is \(stored["media_type"] as String), \(stored["bytes"] as Int) bytes)")
+        }
+    }
+
+    /// The agreement if it exists and has not ended; refusals name which of the two failed.
+    func openAgreement(_ id: String) throws -> Row {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
+            throw AMARefusal(agreementId: id, code: "unknown-agreement", reason: "no agreement \(id)")
+        }
+        if let ended: String = row["ended_on"] {
+            throw AMARefusal(agreementId: id, code: "agreement-ended", reason: "agreement \(id) ended on \(ended)")
+        }
+        return row
+    }
+
+    func amend(_ amendment: AnnexAmended) throws {
+        let id = amendment.agreementId
+        let row = try openAgreement(id)
+        guard let active: Int = row["active_version"] else {
+            throw AMARefusal(agreementId: id, code: "invalid-confirmation", reason: "agreement \(id) is not active yet; the first annex is still awaiting confirmation")
+        }
+        let ruleSet: String = row["rule_set"]
+        guard let ama = transaction.rules.ruleSets.first(where: { $0.id == ruleSet })?.ama else {
+            throw AMARefusal(agreementId: id, code: "no-rules", reason: "rule set \(ruleSet) is not loaded")
+        }
+        try checkAnnex(amendment.annex, agreementId: id, ama: ama, socialEconomy: (row["social_economy"] as Bool) ? ama.socialEconomy : nil, ruleSet: ruleSet)
+        let latest = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM annex_version WHERE agreement_id = ?", arguments: [id]) ?? active
+        try propose(amendment.annex, agreementId: id, version: latest + 1, on: amendment.amendedOn, ruleSet: ruleSet)
+    }
+
+    func confirm(_ confirmation: AnnexConfirmed) throws {
+        let id = confirmation.agreementId
+        let row = try openAgreement(id)
+        let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM annex_version WHERE agreement_id = ? AND version = ?)",
+                                       arguments: [id, confirmation.annexVersion]) ?? false
+        let active: Int? = row["active_version"]
+        guard exists, confirmation.annexVersion > (active ?? 0) else {
+            throw AMARefusal(agreementId: id, code: "invalid-confirmation", reason: "annex version \(confirmation.annexVersion) of \(id) is not awaiting confirmation")
+        }
+        try db.execute(sql: """
+            INSERT INTO annex_confirmation (agreement_id, version, party, confirmed_by, confirmed_on) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(agreement_id, version, party) DO NOTHING
+            """, arguments: [id, confirmation.annexVersion, confirmation.party.rawValue, confirmation.confirmedBy, confirmation.confirmedOn.description])
+        let awaiting = try awaitingParties(id, version: confirmation.annexVersion)
+        guard awaiting.isEmpty else { return }
+        try db.execute(sql: "UPDATE agreement SET active_version = ? WHERE id = ?", arguments: [confirmation.annexVersion, id])
+        if active == nil {
+            // The permission runs a year (the rule set's renewal period) from the start date.
+            let start = try annexStart(id, version: confirmation.annexVersion)
+            try schedulePermission(id, validUntil: start.adding(months: try renewalMonths(id)).adding(days: -1))
+            if let socialEconomy = try socialEconomyRules(id) { try scheduleReassessment(id, on: start.adding(months: socialEconomy.reassessmentMonths)) }
+        }
+        try transaction.publish(AgreementStatusChanged(agreementId: id, status: .active, annexVersion: confirmation.annexVersion, awaiting: [],
+                                                       on: confirmation.confirmedOn, ruleSet: row["rule_set"]), subject: id)
+    }
+
+    func renew(_ renewal: PermissionRenewed) throws {
+        let id = renewal.agreementId
+        let row = try openAgreement(id)
+        guard let version: Int = row["active_version"], let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) else {
+            throw AMARefusal(agreementId: id, code: "unknown-agreement", reason: "no active agreement \(id) with a permission to renew")
+        }
+        for stage in PermissionDeadline.Stage.allCases { try cancelIfScheduled(permissionTimer(id, stage, validUntil: current)) }
+        // A renewal extends from the end of the current permission, or from today when it had lapsed.
+        let base = max(current.adding(days: 1), renewal.renewedOn)
+        try schedulePermission(id, validUntil: base.adding(months: try renewalMonths(id)).adding(days: -1))
+        if (row["suspended"] as Int) == 1 {
+            try db.execute(sql: "UPDATE agreement SET suspended = 0 WHERE id = ?", arguments: [id])
+            try transaction.publish(AgreementStatusChanged(agreementId: id, status: .active, annexVersion: version, awaiting: [],
+                                                           on: renewal.renewedOn, ruleSet: row["rule_set"]), subject: id)
+        }
+    }
+
+    func reachDeadline(_ deadline: PermissionDeadline) throws {
+        guard deadline.stage == .expired,
+              let row = try Row.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ? AND ended_on IS NULL", arguments: [deadline.agreementId]),
+              let version: Int = row["active_version"] else { return }
+        try db.execute(sql: "UPDATE agreement SET suspended = 1 WHERE id = ?", arguments: [deadline.agreementId])
+        try transaction.publish(AgreementStatusChanged(agreementId: deadline.agreementId, status: .suspended, annexVersion: version, awaiting: [],
+                                                       on: deadline.validUntil.adding(days: 1), ruleSet: row["rule_set"]), subject: deadline.agreementId)
+    }
+
+    /// A warning a month before the permission's last day, and suspension the day after it.
+    func schedulePermission(_ id: String, validUntil: CalendarDate) throws {
+        try db.execute(sql: "UPDATE agreement SET permission_valid_until = ? WHERE id = ?", arguments: [validUntil.description, id])
+        try transaction.schedule(timer: permissionTimer(id, .renewalDue, validUntil: validUntil), at: validUntil.adding(months: -1).startOfDay,
+                                 publish: PermissionDeadline(agreementId: id, stage: .renewalDue, validUntil: validUntil), subject: id)
+        try transaction.schedule(timer: permissionTimer(id, .expired, validUntil: validUntil), at: validUntil.adding(days: 1).startOfDay,
+                                 publish: PermissionDeadline(agreementId: id, stage: .expired, validUntil: validUntil), subject: id)
+    }
+
+    /// One timer per stage and permission period: a fired timer of an earlier year never blocks the next.
+    func permissionTimer(_ id: String, _ stage: PermissionDeadline.Stage, validUntil: CalendarDate) -> String {
+        "permission-\(stage.rawValue)-\(id)-\(validUntil)"
+    }
+
+    private func renewalMonths(_ id: String) throws -> Int {
+        let ruleSet = try String.fetchOne(db, sql: "SELECT rule_set FROM agreement WHERE id = ?", arguments: [id]) ?? ""
+        return transaction.rules.ruleSets.first { $0.id == ruleSet }?.ama?.permissionRenewalMonths ?? 12
+    }
+
+    private func annexStart(_ id: String, version: Int) throws -> CalendarDate {
+        let json = try String.fetchOne(db, sql: "SELECT annex FROM annex_version WHERE agreement_id = ? AND version = ?", arguments: [id, version]) ?? "{}"
+        return try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data(json.utf8)).startOn
+    }
+
+    private func propose(_ annex: AgreementSubmitted.Annex, agreementId: String, version: Int, on date: CalendarDate, ruleSet: String) throws {
+        let encoded = String(decoding: try JSONEncoder().encode(annex), as: UTF8.self)
+        try db.execute(sql: "INSERT INTO annex_version (agreement_id, version, annex, proposed_on) VALUES (?, ?, ?, ?)",
+                       arguments: [agreementId, version, encoded, date.description])
+        try transaction.publish(AgreementStatusChanged(agreementId: agreementId, status: .awaitingConfirmation, annexVersion: version,
+                                                       awaiting: AgreementParty.allCases, on: date, ruleSet: ruleSet), subject: agreementId)
+    }
+
+    private func awaitingParties(_ agreementId: String, version: Int) throws -> [AgreementParty] {
+        let confirmed = Set(try String.fetchAll(db, sql: "SELECT party FROM annex_confirmation WHERE agreement_id = ? AND version = ?",
+                                                arguments: [agreementId, version]))
+        return AgreementParty.allCases.filter { !confirmed.contains($0.rawValue) }
+    }
+}
