@@ -158,7 +158,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "CoreTests", dependencies: [
-            "Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
+            "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "RuleSetTests", dependencies: [
@@ -170,6 +170,12 @@ let package = Package(
         .testTarget(name: "ScenarioTests", dependencies: [
             "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ModuleTests", dependencies: [
+            "AMA", "AMAContracts", "Notifications", "IntakeContracts", "MandatingContracts", "NetworksContracts", "ModuleKit", "Bus", "TestSupport",
+            .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "InteropTests", dependencies: ["TestSupport", "Bus"], exclude: ["Python"]),

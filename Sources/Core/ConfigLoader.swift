@@ -132,7 +132,7 @@ extension ConfigLoader {
         }
         let names = result.channels.map(\.name)
         if let duplicate = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
-            throw section.invalid("", "two channels are named \"\(duplicate)\"; names must be unique")
+            throw ConfigError(origin: section.origin, key: "notifications", "two channels are named \"\(duplicate)\"; names must be unique")
         }
         try section.finish()
         return result

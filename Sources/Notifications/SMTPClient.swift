@@ -53,11 +53,10 @@ struct SMTPClient: Sendable {
 
     /// CRLF line ends, and a leading '.' doubled so that no line ends the data early (RFC 5321 4.5.2).
     static func dotStuffed(_ message: String) -> String {
-        message.split(separator: "\n", omittingEmptySubsequences: false)
-            .map { line in
-                let bare = line.hasSuffix("\r") ? line.dropLast() : line
-                return bare.hasPrefix(".") ? "." + bare : String(bare)
-            }
+        // "\r\n" is one Character in Swift: unify line ends before splitting.
+        message.replacingOccurrences(of: "\r\n", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix(".") ? "." + $0 : String($0) }
             .joined(separator: "\r\n")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Notifications
 import Testing
 @testable import Core
 
@@ -34,6 +35,10 @@ struct ConfigTests {
         #expect(shipped.dispatch.slowHandlerThreshold == builtIn.dispatch.slowHandlerThreshold)
         #expect(shipped.logLevel == builtIn.logLevel)
         #expect(shipped.pluginPaths == builtIn.pluginPaths)
+        #expect(shipped.notifications.channels.isEmpty)
+        #expect(shipped.notifications.maxAttempts == builtIn.notifications.maxAttempts)
+        #expect(shipped.notifications.firstRetryDelay == builtIn.notifications.firstRetryDelay)
+        #expect(shipped.notifications.timeout == builtIn.notifications.timeout)
     }
 
     @Test func valuesAreRead() throws {
@@ -73,12 +78,51 @@ struct ConfigTests {
         ("[dispatch]\nbackoff_ms = []", "dispatch.backoff_ms", "at least one delay"),
         ("[surprise]\nx = 1", "surprise", "unknown key"),
         ("[plugins]\npaths = \"/opt\"", "plugins.paths", "array of strings"),
+        ("[[notifications.webhook]]\nname = \"a\"\nevents = [\"*\"]\nsecret = \"k\"", "notifications.webhook[0].url", "is required"),
+        ("[[notifications.webhook]]\nname = \"a\"\nurl = \"ftp://x\"\nevents = [\"*\"]\nsecret = \"k\"", "notifications.webhook[0].url", "http://"),
+        ("[[notifications.webhook]]\nname = \"a\"\nurl = \"http://x\"\nevents = [\"*\"]", "notifications.webhook[0].secret", "exactly one of"),
+        ("[[notifications.webhook]]\nname = \"a\"\nurl = \"http://x\"\nevents = [\"*\"]\nsecret_env = \"WZT_NOT_SET_ANYWHERE\"",
+         "notifications.webhook[0].secret_env", "is not set"),
+        ("[[notifications.webhook]]\nname = \"a\"\nurl = \"http://x\"\nevents = [\"*\"]\nsecret = \"k\"\nsceret = 1", "notifications.webhook[0].sceret", "unknown key"),
+        ("[[notifications.webhook]]\nname = \"a\"\nurl = \"http://x\"\nevents = [\"be.wzt.*.x\"]\nsecret = \"k\"", "notifications.webhook[0].events", "not an event type pattern"),
+        ("[[notifications.email]]\nname = \"m\"\nsmtp = \"localhost\"\nfrom = \"a@b.be\"\nto = [\"c@d.be\"]\nevents = [\"*\"]", "notifications.email[0].smtp", "HOST:PORT"),
+        ("[[notifications.email]]\nname = \"m\"\nsmtp = \"h:25\"\nfrom = \"a@b.be\"\nto = [\"nobody\"]\nevents = [\"*\"]", "notifications.email[0].to", "not an e-mail address"),
+        ("[[notifications.email]]\nname = \"m\"\nsmtp = \"h:25\"\nfrom = \"a@b.be\"\nto = [\"c@d.be\"]\nevents = [\"*\"]\n[[notifications.email]]\nname = \"m\"\nsmtp = \"h:25\"\nfrom = \"a@b.be\"\nto = [\"c@d.be\"]\nevents = [\"*\"]",
+         "notifications", "named \"m\""),
+        ("[notifications]\nwebhook = 3", "notifications.webhook", "array of tables"),
     ])
     func mistakesNameTheKeyAndTheFix(_ text: String, _ key: String, _ hint: String) throws {
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["intake"]) }
         #expect(error?.key == key)
         #expect(error?.description.contains(hint) == true, "\(error?.description ?? "")")
         #expect(error?.description.hasPrefix("test.toml: ") == true)
+    }
+
+    @Test func notificationChannelsAreRead() throws {
+        let config = try ConfigLoader.parse("""
+            [notifications]
+            max_attempts = 4
+            first_retry_ms = 250
+            [[notifications.webhook]]
+            name = "casework"
+            url = "https://casework.example/wzt"
+            secret = "k1"
+            events = ["be.wzt.ama.*"]
+            link = "https://casework.example/{reference}"
+            [[notifications.email]]
+            name = "mailbox"
+            smtp = "127.0.0.1:2525"
+            from = "wzt@zorg.example"
+            to = ["a@zorg.example", "b@zorg.example"]
+            events = ["be.wzt.mandating.*"]
+            """, origin: "test.toml", knownModules: [])
+        #expect(config.notifications.maxAttempts == 4)
+        #expect(config.notifications.firstRetryDelay == .milliseconds(250))
+        #expect(config.notifications.channels.map(\.name) == ["casework", "mailbox"])
+        #expect(config.notifications.channels[0].kind == .webhook(url: "https://casework.example/wzt", secret: "k1"))
+        #expect(config.notifications.channels[1].kind == .email(host: "127.0.0.1", port: 2525, from: "wzt@zorg.example", to: ["a@zorg.example", "b@zorg.example"]))
+        #expect(config.notifications.channels[0].hears("be.wzt.ama.agreement-ended"))
+        #expect(!config.notifications.channels[0].hears("be.wzt.mandating.decision-overdue"))
     }
 
     @Test func brokenTOMLSaysWhere() {

@@ -4,7 +4,8 @@ usage: sinks.py OUT SECRET
 Writes one JSON line per request or mail received to OUT and checks each webhook's
 WZT-Signature (HMAC-SHA256 over "t.body" with SECRET) on its own, with Python's hmac.
 Prints "ready HTTP_PORT SMTP_PORT" and runs until its standard input closes.
-POSTs to /broken are answered 503 (a receiver that is down).
+POSTs to /broken are answered 503 (a receiver that is down); to /flaky, 500 twice per
+notification, then as any other path (a receiver that recovers).
 """
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ from aiosmtpd.controller import Controller
 
 out_path, secret = sys.argv[1], sys.argv[2].encode()
 lock = threading.Lock()
+flaky_failures = {}
 
 
 def record(item):
@@ -33,6 +35,16 @@ class Webhook(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
+        if self.path == "/flaky":
+            notification = self.headers.get("WZT-Notification-Id")
+            with lock:
+                flaky_failures[notification] = flaky_failures.get(notification, 0) + 1
+                failing = flaky_failures[notification] <= 2
+            if failing:
+                record({"kind": "refused", "path": self.path})
+                self.send_response(500)
+                self.end_headers()
+                return
         fields = dict(part.split("=", 1) for part in self.headers.get("WZT-Signature", "").split(",") if "=" in part)
         expected = hmac.new(secret, fields.get("t", "").encode() + b"." + body, hashlib.sha256).hexdigest()
         valid = hmac.compare_digest(expected, fields.get("v1", ""))
