@@ -151,7 +151,7 @@ let package = Package(
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
+        ], exclude: ["Corpus"]),
         .testTarget(name: "ModuleKitTests", dependencies: [
             "ModuleKit", "Bus", "TestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -94,8 +94,9 @@ struct EnvelopeHeader: Decodable {
         }
         type = try EventType(try container.requiredString(.type))
         subject = try container.optionalString(.subject)
-        if let subject, subject.isEmpty || subject.utf8.count > 256 {
-            throw EnvelopeError(.badAttribute, "attribute `subject` must be 1 to 256 bytes (a case or trajectory id)")
+        if let subject, subject.isEmpty || subject.utf8.count > 256 || subject.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+            || subject.allSatisfy(\.isWhitespace) {
+            throw EnvelopeError(.badAttribute, "attribute `subject` must be 1 to 256 bytes without control characters, not only spaces (a case or trajectory id)")
         }
         time = try container.optionalString(.time)
         if let time, !EventTime.isValid(time) {

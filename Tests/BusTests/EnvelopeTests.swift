@@ -67,6 +67,14 @@ struct EnvelopeTests {
         #expect(try refusal(object).code == .badAttribute)
     }
 
+    // Found by Tests/InteropTests/Python/fuzz.py: these subjects were accepted.
+    @Test(arguments: ["", " ", "\u{0}", "case\n1", String(repeating: "c", count: 257)])
+    func subjectThatIsNoIdIsRefused(_ subject: String) throws {
+        var object = try noteObject()
+        object["subject"] = subject
+        #expect(try refusal(object).code == .badAttribute)
+    }
+
     @Test(arguments: [2, 0, 99])
     func unsupportedDataVersionIsRefused(_ version: Int) throws {
         var object = try noteObject()
