@@ -149,6 +149,7 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: [
             "Bus", "IntakeContracts", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], exclude: ["Corpus"]),

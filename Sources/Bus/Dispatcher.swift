@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -111,6 +112,7 @@ public final class Dispatcher: Service, Sendable {
     /// Returns false when shutdown interrupted it (it will be delivered again after restart).
     private func handle(_ event: StoredEvent) async throws -> Bool {
         var attempt = 0
+        var storageWaits = 0
         while true {
             attempt += 1
             inFlight.withLock { $0 = InFlight(event: event, started: .now) }
@@ -122,6 +124,20 @@ public final class Dispatcher: Service, Sendable {
             } catch {
                 if Task.isCancelled { return false }
                 let reason = String(describing: error)
+                if Self.isStorageExhausted(error) {
+                    // A full disk or an I/O error is the node's trouble, not the event's: wait for
+                    // space without using up the event's attempts, so that it never dead-letters for it.
+                    storageWaits += 1
+                    if storageWaits == 1 || storageWaits % 60 == 0 {
+                        logger.error("delivery waits for storage", metadata: [
+                            "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(reason)",
+                        ])
+                    }
+                    do { try await Task.sleep(for: .seconds(1)) } catch { return false }
+                    if shouldStop { return false }
+                    attempt -= 1
+                    continue
+                }
                 guard attempt < configuration.retry.maxAttempts else {
                     logger.error("event dead-lettered", metadata: [
                         "bus.offset": "\(event.offset)", "bus.event": "\(event.id)", "bus.type": "\(event.type)",
@@ -143,6 +159,14 @@ public final class Dispatcher: Service, Sendable {
                 if shouldStop { return false }
             }
         }
+    }
+
+    /// Whether `error` says the disk is full or failing (SQLite's FULL or IOERR, from the log or a
+    /// module's own database), rather than that the event cannot be handled.
+    static func isStorageExhausted(_ error: any Error) -> Bool {
+        if let error = error as? DatabaseError { return [.SQLITE_FULL, .SQLITE_IOERR].contains(error.resultCode.primaryResultCode) }
+        if let error = error as? EnvelopeError { return error.code == .storageFailed }
+        return false
     }
 
     /// Redelivers the dead letters an operator marked for retry (`wzt dead-letters retry`).

@@ -94,7 +94,8 @@ struct ModuleSubscriber: Subscriber {
         let (module, decoder, now, rules) = (self.module, self.decoder, clock.now(), self.rules)
         let (published, timers) = try await store.pool.write { db -> (Int, Int) in
             let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
-            if seen { return (0, 0) }
+            // Handled before: the relay may have failed after that commit (a full disk), so flush again.
+            if seen { return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, 0) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
             let transaction = ModuleTransaction(db: db, module: module.name, decoder: decoder, cause: incoming, now: now, rules: rules)
             try module.handle(incoming, transaction)

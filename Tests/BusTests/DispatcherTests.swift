@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -53,6 +54,24 @@ struct DispatcherTests {
         #expect(subscriber.attempts.withLock { $0[2] } == 3)
         #expect(try await log.deadLetters().isEmpty)
         #expect(try await log.cursor("flaky") == 4)
+    }
+
+    @Test func fullDiskIsWaitedOutAndNeverDeadLettersTheEvent() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        // More failures than attempts allowed: they must not count, because the event is not at fault.
+        let subscriber = RecordingSubscriber("storage") { event, attempt in
+            if event.offset == 1, attempt <= 4 { throw DatabaseError(resultCode: .SQLITE_FULL) }
+        }
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test"))
+        try await withServices([dispatcher]) {
+            _ = try await log.append((1...2).map { Samples.note("n\($0)") })
+            #expect(await eventually(seconds: 20) { subscriber.offsets.count == 2 })
+        }
+        #expect(subscriber.offsets == [1, 2])
+        #expect(subscriber.attempts.withLock { $0[1] } == 5)
+        #expect(try await log.deadLetters().isEmpty)
     }
 
     @Test func eventFailingEveryTryIsDeadLetteredAndLaterEventsArrive() async throws {
