@@ -1,0 +1,351 @@
+"""Durable acked publishing: wzt next to NATS JetStream and RabbitMQ, on this machine, in one run.
+
+usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--strace]
+
+Each system gets the same payload (the envelope of a real domain event, about 600 bytes), the
+same number of publisher processes and the same window of unacknowledged messages per publisher:
+  wzt       pyzmq DEALER to `wzt serve`; acked after the group commit with synchronous=FULL
+  NATS      nats-py JetStream publish to a file-storage stream; acked by the PubAck
+  RabbitMQ  pika with publisher confirms to a durable quorum queue, persistent messages
+Every acked message is read back from the store afterwards (wzt: the log file; NATS: a consumer
+over the stream; RabbitMQ: draining the queue) and a missing one fails the run. With --strace,
+each server runs under `strace -f -e trace=fsync,fdatasync -c` and the calls are counted.
+Prints a table (Markdown) with events/s, ack latency p50/p99, fsync calls and server RSS.
+"""
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+parser = argparse.ArgumentParser()
+parser.add_argument("wzt")
+parser.add_argument("--publishers", type=int, default=4)
+parser.add_argument("--window", type=int, default=64)
+parser.add_argument("--events", type=int, default=10_000, help="per publisher")
+parser.add_argument("--strace", action="store_true")
+args = parser.parse_args()
+
+
+def envelope(number, publisher):
+    """A screening request as VDAB's intake system sends it, padded to about 600 bytes."""
+    event_id = str(uuid.uuid4())
+    document = {
+        "specversion": "1.0", "id": event_id, "source": "/agency/vdab/intake", "type": "be.wzt.intake.screening-requested",
+        "time": "2026-11-23T10:15:00Z", "subject": f"case-{publisher}-{number}", "datacontenttype": "application/json", "dataversion": 1,
+        "data": {"caseId": f"case-{publisher}-{number}", "insz": "85073003328", "region": "flanders", "requestedBy": "counsellor",
+                 "requestedOn": "2026-11-23", "office": "Gent, Kortrijksesteenweg 1100 - team arbeidsbemiddeling en zorg",
+                 "counsellorId": "c-17"},
+    }
+    body = json.dumps(document)
+    document["data"]["office"] += " " * max(0, 600 - len(body))
+    return event_id, json.dumps(document).encode()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    sys.exit(f"peers: nothing listens on port {port} after {seconds} s")
+
+
+def rss_mib(pid):
+    """Resident memory of a server and the processes it started (RabbitMQ runs the Erlang VM as a child)."""
+    total = 0
+    for each in descendants(pid):
+        try:
+            for line in open(f"/proc/{each}/status"):
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def descendants(pid):
+    found = [pid]
+    for child in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split():
+        found += descendants(int(child))
+    return found
+
+
+def trace(pid, log_path):
+    """strace attached to a running server and all its processes, counting fsync and fdatasync."""
+    if not args.strace:
+        return None
+    command = ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync", "-c", "-o", log_path]
+    for each in descendants(pid):
+        command += ["-p", str(each)]
+    tracer = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    return tracer
+
+
+def fsync_calls(tracer, log_path):
+    """Detaches strace (it writes its count on SIGINT) and reads the number of calls."""
+    if tracer is None:
+        return None
+    tracer.send_signal(2)
+    tracer.wait(timeout=30)
+    calls = 0
+    for line in open(log_path):
+        fields = line.split()
+        if len(fields) >= 5 and fields[-1] in ("fsync", "fdatasync"):
+            calls += int(fields[3])
+    return calls
+
+
+# --- publishers: one process each, returning (acked ids, latencies in seconds) -----------------
+
+def publish_wzt(endpoint, publisher, results):
+    import zmq
+    sock = zmq.Context().socket(zmq.DEALER)
+    sock.connect(endpoint)
+    sent_at, acked, latencies, number = {}, [], [], 0
+    while len(acked) < args.events:
+        while number < args.events and len(sent_at) < args.window:
+            event_id, body = envelope(number, publisher)
+            number += 1
+            sent_at[event_id] = time.perf_counter()
+            sock.send(body)
+        if not sock.poll(30_000):
+            break
+        reply = json.loads(sock.recv())
+        started = sent_at.pop(reply["id"], None)
+        if reply["status"] == "ack" and started is not None:
+            latencies.append(time.perf_counter() - started)
+            acked.append(reply["id"])
+    results.put((acked, latencies))
+
+
+def publish_nats(port, publisher, results):
+    import nats
+
+    async def run():
+        client = await nats.connect(f"nats://127.0.0.1:{port}")
+        stream = client.jetstream()
+        acked, latencies = [], []
+        window = asyncio.Semaphore(args.window)
+
+        async def one(number):
+            async with window:
+                event_id, body = envelope(number, publisher)
+                started = time.perf_counter()
+                await stream.publish("wzt.events", body, headers={"Nats-Msg-Id": event_id}, timeout=30)
+                latencies.append(time.perf_counter() - started)
+                acked.append(event_id)
+
+        await asyncio.gather(*(one(n) for n in range(args.events)))
+        await client.close()
+        return acked, latencies
+
+    results.put(asyncio.run(run()))
+
+
+def publish_rabbitmq(port, publisher, results):
+    import pika
+    connection = pika.SelectConnection(pika.ConnectionParameters("127.0.0.1", port))
+    state = {"number": 0, "tag": 0, "outstanding": {}, "acked": [], "latencies": []}
+
+    def publish_more(channel):
+        while state["number"] < args.events and len(state["outstanding"]) < args.window:
+            event_id, body = envelope(state["number"], publisher)
+            state["number"] += 1
+            state["tag"] += 1
+            state["outstanding"][state["tag"]] = (event_id, time.perf_counter())
+            channel.basic_publish("", "wzt", body, pika.BasicProperties(delivery_mode=2, message_id=event_id))
+
+    def confirmed(frame, channel):
+        tag, multiple = frame.method.delivery_tag, frame.method.multiple
+        if frame.method.NAME != "Basic.Ack":
+            sys.exit("peers: RabbitMQ nacked a message")
+        done = [t for t in state["outstanding"] if t <= tag] if multiple else [tag]
+        now = time.perf_counter()
+        for t in done:
+            event_id, started = state["outstanding"].pop(t)
+            state["acked"].append(event_id)
+            state["latencies"].append(now - started)
+        if len(state["acked"]) == args.events:
+            connection.close()
+        else:
+            publish_more(channel)
+
+    def opened(channel):
+        channel.confirm_delivery(lambda frame: confirmed(frame, channel))
+        publish_more(channel)
+
+    def on_open(conn):
+        conn.channel(on_open_callback=opened)
+
+    connection.add_on_open_callback(on_open)
+    connection.add_on_open_error_callback(lambda conn, error: sys.exit(f"peers: cannot connect to RabbitMQ: {error}"))
+    connection.add_on_close_callback(lambda conn, reason: conn.ioloop.stop())
+    connection.ioloop.start()
+    results.put((state["acked"], state["latencies"]))
+
+
+def drive(target, address):
+    results = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=target, args=(address, n, results)) for n in range(args.publishers)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    collected = [results.get(timeout=600) for _ in workers]
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    acked = [event_id for ids, _ in collected for event_id in ids]
+    latencies = sorted(latency for _, values in collected for latency in values)
+    return acked, latencies, elapsed
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+def run_wzt(directory):
+    ports = [free_port() for _ in range(3)]
+    log = os.path.join(directory, "strace-wzt.txt")
+    # The broker's job only, as for the peers: no modules consuming in the same process.
+    config = os.path.join(directory, "wzt.toml")
+    with open(config, "w") as out:
+        out.write("[modules]\nenabled = []\n")
+    server = subprocess.Popen([args.wzt, "serve", "--config", config, "--data-dir", os.path.join(directory, "data"), "--ingress", f"tcp://127.0.0.1:{ports[0]}",
+                               "--egress", f"tcp://127.0.0.1:{ports[1]}", "--replay", f"tcp://127.0.0.1:{ports[2]}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if not server.stdout.readline().startswith(b"wzt ready"):
+        sys.exit("peers: wzt serve did not start")
+    tracer = trace(server.pid, log)
+    acked, latencies, elapsed = drive(publish_wzt, f"tcp://127.0.0.1:{ports[0]}")
+    rss = rss_mib(server.pid)
+    fsyncs = fsync_calls(tracer, log)
+    server.terminate()
+    server.wait()
+    stored = {row[0] for row in sqlite3.connect(os.path.join(directory, "data", "log.sqlite")).execute("SELECT id FROM events")}
+    return acked, latencies, elapsed, rss, stored, fsyncs
+
+
+def run_nats(directory):
+    port = free_port()
+    log = os.path.join(directory, "strace-nats.txt")
+    server = subprocess.Popen(["nats-server", "-js", "-sd", os.path.join(directory, "nats"), "-a", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+
+    async def create_stream():
+        import nats
+        client = await nats.connect(f"nats://127.0.0.1:{port}")
+        await client.jetstream().add_stream(name="WZT", subjects=["wzt.>"], storage="file", duplicate_window=120)
+        await client.close()
+
+    asyncio.run(create_stream())
+    tracer = trace(server.pid, log)
+    acked, latencies, elapsed = drive(publish_nats, port)
+    rss = rss_mib(server.pid)
+    fsyncs = fsync_calls(tracer, log)
+
+    async def read_back():
+        import nats
+        client = await nats.connect(f"nats://127.0.0.1:{port}")
+        stream = client.jetstream()
+        consumer = await stream.pull_subscribe("wzt.>", durable="readback")
+        stored = set()
+        while True:
+            try:
+                messages = await consumer.fetch(1000, timeout=2)
+            except Exception:
+                break
+            for message in messages:
+                stored.add(message.headers.get("Nats-Msg-Id"))
+                await message.ack()
+        await client.close()
+        return stored
+
+    stored = asyncio.run(read_back())
+    server.terminate()
+    server.wait()
+    return acked, latencies, elapsed, rss, stored, fsyncs
+
+
+def run_rabbitmq(directory):
+    port, dist = free_port(), free_port()
+    base = os.path.join(directory, "rabbitmq")
+    os.makedirs(base)
+    with open(os.path.join(base, "enabled_plugins"), "w") as plugins:
+        plugins.write("[].\n")
+    node = f"wztpeers{port}@localhost"
+    environment = dict(os.environ, HOME=base, RABBITMQ_MNESIA_BASE=base + "/mnesia", RABBITMQ_LOG_BASE=base + "/log",
+                       RABBITMQ_NODE_PORT=str(port), RABBITMQ_DIST_PORT=str(dist), RABBITMQ_NODENAME=node,
+                       RABBITMQ_ENABLED_PLUGINS_FILE=base + "/enabled_plugins", RABBITMQ_CONFIG_FILE=base + "/rabbitmq")
+    log = os.path.join(directory, "strace-rabbitmq.txt")
+    server = subprocess.Popen(["/usr/lib/rabbitmq/bin/rabbitmq-server"], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, seconds=120)
+    import pika
+    setup = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
+    setup.channel().queue_declare("wzt", durable=True, arguments={"x-queue-type": "quorum"})
+    setup.close()
+    tracer = trace(server.pid, log)
+    acked, latencies, elapsed = drive(publish_rabbitmq, port)
+    rss = rss_mib(server.pid)
+    fsyncs = fsync_calls(tracer, log)
+    reader = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
+    channel = reader.channel()
+    stored = set()
+    while True:
+        method, properties, _ = channel.basic_get("wzt", auto_ack=True)
+        if method is None:
+            break
+        stored.add(properties.message_id)
+    reader.close()
+    subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node, "stop"], env=environment, capture_output=True)
+    server.wait(timeout=60)
+    return acked, latencies, elapsed, rss, stored, fsyncs
+
+
+def percentile(values, fraction):
+    return values[min(len(values) - 1, int(fraction * len(values)))] * 1000 if values else float("nan")
+
+
+rows, failures = [], []
+for name, runner, note in [
+    ("wzt", run_wzt, "ack after the group commit is fsync'd (SQLite synchronous=FULL); no modules hosted"),
+    ("NATS JetStream 2.9", run_nats, "file storage; 2.9 acks before it syncs (no sync_interval setting)"),
+    ("RabbitMQ 3.10", run_rabbitmq, "quorum queue, persistent messages, publisher confirms"),
+]:
+    directory = tempfile.mkdtemp(prefix="wzt-peers-")
+    print(f"peers: {name} ...", file=sys.stderr, flush=True)
+    acked, latencies, elapsed, rss, stored, fsyncs = runner(directory)
+    missing = len(set(acked) - stored)
+    expected = args.publishers * args.events
+    if len(acked) != expected or missing:
+        failures.append(f"{name}: {len(acked)} of {expected} acked, {missing} acked but not read back")
+    rows.append({"system": name, "rate": len(acked) / elapsed, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+                 "rss": rss, "fsyncs": fsyncs, "readBack": f"{len(acked) - missing}/{len(acked)}", "note": note})
+    shutil.rmtree(directory, ignore_errors=True)
+
+wzt_rate = rows[0]["rate"]
+print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload\n")
+print("| system | events/s | ack p50 ms | ack p99 ms | wzt ratio | fsync calls | RSS MiB | read back | durability |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+for row in rows:
+    ratio = "1.00" if row is rows[0] else f"{wzt_rate / row['rate']:.2f}"
+    fsyncs = "-" if row["fsyncs"] is None else str(row["fsyncs"])
+    print(f"| {row['system']} | {row['rate']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | {ratio} | {fsyncs} | {row['rss']:.0f} | {row['readBack']} | {row['note']} |")
+if failures:
+    print("\npeers: FAILED: " + "; ".join(failures), file=sys.stderr)
+    sys.exit(1)
