@@ -57,10 +57,12 @@ public final class Node: Sendable {
     }
 
     /// Runs until a signal in `signals` (or `triggerShutdown`) asks it to stop, then drains.
-    public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
+    /// `onReady` runs once every service started, when the signals are already trapped: a
+    /// SIGTERM from then on always means an orderly shutdown.
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint], onReady: @escaping @Sendable () -> Void = {}) async throws {
         // Started in this order, shut down in reverse. Any service ending, by error or not,
         // shuts the node down in order rather than cancelling what is in flight.
-        let ordered: [any Service] = [LogCloser(log: log), egress, replay] + hosts + [ingress, shutdownTrigger]
+        let ordered: [any Service] = [LogCloser(log: log), egress, replay] + hosts + [ingress, shutdownTrigger, ReadyAnnouncer(announce: onReady)]
         let services = ordered.map {
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
@@ -86,6 +88,16 @@ private struct LogCloser: Service {
     func run() async throws {
         try? await gracefulShutdown()
         log.close()
+    }
+}
+
+/// Started last, inside the group (whose signal handlers are installed before any service runs).
+private struct ReadyAnnouncer: Service {
+    let announce: @Sendable () -> Void
+
+    func run() async throws {
+        announce()
+        try? await gracefulShutdown()
     }
 }
 

@@ -40,9 +40,9 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw CommandFailure("wzt serve could not start: \(error)")
         }
-        // One line on stdout that scripts and tests wait for; everything else goes to the log.
-        FileHandle.standardOutput.write(Data("wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n".utf8))
-        try await node.run()
+        // One line on stdout that scripts and tests wait for, once SIGTERM is handled; everything else goes to the log.
+        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
+        try await node.run { FileHandle.standardOutput.write(Data(ready.utf8)) }
     }
 }
 

@@ -3,159 +3,161 @@ import Foundation
 import TestSupport
 import Testing
 
-/// The `wzt` commands as an operator uses them: exit codes and what they print.
-@Suite(.serialized, .timeLimit(.minutes(3)))
-struct CommandLineTests {
-    struct Result {
-        let status: Int32
-        let output: String
-        let errors: String
-    }
-
-    func wzt(_ arguments: [String], input: String? = nil) async throws -> Result {
-        let binary = try Interop.binary()
-        return try await blocking {
-            let process = Process()
-            process.executableURL = URL(filePath: binary)
-            process.arguments = arguments
-            let output = Pipe(), errors = Pipe(), stdin = Pipe()
-            process.standardOutput = output
-            process.standardError = errors
-            process.standardInput = stdin
-            try process.run()
-            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-            try stdin.fileHandleForWriting.close()
-            let out = output.fileHandleForReading.readDataToEndOfFile()
-            let err = errors.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return Result(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+extension ProcessTests {
+    /// The `wzt` commands as an operator uses them: exit codes and what they print.
+    @Suite(.serialized, .timeLimit(.minutes(3)))
+    struct CommandLineTests {
+        struct Result {
+            let status: Int32
+            let output: String
+            let errors: String
         }
-    }
 
-    static let screening = #"{"type":"be.wzt.intake.screening-requested","source":"/agency/vdab/intake","subject":"case-1","dataversion":1,"data":{"caseId":"case-1","insz":"85073003328","region":"flanders","requestedBy":"counsellor","requestedOn":"2026-11-23","office":"Gent"}}"#
-
-    @Test func publishAcksNacksAndReportsAnUnreachableNode() async throws {
-        let directory = TemporaryDirectory("wzt-cli")
-        let server = ServerProcess(dataDirectory: directory.file("data"))
-        try server.start()
-        defer { server.kill(SIGTERM) }
-
-        let acked = try await wzt(["publish", "--endpoint", server.ingress], input: Self.screening)
-        #expect(acked.status == 0, "\(acked.errors)")
-        #expect(acked.output.hasPrefix("ack "))
-        #expect(acked.output.contains("offset 1"))
-
-        let badINSZ = Self.screening.replacingOccurrences(of: "85073003328", with: "85073003329")
-        let nacked = try await wzt(["publish", "--endpoint", server.ingress], input: badINSZ)
-        #expect(nacked.status == 1)
-        #expect(nacked.errors.contains("invalid-data"))
-        #expect(nacked.errors.contains("check digits"))
-
-        let lines = (2...4).map { Self.screening.replacingOccurrences(of: "case-1", with: "case-\($0)") }.joined(separator: "\n")
-        let many = try await wzt(["publish", "--endpoint", server.ingress], input: lines)
-        #expect(many.status == 0)
-        #expect(many.output.split(separator: "\n").count == 3)
-
-        let unreachable = try await wzt(["publish", "--endpoint", "tcp://127.0.0.1:\(Interop.freePort())", "--timeout-ms", "200", "--retries", "1"], input: Self.screening)
-        #expect(unreachable.status == 3)
-        #expect(unreachable.errors.contains("no reply"))
-
-        // 4 requests stored, and the intake module's status event for each.
-        var status = try await wzt(["status", "--data-dir", server.dataDirectory])
-        for _ in 0..<100 where !status.output.contains("head 8, 8 events") {
-            try await Task.sleep(for: .milliseconds(100))
-            status = try await wzt(["status", "--data-dir", server.dataDirectory])
+        func wzt(_ arguments: [String], input: String? = nil) async throws -> Result {
+            let binary = try Interop.binary()
+            return try await blocking {
+                let process = Process()
+                process.executableURL = URL(filePath: binary)
+                process.arguments = arguments
+                let output = Pipe(), errors = Pipe(), stdin = Pipe()
+                process.standardOutput = output
+                process.standardError = errors
+                process.standardInput = stdin
+                try process.run()
+                if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+                try stdin.fileHandleForWriting.close()
+                let out = output.fileHandleForReading.readDataToEndOfFile()
+                let err = errors.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return Result(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+            }
         }
-        #expect(status.status == 0)
-        #expect(status.output.contains("head 8, 8 events"), "\(status.output)")
-        #expect(status.output.contains("intake"))
-    }
 
-    @Test func deadLettersCanBeListedShownRetriedAndDiscarded() async throws {
-        let directory = TemporaryDirectory("wzt-cli-dead")
-        let log = try EventLog(path: directory.file("log.sqlite"))
-        let stored = try await log.append([Samples.note("first"), Samples.note("second")])
-        for entry in stored {
-            let event = try await #require(try log.event(at: entry.offset))
-            try await log.recordDeadLetter(subscription: "sample", event: event, error: "sample handler refused the note", attempts: 5)
+        static let screening = #"{"type":"be.wzt.intake.screening-requested","source":"/agency/vdab/intake","subject":"case-1","dataversion":1,"data":{"caseId":"case-1","insz":"85073003328","region":"flanders","requestedBy":"counsellor","requestedOn":"2026-11-23","office":"Gent"}}"#
+
+        @Test func publishAcksNacksAndReportsAnUnreachableNode() async throws {
+            let directory = TemporaryDirectory("wzt-cli")
+            let server = ServerProcess(dataDirectory: directory.file("data"))
+            try server.start()
+            defer { server.kill(SIGTERM) }
+
+            let acked = try await wzt(["publish", "--endpoint", server.ingress], input: Self.screening)
+            #expect(acked.status == 0, "\(acked.errors)")
+            #expect(acked.output.hasPrefix("ack "))
+            #expect(acked.output.contains("offset 1"))
+
+            let badINSZ = Self.screening.replacingOccurrences(of: "85073003328", with: "85073003329")
+            let nacked = try await wzt(["publish", "--endpoint", server.ingress], input: badINSZ)
+            #expect(nacked.status == 1)
+            #expect(nacked.errors.contains("invalid-data"))
+            #expect(nacked.errors.contains("check digits"))
+
+            let lines = (2...4).map { Self.screening.replacingOccurrences(of: "case-1", with: "case-\($0)") }.joined(separator: "\n")
+            let many = try await wzt(["publish", "--endpoint", server.ingress], input: lines)
+            #expect(many.status == 0)
+            #expect(many.output.split(separator: "\n").count == 3)
+
+            let unreachable = try await wzt(["publish", "--endpoint", "tcp://127.0.0.1:\(Interop.freePort())", "--timeout-ms", "200", "--retries", "1"], input: Self.screening)
+            #expect(unreachable.status == 3)
+            #expect(unreachable.errors.contains("no reply"))
+
+            // 4 requests stored, and the intake module's status event for each.
+            var status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            for _ in 0..<100 where !status.output.contains("head 8, 8 events") {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            }
+            #expect(status.status == 0)
+            #expect(status.output.contains("head 8, 8 events"), "\(status.output)")
+            #expect(status.output.contains("intake"))
         }
-        log.close()
-        let dataDir = ["--data-dir", directory.path]
 
-        let list = try await wzt(["dead-letters", "list"] + dataDir)
-        #expect(list.status == 0)
-        #expect(list.output.contains("1  open  sample  offset 1  be.wzt.sample.note-added  attempts 5"))
-        #expect(list.output.contains("sample handler refused the note"))
+        @Test func deadLettersCanBeListedShownRetriedAndDiscarded() async throws {
+            let directory = TemporaryDirectory("wzt-cli-dead")
+            let log = try EventLog(path: directory.file("log.sqlite"))
+            let stored = try await log.append([Samples.note("first"), Samples.note("second")])
+            for entry in stored {
+                let event = try await #require(try log.event(at: entry.offset))
+                try await log.recordDeadLetter(subscription: "sample", event: event, error: "sample handler refused the note", attempts: 5)
+            }
+            log.close()
+            let dataDir = ["--data-dir", directory.path]
 
-        let show = try await wzt(["dead-letters", "show", "2"] + dataDir)
-        #expect(show.output.contains("event:    \(stored[1].id) at offset 2"))
-        #expect(show.output.contains("\"text\":\"second\""))
+            let list = try await wzt(["dead-letters", "list"] + dataDir)
+            #expect(list.status == 0)
+            #expect(list.output.contains("1  open  sample  offset 1  be.wzt.sample.note-added  attempts 5"))
+            #expect(list.output.contains("sample handler refused the note"))
 
-        #expect(try await wzt(["dead-letters", "retry", "1"] + dataDir).status == 0)
-        #expect(try await wzt(["dead-letters", "discard", "2"] + dataDir).status == 0)
-        let again = try await wzt(["dead-letters", "retry", "2"] + dataDir)
-        #expect(again.status != 0)
-        #expect(again.errors.contains("is not open"))
+            let show = try await wzt(["dead-letters", "show", "2"] + dataDir)
+            #expect(show.output.contains("event:    \(stored[1].id) at offset 2"))
+            #expect(show.output.contains("\"text\":\"second\""))
 
-        #expect(try await wzt(["dead-letters", "list"] + dataDir).output.contains("no open dead letters"))
-        let all = try await wzt(["dead-letters", "list", "--all"] + dataDir).output
-        #expect(all.contains("1  retry  sample"))
-        #expect(all.contains("2  discarded  sample"))
-        #expect(try await wzt(["dead-letters", "show", "9"] + dataDir).errors.contains("no dead letter 9"))
-    }
+            #expect(try await wzt(["dead-letters", "retry", "1"] + dataDir).status == 0)
+            #expect(try await wzt(["dead-letters", "discard", "2"] + dataDir).status == 0)
+            let again = try await wzt(["dead-letters", "retry", "2"] + dataDir)
+            #expect(again.status != 0)
+            #expect(again.errors.contains("is not open"))
 
-    @Test func checkConfigNamesTheKeyAndTheFix() async throws {
-        let directory = TemporaryDirectory("wzt-cli-config")
-        let path = directory.file("wzt.toml")
-        try "[ingress]\nendpoint = \"localhost:5555\"\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let bad = try await wzt(["check-config", "--config", path])
-        #expect(bad.status != 0)
-        #expect(bad.errors.contains("`ingress.endpoint`"))
-        #expect(bad.errors.contains("tcp://127.0.0.1:5555"))
-
-        let shipped = try await wzt(["check-config", "--config", Interop.root + "/Config/wzt.toml"])
-        #expect(shipped.status == 0)
-        #expect(shipped.output.contains("ingress.endpoint: tcp://127.0.0.1:5555"))
-
-        let serve = try await wzt(["serve", "--config", path])
-        #expect(serve.status != 0)
-        #expect(serve.errors.contains("`ingress.endpoint`"))
-    }
-
-    @Test func statusWithoutALogSaysWhereItLooked() async throws {
-        let result = try await wzt(["status", "--data-dir", "/nonexistent/wzt"])
-        #expect(result.status != 0)
-        #expect(result.errors.contains("no event log at /nonexistent/wzt/log.sqlite"))
-    }
-
-    @Test func pluginsListsBuiltInAndLoadedRuleSetsAndRefusesBadFiles() async throws {
-        let directory = TemporaryDirectory("wzt-cli-plugins")
-        let example = Interop.root + "/Plugins/Example/.build/debug/libExampleRules.so"
-        try FileManager.default.copyItem(atPath: example, toPath: directory.file("libExampleRules.so"))
-        try Data(repeating: 0x42, count: 2048).write(to: URL(filePath: directory.file("broken.so")))
-        let config = directory.file("wzt.toml")
-        try "[plugins]\npaths = [\"\(directory.path)\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
-
-        let result = try await wzt(["plugins", "--config", config])
-        #expect(result.status == 0, "\(result.errors)")
-        for id in ["flanders-2014", "flanders-2022", "brussels", "example-east-2025"] {
-            #expect(result.output.contains("\(id)  region"))
+            #expect(try await wzt(["dead-letters", "list"] + dataDir).output.contains("no open dead letters"))
+            let all = try await wzt(["dead-letters", "list", "--all"] + dataDir).output
+            #expect(all.contains("1  retry  sample"))
+            #expect(all.contains("2  discarded  sample"))
+            #expect(try await wzt(["dead-letters", "show", "9"] + dataDir).errors.contains("no dead letter 9"))
         }
-        #expect(result.output.contains("activation-trajectory: cases started 2018-07-01 – 2023-07-01 (exclusive)"))
-        #expect(result.errors.contains("refused \(directory.file("broken.so")): not loadable"))
 
-        // The node starts with the good plugin and without the broken one.
-        let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
-        try server.start()
-        server.kill(SIGTERM)
-        #expect(server.serverLog.contains("plugin refused"))
-    }
+        @Test func checkConfigNamesTheKeyAndTheFix() async throws {
+            let directory = TemporaryDirectory("wzt-cli-config")
+            let path = directory.file("wzt.toml")
+            try "[ingress]\nendpoint = \"localhost:5555\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+            let bad = try await wzt(["check-config", "--config", path])
+            #expect(bad.status != 0)
+            #expect(bad.errors.contains("`ingress.endpoint`"))
+            #expect(bad.errors.contains("tcp://127.0.0.1:5555"))
 
-    @Test func helpListsTheCommands() async throws {
-        let help = try await wzt(["--help"])
-        for command in ["serve", "publish", "tail", "status", "dead-letters", "check-config", "contracts", "plugins"] {
-            #expect(help.output.contains(command))
+            let shipped = try await wzt(["check-config", "--config", Interop.root + "/Config/wzt.toml"])
+            #expect(shipped.status == 0)
+            #expect(shipped.output.contains("ingress.endpoint: tcp://127.0.0.1:5555"))
+
+            let serve = try await wzt(["serve", "--config", path])
+            #expect(serve.status != 0)
+            #expect(serve.errors.contains("`ingress.endpoint`"))
         }
-        #expect(try await wzt(["contracts"]).output.contains("be.wzt.intake.screening-requested  v1"))
+
+        @Test func statusWithoutALogSaysWhereItLooked() async throws {
+            let result = try await wzt(["status", "--data-dir", "/nonexistent/wzt"])
+            #expect(result.status != 0)
+            #expect(result.errors.contains("no event log at /nonexistent/wzt/log.sqlite"))
+        }
+
+        @Test func pluginsListsBuiltInAndLoadedRuleSetsAndRefusesBadFiles() async throws {
+            let directory = TemporaryDirectory("wzt-cli-plugins")
+            let example = Interop.root + "/Plugins/Example/.build/debug/libExampleRules.so"
+            try FileManager.default.copyItem(atPath: example, toPath: directory.file("libExampleRules.so"))
+            try Data(repeating: 0x42, count: 2048).write(to: URL(filePath: directory.file("broken.so")))
+            let config = directory.file("wzt.toml")
+            try "[plugins]\npaths = [\"\(directory.path)\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
+
+            let result = try await wzt(["plugins", "--config", config])
+            #expect(result.status == 0, "\(result.errors)")
+            for id in ["flanders-2014", "flanders-2022", "brussels", "example-east-2025"] {
+                #expect(result.output.contains("\(id)  region"))
+            }
+            #expect(result.output.contains("activation-trajectory: cases started 2018-07-01 – 2023-07-01 (exclusive)"))
+            #expect(result.errors.contains("refused \(directory.file("broken.so")): not loadable"))
+
+            // The node starts with the good plugin and without the broken one.
+            let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
+            try server.start()
+            server.kill(SIGTERM)
+            #expect(server.serverLog.contains("plugin refused"))
+        }
+
+        @Test func helpListsTheCommands() async throws {
+            let help = try await wzt(["--help"])
+            for command in ["serve", "publish", "tail", "status", "dead-letters", "check-config", "contracts", "plugins"] {
+                #expect(help.output.contains(command))
+            }
+            #expect(try await wzt(["contracts"]).output.contains("be.wzt.intake.screening-requested  v1"))
+        }
     }
 }

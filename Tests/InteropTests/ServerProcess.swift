@@ -123,3 +123,7 @@ final class ServerProcess: @unchecked Sendable {
 
     deinit { kill(SIGKILL) }
 }
+
+/// Every test that starts servers and Python processes, one after the other: side by side they
+/// would starve each other (and the node under test) of this machine's two cores.
+@Suite(.serialized) enum ProcessTests {}
