@@ -24,7 +24,7 @@ struct Status: ParsableCommand {
         let head = log.headOffset
         let rows = try log.cursors().map { cursor in
             SubscriptionStatus(
-                subscription: cursor.subscription, cursor: cursor.offset,
+                subscription: cursor.subscription, patterns: (patternsByModule[cursor.subscription] ?? []).map(\.rawValue), cursor: cursor.offset,
                 lag: try log.count(after: cursor.offset, matching: patternsByModule[cursor.subscription] ?? []),
                 deadLetters: deadLetters.filter { $0.subscription == cursor.subscription }.count, updatedAt: cursor.updatedAt)
         }
@@ -58,6 +58,8 @@ private struct StatusReport: Encodable {
 
 private struct SubscriptionStatus: Encodable {
     let subscription: String
+    /// The event types it receives; empty when this build does not know the subscription.
+    let patterns: [String]
     let cursor: Int64
     let lag: Int
     let deadLetters: Int

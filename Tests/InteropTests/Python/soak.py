@@ -8,12 +8,13 @@ random moments, restarting it on the same data each time. Then lets the modules 
 checks, reading the SQLite files directly:
   - every acked id is in the log exactly once (found, lost);
   - intake applied every request exactly once: one `requested` status per case (duplicates
-    applied), every request at or below intake's cursor is in its inbox (no cursor ahead of
-    the module's state);
+    applied); for every module, each event of its types at or below its cursor is in its inbox
+    (no cursor ahead of the module's state);
   - no dead letters (nothing here was meant to fail); SIGTERM always exits 0.
 Prints one summary line and exits 1 when a check fails.
 """
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -116,9 +117,15 @@ duplicates = sum(count - 1 for count in requested_per_case.values())
 unapplied = len(requests) - len(requested_per_case)
 dead_letters = log.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
 cursors = dict(log.execute("SELECT subscription, \"offset\" FROM cursors"))
-intake = sqlite3.connect(f"file:{args.data}/modules/intake.sqlite?mode=ro", uri=True)
-inbox = {row[0] for row in intake.execute("SELECT event_id FROM wzt_inbox")}
-ahead = sum(1 for event_id, offset in requests.items() if offset <= cursors.get("intake", 0) and event_id not in inbox)
+# Every module: each event of its types at or below its cursor is in its inbox, i.e. applied.
+ahead = 0
+status = json.loads(subprocess.run([args.wzt, "status", "--json", "--data-dir", args.data], capture_output=True, check=True).stdout)
+for row in status["subscriptions"]:
+    module = sqlite3.connect(f"file:{args.data}/modules/{row['subscription']}.sqlite?mode=ro", uri=True)
+    inbox = {event_id for (event_id,) in module.execute("SELECT event_id FROM wzt_inbox")}
+    for event_id, event_type in log.execute("SELECT id, type FROM events WHERE \"offset\" <= ?", (row["cursor"],)):
+        if any(fnmatch.fnmatchcase(event_type, pattern) for pattern in row["patterns"]) and event_id not in inbox:
+            ahead += 1
 
 summary = {"kills": args.kills, "sigterms": args.sigterms, "acked": len(acked), "found": found, "lost": lost, "nacked": nacked,
            "duplicatesApplied": duplicates, "notApplied": unapplied, "cursorAheadOfState": ahead, "deadLetters": dead_letters,
