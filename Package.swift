@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Regional rule sets: the API as a shared library, and the built-in plugins.
         .package(path: "Plugins/PluginAPI"),
         .package(path: "Plugins/Flanders"),
@@ -40,12 +43,14 @@ let package = Package(
             "Storage",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // ZeroMQ ingress (ROUTER), egress (PUB) and replay (ROUTER) in front of the bus.
         .target(name: "BusTransport", dependencies: [
             "Bus", "ZeroMQ",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // A module's own database: GRDB with synchronous=FULL, WAL, migrations.
@@ -111,10 +116,19 @@ let package = Package(
             .product(name: "PluginAPI", package: "PluginAPI"),
         ]),
 
+        // The HTTP side for operators: health, readiness and Prometheus metrics. The bus does not depend on it.
+        .target(name: "OperatorHTTP", dependencies: [
+            "Bus", "BusTransport", "ModuleKit",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
             "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
-            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA", "Notifications",
+            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA", "Notifications", "OperatorHTTP",
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
             .product(name: "BrusselsRules", package: "Brussels"),
@@ -125,6 +139,8 @@ let package = Package(
         ]),
         .executableTarget(name: "wzt", dependencies: [
             "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -226,7 +226,7 @@ def run_wzt(directory):
     with open(config, "w") as out:
         out.write("[modules]\nenabled = []\n")
     server = subprocess.Popen([args.wzt, "serve", "--config", config, "--data-dir", os.path.join(directory, "data"), "--ingress", f"tcp://127.0.0.1:{ports[0]}",
-                               "--egress", f"tcp://127.0.0.1:{ports[1]}", "--replay", f"tcp://127.0.0.1:{ports[2]}"],
+                               "--egress", f"tcp://127.0.0.1:{ports[1]}", "--replay", f"tcp://127.0.0.1:{ports[2]}", "--http", "off"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     if not server.stdout.readline().startswith(b"wzt ready"):
         sys.exit("peers: wzt serve did not start")

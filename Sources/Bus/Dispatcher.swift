@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -34,6 +35,7 @@ public final class Dispatcher: Service, Sendable {
     private let subscriber: any Subscriber
     private let configuration: Configuration
     private let logger: Logger
+    private let metrics: DispatchMetrics
     private let inFlight = Mutex<InFlight?>(nil)
     private let delivered = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
@@ -43,6 +45,7 @@ public final class Dispatcher: Service, Sendable {
         self.log = log
         self.subscriber = subscriber
         self.configuration = configuration
+        metrics = DispatchMetrics(subscription: subscriber.subscriptionName)
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(subscriber.subscriptionName)"
         self.logger = logger
@@ -120,6 +123,7 @@ public final class Dispatcher: Service, Sendable {
             do {
                 try await subscriber.deliver(event)
                 delivered.add(1, ordering: .relaxed)
+                metrics.delivered.increment()
                 return true
             } catch {
                 if Task.isCancelled { return false }
@@ -145,8 +149,10 @@ public final class Dispatcher: Service, Sendable {
                     ])
                     try await log.recordDeadLetter(subscription: subscriber.subscriptionName, event: event, error: reason, attempts: attempt)
                     delivered.add(1, ordering: .relaxed)
+                    metrics.deadLettered.increment()
                     return true
                 }
+                metrics.retries.increment()
                 logger.warning("delivery failed, will retry", metadata: [
                     "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.attempt": "\(attempt)", "bus.error": "\(reason)",
                 ])
@@ -222,4 +228,18 @@ public final class Dispatcher: Service, Sendable {
 private struct InFlight: Sendable {
     let event: StoredEvent
     let started: ContinuousClock.Instant
+}
+
+/// What a dispatcher reports to the metrics system, per subscription.
+struct DispatchMetrics: Sendable {
+    let delivered: Counter
+    let retries: Counter
+    let deadLettered: Counter
+
+    init(subscription: String) {
+        let dimensions = [("subscription", subscription)]
+        delivered = Counter(label: "wzt_dispatch_delivered_total", dimensions: dimensions)
+        retries = Counter(label: "wzt_dispatch_retries_total", dimensions: dimensions)
+        deadLettered = Counter(label: "wzt_dispatch_dead_lettered_total", dimensions: dimensions)
+    }
 }

@@ -43,10 +43,16 @@ extension EventLog {
 
     /// How many events of the given types lie beyond `offset`: a subscription's lag.
     public func count(after offset: Int64, matching patterns: [EventPattern]) throws -> Int {
-        try pool.read { db in
-            var arguments: StatementArguments = [offset]
-            let sql = #"SELECT COUNT(*) FROM events WHERE "offset" > ?"# + EventLog.typeFilter(patterns, arguments: &arguments)
-            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
-        }
+        try pool.read { db in try Self.count(db, after: offset, matching: patterns) }
+    }
+
+    public func count(after offset: Int64, matching patterns: [EventPattern]) async throws -> Int {
+        try await pool.read { db in try Self.count(db, after: offset, matching: patterns) }
+    }
+
+    private static func count(_ db: Database, after offset: Int64, matching patterns: [EventPattern]) throws -> Int {
+        var arguments: StatementArguments = [offset]
+        let sql = #"SELECT COUNT(*) FROM events WHERE "offset" > ?"# + EventLog.typeFilter(patterns, arguments: &arguments)
+        return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
     }
 }

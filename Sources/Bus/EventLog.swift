@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Metrics
 import Storage
 import Synchronization
 
@@ -24,6 +25,7 @@ public final class EventLog: @unchecked Sendable {
     private let head: Mutex<HeadState>
     private let observers = Mutex<[@Sendable ([StoredEvent]) -> Void]>([])
     private let statistics = Mutex(Statistics())
+    private let metrics = LogMetrics()
 
     /// Opens (or creates) the log at `path` and starts its writer thread.
     public init(path: String, logger: Logger = Logger(label: "wzt.bus.log")) throws {
@@ -150,7 +152,11 @@ public final class EventLog: @unchecked Sendable {
             for observer in observers.withLock({ $0 }) { observer(newEvents) }
         }
         let eventCount = appended.reduce(0) { $0 + $1.count }
-        statistics.withLock { $0.record(groupSize: eventCount, duration: ContinuousClock.now - started) }
+        let duration = ContinuousClock.now - started
+        statistics.withLock { $0.record(groupSize: eventCount, duration: duration) }
+        metrics.appended.increment(by: newEvents.count)
+        metrics.commitDuration.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        metrics.batchSize.record(eventCount)
         var results = appended.makeIterator()
         var errors = updateErrors.makeIterator()
         for request in batch {
@@ -323,4 +329,11 @@ extension EnvelopeError {
         let cause = (error as? DatabaseError).map(StoreError.cause) ?? "an unexpected error"
         return EnvelopeError(.storageFailed, "the event was not stored: \(cause); nothing was appended, retry later")
     }
+}
+
+/// What the log reports to the metrics system (Prometheus names; see docs/operations.md).
+private struct LogMetrics {
+    let appended = Counter(label: "wzt_log_events_appended_total")
+    let commitDuration = Timer(label: "wzt_log_commit_duration_seconds")
+    let batchSize = Recorder(label: "wzt_log_commit_batch_events", aggregate: true)
 }

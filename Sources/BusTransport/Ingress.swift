@@ -1,6 +1,7 @@
 import Bus
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 import ZeroMQ
@@ -129,6 +130,8 @@ typealias Message = [[UInt8]]
 /// What the ingress has answered since start.
 public final class IngressCounters: Sendable {
     private let state = Mutex(Snapshot())
+    private let ackedTotal = Counter(label: "wzt_ingress_acked_total")
+    private let duplicatesTotal = Counter(label: "wzt_ingress_duplicates_total")
 
     public struct Snapshot: Sendable {
         public var acked = 0
@@ -144,8 +147,13 @@ public final class IngressCounters: Sendable {
             $0.acked += 1
             if duplicate { $0.duplicates += 1 }
         }
+        ackedTotal.increment()
+        if duplicate { duplicatesTotal.increment() }
     }
 
-    func nacked(_ code: EnvelopeError.Code) { state.withLock { $0.nacked[code.rawValue, default: 0] += 1 } }
+    func nacked(_ code: EnvelopeError.Code) {
+        state.withLock { $0.nacked[code.rawValue, default: 0] += 1 }
+        Counter(label: "wzt_ingress_nacked_total", dimensions: [("code", code.rawValue)]).increment()
+    }
     func undeliverable() { state.withLock { $0.undeliverable += 1 } }
 }

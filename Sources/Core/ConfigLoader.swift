@@ -80,6 +80,19 @@ public enum ConfigLoader {
             config.pluginPaths = try plugins.stringArray("paths") ?? []
             try plugins.finish()
         }
+        if let http = try reader.section("http") {
+            if let text = try http.string("endpoint", nonEmpty: true) {
+                if text == "off" {
+                    config.http = nil
+                } else {
+                    guard let endpoint = HTTPEndpoint(text) else {
+                        throw ConfigError(origin: origin, key: "http.endpoint", "\"\(text)\" is not HOST:PORT; write e.g. \"127.0.0.1:8780\", or \"off\" for no HTTP side")
+                    }
+                    config.http = endpoint
+                }
+            }
+            try http.finish()
+        }
         if let notifications = try reader.section("notifications") {
             config.notifications = try notificationsConfiguration(notifications)
         }

@@ -3,7 +3,10 @@ import BusTransport
 import Foundation
 import Logging
 import ModuleKit
+import OperatorHTTP
+import Prometheus
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import ZeroMQ
 
@@ -18,6 +21,9 @@ public final class Node: Sendable {
     public let egress: Egress
     public let replay: ReplayServer
     public let hosts: [ModuleHost]
+    /// The HTTP side (health, readiness, metrics); nil when `http` is off.
+    private let http: (any Service)?
+    private let httpPort = BoundPort()
     public let ruleBook: RuleBook
     /// Plugin files that were not loaded, with the reason (also logged at start).
     public let refusedPlugins: [PluginLoader.Refusal]
@@ -25,7 +31,9 @@ public final class Node: Sendable {
     private let logger: Logger
 
     /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
-    public init(configuration: NodeConfiguration, modules: [any Module], logger: Logger) throws {
+    /// `metrics` is the registry that `/metrics` shows; the process bootstraps swift-metrics with it.
+    public init(configuration: NodeConfiguration, modules: [any Module], metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+                logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
@@ -45,6 +53,12 @@ public final class Node: Sendable {
             return ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
                               rules: ruleBook, dispatch: configuration.dispatch, logger: logger)
         }
+        if let endpoint = configuration.http {
+            http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, hosts: hosts, registry: metrics, logger: logger,
+                                        onBound: httpPort.set)
+        } else {
+            http = nil
+        }
         context = Context()
         do {
             ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
@@ -62,7 +76,8 @@ public final class Node: Sendable {
     public func run(signals: [UnixSignal] = [.sigterm, .sigint], onReady: @escaping @Sendable () -> Void = {}) async throws {
         // Started in this order, shut down in reverse. Any service ending, by error or not,
         // shuts the node down in order rather than cancelling what is in flight.
-        let ordered: [any Service] = [LogCloser(log: log), egress, replay] + hosts + [ingress, shutdownTrigger, ReadyAnnouncer(announce: onReady)]
+        let ordered: [any Service] = [LogCloser(log: log), egress, replay] + hosts + [ingress] + (http.map { [$0] } ?? [])
+            + [shutdownTrigger, ReadyAnnouncer(announce: onReady)]
         let services = ordered.map {
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
@@ -77,6 +92,9 @@ public final class Node: Sendable {
 
     private let shutdownTrigger = ShutdownTrigger()
 
+    /// The port the HTTP side listens on, once it does.
+    public var boundHTTPPort: Int? { httpPort.value }
+
     /// Starts the same orderly shutdown as SIGTERM.
     public func triggerShutdown() { shutdownTrigger.fire() }
 }
@@ -89,6 +107,13 @@ private struct LogCloser: Service {
         try? await gracefulShutdown()
         log.close()
     }
+}
+
+/// The port a server bound, known once it runs.
+private final class BoundPort: Sendable {
+    private let port = Mutex<Int?>(nil)
+    var value: Int? { port.withLock { $0 } }
+    @Sendable func set(_ bound: Int) { port.withLock { $0 = bound } }
 }
 
 /// Started last, inside the group (whose signal handlers are installed before any service runs).

@@ -15,6 +15,8 @@ public struct NodeConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Directories whose `.so` files are loaded as regional rule-set plugins.
     public var pluginPaths: [String] = []
+    /// Where the HTTP side (health, readiness, metrics) listens; nil: no HTTP side.
+    public var http: HTTPEndpoint? = HTTPEndpoint(host: "127.0.0.1", port: 8780)
     /// Channels and retries of the notifications module; no channels by default.
     public var notifications = NotificationsConfiguration()
     /// Where the values came from, for messages: a path, or "built-in defaults".
@@ -39,4 +41,24 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { key.isEmpty ? "\(origin): \(message)" : "\(origin): `\(key)`: \(message)" }
+}
+
+/// HOST:PORT for the HTTP side; port 0 takes any free port.
+public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`; nil when it is not that.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port),
+              !text[..<colon].isEmpty else { return nil }
+        self.init(host: String(text[..<colon]), port: port)
+    }
+
+    public var description: String { "\(host):\(port)" }
 }

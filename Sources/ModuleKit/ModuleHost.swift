@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Runs one module in this process: delivers its events from the log through the inbox, relays
 /// its outbox to the log, and calls `start`/`stop` around it. A `Service` for the node's group.
@@ -30,10 +31,16 @@ public final class ModuleHost: Service {
     /// Events delivered (or dead-lettered) since start.
     public var deliveredCount: Int { dispatcher.deliveredCount }
 
+    /// Whether the module's `start` completed and deliveries run (for readiness checks).
+    public var isStarted: Bool { started.load(ordering: .relaxed) }
+    private let started = Atomic<Bool>(false)
+
     public func run() async throws {
         try await context.relay.flush()
         try await module.start(context)
         context.logger.info("module started", metadata: ["wzt.store": "\(store.path)"])
+        started.store(true, ordering: .relaxed)
+        defer { started.store(false, ordering: .relaxed) }
         do {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await self.runTimers() }

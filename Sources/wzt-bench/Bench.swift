@@ -88,6 +88,7 @@ struct Bench {
         var configuration = NodeConfiguration()
         configuration.dataDirectory = directory
         configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        configuration.http = nil
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let node = try Node(configuration: configuration, modules: [], logger: logger)

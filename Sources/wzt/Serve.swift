@@ -2,6 +2,8 @@ import ArgumentParser
 import Core
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import Bus
 import ModuleKit
 
@@ -23,25 +25,33 @@ struct Serve: AsyncParsableCommand {
     var egress: String?
     @Option(help: ArgumentHelp("Replay endpoint; overrides replay.endpoint.", valueName: "endpoint"))
     var replay: String?
+    @Option(help: ArgumentHelp("HTTP side (health, readiness, metrics) as HOST:PORT, or off; overrides http.endpoint.", valueName: "host:port"))
+    var http: String?
 
     func run() async throws {
         var configuration = try options.load()
         if let ingress { configuration.transport.ingressEndpoint = ingress }
         if let egress { configuration.transport.egressEndpoint = egress }
         if let replay { configuration.transport.replayEndpoint = replay }
+        if let http {
+            guard http == "off" || HTTPEndpoint(http) != nil else { throw CommandFailure("--http \(http): write HOST:PORT, e.g. 127.0.0.1:8780, or off") }
+            configuration.http = HTTPEndpoint(http)
+        }
         Logging.bootstrap(level: configuration.logLevel)
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let logger = Logger(label: "wzt")
 
         let names = configuration.modules ?? ModuleCatalog.moduleNames
         let modules = names.compactMap { ModuleCatalog.modules[$0]?(configuration) }
         let node: Node
         do {
-            node = try Node(configuration: configuration, modules: modules, logger: logger)
+            node = try Node(configuration: configuration, modules: modules, metrics: metrics, logger: logger)
         } catch {
             throw CommandFailure("wzt serve could not start: \(error)")
         }
         // One line on stdout that scripts and tests wait for, once SIGTERM is handled; everything else goes to the log.
-        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
+        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) http=\(configuration.http.map(\.description) ?? "off") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
         try await node.run { FileHandle.standardOutput.write(Data(ready.utf8)) }
     }
 }

@@ -76,7 +76,7 @@ struct EventLogTests {
         let notes = try EventPattern("be.wzt.sample.*")
         #expect(try await log.events(after: 0, matching: [notes]).count == 10)
         #expect(try await log.events(after: 0, matching: [try EventPattern("be.wzt.intake.*")]).isEmpty)
-        #expect(try log.count(after: 4, matching: [notes]) == 6)
+        #expect(try await log.count(after: 4, matching: [notes]) == 6)
     }
 
     @Test func eventsSurviveReopening() async throws {

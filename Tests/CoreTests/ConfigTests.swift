@@ -35,6 +35,7 @@ struct ConfigTests {
         #expect(shipped.dispatch.slowHandlerThreshold == builtIn.dispatch.slowHandlerThreshold)
         #expect(shipped.logLevel == builtIn.logLevel)
         #expect(shipped.pluginPaths == builtIn.pluginPaths)
+        #expect(shipped.http == builtIn.http)
         #expect(shipped.notifications.channels.isEmpty)
         #expect(shipped.notifications.maxAttempts == builtIn.notifications.maxAttempts)
         #expect(shipped.notifications.firstRetryDelay == builtIn.notifications.firstRetryDelay)
@@ -90,12 +91,18 @@ struct ConfigTests {
         ("[[notifications.email]]\nname = \"m\"\nsmtp = \"h:25\"\nfrom = \"a@b.be\"\nto = [\"c@d.be\"]\nevents = [\"*\"]\n[[notifications.email]]\nname = \"m\"\nsmtp = \"h:25\"\nfrom = \"a@b.be\"\nto = [\"c@d.be\"]\nevents = [\"*\"]",
          "notifications", "named \"m\""),
         ("[notifications]\nwebhook = 3", "notifications.webhook", "array of tables"),
+        ("[http]\nendpoint = \"8780\"", "http.endpoint", "HOST:PORT"),
     ])
     func mistakesNameTheKeyAndTheFix(_ text: String, _ key: String, _ hint: String) throws {
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["intake"]) }
         #expect(error?.key == key)
         #expect(error?.description.contains(hint) == true, "\(error?.description ?? "")")
         #expect(error?.description.hasPrefix("test.toml: ") == true)
+    }
+
+    @Test func httpSideCanBeMovedOrTurnedOff() throws {
+        #expect(try ConfigLoader.parse("[http]\nendpoint = \"0.0.0.0:9000\"", origin: "t", knownModules: []).http == HTTPEndpoint(host: "0.0.0.0", port: 9000))
+        #expect(try ConfigLoader.parse("[http]\nendpoint = \"off\"", origin: "t", knownModules: []).http == nil)
     }
 
     @Test func notificationChannelsAreRead() throws {

@@ -16,6 +16,7 @@ func withNode(modules: [any Module] = [SampleModule()], _ body: (Node) async thr
     configuration.transport = TransportConfiguration(
         ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
     configuration.dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]))
+    configuration.http = HTTPEndpoint(host: "127.0.0.1", port: 0)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
     let node = try Node(configuration: configuration, modules: modules, logger: logger)
@@ -175,6 +176,7 @@ struct NodeShutdownTests {
         configuration.dataDirectory = directory.path
         configuration.transport = TransportConfiguration(
             ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        configuration.http = nil
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let node = try Node(configuration: configuration, modules: [SampleModule()], logger: logger)

@@ -68,6 +68,8 @@ final class ServerProcess: @unchecked Sendable {
     let ingress: String
     let egress: String
     let replay: String
+    /// The HTTP side: http://127.0.0.1:PORT.
+    let http: String
     private var process: Process?
     private let logPath: String
     private let extraArguments: [String]
@@ -78,6 +80,7 @@ final class ServerProcess: @unchecked Sendable {
         ingress = "tcp://127.0.0.1:\(Interop.freePort())"
         egress = "tcp://127.0.0.1:\(Interop.freePort())"
         replay = "tcp://127.0.0.1:\(Interop.freePort())"
+        http = "127.0.0.1:\(Interop.freePort())"
         logPath = dataDirectory + ".server.log"
     }
 
@@ -85,7 +88,7 @@ final class ServerProcess: @unchecked Sendable {
     func start() throws {
         let process = Process()
         process.executableURL = URL(filePath: try Interop.binary())
-        process.arguments = ["serve", "--data-dir", dataDirectory, "--ingress", ingress, "--egress", egress, "--replay", replay] + extraArguments
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--ingress", ingress, "--egress", egress, "--replay", replay, "--http", http] + extraArguments
         let output = Pipe()
         process.standardOutput = output
         if !FileManager.default.fileExists(atPath: logPath) {

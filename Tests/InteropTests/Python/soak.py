@@ -51,7 +51,7 @@ problems = []
 
 def start():
     process = subprocess.Popen([args.wzt, "serve", "--data-dir", args.data, "--ingress", endpoints[0], "--egress", endpoints[1],
-                                "--replay", endpoints[2]], stdout=subprocess.PIPE, stderr=server_log)
+                                "--replay", endpoints[2], "--http", "off"], stdout=subprocess.PIPE, stderr=server_log)
     line = process.stdout.readline().decode()
     if not line.startswith("wzt ready"):
         sys.exit(f"soak: wzt serve did not start: {line!r}")

@@ -1,0 +1,48 @@
+import Bus
+import Foundation
+import Hummingbird
+import Logging
+import ModuleKit
+import Prometheus
+import ServiceLifecycle
+
+/// The node's HTTP side for operators: liveness, readiness and Prometheus metrics. It reads the
+/// log and the module hosts; nothing on the bus depends on it.
+public enum OperatorHTTP {
+    /// An HTTP server on `host:port` (port 0: any free port, reported through `onBound`).
+    public static func service(host: String, port: Int, log: EventLog, hosts: [ModuleHost], registry: PrometheusCollectorRegistry,
+                               logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
+        let router = Router()
+        router.get("health") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        router.get("ready") { _, _ in
+            var problems: [String] = []
+            if log.isClosed { problems.append("the event log is closed") }
+            problems += hosts.filter { !$0.isStarted }.map { "module \($0.module.name) has not started" }
+            let body = try JSONEncoder().encode(Readiness(status: problems.isEmpty ? "ready" : "not-ready", problems: problems))
+            return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        router.get("metrics") { _, _ in
+            let lagDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "cursor_lag", unitName: "events",
+                                                     helpText: "Events of the subscription's types beyond its cursor")
+            // Lag is a question to the log, asked at scrape time rather than kept up to date on every append.
+            for host in hosts where !log.isClosed {
+                let name = host.module.name
+                let lag = try await log.count(after: try await log.cursor(name), matching: host.module.subscriptions)
+                registry.makeGauge(descriptor: lagDescriptor, labels: [("subscription", name)]).set(Double(lag))
+            }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "wzt"), onServerRunning: { channel in
+            onBound(channel.localAddress?.port ?? port)
+        }, logger: logger)
+    }
+
+    private struct Readiness: Encodable {
+        let status: String
+        let problems: [String]
+    }
+}
