@@ -2,8 +2,8 @@ import Bus
 
 /// The reply frames of the ingress protocol (docs/protocol.md), built without an encoder:
 /// they are small, fixed in shape, and sent once per event.
-enum Reply {
-    static func ack(_ appended: Appended) -> [UInt8] {
+public enum Reply {
+    public static func ack(_ appended: Appended) -> [UInt8] {
         var text = #"{"status":"ack","id":"# + jsonString(appended.id) + #","offset":\#(appended.offset)"#
         if appended.duplicate { text += #","duplicate":true"# }
         return Array((text + "}").utf8)

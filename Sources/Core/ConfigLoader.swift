@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Logging
 import Notifications
+import OperatorHTTP
 import TOMLKit
 
 /// Reads `wzt.toml`. Every key is checked: an unknown key, a wrong type or an impossible value
@@ -91,6 +92,22 @@ public enum ConfigLoader {
                     config.http = endpoint
                 }
             }
+            for publisher in try http.tables("publishers") {
+                guard let name = try publisher.string("name", nonEmpty: true) else { throw publisher.missing("name", example: "\"vdab-intake\"") }
+                let token: String
+                switch (try publisher.string("token", nonEmpty: true), try publisher.string("token_env", nonEmpty: true)) {
+                case (let value?, nil): token = value
+                case (nil, let variable?):
+                    guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                        throw publisher.invalid("token_env", "environment variable \(variable) is not set; export it or use `token`")
+                    }
+                    token = value
+                default: throw publisher.invalid("token", "give exactly one of `token` and `token_env` (the name of an environment variable holding it)")
+                }
+                guard token.utf8.count >= 16 else { throw publisher.invalid("token", "use at least 16 characters (e.g. from `openssl rand -hex 24`)") }
+                config.httpPublishers.append(HTTPPublisher(name: name, token: token, events: try eventPatterns(publisher)))
+                try publisher.finish()
+            }
             try http.finish()
         }
         if let notifications = try reader.section("notifications") {
@@ -153,6 +170,14 @@ extension ConfigLoader {
 
     private static func channel(_ table: TableReader, kind: Channel.Kind) throws(ConfigError) -> Channel {
         guard let name = try table.string("name", nonEmpty: true) else { throw table.missing("name", example: "\"vdab-casework\"") }
+        let events = try eventPatterns(table)
+        let link = try table.string("link", nonEmpty: true)
+        try table.finish()
+        return Channel(name: name, kind: kind, events: events, link: link)
+    }
+
+    /// `events = [...]`: one or more event type patterns.
+    static func eventPatterns(_ table: TableReader) throws(ConfigError) -> [EventPattern] {
         guard let patterns = try table.stringArray("events"), !patterns.isEmpty else {
             throw table.missing("events", example: "[\"be.wzt.ama.*\", \"be.wzt.intake.trajectory-limit-reached\"]")
         }
@@ -160,9 +185,7 @@ extension ConfigLoader {
         for pattern in patterns {
             do { events.append(try EventPattern(pattern)) } catch { throw table.invalid("events", "\"\(pattern)\" is not an event type pattern: \(error)") }
         }
-        let link = try table.string("link", nonEmpty: true)
-        try table.finish()
-        return Channel(name: name, kind: kind, events: events, link: link)
+        return events
     }
 
     private static func isMailAddress(_ text: String) -> Bool {

@@ -54,8 +54,8 @@ public final class Node: Sendable {
                               rules: ruleBook, dispatch: configuration.dispatch, logger: logger)
         }
         if let endpoint = configuration.http {
-            http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, hosts: hosts, registry: metrics, logger: logger,
-                                        onBound: httpPort.set)
+            http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers,
+                                        hosts: hosts, registry: metrics, logger: logger, onBound: httpPort.set)
         } else {
             http = nil
         }

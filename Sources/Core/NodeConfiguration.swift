@@ -2,6 +2,7 @@ import Bus
 import BusTransport
 import Logging
 import Notifications
+import OperatorHTTP
 
 /// Everything a node (`wzt serve`) needs to start, with defaults that work with no file at all:
 /// all modules in this process, SQLite under `./data`, ZeroMQ on loopback ports 5555-5557.
@@ -17,6 +18,8 @@ public struct NodeConfiguration: Sendable {
     public var pluginPaths: [String] = []
     /// Where the HTTP side (health, readiness, metrics) listens; nil: no HTTP side.
     public var http: HTTPEndpoint? = HTTPEndpoint(host: "127.0.0.1", port: 8780)
+    /// Who may `POST /events`, with which token and types; none by default.
+    public var httpPublishers: [HTTPPublisher] = []
     /// Channels and retries of the notifications module; no channels by default.
     public var notifications = NotificationsConfiguration()
     /// Where the values came from, for messages: a path, or "built-in defaults".

@@ -6,13 +6,15 @@ import ModuleKit
 import Prometheus
 import ServiceLifecycle
 
-/// The node's HTTP side for operators: liveness, readiness and Prometheus metrics. It reads the
-/// log and the module hosts; nothing on the bus depends on it.
+/// The node's HTTP side: liveness, readiness, Prometheus metrics, and `POST /events` for systems
+/// that cannot speak ZeroMQ. It uses the log and the module hosts; nothing on the bus depends on it.
 public enum OperatorHTTP {
     /// An HTTP server on `host:port` (port 0: any free port, reported through `onBound`).
-    public static func service(host: String, port: Int, log: EventLog, hosts: [ModuleHost], registry: PrometheusCollectorRegistry,
-                               logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
+    /// `publishers` may `POST /events`; with none, every such request is unauthorised.
+    public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], hosts: [ModuleHost],
+                               registry: PrometheusCollectorRegistry, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
+        HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers)
         router.get("health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }

@@ -92,6 +92,8 @@ struct ConfigTests {
          "notifications", "named \"m\""),
         ("[notifications]\nwebhook = 3", "notifications.webhook", "array of tables"),
         ("[http]\nendpoint = \"8780\"", "http.endpoint", "HOST:PORT"),
+        ("[[http.publishers]]\nname = \"p\"\ntoken = \"short\"\nevents = [\"*\"]", "http.publishers[0].token", "at least 16"),
+        ("[[http.publishers]]\nname = \"p\"\ntoken = \"0123456789abcdef0\"", "http.publishers[0].events", "is required"),
     ])
     func mistakesNameTheKeyAndTheFix(_ text: String, _ key: String, _ hint: String) throws {
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["intake"]) }
@@ -103,6 +105,10 @@ struct ConfigTests {
     @Test func httpSideCanBeMovedOrTurnedOff() throws {
         #expect(try ConfigLoader.parse("[http]\nendpoint = \"0.0.0.0:9000\"", origin: "t", knownModules: []).http == HTTPEndpoint(host: "0.0.0.0", port: 9000))
         #expect(try ConfigLoader.parse("[http]\nendpoint = \"off\"", origin: "t", knownModules: []).http == nil)
+        let publishers = try ConfigLoader.parse("[[http.publishers]]\nname = \"vdab\"\ntoken = \"0123456789abcdef0\"\nevents = [\"be.wzt.intake.*\"]",
+                                                origin: "t", knownModules: []).httpPublishers
+        #expect(publishers.map(\.name) == ["vdab"])
+        #expect(publishers.first?.events.first?.matches("be.wzt.intake.screening-requested") == true)
     }
 
     @Test func notificationChannelsAreRead() throws {

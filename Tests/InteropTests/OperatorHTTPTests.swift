@@ -27,6 +27,84 @@ extension ProcessTests {
             metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
         }
 
+        /// (status, content type, body) of one HTTP request made by Python's urllib.
+        func request(_ method: String, _ url: String, body: String = "", token: String? = nil) async throws -> (status: Int, type: String, body: String) {
+            let script = """
+                import sys, urllib.request, urllib.error
+                method, url, body, token = sys.argv[1], sys.argv[2], sys.stdin.buffer.read(), sys.argv[3]
+                request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
+                request.add_header("Content-Type", "application/json")
+                if token:
+                    request.add_header("Authorization", "Bearer " + token)
+                try:
+                    response = urllib.request.urlopen(request, timeout=10)
+                    status, kind, data = response.status, response.headers.get("Content-Type", ""), response.read()
+                except urllib.error.HTTPError as error:
+                    status, kind, data = error.code, error.headers.get("Content-Type", ""), error.read()
+                sys.stdout.write(str(status) + "\\n" + kind + "\\n" + data.decode())
+                """
+            let output = try await blocking { try Interop.run(Interop.python, ["-c", script, method, url, token ?? ""], input: body) }
+            let parts = output.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            return (Int(parts[0]) ?? 0, parts.count > 1 ? parts[1] : "", parts.count > 2 ? parts[2] : "")
+        }
+
+        func json(_ text: String) -> [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:] }
+
+        @Test func postEventsAcksLikeTheZeroMQIngressAndRefusesWithProblems() async throws {
+            let directory = TemporaryDirectory("wzt-http-post")
+            let config = directory.file("wzt.toml")
+            let intakeToken = "vdab-intake-token-0123456789", amaToken = "welzijn-ama-token-0123456789"
+            try """
+                [[http.publishers]]
+                name = "vdab-intake"
+                token = "\(intakeToken)"
+                events = ["be.wzt.intake.*"]
+
+                [[http.publishers]]
+                name = "welzijn-ama"
+                token = "\(amaToken)"
+                events = ["be.wzt.ama.*"]
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
+            try server.start()
+            defer { server.kill(SIGTERM) }
+            let url = "http://\(server.http)/events"
+            let event = CommandLineTests.screening.replacingOccurrences(of: "{\"type\"", with: "{\"id\":\"01a20a05-6ee8-75b8-9c24-46412683eb41\",\"specversion\":\"1.0\",\"type\"")
+
+            let anonymous = try await request("POST", url, body: event)
+            #expect(anonymous.status == 401 && json(anonymous.body)["code"] as? String == "unauthorized", "\(anonymous)")
+            #expect(anonymous.type == "application/problem+json")
+            let wrongToken = try await request("POST", url, body: event, token: "not-the-token-0123456789")
+            #expect(wrongToken.status == 401)
+
+            let acked = try await request("POST", url, body: event, token: intakeToken)
+            #expect(acked.status == 200, "\(acked)")
+            #expect(json(acked.body)["status"] as? String == "ack")
+            let offset = json(acked.body)["offset"] as? Int
+            #expect(offset == 1)
+            let again = try await request("POST", url, body: event, token: intakeToken)
+            #expect(json(again.body)["offset"] as? Int == offset && json(again.body)["duplicate"] as? Bool == true, "\(again)")
+
+            let forbidden = try await request("POST", url, body: event, token: amaToken)
+            #expect(forbidden.status == 403 && json(forbidden.body)["code"] as? String == "forbidden", "\(forbidden)")
+
+            let badINSZ = try await request("POST", url, body: event.replacingOccurrences(of: "85073003328", with: "85073003329"), token: intakeToken)
+            let problem = json(badINSZ.body)
+            #expect(badINSZ.status == 400 && problem["code"] as? String == "invalid-data", "\(badINSZ)")
+            #expect(problem["status"] as? Int == 400 && problem["type"] as? String == "urn:wzt:problem:invalid-data")
+            #expect((problem["detail"] as? String)?.contains("check digits") == true)
+            #expect(!badINSZ.body.contains("85073003329"), "a problem never echoes the data")
+
+            let malformed = try await request("POST", url, body: "{\"type\": ", token: intakeToken)
+            #expect(malformed.status == 400 && json(malformed.body)["code"] as? String == "malformed-json", "\(malformed)")
+            let huge = try await request("POST", url, body: String(repeating: " ", count: (1 << 20) + 10), token: intakeToken)
+            #expect(huge.status == 413 && json(huge.body)["code"] as? String == "too-large", "\(huge.status) \(huge.body.prefix(300))")
+
+            let metrics = try await request("GET", "http://\(server.http)/metrics")
+            #expect(sample(metrics.body, "wzt_http_acked_total") == 2, "\(metrics.body)")
+            #expect(sample(metrics.body, #"wzt_http_nacked_total{code="invalid-data"}"#) == 1)
+        }
+
         @Test func healthReadinessAndMetricsFollowTheEvents() async throws {
             let directory = TemporaryDirectory("wzt-http")
             let server = ServerProcess(dataDirectory: directory.file("data"))
