@@ -1,0 +1,113 @@
+"""Publishes a day of realistic events to a running wzt node, made from the scenarios.
+
+usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20]
+
+Every scenario in Tests/Scenarios (both regimes, intake, mandating, networks, AMA, GBO) is
+played REPLICAS times with its ids renamed per replica (case-1 -> case-1-d7, a fresh valid INSZ
+per person), the replicas interleaved step by step as a day's traffic would be. Scans the AMA
+submissions refer to are stored first with `wzt ama attach`. Steps that move a test clock are left
+out: deadlines fire on the real clock, later. Shows a progress bar on standard error.
+"""
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "Tests", "InteropTests", "Python"))
+from wzt_client import Publisher  # noqa: E402
+
+parser = argparse.ArgumentParser()
+parser.add_argument("endpoint")
+parser.add_argument("wzt")
+parser.add_argument("data")
+parser.add_argument("--replicas", type=int, default=20)
+args = parser.parse_args()
+
+
+def insz(number):
+    """A valid INSZ for someone born 1980-1999, different for each number."""
+    base = f"{80 + number // 998 % 20:02d}0101{number % 998 + 1:03d}"
+    return base + f"{97 - int(base) % 97:02d}"
+
+
+def ids_in(value, found):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if isinstance(inner, str) and key.endswith("Id"):
+                found.add(inner)
+            ids_in(inner, found)
+    elif isinstance(value, list):
+        for inner in value:
+            ids_in(inner, found)
+
+
+def renamed(value, mapping):
+    if isinstance(value, dict):
+        return {key: renamed(inner, mapping) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [renamed(inner, mapping) for inner in value]
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    return value
+
+
+scenarios = [json.load(open(path)) for path in sorted(glob.glob(os.path.join(here, "..", "Tests", "Scenarios", "*.json")))]
+scans = set()
+people = 0
+plays = []  # per replica and scenario: its envelopes in order
+for replica in range(1, args.replicas + 1):
+    for scenario in scenarios:
+        publishes = [step["publish"] for step in scenario["steps"] if "publish" in step]
+        scans.update(step["attach"]["text"] for step in scenario["steps"] if "attach" in step)
+        found = set()
+        for publish in publishes:
+            ids_in(publish["data"], found)
+            if publish.get("subject"):
+                found.add(publish["subject"])
+        mapping = {value: f"{value}-d{replica}" for value in found}
+        numbers = set()
+        for number in filter(None, [p["data"].get("insz") or (p["data"].get("filing") or {}).get("insz") for p in publishes]):
+            if number not in numbers:
+                numbers.add(number)
+                people += 1
+                mapping[number] = insz(people)
+        plays.append([{
+            "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/demo/" + os.path.basename(scenario["name"]).split(":")[0].lower().replace(" ", "-")[:40],
+            "type": publish["type"], "dataversion": publish.get("dataversion", 1),
+            **({"subject": mapping.get(publish["subject"], publish["subject"])} if publish.get("subject") else {}),
+            "data": renamed(publish["data"], mapping),
+        } for publish in publishes])
+
+with tempfile.NamedTemporaryFile("w", suffix=".pdf", delete=False) as scan_file:
+    for text in scans:
+        scan_file.seek(0)
+        scan_file.truncate()
+        scan_file.write(text)
+        scan_file.flush()
+        subprocess.run([args.wzt, "ama", "attach", scan_file.name, "--data-dir", args.data], check=True, capture_output=True)
+
+total, done, counts = sum(len(play) for play in plays), 0, {"ack": 0, "nack": 0}
+publisher = Publisher(args.endpoint, window=64, timeout_ms=5000)
+
+
+def progress(envelope, reply):
+    global done
+    done += 1
+    counts[reply["status"]] = counts.get(reply["status"], 0) + 1
+    if done % 50 == 0 or done == total:
+        filled = done * 40 // total
+        sys.stderr.write(f"\r[{'#' * filled}{' ' * (40 - filled)}] {done}/{total} events")
+        sys.stderr.flush()
+
+
+# Interleaved: the first step of every play, then the second, and so on; a batch is acked before
+# the next goes out, so that a case's later events never overtake its earlier ones.
+for step in range(max(len(play) for play in plays)):
+    publisher.publish([play[step] for play in plays if step < len(play)], on_reply=progress, deadline_s=300)
+sys.stderr.write("\n")
+print(json.dumps({"scenarios": len(scenarios), "replicas": args.replicas, "people": people, "events": total, **counts}))
