@@ -236,6 +236,15 @@ public final class EventLog: @unchecked Sendable {
         try pool.read { db in try Self.events(db, after: offset, matching: patterns, limit: limit) }
     }
 
+    /// The events about one case or trajectory (their `subject`), oldest first. A scan of the log:
+    /// for operators' pages, not for hot paths.
+    public func events(subject: String, limit: Int = 1000) async throws -> [StoredEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: #"SELECT "offset", id, type, subject, envelope FROM events WHERE subject = ? ORDER BY "offset" LIMIT ?"#,
+                             arguments: [subject, limit]).map(StoredEvent.init(row:))
+        }
+    }
+
     static func events(_ db: Database, after offset: Int64, matching patterns: [EventPattern], limit: Int) throws -> [StoredEvent] {
         var arguments: StatementArguments = [offset]
         let sql = #"SELECT "offset", id, type, subject, envelope FROM events WHERE "offset" > ?"#

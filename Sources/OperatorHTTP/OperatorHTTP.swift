@@ -15,6 +15,7 @@ public enum OperatorHTTP {
                                registry: PrometheusCollectorRegistry, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
         HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers)
+        StatusPage.add(to: router, log: log, hosts: hosts)
         router.get("health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }

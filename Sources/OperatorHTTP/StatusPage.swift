@@ -1,0 +1,85 @@
+import Bus
+import Foundation
+import Hummingbird
+import ModuleKit
+
+/// The status page: server-rendered HTML without scripts. Modules with their cursor, lag and dead
+/// letters; the latest events; and one case's timeline. It shows types, offsets, times, sources
+/// and subjects (case references), never the events' data.
+enum StatusPage {
+    static func add(to router: Router<BasicRequestContext>, log: EventLog, hosts: [ModuleHost]) {
+        router.get("/") { _, _ in
+            let head = log.headOffset
+            let letters = try await log.deadLetters(status: .open)
+            var rows = ""
+            for host in hosts {
+                let name = host.module.name
+                let cursor = try await log.cursor(name)
+                let lag = try await log.count(after: cursor, matching: host.module.subscriptions)
+                let dead = letters.filter { $0.subscription == name }.count
+                rows += "<tr><td>\(escape(name))</td><td>\(host.isStarted ? "running" : "starting")</td><td>\(cursor)</td>"
+                    + "<td class=\"\(lag > 0 ? "warn" : "")\">\(lag)</td><td class=\"\(dead > 0 ? "bad" : "")\">\(dead)</td></tr>\n"
+            }
+            let recent = try await log.events(after: max(0, head - 25), limit: 25).reversed()
+            let events = recent.map(eventRow).joined(separator: "\n")
+            return html(title: "wzt status", body: """
+                <h1>wzt</h1>
+                <p>Log head <strong>\(head)</strong>, <strong>\(letters.count)</strong> open dead letters.</p>
+                <form action="/cases" method="get"><label>Case or trajectory <input name="subject" required></label> <button>Timeline</button></form>
+                <h2>Modules</h2>
+                <table id="modules"><tr><th>module</th><th>state</th><th>cursor</th><th>lag</th><th>dead letters</th></tr>
+                \(rows)</table>
+                <h2>Latest events</h2>
+                <table id="events"><tr><th>offset</th><th>type</th><th>subject</th><th>source</th><th>time</th></tr>
+                \(events)</table>
+                """)
+        }
+        router.get("cases") { request, _ in
+            guard let subject = request.uri.queryParameters.get("subject"), !subject.isEmpty else {
+                return html(status: .badRequest, title: "wzt: no case", body: "<p>Give a case or trajectory reference: <code>/cases?subject=case-1</code>.</p>")
+            }
+            let events = try await log.events(subject: subject)
+            let body = events.isEmpty
+                ? "<p>No events about <strong>\(escape(subject))</strong>.</p>"
+                : "<table id=\"timeline\"><tr><th>offset</th><th>type</th><th>subject</th><th>source</th><th>time</th></tr>\n"
+                    + events.map(eventRow).joined(separator: "\n") + "</table>"
+            return html(title: "wzt: \(subject)", body: "<p><a href=\"/\">status</a></p><h1>Timeline of \(escape(subject))</h1>\n" + body)
+        }
+    }
+
+    private static func eventRow(_ event: StoredEvent) -> String {
+        let envelope = (try? JSONSerialization.jsonObject(with: Data(event.json))) as? [String: Any]
+        let source = envelope?["source"] as? String ?? ""
+        let time = envelope?["time"] as? String ?? ""
+        let subject = event.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+        return "<tr><td>\(event.offset)</td><td>\(escape(event.type))</td><td>\(subject)</td><td>\(escape(source))</td><td>\(escape(time))</td></tr>"
+    }
+
+    private static func html(status: HTTPResponse.Status = .ok, title: String, body: String) -> Response {
+        let page = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+            <title>\(escape(title))</title>
+            <style>
+            body { font: 15px/1.4 system-ui, sans-serif; margin: 2rem; color: #1d2433; }
+            table { border-collapse: collapse; margin-bottom: 1.5rem; }
+            th, td { padding: .25rem .75rem; border-bottom: 1px solid #d8dde6; text-align: left; }
+            th { background: #eef1f6; }
+            td.warn { background: #fff3cd; } td.bad { background: #f8d7da; }
+            </style></head>
+            <body>
+            \(body)
+            </body></html>
+            """
+        return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: page)))
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    private static func escapeQuery(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+}
