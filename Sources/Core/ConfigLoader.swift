@@ -94,16 +94,7 @@ public enum ConfigLoader {
             }
             for publisher in try http.tables("publishers") {
                 guard let name = try publisher.string("name", nonEmpty: true) else { throw publisher.missing("name", example: "\"vdab-intake\"") }
-                let token: String
-                switch (try publisher.string("token", nonEmpty: true), try publisher.string("token_env", nonEmpty: true)) {
-                case (let value?, nil): token = value
-                case (nil, let variable?):
-                    guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
-                        throw publisher.invalid("token_env", "environment variable \(variable) is not set; export it or use `token`")
-                    }
-                    token = value
-                default: throw publisher.invalid("token", "give exactly one of `token` and `token_env` (the name of an environment variable holding it)")
-                }
+                let token = try publisher.secret("token")
                 guard token.utf8.count >= 16 else { throw publisher.invalid("token", "use at least 16 characters (e.g. from `openssl rand -hex 24`)") }
                 config.httpPublishers.append(HTTPPublisher(name: name, token: token, events: try eventPatterns(publisher)))
                 try publisher.finish()
@@ -137,17 +128,7 @@ extension ConfigLoader {
         for webhook in try section.tables("webhook") {
             guard let url = try webhook.string("url", nonEmpty: true) else { throw webhook.missing("url", example: "\"https://agency.example/wzt\"") }
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else { throw webhook.invalid("url", "must start with http:// or https://") }
-            let secret: String
-            switch (try webhook.string("secret", nonEmpty: true), try webhook.string("secret_env", nonEmpty: true)) {
-            case (let value?, nil): secret = value
-            case (nil, let variable?):
-                guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
-                    throw webhook.invalid("secret_env", "environment variable \(variable) is not set; export it or use `secret`")
-                }
-                secret = value
-            default: throw webhook.invalid("secret", "give exactly one of `secret` and `secret_env` (the name of an environment variable holding it)")
-            }
-            result.channels.append(try channel(webhook, kind: .webhook(url: url, secret: secret)))
+            result.channels.append(try channel(webhook, kind: .webhook(url: url, secret: try webhook.secret("secret"))))
         }
         for email in try section.tables("email") {
             guard let relay = try email.string("smtp", nonEmpty: true) else { throw email.missing("smtp", example: "\"127.0.0.1:25\"") }
@@ -290,6 +271,20 @@ final class TableReader {
             readers.append(TableReader(table: table, origin: origin, prefix: prefix + key + "[\(index)]."))
         }
         return readers
+    }
+
+    /// A secret given as `key` in the file or, better, as `key_env`: the name of an environment
+    /// variable that holds it. Exactly one of the two.
+    func secret(_ key: String) throws(ConfigError) -> String {
+        switch (try string(key, nonEmpty: true), try string(key + "_env", nonEmpty: true)) {
+        case (let value?, nil): return value
+        case (nil, let variable?):
+            guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                throw error(key + "_env", "environment variable \(variable) is not set; export it or use `\(key)`")
+            }
+            return value
+        default: throw error(key, "give exactly one of `\(key)` and `\(key)_env` (the name of an environment variable holding it)")
+        }
     }
 
     func missing(_ key: String, example: String) -> ConfigError { error(key, "is required, e.g. \(key) = \(example)") }

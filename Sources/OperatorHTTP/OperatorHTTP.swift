@@ -32,9 +32,8 @@ public enum OperatorHTTP {
                                                      helpText: "Events of the subscription's types beyond its cursor")
             // Lag is a question to the log, asked at scrape time rather than kept up to date on every append.
             for host in hosts where !log.isClosed {
-                let name = host.module.name
-                let lag = try await log.count(after: try await log.cursor(name), matching: host.module.subscriptions)
-                registry.makeGauge(descriptor: lagDescriptor, labels: [("subscription", name)]).set(Double(lag))
+                let lag = try await host.position(in: log).lag
+                registry.makeGauge(descriptor: lagDescriptor, labels: [("subscription", host.module.name)]).set(Double(lag))
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
@@ -47,5 +46,13 @@ public enum OperatorHTTP {
     private struct Readiness: Encodable {
         let status: String
         let problems: [String]
+    }
+}
+
+extension ModuleHost {
+    /// The module's cursor in the log and its lag: events of its types beyond the cursor.
+    func position(in log: EventLog) async throws -> (cursor: Int64, lag: Int) {
+        let cursor = try await log.cursor(module.name)
+        return (cursor, try await log.count(after: cursor, matching: module.subscriptions))
     }
 }

@@ -14,8 +14,7 @@ enum StatusPage {
             var rows = ""
             for host in hosts {
                 let name = host.module.name
-                let cursor = try await log.cursor(name)
-                let lag = try await log.count(after: cursor, matching: host.module.subscriptions)
+                let (cursor, lag) = try await host.position(in: log)
                 let dead = letters.filter { $0.subscription == name }.count
                 rows += "<tr><td>\(escape(name))</td><td>\(host.isStarted ? "running" : "starting")</td><td>\(cursor)</td>"
                     + "<td class=\"\(lag > 0 ? "warn" : "")\">\(lag)</td><td class=\"\(dead > 0 ? "bad" : "")\">\(dead)</td></tr>\n"
