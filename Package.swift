@@ -57,6 +57,11 @@ let package = Package(
         .target(name: "Storage", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // The append-only trail of reads of personal data; written by the HTTP side, never by modules.
+        .target(name: "Audit", dependencies: [
+            "Storage",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         // What a module sees: the Module protocol, its transaction, inbox and outbox.
         .target(name: "ModuleKit", dependencies: [
             "Bus", "Storage",
@@ -118,7 +123,7 @@ let package = Package(
 
         // The HTTP side for operators: health, readiness and Prometheus metrics. The bus does not depend on it.
         .target(name: "OperatorHTTP", dependencies: [
-            "Bus", "BusTransport", "ModuleKit",
+            "Audit", "Bus", "BusTransport", "ModuleKit",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -126,8 +131,8 @@ let package = Package(
         ]),
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
-            "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
-            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA", "Notifications", "OperatorHTTP",
+            "Audit", "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
+            "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA", "Notifications", "OperatorHTTP", "ZeroMQ",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "FlandersRules", package: "Flanders"),
@@ -138,7 +143,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "wzt", dependencies: [
-            "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit",
+            "Audit", "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -175,7 +180,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "CoreTests", dependencies: [
-            "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
+            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "RuleSetTests", dependencies: [

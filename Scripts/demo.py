@@ -1,6 +1,6 @@
 """Publishes a day of realistic events to a running wzt node, made from the scenarios.
 
-usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20]
+usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20] [--scenario NAME ...]
 
 Every scenario in Tests/Scenarios (both regimes, intake, mandating, networks, AMA, GBO) is
 played REPLICAS times with its ids renamed per replica (case-1 -> case-1-d7, a fresh valid INSZ
@@ -26,6 +26,7 @@ parser.add_argument("endpoint")
 parser.add_argument("wzt")
 parser.add_argument("data")
 parser.add_argument("--replicas", type=int, default=20)
+parser.add_argument("--scenario", action="append", help="only this scenario (file name without .json); repeatable")
 args = parser.parse_args()
 
 
@@ -56,7 +57,13 @@ def renamed(value, mapping):
     return value
 
 
-scenarios = [json.load(open(path)) for path in sorted(glob.glob(os.path.join(here, "..", "Tests", "Scenarios", "*.json")))]
+paths = sorted(glob.glob(os.path.join(here, "..", "Tests", "Scenarios", "*.json")))
+if args.scenario:
+    unknown = set(args.scenario) - {os.path.basename(path)[:-5] for path in paths}
+    if unknown:
+        parser.error(f"no scenario {', '.join(sorted(unknown))} in Tests/Scenarios")
+    paths = [path for path in paths if os.path.basename(path)[:-5] in args.scenario]
+scenarios = [json.load(open(path)) for path in paths]
 scans = set()
 people = 0
 plays = []  # per replica and scenario: its envelopes in order

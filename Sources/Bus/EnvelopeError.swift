@@ -17,6 +17,8 @@ public struct EnvelopeError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let unknownType = Code("unknown-type")
         public static let unsupportedDataVersion = Code("unsupported-dataversion")
         public static let invalidData = Code("invalid-data")
+        /// The publisher (its CURVE key or HTTP token) may not publish this type.
+        public static let forbidden = Code("forbidden")
         /// The event was valid but could not be stored (disk full, I/O error).
         public static let storageFailed = Code("storage-failed")
         /// The node is shutting down and takes no new events; retry against it later.

@@ -23,6 +23,7 @@ public final class Egress: Service, Sendable {
     public init(context: Context, log: EventLog, configuration: TransportConfiguration, logger: Logger) throws {
         socket = try context.boundSocket(.pub, endpoint: configuration.egressEndpoint, role: "egress", key: "egress.endpoint") { socket throws(ZeroMQError) in
             try socket.setHighWaterMarks(send: 100_000, receive: 1000)
+            try socket.secure(with: configuration.security)
         }
         self.endpoint = socket.lastEndpoint
         self.logger = logger

@@ -29,6 +29,7 @@ public final class Ingress: Service, Sendable {
             // Frames beyond this close the connection before they are read; smaller ones too large
             // for the bus get a nack. 16x the event limit keeps a 10 MiB frame answerable.
             try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 16, 16 << 20)))
+            try socket.secure(with: configuration.security)
         }
         self.endpoint = socket.lastEndpoint
         self.log = log
@@ -73,13 +74,17 @@ public final class Ingress: Service, Sendable {
     private func readBatch() throws -> Bool {
         var envelopes: [Envelope] = []
         var senders: [Sender] = []
-        while envelopes.count < configuration.ingressBatchSize, let frames = try socket.receive(dontWait: true) {
+        while envelopes.count < configuration.ingressBatchSize, let (frames, client) = try socket.receiveWithUserID(dontWait: true) {
             guard let (sender, payload) = Sender.split(frames) else { continue }
             do {
                 guard payload.count == 1, let frame = payload.first else {
                     throw EnvelopeError(.extraFrames, "send one frame per message (the envelope JSON); got \(payload.count) frames")
                 }
-                envelopes.append(try decoder.decode(frame))
+                let envelope = try decoder.decode(frame)
+                if let security = configuration.security, !security.allows(client, toPublish: envelope.type.rawValue) {
+                    throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type); the node's security.keys say which types it may")
+                }
+                envelopes.append(envelope)
                 senders.append(sender)
             } catch {
                 let refusal = error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable message")

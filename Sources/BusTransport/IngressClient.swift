@@ -19,19 +19,22 @@ public final class IngressClient {
     private let endpoint: String
     private let timeoutMilliseconds: Int32
     private let retries: Int
+    private let curve: CurveCredentials?
     private var socket: Socket
 
-    public init(context: Context, endpoint: String, timeoutMilliseconds: Int32 = 2500, retries: Int = 3) throws {
+    public init(context: Context, endpoint: String, curve: CurveCredentials? = nil, timeoutMilliseconds: Int32 = 2500, retries: Int = 3) throws {
         self.context = context
         self.endpoint = endpoint
+        self.curve = curve
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retries = retries
-        socket = try Self.connect(context, endpoint)
+        socket = try Self.connect(context, endpoint, curve)
     }
 
-    private static func connect(_ context: Context, _ endpoint: String) throws -> Socket {
+    private static func connect(_ context: Context, _ endpoint: String, _ curve: CurveCredentials?) throws -> Socket {
         let socket = try context.socket(.dealer)
         try socket.setHighWaterMarks(send: 100_000, receive: 100_000)
+        try socket.secure(with: curve)
         try socket.connect(endpoint)
         return socket
     }
@@ -60,7 +63,7 @@ public final class IngressClient {
                     throw Failure(description: "no reply from \(endpoint) after \(retries + 1) tries of \(timeoutMilliseconds) ms; is `wzt serve` running there?")
                 }
                 // Lazy Pirate: a fresh socket, the same events again.
-                socket = try Self.connect(context, endpoint)
+                socket = try Self.connect(context, endpoint, curve)
                 for index in inFlight { try socket.send(envelopes[index].json) }
                 continue
             }

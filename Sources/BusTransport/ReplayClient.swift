@@ -18,8 +18,9 @@ public final class ReplayClient {
     private let endpoint: String
     private let timeoutMilliseconds: Int32
 
-    public init(context: Context, endpoint: String, timeoutMilliseconds: Int32 = 5000) throws {
+    public init(context: Context, endpoint: String, curve: CurveCredentials? = nil, timeoutMilliseconds: Int32 = 5000) throws {
         socket = try context.socket(.dealer)
+        try socket.secure(with: curve)
         try socket.connect(endpoint)
         self.endpoint = endpoint
         self.timeoutMilliseconds = timeoutMilliseconds

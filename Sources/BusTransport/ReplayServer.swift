@@ -21,6 +21,7 @@ public final class ReplayServer: Service, Sendable {
     public init(context: Context, log: EventLog, configuration: TransportConfiguration, logger: Logger) throws {
         socket = try context.boundSocket(.router, endpoint: configuration.replayEndpoint, role: "replay", key: "replay.endpoint") { socket throws(ZeroMQError) in
             try socket.setMaxMessageSize(64 << 10)
+            try socket.secure(with: configuration.security)
         }
         self.endpoint = socket.lastEndpoint
         self.log = log

@@ -52,6 +52,8 @@ public struct TransportConfiguration: Sendable, Hashable {
     public var ingressBatchSize: Int
     /// Batches the ingress may have waiting for the log before it stops reading (backpressure).
     public var ingressMaxBatchesInFlight: Int
+    /// CURVE on every socket; nil: plain text (loopback only, see `exposedPlainEndpoints`).
+    public var security: TransportSecurity?
 
     public init(ingressEndpoint: String = "tcp://127.0.0.1:5555", egressEndpoint: String = "tcp://127.0.0.1:5556",
                 replayEndpoint: String = "tcp://127.0.0.1:5557", ingressBatchSize: Int = 1024, ingressMaxBatchesInFlight: Int = 4) {
@@ -60,6 +62,22 @@ public struct TransportConfiguration: Sendable, Hashable {
         self.replayEndpoint = replayEndpoint
         self.ingressBatchSize = ingressBatchSize
         self.ingressMaxBatchesInFlight = ingressMaxBatchesInFlight
+    }
+
+    /// The config keys and endpoints that listen beyond this host in plain text: a node with
+    /// any of these must not start (anyone on the network could read and publish personal data).
+    public var exposedPlainEndpoints: [(key: String, endpoint: String)] {
+        guard security == nil else { return [] }
+        return [("ingress.endpoint", ingressEndpoint), ("egress.endpoint", egressEndpoint), ("replay.endpoint", replayEndpoint)]
+            .filter { !Self.isLocal($0.1) }
+    }
+
+    /// ipc and inproc stay on this host; tcp does when its host is a loopback address.
+    static func isLocal(_ endpoint: String) -> Bool {
+        guard endpoint.hasPrefix("tcp://") else { return true }
+        let address = endpoint.dropFirst("tcp://".count)
+        let host = address[..<(address.lastIndex(of: ":") ?? address.endIndex)]
+        return host == "localhost" || host.hasPrefix("127.") || host == "[::1]" || host == "::1"
     }
 }
 

@@ -1,9 +1,11 @@
 import Bus
+import BusTransport
 import Foundation
 import Logging
 import Notifications
 import OperatorHTTP
 import TOMLKit
+import ZeroMQ
 
 /// Reads `wzt.toml`. Every key is checked: an unknown key, a wrong type or an impossible value
 /// stops the start with a message that names the key and the fix.
@@ -99,7 +101,11 @@ public enum ConfigLoader {
                 config.httpPublishers.append(HTTPPublisher(name: name, token: token, events: try eventPatterns(publisher)))
                 try publisher.finish()
             }
+            config.httpUsers = try httpUsers(http)
             try http.finish()
+        }
+        if let security = try reader.section("security") {
+            config.transport.security = try transportSecurity(security)
         }
         if let notifications = try reader.section("notifications") {
             config.notifications = try notificationsConfiguration(notifications)
@@ -119,6 +125,88 @@ public enum ConfigLoader {
 }
 
 extension ConfigLoader {
+    /// `[security]`: the node's CURVE secret key (`secret_key_file` or `secret_key_env`) and
+    /// `[[security.keys]]`: name, `public_key` or `public_key_file`, `events` it may publish.
+    static func transportSecurity(_ section: TableReader) throws(ConfigError) -> TransportSecurity {
+        let generate = "make one with `wzt keys generate --out keys --name core`"
+        let secret: String
+        switch (try section.string("secret_key_file", nonEmpty: true), try section.string("secret_key_env", nonEmpty: true)) {
+        case (let path?, nil):
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw section.invalid("secret_key_file", "cannot read \(path); \(generate)")
+            }
+            if let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+                throw section.invalid("secret_key_file", "\(path) is readable by others (mode \(String(mode, radix: 8))); run `chmod 600 \(path)`")
+            }
+            secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        case (nil, let variable?):
+            guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                throw section.invalid("secret_key_env", "environment variable \(variable) is not set; export it or use secret_key_file")
+            }
+            secret = value
+        default:
+            throw section.invalid("secret_key_file", "give exactly one of secret_key_file and secret_key_env; \(generate)")
+        }
+        guard let keys = CurveKeyPair(secretKey: secret) else {
+            throw section.invalid("secret_key_file", "not a CURVE secret key (40 Z85 characters); \(generate)")
+        }
+        var clients: [TransportSecurity.Client] = []
+        for entry in try section.tables("keys") {
+            guard let name = try entry.string("name", nonEmpty: true) else { throw entry.missing("name", example: "\"vdab-intake\"") }
+            let publicKey: String
+            switch (try entry.string("public_key", nonEmpty: true), try entry.string("public_key_file", nonEmpty: true)) {
+            case (let key?, nil): publicKey = key
+            case (nil, let path?):
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw entry.invalid("public_key_file", "cannot read \(path)") }
+                publicKey = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            default: throw entry.invalid("public_key", "give exactly one of public_key and public_key_file (the .pub file of `wzt keys generate`)")
+            }
+            guard Curve.isKey(publicKey) else { throw entry.invalid("public_key", "not a CURVE public key (40 Z85 characters, the content of a .pub file)") }
+            guard !clients.contains(where: { $0.name == name || $0.publicKey == publicKey }) else {
+                throw entry.invalid("name", "another key has the same name or public key; give each client its own")
+            }
+            clients.append(.init(name: name, publicKey: publicKey, events: try eventPatterns(entry, allowEmpty: true)))
+            try entry.finish()
+        }
+        try section.finish()
+        return TransportSecurity(keys: keys, clients: clients)
+    }
+
+    /// `[http.agencies]` (agency = [organisation ids]) and `[[http.users]]` (name, role, agency, token).
+    static func httpUsers(_ http: TableReader) throws(ConfigError) -> [HTTPUser] {
+        var agencies: [String: Set<String>] = [:]
+        if let section = try http.section("agencies") {
+            for name in section.keys {
+                guard let organisations = try section.stringArray(name), !organisations.isEmpty else {
+                    throw section.invalid(name, "list the organisation ids this agency appears under in events, e.g. \(name) = [\"org-vdab-gent\", \"VDAB Gent\"]")
+                }
+                agencies[name] = Set(organisations)
+            }
+            try section.finish()
+        }
+        var users: [HTTPUser] = []
+        for user in try http.tables("users") {
+            guard let name = try user.string("name", nonEmpty: true) else { throw user.missing("name", example: "\"an.peeters\"") }
+            let roles = HTTPUser.Role.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
+            guard let roleText = try user.string("role") else { throw user.missing("role", example: roles) }
+            guard let role = HTTPUser.Role(rawValue: roleText) else { throw user.invalid("role", "\"\(roleText)\" is not a role; use \(roles)") }
+            let token = try user.secret("token")
+            guard token.utf8.count >= 16 else { throw user.invalid("token", "use at least 16 characters (e.g. from `openssl rand -hex 24`)") }
+            let agency = try user.string("agency", nonEmpty: true)
+            if role == .caseworker {
+                guard let agency else { throw user.missing("agency", example: "\"vdab-gent\" (a key of [http.agencies])") }
+                guard agencies[agency] != nil else {
+                    let known = agencies.keys.sorted().joined(separator: ", ")
+                    throw user.invalid("agency", "\"\(agency)\" is not in [http.agencies]\(known.isEmpty ? "; add it there with its organisation ids" : " (\(known))")")
+                }
+            }
+            guard !users.contains(where: { $0.token == token }) else { throw user.invalid("token", "another user has the same token; give each user their own") }
+            users.append(HTTPUser(name: name, token: token, role: role, agency: agency, organisations: agency.flatMap { agencies[$0] } ?? []))
+            try user.finish()
+        }
+        return users
+    }
+
     /// `[notifications]` with `[[notifications.webhook]]` and `[[notifications.email]]` channels.
     static func notificationsConfiguration(_ section: TableReader) throws(ConfigError) -> NotificationsConfiguration {
         var result = NotificationsConfiguration()
@@ -158,8 +246,8 @@ extension ConfigLoader {
     }
 
     /// `events = [...]`: one or more event type patterns.
-    static func eventPatterns(_ table: TableReader) throws(ConfigError) -> [EventPattern] {
-        guard let patterns = try table.stringArray("events"), !patterns.isEmpty else {
+    static func eventPatterns(_ table: TableReader, allowEmpty: Bool = false) throws(ConfigError) -> [EventPattern] {
+        guard let patterns = try table.stringArray("events"), allowEmpty || !patterns.isEmpty else {
             throw table.missing("events", example: "[\"be.wzt.ama.*\", \"be.wzt.intake.trajectory-limit-reached\"]")
         }
         var events: [EventPattern] = []
@@ -193,6 +281,9 @@ final class TableReader {
     private func error(_ key: String, _ message: String) -> ConfigError {
         ConfigError(origin: origin, key: prefix + key, message)
     }
+
+    /// The keys of a table whose keys are names (agencies, say), in order.
+    var keys: [String] { table.keys.sorted() }
 
     func section(_ key: String) throws(ConfigError) -> TableReader? {
         used.insert(key)

@@ -1,3 +1,4 @@
+import Audit
 import Bus
 import BusTransport
 import Foundation
@@ -28,6 +29,7 @@ public final class Node: Sendable {
     /// Plugin files that were not loaded, with the reason (also logged at start).
     public let refusedPlugins: [PluginLoader.Refusal]
     private let context: Context
+    private let zap: ZAPHandler?
     private let logger: Logger
 
     /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
@@ -36,6 +38,7 @@ public final class Node: Sendable {
                 logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        try configuration.checkExposure()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let plugins = PluginLoader.load(directories: configuration.pluginPaths)
         for refusal in plugins.refused {
@@ -55,12 +58,16 @@ public final class Node: Sendable {
         }
         if let endpoint = configuration.http {
             http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers,
-                                        hosts: hosts, registry: metrics, logger: logger, onBound: httpPort.set)
+                                        users: configuration.httpUsers, audit: try AuditLog(path: configuration.auditPath), hosts: hosts,
+                                        registry: metrics, logger: logger, onBound: httpPort.set)
         } else {
             http = nil
         }
-        context = Context()
+        let context = Context()
+        self.context = context
         do {
+            // Bound before the CURVE sockets, so that no handshake finds nobody to ask.
+            zap = try configuration.transport.security.map { try ZAPHandler(context: context, security: $0, logger: logger) }
             ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
             egress = try Egress(context: context, log: log, configuration: configuration.transport, logger: logger)
             replay = try ReplayServer(context: context, log: log, configuration: configuration.transport, logger: logger)
@@ -76,8 +83,13 @@ public final class Node: Sendable {
     public func run(signals: [UnixSignal] = [.sigterm, .sigint], onReady: @escaping @Sendable () -> Void = {}) async throws {
         // Started in this order, shut down in reverse. Any service ending, by error or not,
         // shuts the node down in order rather than cancelling what is in flight.
-        let ordered: [any Service] = [LogCloser(log: log), egress, replay] + hosts + [ingress] + (http.map { [$0] } ?? [])
-            + [shutdownTrigger, ReadyAnnouncer(announce: onReady)]
+        var ordered: [any Service] = [LogCloser(log: log)]
+        if let zap { ordered.append(zap) }
+        ordered += [egress, replay] as [any Service]
+        ordered += hosts as [any Service]
+        ordered.append(ingress)
+        if let http { ordered.append(http) }
+        ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady)] as [any Service]
         let services = ordered.map {
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)

@@ -20,6 +20,8 @@ public struct NodeConfiguration: Sendable {
     public var http: HTTPEndpoint? = HTTPEndpoint(host: "127.0.0.1", port: 8780)
     /// Who may `POST /events`, with which token and types; none by default.
     public var httpPublishers: [HTTPPublisher] = []
+    /// Operators and caseworkers who read through HTTP; none by default (see `Access`).
+    public var httpUsers: [HTTPUser] = []
     /// Channels and retries of the notifications module; no channels by default.
     public var notifications = NotificationsConfiguration()
     /// Where the values came from, for messages: a path, or "built-in defaults".
@@ -27,7 +29,18 @@ public struct NodeConfiguration: Sendable {
 
     public init() {}
 
+    /// Refuses a configuration that would listen beyond this host in plain text.
+    public func checkExposure() throws(ConfigError) {
+        guard let (key, endpoint) = transport.exposedPlainEndpoints.first else { return }
+        throw ConfigError(origin: origin, key: key, """
+            \(endpoint) listens beyond this host in plain text: anyone on the network could read and publish personal data. \
+            Bind it to 127.0.0.1, or turn on CURVE: `wzt keys generate --out keys --name core`, set [security] \
+            secret_key_file = "keys/core.key", and list each client's public key under [[security.keys]] (docs/operations.md, "Security")
+            """)
+    }
+
     public var logPath: String { dataDirectory + "/log.sqlite" }
+    public var auditPath: String { dataDirectory + "/audit.sqlite" }
     public func modulePath(_ module: String) -> String { dataDirectory + "/modules/\(module).sqlite" }
 }
 

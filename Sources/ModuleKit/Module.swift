@@ -26,10 +26,13 @@ public protocol Module: Sendable {
     func run(_ context: ModuleContext) async throws
     /// Called once after the last delivery, on shutdown.
     func stop() async
+    /// The documents this module offers to caseworkers, read from its own tables.
+    var views: [ReadView] { get }
 }
 
 extension Module {
     public func start(_ context: ModuleContext) async throws {}
     public func run(_ context: ModuleContext) async throws {}
     public func stop() async {}
+    public var views: [ReadView] { [] }
 }

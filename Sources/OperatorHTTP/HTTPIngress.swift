@@ -23,9 +23,8 @@ public struct HTTPPublisher: Sendable, Hashable {
 enum HTTPIngress {
     static func add(to router: Router<BasicRequestContext>, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher]) {
         router.post("events") { request, _ -> Response in
-            guard let publisher = authenticate(request, publishers) else {
-                return problem(.unauthorized, code: "unauthorized", "send `Authorization: Bearer <token>` with a token from http.publishers",
-                               headers: [.wwwAuthenticate: #"Bearer realm="wzt""#])
+            guard let publisher = Bearer.match(request, publishers, token: \.token) else {
+                return Bearer.unauthorized("send `Authorization: Bearer <token>` with a token from http.publishers")
             }
             let body: ByteBuffer
             do {
@@ -40,8 +39,7 @@ enum HTTPIngress {
                 return nack(error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable message"))
             }
             guard publisher.events.contains(where: { $0.matches(envelope.type) }) else {
-                Counter(label: "wzt_http_nacked_total", dimensions: [("code", "forbidden")]).increment()
-                return problem(.forbidden, code: "forbidden", "publisher \(publisher.name) may not publish \(envelope.type)")
+                return nack(EnvelopeError(.forbidden, "publisher \(publisher.name) may not publish \(envelope.type)"))
             }
             do {
                 let appended = try await log.append([envelope])
@@ -53,23 +51,12 @@ enum HTTPIngress {
         }
     }
 
-    private static func authenticate(_ request: Request, _ publishers: [HTTPPublisher]) -> HTTPPublisher? {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
-        let presented = Array(header.dropFirst("Bearer ".count).utf8)
-        return publishers.first { constantTimeEquals(Array($0.token.utf8), presented) }
-    }
-
-    /// Compares without stopping at the first difference, so timing does not reveal a token's prefix.
-    private static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-
     private static func nack(_ error: EnvelopeError) -> Response {
         Counter(label: "wzt_http_nacked_total", dimensions: [("code", error.code.rawValue)]).increment()
         let status: HTTPResponse.Status = switch error.code {
         case .tooLarge: .contentTooLarge
         case .storageFailed, .unavailable: .serviceUnavailable
+        case .forbidden: .forbidden
         default: .badRequest
         }
         return problem(status, code: error.code.rawValue, error.reason)

@@ -1,3 +1,4 @@
+import Audit
 import Bus
 import Foundation
 import Hummingbird
@@ -6,28 +7,36 @@ import ModuleKit
 import Prometheus
 import ServiceLifecycle
 
-/// The node's HTTP side: liveness, readiness, Prometheus metrics, and `POST /events` for systems
-/// that cannot speak ZeroMQ. It uses the log and the module hosts; nothing on the bus depends on it.
+/// The node's HTTP side: liveness, readiness, Prometheus metrics and the status page for operators,
+/// the case documents of `/api` for caseworkers, and `POST /events` for systems that cannot speak
+/// ZeroMQ. It uses the log and the module hosts; nothing on the bus depends on it.
 public enum OperatorHTTP {
     /// An HTTP server on `host:port` (port 0: any free port, reported through `onBound`).
-    /// `publishers` may `POST /events`; with none, every such request is unauthorised.
-    public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], hosts: [ModuleHost],
-                               registry: PrometheusCollectorRegistry, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
+    /// `publishers` may `POST /events`; with none, every such request is unauthorised. `users`
+    /// read health details (operators) or case documents (caseworkers); see `Access`.
+    public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], users: [HTTPUser],
+                               audit: AuditLog, hosts: [ModuleHost], registry: PrometheusCollectorRegistry, logger: Logger,
+                               onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
+        let access = Access(users: users, host: host)
         HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers)
-        StatusPage.add(to: router, log: log, hosts: hosts)
+        StatusPage.add(to: router, log: log, hosts: hosts, audit: audit, access: access)
+        ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
         router.get("health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        router.get("ready") { _, _ in
+        router.get("ready") { request, _ in
             var problems: [String] = []
             if log.isClosed { problems.append("the event log is closed") }
             problems += hosts.filter { !$0.isStarted }.map { "module \($0.module.name) has not started" }
-            let body = try JSONEncoder().encode(Readiness(status: problems.isEmpty ? "ready" : "not-ready", problems: problems))
+            // Anyone may probe readiness; which part is not ready is a health detail for operators.
+            let details = access.refuseUnlessOperator(request) == nil ? problems : nil
+            let body = try JSONEncoder().encode(Readiness(status: problems.isEmpty ? "ready" : "not-ready", problems: details))
             return Response(status: problems.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
-        router.get("metrics") { _, _ in
+        router.get("metrics") { request, _ in
+            if let refusal = access.refuseUnlessOperator(request) { return refusal }
             let lagDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "cursor_lag", unitName: "events",
                                                      helpText: "Events of the subscription's types beyond its cursor")
             // Lag is a question to the log, asked at scrape time rather than kept up to date on every append.
@@ -45,7 +54,7 @@ public enum OperatorHTTP {
 
     private struct Readiness: Encodable {
         let status: String
-        let problems: [String]
+        let problems: [String]?
     }
 }
 

@@ -1,3 +1,4 @@
+import Audit
 import Bus
 import Foundation
 import Hummingbird
@@ -5,10 +6,12 @@ import ModuleKit
 
 /// The status page: server-rendered HTML without scripts. Modules with their cursor, lag and dead
 /// letters; the latest events; and one case's timeline. It shows types, offsets, times, sources
-/// and subjects (case references), never the events' data.
+/// and subjects (case references), never the events' data. For operators (see `Access`); a case's
+/// timeline is a read about a person and is audited.
 enum StatusPage {
-    static func add(to router: Router<BasicRequestContext>, log: EventLog, hosts: [ModuleHost]) {
-        router.get("/") { _, _ in
+    static func add(to router: Router<BasicRequestContext>, log: EventLog, hosts: [ModuleHost], audit: AuditLog, access: Access) {
+        router.get("/") { request, _ in
+            if let refusal = access.refuseUnlessOperator(request) { return refusal }
             let head = log.headOffset
             let letters = try await log.deadLetters(status: .open)
             var rows = ""
@@ -34,10 +37,15 @@ enum StatusPage {
                 """)
         }
         router.get("cases") { request, _ in
+            if let refusal = access.refuseUnlessOperator(request) { return refusal }
             guard let subject = request.uri.queryParameters.get("subject"), !subject.isEmpty else {
                 return html(status: .badRequest, title: "wzt: no case", body: "<p>Give a case or trajectory reference: <code>/cases?subject=case-1</code>.</p>")
             }
             let events = try await log.events(subject: subject)
+            let reader = access.user(request)
+            try await audit.record(AuditEntry(actor: reader?.name ?? "anyone on this host", role: reader?.role.rawValue ?? HTTPUser.Role.operator.rawValue,
+                                              agency: reader?.agency, action: "GET /cases?subject=\(subject)", subject: subject, purpose: "operations",
+                                              outcome: .allowed))
             let body = events.isEmpty
                 ? "<p>No events about <strong>\(escape(subject))</strong>.</p>"
                 : "<table id=\"timeline\"><tr><th>offset</th><th>type</th><th>subject</th><th>source</th><th>time</th></tr>\n"

@@ -70,7 +70,13 @@ public final class Socket: @unchecked Sendable {
     /// Receives one whole multipart message. Returns nil when `dontWait` is set (or a receive
     /// timeout passes) and nothing is waiting.
     public func receive(dontWait: Bool = false) throws(ZeroMQError) -> [[UInt8]]? {
+        try receiveWithUserID(dontWait: dontWait)?.frames
+    }
+
+    /// The same, with the `User-Id` the ZAP handler gave the sender's connection (nil without ZAP).
+    public func receiveWithUserID(dontWait: Bool = false) throws(ZeroMQError) -> (frames: [[UInt8]], userID: String?)? {
         var frames: [[UInt8]] = []
+        var userID: String?
         repeat {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -87,9 +93,13 @@ public final class Socket: @unchecked Sendable {
                 let data = zmq_msg_data(&message)!
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             }
-            if zmq_msg_more(&message) == 0 { break }
+            if zmq_msg_more(&message) == 0 {
+                // Metadata travels with frames that came from the peer, i.e. the last one (a ROUTER's first is its own).
+                userID = zmq_msg_gets(&message, "User-Id").map { String(cString: $0) }
+                break
+            }
         } while true
-        return frames
+        return (frames, userID)
     }
 
     // MARK: options

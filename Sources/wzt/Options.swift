@@ -1,7 +1,9 @@
 import ArgumentParser
+import BusTransport
 import Core
 import Foundation
 import Logging
+import ZeroMQ
 
 /// `--config` and `--data-dir`, shared by the commands that read a node's configuration.
 struct ConfigOptions: ParsableArguments {
@@ -42,4 +44,29 @@ extension ExitCode {
 
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// `--key` and `--server-key`, for commands that talk to a node with CURVE on.
+struct CurveOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("This client's CURVE secret key file (from `wzt keys generate`), for a node with [security].", valueName: "path"))
+    var key: String?
+
+    @Option(help: ArgumentHelp("The node's CURVE public key: 40 Z85 characters, or the path of its .pub file.", valueName: "key|path"))
+    var serverKey: String?
+
+    func credentials() throws -> CurveCredentials? {
+        switch (key, serverKey) {
+        case (nil, nil): return nil
+        case (let key?, let server?):
+            guard let secret = try? String(contentsOfFile: key, encoding: .utf8), let keys = CurveKeyPair(secretKey: secret.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw ValidationError("--key \(key): not a readable CURVE secret key file; make one with `wzt keys generate --out DIR --name NAME`")
+            }
+            let serverKey = Curve.isKey(server) ? server
+                : (try? String(contentsOfFile: server, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard Curve.isKey(serverKey) else { throw ValidationError("--server-key \(server): neither a CURVE public key nor a readable .pub file") }
+            return CurveCredentials(keys: keys, serverKey: serverKey)
+        default:
+            throw ValidationError("give both --key and --server-key (or neither, for a node without CURVE)")
+        }
+    }
 }

@@ -33,6 +33,8 @@ struct Publish: ParsableCommand {
     @Flag(help: "Print nothing for acked events.")
     var quiet = false
 
+    @OptionGroup var curve: CurveOptions
+
     func run() throws {
         let input: Data
         if let file, file != "-" {
@@ -45,7 +47,7 @@ struct Publish: ParsableCommand {
         guard !envelopes.isEmpty else { throw CommandFailure("no events in the input") }
 
         let context = Context()
-        let client = try IngressClient(context: context, endpoint: endpoint, timeoutMilliseconds: timeoutMs, retries: retries)
+        let client = try IngressClient(context: context, endpoint: endpoint, curve: try curve.credentials(), timeoutMilliseconds: timeoutMs, retries: retries)
         let showProgress = envelopes.count >= 1000
         let outcomes: [IngressClient.Outcome]
         do {

@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
             throw CommandFailure("wzt serve could not start: \(error)")
         }
         // One line on stdout that scripts and tests wait for, once SIGTERM is handled; everything else goes to the log.
-        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) http=\(configuration.http.map(\.description) ?? "off") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
+        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) curve=\(configuration.transport.security == nil ? "off" : "on") http=\(configuration.http.map(\.description) ?? "off") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
         try await node.run { FileHandle.standardOutput.write(Data(ready.utf8)) }
     }
 }
@@ -66,6 +66,7 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let configuration = try options.load()
+        try configuration.checkExposure()
         print("""
             configuration: \(configuration.origin)
             data.dir: \(configuration.dataDirectory)
@@ -73,6 +74,7 @@ struct CheckConfig: ParsableCommand {
             ingress.endpoint: \(configuration.transport.ingressEndpoint)
             egress.endpoint: \(configuration.transport.egressEndpoint)
             replay.endpoint: \(configuration.transport.replayEndpoint)
+            security: \(configuration.transport.security.map { "CURVE, \($0.clients.count) key(s): \($0.clients.map(\.name).joined(separator: ", "))" } ?? "off (loopback only)")
             dispatch.max_attempts: \(configuration.dispatch.retry.maxAttempts)
             dispatch.backoff_ms: \(configuration.dispatch.retry.backoff.map { "\($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)" }.joined(separator: ", "))
             modules: \((configuration.modules ?? ModuleCatalog.moduleNames).joined(separator: ", "))

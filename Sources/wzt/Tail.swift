@@ -27,6 +27,8 @@ struct Tail: ParsableCommand {
     @Option(help: ArgumentHelp("Replay endpoint of the node.", valueName: "endpoint"))
     var replay = "tcp://127.0.0.1:5557"
 
+    @OptionGroup var curve: CurveOptions
+
     @Option(help: "Stop after this many events.")
     var count: Int?
 
@@ -38,12 +40,14 @@ struct Tail: ParsableCommand {
         for pattern in type {
             do { patterns.append(try EventPattern(pattern)) } catch { throw ValidationError(error.reason) }
         }
+        let credentials = try curve.credentials()
         let context = Context()
         let live = try context.socket(.sub)
+        try live.secure(with: credentials)
         try live.setHighWaterMarks(send: 1000, receive: 100_000)
         for prefix in Set(patterns.isEmpty ? [""] : patterns.map { $0.literalPrefix }) { try live.subscribe(prefix) }
         try live.connect(egress)
-        let replayClient = try ReplayClient(context: context, endpoint: replay)
+        let replayClient = try ReplayClient(context: context, endpoint: replay, curve: credentials)
 
         var printer = Printer(patterns: patterns, json: json, limit: count)
         // Where to start: the requested offset, or just past the current head.

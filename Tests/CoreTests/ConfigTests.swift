@@ -1,6 +1,8 @@
 import Foundation
 import Notifications
+import TestSupport
 import Testing
+import ZeroMQ
 @testable import Core
 
 struct ConfigTests {
@@ -94,6 +96,15 @@ struct ConfigTests {
         ("[http]\nendpoint = \"8780\"", "http.endpoint", "HOST:PORT"),
         ("[[http.publishers]]\nname = \"p\"\ntoken = \"short\"\nevents = [\"*\"]", "http.publishers[0].token", "at least 16"),
         ("[[http.publishers]]\nname = \"p\"\ntoken = \"0123456789abcdef0\"", "http.publishers[0].events", "is required"),
+        ("[[http.users]]\nname = \"an\"\nrole = \"admin\"\ntoken = \"0123456789abcdef0\"", "http.users[0].role", "\"operator\" or \"caseworker\""),
+        ("[[http.users]]\nname = \"an\"\nrole = \"caseworker\"\ntoken = \"0123456789abcdef0\"", "http.users[0].agency", "is required"),
+        ("[[http.users]]\nname = \"an\"\nrole = \"caseworker\"\nagency = \"vdab\"\ntoken = \"0123456789abcdef0\"", "http.users[0].agency", "not in [http.agencies]"),
+        ("[http.agencies]\nvdab = []", "http.agencies.vdab", "organisation ids"),
+        ("[security]\nsecret_key_env = \"WZT_NOT_SET_ANYWHERE\"", "security.secret_key_env", "is not set"),
+        ("[security]\nsecret_key_file = \"/nonexistent/core.key\"", "security.secret_key_file", "wzt keys generate"),
+        ("[security]", "security.secret_key_file", "exactly one of"),
+        ("[[http.users]]\nname = \"a\"\nrole = \"operator\"\ntoken = \"0123456789abcdef0\"\n[[http.users]]\nname = \"b\"\nrole = \"operator\"\ntoken = \"0123456789abcdef0\"",
+         "http.users[1].token", "same token"),
     ])
     func mistakesNameTheKeyAndTheFix(_ text: String, _ key: String, _ hint: String) throws {
         let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["intake"]) }
@@ -109,6 +120,66 @@ struct ConfigTests {
                                                 origin: "t", knownModules: []).httpPublishers
         #expect(publishers.map(\.name) == ["vdab"])
         #expect(publishers.first?.events.first?.matches("be.wzt.intake.screening-requested") == true)
+    }
+
+    @Test func securityReadsTheNodesKeyAndTheClientsKeys() throws {
+        let directory = TemporaryDirectory("wzt-config-keys")
+        let keys = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        let path = directory.file("core.key")
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(keys.secretKey.utf8), attributes: [.posixPermissions: 0o600]))
+        let text = """
+            [security]
+            secret_key_file = "\(path)"
+
+            [[security.keys]]
+            name = "vdab-intake"
+            public_key = "\(client.publicKey)"
+            events = ["be.wzt.intake.*"]
+
+            [[security.keys]]
+            name = "reader"
+            public_key = "\(keys.publicKey)"
+            events = []
+            """
+        let security = try #require(try ConfigLoader.parse(text, origin: "t", knownModules: []).transport.security)
+        #expect(security.keys == keys)
+        #expect(security.clients.map(\.name) == ["vdab-intake", "reader"] && security.clients.last?.events.isEmpty == true)
+
+        let badKey = #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(text.replacingOccurrences(of: client.publicKey, with: "not-a-key"), origin: "t", knownModules: [])
+        }
+        #expect(badKey?.key == "security.keys[0].public_key" && badKey?.message.contains("40 Z85") == true, "\(badKey?.description ?? "")")
+        let sameKey = #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(text.replacingOccurrences(of: keys.publicKey, with: client.publicKey), origin: "t", knownModules: [])
+        }
+        #expect(sameKey?.message.contains("same name or public key") == true)
+        #expect(try ConfigLoader.parse("", origin: "t", knownModules: []).transport.exposedPlainEndpoints.isEmpty)
+        var exposed = NodeConfiguration()
+        exposed.transport.replayEndpoint = "tcp://*:5557"
+        #expect(throws: ConfigError.self) { try exposed.checkExposure() }
+        exposed.transport.security = security
+        try exposed.checkExposure()
+    }
+
+    @Test func usersGetTheirAgencysOrganisations() throws {
+        let users = try ConfigLoader.parse("""
+            [http.agencies]
+            vdab-gent = ["org-vdab-gent", "VDAB Gent"]
+
+            [[http.users]]
+            name = "an"
+            role = "caseworker"
+            agency = "vdab-gent"
+            token = "0123456789abcdef0"
+
+            [[http.users]]
+            name = "ops"
+            role = "operator"
+            token = "0123456789abcdef1"
+            """, origin: "t", knownModules: []).httpUsers
+        #expect(users.map(\.name) == ["an", "ops"])
+        #expect(users.first?.role == .caseworker && users.first?.organisations == ["org-vdab-gent", "VDAB Gent"])
+        #expect(users.last?.role == .operator && users.last?.organisations.isEmpty == true)
     }
 
     @Test func notificationChannelsAreRead() throws {

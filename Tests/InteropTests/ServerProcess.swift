@@ -73,10 +73,12 @@ final class ServerProcess: @unchecked Sendable {
     private var process: Process?
     private let logPath: String
     private let extraArguments: [String]
+    private let environment: [String: String]
 
-    init(dataDirectory: String, extraArguments: [String] = []) {
+    init(dataDirectory: String, extraArguments: [String] = [], environment: [String: String] = [:]) {
         self.dataDirectory = dataDirectory
         self.extraArguments = extraArguments
+        self.environment = environment
         ingress = "tcp://127.0.0.1:\(Interop.freePort())"
         egress = "tcp://127.0.0.1:\(Interop.freePort())"
         replay = "tcp://127.0.0.1:\(Interop.freePort())"
@@ -89,6 +91,7 @@ final class ServerProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(filePath: try Interop.binary())
         process.arguments = ["serve", "--data-dir", dataDirectory, "--ingress", ingress, "--egress", egress, "--replay", replay, "--http", http] + extraArguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
         if !FileManager.default.fileExists(atPath: logPath) {

@@ -1,0 +1,124 @@
+import Audit
+import Bus
+import Foundation
+import Hummingbird
+import ModuleKit
+
+/// `GET /api/<module>/<view>/<id>`: the documents modules offer to caseworkers (`Module.views`),
+/// with the deadlines ahead and the subject's events in order. Only for caseworkers of an agency
+/// the document concerns; every read of personal data, and every refusal, goes to the audit log
+/// before anything is shown. `GET /api` lists the views.
+enum ReadAPI {
+    static func add(to router: Router<BasicRequestContext>, hosts: [ModuleHost], log: EventLog, audit: AuditLog, access: Access) {
+        router.get("api") { request, _ -> Response in
+            if let refusal = caller(request, access).refusal { return refusal }
+            let views = hosts.flatMap { host in host.module.views.map { "/api/\(host.module.name)/\($0.name)/{id}" } }
+            return try json(["views": views])
+        }
+        router.get("api/:module/:view/:id") { request, context -> Response in
+            let user: HTTPUser
+            switch caller(request, access) {
+            case .caseworker(let caseworker): user = caseworker
+            case .refused(let response): return response
+            }
+            let moduleName = context.parameters.get("module") ?? "", viewName = context.parameters.get("view") ?? ""
+            let id = context.parameters.get("id") ?? ""
+            guard let host = hosts.first(where: { $0.module.name == moduleName }), let view = host.module.views.first(where: { $0.name == viewName }) else {
+                let known = hosts.flatMap { host in host.module.views.map { "\(host.module.name)/\($0.name)" } }.joined(separator: ", ")
+                return HTTPIngress.problem(.notFound, code: "not-found", "no view \(moduleName)/\(viewName) on this node; the views here are: \(known)")
+            }
+            guard isValidID(id) else {
+                return HTTPIngress.problem(.badRequest, code: "invalid-id", "an id is 1 to 128 letters, digits, '-', '_', '.' or ':'")
+            }
+            guard let (document, deadlines) = try await host.read(view, id: id) else {
+                return HTTPIngress.problem(.notFound, code: "not-found", "\(moduleName) has no \(viewName) \(id)")
+            }
+            let action = "GET /api/\(moduleName)/\(viewName)/\(id)"
+            func entry(_ outcome: AuditEntry.Outcome) -> AuditEntry {
+                AuditEntry(actor: user.name, role: user.role.rawValue, agency: user.agency, action: action, subject: id, purpose: view.purpose, outcome: outcome)
+            }
+            guard may(user, read: document) else {
+                if view.personalData { try await audit.record(entry(.refused)) }
+                return HTTPIngress.problem(.forbidden, code: "forbidden", "\(id) does not concern agency \(user.agency ?? "(none)") of user \(user.name)")
+            }
+            let timeline = try await log.events(subject: id).map(TimelineEntry.init)
+            // Recorded before the data leaves: no read of personal data without its trace.
+            if view.personalData { try await audit.record(entry(.allowed)) }
+            return try json(Reply(module: moduleName, view: viewName, id: id, purpose: view.purpose, document: AnyEncodable(document.body),
+                                  deadlines: deadlines, timeline: timeline))
+        }
+    }
+
+    private static func may(_ user: HTTPUser, read document: ReadDocument) -> Bool {
+        switch document.audience {
+        case .everyCaseworker: true
+        case .organisations(let organisations): !organisations.isDisjoint(with: user.organisations)
+        }
+    }
+
+    private enum Caller {
+        case caseworker(HTTPUser)
+        case refused(Response)
+
+        var refusal: Response? { if case .refused(let response) = self { response } else { nil } }
+    }
+
+    private static func caller(_ request: Request, _ access: Access) -> Caller {
+        guard let user = access.user(request) else {
+            return .refused(Bearer.unauthorized("send `Authorization: Bearer <token>` with the token of a caseworker from http.users"))
+        }
+        guard user.role == .caseworker else {
+            return .refused(HTTPIngress.problem(.forbidden, code: "forbidden", "user \(user.name) has role \(user.role.rawValue); case documents are for the caseworker role"))
+        }
+        return .caseworker(user)
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count) && id.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.:".unicodeScalars.contains($0)) }
+    }
+
+    private static func json(_ value: some Encodable) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    private struct Reply: Encodable {
+        let module: String
+        let view: String
+        let id: String
+        let purpose: String
+        let document: AnyEncodable
+        let deadlines: [Deadline]
+        let timeline: [TimelineEntry]
+    }
+
+    /// One event about the subject: what happened, when, and which system said so.
+    struct TimelineEntry: Encodable {
+        let offset: Int64
+        let id: String
+        let type: String
+        let time: String?
+        let source: String?
+
+        init(_ event: StoredEvent) {
+            struct Head: Decodable {
+                let time: String?
+                let source: String?
+            }
+            let head = try? JSONDecoder().decode(Head.self, from: Data(event.json))
+            offset = event.offset
+            id = event.id
+            type = event.type
+            time = head?.time
+            source = head?.source
+        }
+    }
+
+    private struct AnyEncodable: Encodable {
+        let value: any Encodable
+        init(_ value: any Encodable) { self.value = value }
+        func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+    }
+}
