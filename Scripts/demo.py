@@ -1,6 +1,6 @@
 """Publishes a day of realistic events to a running wzt node, made from the scenarios.
 
-usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20] [--scenario NAME ...]
+usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20] [--scenario NAME ...] [--curve SERVER.pub CLIENT.key]
 
 Every scenario in Tests/Scenarios (both regimes, intake, mandating, networks, AMA, GBO) is
 played REPLICAS times with its ids renamed per replica (case-1 -> case-1-d7, a fresh valid INSZ
@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -27,6 +28,8 @@ parser.add_argument("wzt")
 parser.add_argument("data")
 parser.add_argument("--replicas", type=int, default=20)
 parser.add_argument("--scenario", action="append", help="only this scenario (file name without .json); repeatable")
+parser.add_argument("--curve", nargs=2, metavar=("SERVER_PUB", "CLIENT_KEY"), help="CURVE: the node's .pub file and this client's .key file")
+parser.add_argument("--ama-data", help="data directory of the process that hosts the AMA module (default: DATA_DIR)")
 args = parser.parse_args()
 
 
@@ -96,10 +99,16 @@ with tempfile.NamedTemporaryFile("w", suffix=".pdf", delete=False) as scan_file:
         scan_file.truncate()
         scan_file.write(text)
         scan_file.flush()
-        subprocess.run([args.wzt, "ama", "attach", scan_file.name, "--data-dir", args.data], check=True, capture_output=True)
+        subprocess.run([args.wzt, "ama", "attach", scan_file.name, "--data-dir", args.ama_data or args.data], check=True, capture_output=True)
 
 total, done, counts = sum(len(play) for play in plays), 0, {"ack": 0, "nack": 0}
-publisher = Publisher(args.endpoint, window=64, timeout_ms=5000)
+curve = None
+if args.curve:
+    import zmq
+    server_key = open(args.curve[0]).read().strip()
+    secret = open(args.curve[1]).read().strip()
+    curve = (server_key, zmq.curve_public(secret.encode()).decode(), secret)
+publisher = Publisher(args.endpoint, window=64, timeout_ms=5000, curve=curve)
 
 
 def progress(envelope, reply):
@@ -114,7 +123,19 @@ def progress(envelope, reply):
 
 # Interleaved: the first step of every play, then the second, and so on; a batch is acked before
 # the next goes out, so that a case's later events never overtake its earlier ones.
+def settled():
+    """Whether every module has handled everything of its types, what their outboxes added included."""
+    status = subprocess.run([args.wzt, "status", "--json", "--data-dir", args.data], capture_output=True, text=True)
+    return status.returncode == 0 and all(row["lag"] == 0 for row in json.loads(status.stdout)["subscriptions"])
+
+
 for step in range(max(len(play) for play in plays)):
     publisher.publish([play[step] for play in plays if step < len(play)], on_reply=progress, deadline_s=300)
+    # A scenario's next step may need what the modules make of this one (a mandate before a
+    # referral to it), as its expect steps do in the tests.
+    for _ in range(100):
+        if settled():
+            break
+        time.sleep(0.1)
 sys.stderr.write("\n")
 print(json.dumps({"scenarios": len(scenarios), "replicas": args.replicas, "people": people, "events": total, **counts}))

@@ -115,7 +115,7 @@ public final class Dispatcher: Service, Sendable {
     /// Returns false when shutdown interrupted it (it will be delivered again after restart).
     private func handle(_ event: StoredEvent) async throws -> Bool {
         var attempt = 0
-        var storageWaits = 0
+        var waits = 0
         while true {
             attempt += 1
             inFlight.withLock { $0 = InFlight(event: event, started: .now) }
@@ -128,12 +128,13 @@ public final class Dispatcher: Service, Sendable {
             } catch {
                 if Task.isCancelled { return false }
                 let reason = String(describing: error)
-                if Self.isStorageExhausted(error) {
-                    // A full disk or an I/O error is the node's trouble, not the event's: wait for
-                    // space without using up the event's attempts, so that it never dead-letters for it.
-                    storageWaits += 1
-                    if storageWaits == 1 || storageWaits % 60 == 0 {
-                        logger.error("delivery waits for storage", metadata: [
+                if Self.isWaitNotFailure(error) {
+                    // A full disk, an I/O error or a remote module that is away is the node's trouble,
+                    // not the event's: wait without using up the event's attempts, so that it never
+                    // dead-letters for it.
+                    waits += 1
+                    if waits == 1 || waits % 60 == 0 {
+                        logger.error(error is SubscriberUnavailable ? "delivery waits for the subscriber" : "delivery waits for storage", metadata: [
                             "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(reason)",
                         ])
                     }
@@ -168,8 +169,9 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Whether `error` says the disk is full or failing (SQLite's FULL or IOERR, from the log or a
-    /// module's own database), rather than that the event cannot be handled.
-    static func isStorageExhausted(_ error: any Error) -> Bool {
+    /// module's own database) or the subscriber is away, rather than that the event cannot be handled.
+    public static func isWaitNotFailure(_ error: any Error) -> Bool {
+        if error is SubscriberUnavailable { return true }
         if let error = error as? DatabaseError { return [.SQLITE_FULL, .SQLITE_IOERR].contains(error.resultCode.primaryResultCode) }
         if let error = error as? EnvelopeError { return error.code == .storageFailed }
         return false

@@ -11,11 +11,14 @@ public struct TransportSecurity: Sendable, Hashable {
         public var name: String
         public var publicKey: String
         public var events: [EventPattern]
+        /// The remote modules a process with this key may host (module link).
+        public var modules: [String]
 
-        public init(name: String, publicKey: String, events: [EventPattern]) {
+        public init(name: String, publicKey: String, events: [EventPattern], modules: [String] = []) {
             self.name = name
             self.publicKey = publicKey
             self.events = events
+            self.modules = modules
         }
     }
 
@@ -25,6 +28,11 @@ public struct TransportSecurity: Sendable, Hashable {
     public init(keys: CurveKeyPair, clients: [Client]) {
         self.keys = keys
         self.clients = clients
+    }
+
+    /// The client named `name` (the ZAP User-Id of a connection) may host `module`.
+    func allows(_ name: String?, toHost module: String) -> Bool {
+        clients.first { $0.name == name }?.modules.contains(module) ?? false
     }
 
     /// The client named `name` (the ZAP User-Id of a connection) may publish `type`.

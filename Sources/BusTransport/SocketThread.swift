@@ -48,6 +48,8 @@ public struct TransportConfiguration: Sendable, Hashable {
     public var ingressEndpoint: String
     public var egressEndpoint: String
     public var replayEndpoint: String
+    /// Where modules hosted in other processes connect (bound only when there are such modules).
+    public var linkEndpoint = "tcp://127.0.0.1:5558"
     /// Most messages the ingress reads before it hands them to the log as one batch.
     public var ingressBatchSize: Int
     /// Batches the ingress may have waiting for the log before it stops reading (backpressure).
@@ -68,7 +70,7 @@ public struct TransportConfiguration: Sendable, Hashable {
     /// any of these must not start (anyone on the network could read and publish personal data).
     public var exposedPlainEndpoints: [(key: String, endpoint: String)] {
         guard security == nil else { return [] }
-        return [("ingress.endpoint", ingressEndpoint), ("egress.endpoint", egressEndpoint), ("replay.endpoint", replayEndpoint)]
+        return [("ingress.endpoint", ingressEndpoint), ("egress.endpoint", egressEndpoint), ("replay.endpoint", replayEndpoint), ("link.endpoint", linkEndpoint)]
             .filter { !Self.isLocal($0.1) }
     }
 

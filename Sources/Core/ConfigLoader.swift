@@ -77,7 +77,28 @@ public enum ConfigLoader {
                 }
                 config.modules = enabled
             }
+            if let remote = try modules.stringArray("remote") {
+                let unknown = remote.filter { !knownModules.contains($0) }
+                guard unknown.isEmpty else {
+                    throw ConfigError(origin: origin, key: "modules.remote", "unknown module(s) \(unknown.joined(separator: ", ")); available: \(knownModules.joined(separator: ", "))")
+                }
+                let both = remote.filter { config.modules?.contains($0) == true }
+                guard both.isEmpty else {
+                    throw ConfigError(origin: origin, key: "modules.remote", "\(both.joined(separator: ", ")) cannot run both here (modules.enabled) and elsewhere; list each module once")
+                }
+                config.remoteModules = remote
+            }
             try modules.finish()
+        }
+        if let link = try reader.section("link") {
+            config.transport.linkEndpoint = try link.endpoint("endpoint") ?? config.transport.linkEndpoint
+            try link.finish()
+        }
+        if let core = try reader.section("core") {
+            config.core = try coreConnection(core)
+            guard config.remoteModules.isEmpty else {
+                throw ConfigError(origin: origin, key: "modules.remote", "a module process ([core]) hosts its modules itself; remote modules are the core's business")
+            }
         }
         if let plugins = try reader.section("plugins") {
             config.pluginPaths = try plugins.stringArray("paths") ?? []
@@ -126,8 +147,34 @@ public enum ConfigLoader {
 
 extension ConfigLoader {
     /// `[security]`: the node's CURVE secret key (`secret_key_file` or `secret_key_env`) and
-    /// `[[security.keys]]`: name, `public_key` or `public_key_file`, `events` it may publish.
+    /// `[[security.keys]]`: name, `public_key` or `public_key_file`, `events` it may publish, and
+    /// `modules` a process with that key may host over the module link.
     static func transportSecurity(_ section: TableReader) throws(ConfigError) -> TransportSecurity {
+        let keys = try curveKeys(section)
+        var clients: [TransportSecurity.Client] = []
+        for entry in try section.tables("keys") {
+            guard let name = try entry.string("name", nonEmpty: true) else { throw entry.missing("name", example: "\"vdab-intake\"") }
+            let publicKey: String
+            switch (try entry.string("public_key", nonEmpty: true), try entry.string("public_key_file", nonEmpty: true)) {
+            case (let key?, nil): publicKey = key
+            case (nil, let path?):
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw entry.invalid("public_key_file", "cannot read \(path)") }
+                publicKey = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            default: throw entry.invalid("public_key", "give exactly one of public_key and public_key_file (the .pub file of `wzt keys generate`)")
+            }
+            guard Curve.isKey(publicKey) else { throw entry.invalid("public_key", "not a CURVE public key (40 Z85 characters, the content of a .pub file)") }
+            guard !clients.contains(where: { $0.name == name || $0.publicKey == publicKey }) else {
+                throw entry.invalid("name", "another key has the same name or public key; give each client its own")
+            }
+            clients.append(.init(name: name, publicKey: publicKey, events: try eventPatterns(entry, allowEmpty: true), modules: try entry.stringArray("modules") ?? []))
+            try entry.finish()
+        }
+        try section.finish()
+        return TransportSecurity(keys: keys, clients: clients)
+    }
+
+    /// A CURVE key pair from `secret_key_file` (mode 0600) or `secret_key_env`.
+    static func curveKeys(_ section: TableReader) throws(ConfigError) -> CurveKeyPair {
         let generate = "make one with `wzt keys generate --out keys --name core`"
         let secret: String
         switch (try section.string("secret_key_file", nonEmpty: true), try section.string("secret_key_env", nonEmpty: true)) {
@@ -150,26 +197,36 @@ extension ConfigLoader {
         guard let keys = CurveKeyPair(secretKey: secret) else {
             throw section.invalid("secret_key_file", "not a CURVE secret key (40 Z85 characters); \(generate)")
         }
-        var clients: [TransportSecurity.Client] = []
-        for entry in try section.tables("keys") {
-            guard let name = try entry.string("name", nonEmpty: true) else { throw entry.missing("name", example: "\"vdab-intake\"") }
-            let publicKey: String
-            switch (try entry.string("public_key", nonEmpty: true), try entry.string("public_key_file", nonEmpty: true)) {
-            case (let key?, nil): publicKey = key
-            case (nil, let path?):
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw entry.invalid("public_key_file", "cannot read \(path)") }
-                publicKey = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            default: throw entry.invalid("public_key", "give exactly one of public_key and public_key_file (the .pub file of `wzt keys generate`)")
-            }
-            guard Curve.isKey(publicKey) else { throw entry.invalid("public_key", "not a CURVE public key (40 Z85 characters, the content of a .pub file)") }
-            guard !clients.contains(where: { $0.name == name || $0.publicKey == publicKey }) else {
-                throw entry.invalid("name", "another key has the same name or public key; give each client its own")
-            }
-            clients.append(.init(name: name, publicKey: publicKey, events: try eventPatterns(entry, allowEmpty: true)))
-            try entry.finish()
+        return keys
+    }
+
+    /// `[core]`: `endpoint` of the core's module link; with CURVE, `server_key` or `server_key_file`
+    /// (the core's public key) and `secret_key_file` or `secret_key_env` (this process's own key).
+    static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {
+        guard let endpoint = try section.string("endpoint", nonEmpty: true) else { throw section.missing("endpoint", example: "\"tcp://core.example:5558\"") }
+        guard ["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix) else {
+            throw section.invalid("endpoint", "\"\(endpoint)\" is not a ZeroMQ endpoint; write tcp://HOST:PORT")
         }
+        let serverKey: String?
+        switch (try section.string("server_key", nonEmpty: true), try section.string("server_key_file", nonEmpty: true)) {
+        case (nil, nil): serverKey = nil
+        case (let key?, nil): serverKey = key
+        case (nil, let path?):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw section.invalid("server_key_file", "cannot read \(path)") }
+            serverKey = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        default: throw section.invalid("server_key", "give one of server_key and server_key_file, not both")
+        }
+        let hasSecret = section.table["secret_key_file"] != nil || section.table["secret_key_env"] != nil
+        guard let serverKey else {
+            guard !hasSecret else { throw section.missing("server_key_file", example: "\"keys/core.pub\" (the core's public key)") }
+            try section.finish()
+            return CoreConnection(endpoint: endpoint)
+        }
+        guard Curve.isKey(serverKey) else { throw section.invalid("server_key", "not a CURVE public key (40 Z85 characters, the content of the core's .pub file)") }
+        guard hasSecret else { throw section.missing("secret_key_file", example: "\"keys/intake.key\" (this module's own key, from `wzt keys generate`)") }
+        let keys = try curveKeys(section)
         try section.finish()
-        return TransportSecurity(keys: keys, clients: clients)
+        return CoreConnection(endpoint: endpoint, curve: CurveCredentials(keys: keys, serverKey: serverKey))
     }
 
     /// `[http.agencies]` (agency = [organisation ids]) and `[[http.users]]` (name, role, agency, token).

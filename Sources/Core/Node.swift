@@ -30,23 +30,24 @@ public final class Node: Sendable {
     public let refusedPlugins: [PluginLoader.Refusal]
     private let context: Context
     private let zap: ZAPHandler?
+    /// The module link and the dispatchers of the modules hosted elsewhere; nil and none without such modules.
+    public let link: ModuleLinkServer?
+    private let remoteDispatchers: [Dispatcher]
     private let logger: Logger
 
     /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
     /// `metrics` is the registry that `/metrics` shows; the process bootstraps swift-metrics with it.
-    public init(configuration: NodeConfiguration, modules: [any Module], metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-                logger: Logger) throws {
+    /// `remote` are the modules of `remoteModules`, hosted elsewhere: the core keeps their cursors and
+    /// dead letters and delivers to them over the module link.
+    public init(configuration: NodeConfiguration, modules: [any Module], remote: [any Module] = [],
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         try configuration.checkExposure()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
-        let plugins = PluginLoader.load(directories: configuration.pluginPaths)
-        for refusal in plugins.refused {
-            logger.error("plugin refused", metadata: ["wzt.plugin": "\(refusal.path)", "wzt.reason": "\(refusal.reason)"])
-        }
-        refusedPlugins = plugins.refused
-        let ruleBook = try RuleBook((PluginLoader.builtIn + plugins.loaded.map(\.provider)).flatMap(\.ruleSets))
+        let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
         self.ruleBook = ruleBook
+        refusedPlugins = refused
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
         decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
         let log = try EventLog(path: configuration.logPath, logger: logger)
@@ -56,19 +57,30 @@ public final class Node: Sendable {
             return ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
                               rules: ruleBook, dispatch: configuration.dispatch, logger: logger)
         }
-        if let endpoint = configuration.http {
-            http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers,
-                                        users: configuration.httpUsers, audit: try AuditLog(path: configuration.auditPath), hosts: hosts,
-                                        registry: metrics, logger: logger, onBound: httpPort.set)
-        } else {
-            http = nil
-        }
         let context = Context()
         self.context = context
         do {
             // Bound before the CURVE sockets, so that no handshake finds nobody to ask.
             zap = try configuration.transport.security.map { try ZAPHandler(context: context, security: $0, logger: logger) }
+            if remote.isEmpty {
+                link = nil
+                remoteDispatchers = []
+            } else {
+                let link = try ModuleLinkServer(context: context, endpoint: configuration.transport.linkEndpoint, modules: Set(remote.map(\.name)), log: log,
+                                                decoder: decoder, security: configuration.transport.security, logger: logger)
+                self.link = link
+                remoteDispatchers = remote.map { module in
+                    Dispatcher(log: log, subscriber: link.subscriber(for: module.name, patterns: module.subscriptions), configuration: configuration.dispatch, logger: logger)
+                }
+            }
             ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
+            if let endpoint = configuration.http {
+                http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers,
+                                            users: configuration.httpUsers, audit: try AuditLog(path: configuration.auditPath), hosts: hosts,
+                                            remote: remote, link: link, registry: metrics, logger: logger, onBound: httpPort.set)
+            } else {
+                http = nil
+            }
             egress = try Egress(context: context, log: log, configuration: configuration.transport, logger: logger)
             replay = try ReplayServer(context: context, log: log, configuration: configuration.transport, logger: logger)
         } catch {
@@ -87,6 +99,8 @@ public final class Node: Sendable {
         if let zap { ordered.append(zap) }
         ordered += [egress, replay] as [any Service]
         ordered += hosts as [any Service]
+        if let link { ordered.append(link) }
+        ordered += remoteDispatchers as [any Service]
         ordered.append(ingress)
         if let http { ordered.append(http) }
         ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady)] as [any Service]
@@ -129,7 +143,7 @@ private final class BoundPort: Sendable {
 }
 
 /// Started last, inside the group (whose signal handlers are installed before any service runs).
-private struct ReadyAnnouncer: Service {
+struct ReadyAnnouncer: Service {
     let announce: @Sendable () -> Void
 
     func run() async throws {
@@ -139,7 +153,7 @@ private struct ReadyAnnouncer: Service {
 }
 
 /// Lets code outside the group start a graceful shutdown (tests, an admin command).
-private final class ShutdownTrigger: Service, Sendable {
+final class ShutdownTrigger: Service, Sendable {
     private let stream: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 

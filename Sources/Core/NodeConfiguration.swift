@@ -11,8 +11,13 @@ public struct NodeConfiguration: Sendable {
     public var maxEventBytes = EnvelopeDecoder.defaultMaxBytes
     public var transport = TransportConfiguration()
     public var dispatch = Dispatcher.Configuration()
-    /// Modules hosted by this node; nil: every module this build knows.
+    /// Modules hosted by this node; nil: every module this build knows but the remote ones.
     public var modules: [String]?
+    /// In a core: modules that run in other processes, fed over the module link (`link.endpoint`).
+    public var remoteModules: [String] = []
+    /// In a process that hosts modules for a core elsewhere: where that core is. Such a process
+    /// keeps no log and binds nothing; it runs its modules only.
+    public var core: CoreConnection?
     public var logLevel: Logger.Level = .info
     /// Directories whose `.so` files are loaded as regional rule-set plugins.
     public var pluginPaths: [String] = []
@@ -28,6 +33,9 @@ public struct NodeConfiguration: Sendable {
     public var origin = "built-in defaults"
 
     public init() {}
+
+    /// The names of the modules this process hosts itself.
+    public var hostedModules: [String] { modules ?? ModuleCatalog.moduleNames.filter { !remoteModules.contains($0) } }
 
     /// Refuses a configuration that would listen beyond this host in plain text.
     public func checkExposure() throws(ConfigError) {
@@ -77,4 +85,15 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(host):\(port)" }
+}
+
+/// How a module process reaches its core: the link endpoint, and CURVE keys when the core has them.
+public struct CoreConnection: Sendable, Hashable {
+    public var endpoint: String
+    public var curve: CurveCredentials?
+
+    public init(endpoint: String, curve: CurveCredentials? = nil) {
+        self.endpoint = endpoint
+        self.curve = curve
+    }
 }

@@ -1,6 +1,8 @@
 import BrusselsRules
 import FlandersRules
 import Foundation
+import Logging
+import ModuleKit
 import PluginAPI
 
 /// Loads regional rule sets: the built-in ones, and `.so` plugins from configured directories.
@@ -21,6 +23,16 @@ public enum PluginLoader {
         public let path: String
         public let reason: String
         public var description: String { "\(path): \(reason)" }
+    }
+
+    /// The rule book of a process: built-in rule sets and the plugins of `plugins.paths`. Refused
+    /// plugins are logged and returned; the process starts with the rest.
+    static func ruleBook(_ configuration: NodeConfiguration, logger: Logger) throws -> (RuleBook, [Refusal]) {
+        let plugins = load(directories: configuration.pluginPaths)
+        for refusal in plugins.refused {
+            logger.error("plugin refused", metadata: ["wzt.plugin": "\(refusal.path)", "wzt.reason": "\(refusal.reason)"])
+        }
+        return (try RuleBook((builtIn + plugins.loaded.map(\.provider)).flatMap(\.ruleSets)), plugins.refused)
     }
 
     /// Every `.so` file directly inside `directories`, loaded in name order.

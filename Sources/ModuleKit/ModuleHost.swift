@@ -5,31 +5,37 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Runs one module in this process: delivers its events from the log through the inbox, relays
-/// its outbox to the log, and calls `start`/`stop` around it. A `Service` for the node's group.
+/// Runs one module in this process: delivers its events through the inbox, relays its outbox,
+/// and calls `start`/`stop` around it. The events come from this process's log, or from a core
+/// over a link (`EventSource`); the outbox goes to the same place (`EventAppender`). The module
+/// cannot tell the difference. A `Service` for the node's group.
 public final class ModuleHost: Service {
     public let module: any Module
     public let store: ModuleStore
     public let context: ModuleContext
-    private let dispatcher: Dispatcher
+    private let source: any EventSource
+    private let subscriber: ModuleSubscriber
 
-    public init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
-                clock: any BusClock = SystemClock(), dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
+    /// A module fed by the log of this process.
+    public convenience init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
+                            clock: any BusClock = SystemClock(), dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
+        self.init(module: module, store: store, source: LogSource(log: log, configuration: dispatch), appender: log, decoder: decoder,
+                  rules: rules, clock: clock, logger: logger)
+    }
+
+    public init(module: any Module, store: ModuleStore, source: any EventSource, appender: any EventAppender, decoder: EnvelopeDecoder,
+                rules: RuleBook, clock: any BusClock = SystemClock(), logger: Logger) {
         self.module = module
         self.store = store
+        self.source = source
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(module.name)"
-        let relay = OutboxRelay(store: store, log: log, decoder: decoder)
+        let relay = OutboxRelay(store: store, appender: appender, decoder: decoder)
         let timersChanged = Signal()
         context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
                                 relay: relay, timersChanged: timersChanged)
-        dispatcher = Dispatcher(log: log, subscriber: ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay,
-                                                                       clock: clock, rules: rules, timersChanged: timersChanged),
-                                configuration: dispatch, logger: logger)
+        subscriber = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: clock, rules: rules, timersChanged: timersChanged)
     }
-
-    /// Events delivered (or dead-lettered) since start.
-    public var deliveredCount: Int { dispatcher.deliveredCount }
 
     /// Whether the module's `start` completed and deliveries run (for readiness checks).
     public var isStarted: Bool { started.load(ordering: .relaxed) }
@@ -45,7 +51,7 @@ public final class ModuleHost: Service {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await self.runTimers() }
                 group.addTask { try await self.module.run(self.context) }
-                try await dispatcher.run()
+                try await source.deliver(to: subscriber, logger: context.logger)
                 group.cancelAll()
             }
         } catch {
@@ -116,7 +122,7 @@ struct ModuleSubscriber: Subscriber {
 /// Moves committed outbox events to the log. Safe to run twice: the log ignores known ids.
 struct OutboxRelay: Sendable {
     let store: ModuleStore
-    let log: EventLog
+    let appender: any EventAppender
     let decoder: EnvelopeDecoder
 
     func flush() async throws {
@@ -124,7 +130,7 @@ struct OutboxRelay: Sendable {
             let pending = try await store.pendingOutbox()
             guard let last = pending.last else { return }
             let envelopes = try pending.map { entry throws(EnvelopeError) in try decoder.decode(entry.json) }
-            _ = try await log.append(envelopes)
+            _ = try await appender.append(envelopes)
             try await store.removeFromOutbox(through: last.seq)
         }
     }

@@ -1,5 +1,6 @@
 import Audit
 import Bus
+import BusTransport
 import Foundation
 import Hummingbird
 import Logging
@@ -15,12 +16,13 @@ public enum OperatorHTTP {
     /// `publishers` may `POST /events`; with none, every such request is unauthorised. `users`
     /// read health details (operators) or case documents (caseworkers); see `Access`.
     public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], users: [HTTPUser],
-                               audit: AuditLog, hosts: [ModuleHost], registry: PrometheusCollectorRegistry, logger: Logger,
-                               onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
+                               audit: AuditLog, hosts: [ModuleHost], remote: [any Module] = [], link: ModuleLinkServer? = nil,
+                               registry: PrometheusCollectorRegistry, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
         let access = Access(users: users, host: host)
+        let watched = WatchedModule.all(hosts: hosts, remote: remote, link: link)
         HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers)
-        StatusPage.add(to: router, log: log, hosts: hosts, audit: audit, access: access)
+        StatusPage.add(to: router, log: log, modules: watched, audit: audit, access: access)
         ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
         router.get("health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
@@ -40,9 +42,9 @@ public enum OperatorHTTP {
             let lagDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "cursor_lag", unitName: "events",
                                                      helpText: "Events of the subscription's types beyond its cursor")
             // Lag is a question to the log, asked at scrape time rather than kept up to date on every append.
-            for host in hosts where !log.isClosed {
-                let lag = try await host.position(in: log).lag
-                registry.makeGauge(descriptor: lagDescriptor, labels: [("subscription", host.module.name)]).set(Double(lag))
+            for module in watched where !log.isClosed {
+                let lag = try await module.position(in: log).lag
+                registry.makeGauge(descriptor: lagDescriptor, labels: [("subscription", module.name)]).set(Double(lag))
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
@@ -58,10 +60,23 @@ public enum OperatorHTTP {
     }
 }
 
-extension ModuleHost {
+/// A module whose cursor this node keeps: hosted here, or in another process over the module link.
+struct WatchedModule: Sendable {
+    let name: String
+    let patterns: [EventPattern]
+    /// "running" / "starting" here; "linked" / "not linked" for a remote one.
+    let state: @Sendable () -> String
+
+    static func all(hosts: [ModuleHost], remote: [any Module], link: ModuleLinkServer?) -> [WatchedModule] {
+        hosts.map { host in WatchedModule(name: host.module.name, patterns: host.module.subscriptions) { host.isStarted ? "running" : "starting" } }
+            + remote.map { module in
+                WatchedModule(name: module.name, patterns: module.subscriptions) { link?.isConnected(module.name) == true ? "linked" : "not linked" }
+            }
+    }
+
     /// The module's cursor in the log and its lag: events of its types beyond the cursor.
     func position(in log: EventLog) async throws -> (cursor: Int64, lag: Int) {
-        let cursor = try await log.cursor(module.name)
-        return (cursor, try await log.count(after: cursor, matching: module.subscriptions))
+        let cursor = try await log.cursor(name)
+        return (cursor, try await log.count(after: cursor, matching: patterns))
     }
 }

@@ -9,17 +9,17 @@ import ModuleKit
 /// and subjects (case references), never the events' data. For operators (see `Access`); a case's
 /// timeline is a read about a person and is audited.
 enum StatusPage {
-    static func add(to router: Router<BasicRequestContext>, log: EventLog, hosts: [ModuleHost], audit: AuditLog, access: Access) {
+    static func add(to router: Router<BasicRequestContext>, log: EventLog, modules: [WatchedModule], audit: AuditLog, access: Access) {
         router.get("/") { request, _ in
             if let refusal = access.refuseUnlessOperator(request) { return refusal }
             let head = log.headOffset
             let letters = try await log.deadLetters(status: .open)
             var rows = ""
-            for host in hosts {
-                let name = host.module.name
-                let (cursor, lag) = try await host.position(in: log)
+            for module in modules {
+                let name = module.name
+                let (cursor, lag) = try await module.position(in: log)
                 let dead = letters.filter { $0.subscription == name }.count
-                rows += "<tr><td>\(escape(name))</td><td>\(host.isStarted ? "running" : "starting")</td><td>\(cursor)</td>"
+                rows += "<tr><td>\(escape(name))</td><td>\(module.state())</td><td>\(cursor)</td>"
                     + "<td class=\"\(lag > 0 ? "warn" : "")\">\(lag)</td><td class=\"\(dead > 0 ? "bad" : "")\">\(dead)</td></tr>\n"
             }
             let recent = try await log.events(after: max(0, head - 25), limit: 25).reversed()

@@ -28,6 +28,9 @@ struct Bench {
         print("wzt payload: screening-requested envelope, \(payload.count) B")
         rows.append(try await ingress(name: "wzt ingress, 1 publisher, no ack wait (durable)", publishers: 1, window: Int.max, events: ingressEvents))
         rows.append(try await ingress(name: "wzt ingress, durable acked, 8 publishers x 64", publishers: 8, window: 64, events: ingressEvents))
+        var curve = try await ingress(name: "  the same with CURVE (encrypted, ZAP)", publishers: 8, window: 64, events: ingressEvents, curve: true)
+        curve.notes += String(format: "; CURVE/plain %.2f", curve.rate / rows[rows.count - 1].rate)
+        rows.append(curve)
         rows.append(try await dispatch(events: dispatchEvents))
         rows.append(try validation(events: dispatchEvents))
         rows.append(try await appendOnly(events: ingressEvents))
@@ -82,12 +85,13 @@ struct Bench {
         return try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id, correlationID: id)
     }
 
-    static func withNode<T>(_ body: (Node) async throws -> T) async throws -> T {
+    static func withNode<T>(security: TransportSecurity? = nil, _ body: (Node) async throws -> T) async throws -> T {
         let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = NodeConfiguration()
         configuration.dataDirectory = directory
         configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        configuration.transport.security = security
         configuration.http = nil
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -101,8 +105,11 @@ struct Bench {
         }
     }
 
-    static func ingress(name: String, publishers: Int, window: Int, events: Int) async throws -> Row {
-        try await withNode { node in
+    static func ingress(name: String, publishers: Int, window: Int, events: Int, curve: Bool = false) async throws -> Row {
+        let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        let security = curve ? TransportSecurity(keys: server, clients: [.init(name: "bench", publicKey: client.publicKey, events: [try EventPattern("*")])]) : nil
+        let credentials = curve ? CurveCredentials(keys: client, serverKey: server.publicKey) : nil
+        return try await withNode(security: security) { node in
             let endpoint = node.ingress.endpoint
             let perPublisher = events / publishers
             // Envelopes are made before the clock starts: the row measures the bus, not the encoder.
@@ -111,7 +118,7 @@ struct Bench {
             let started = Date()
             let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
                 for batch in batches {
-                    group.addTask { try await onThread { try publish(batch, to: endpoint, context: context, window: window) } }
+                    group.addTask { try await onThread { try publish(batch, to: endpoint, curve: credentials, context: context, window: window) } }
                 }
                 return try await group.reduce(into: [Histogram<UInt64>]()) { $0.append($1) }
             }
@@ -126,9 +133,10 @@ struct Bench {
     }
 
     /// Sends every envelope, keeping at most `window` unacked; returns ack latencies in microseconds.
-    static func publish(_ batch: [(String, [UInt8])], to endpoint: String, context: Context, window: Int) throws -> Histogram<UInt64> {
+    static func publish(_ batch: [(String, [UInt8])], to endpoint: String, curve: CurveCredentials? = nil, context: Context, window: Int) throws -> Histogram<UInt64> {
         let socket = try context.socket(.dealer)
         try socket.setHighWaterMarks(send: 1_000_000, receive: 1_000_000)
+        try socket.secure(with: curve)
         try socket.connect(endpoint)
         var sentAt: [String: UInt64] = [:]
         sentAt.reserveCapacity(batch.count)

@@ -42,16 +42,27 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let logger = Logger(label: "wzt")
 
-        let names = configuration.modules ?? ModuleCatalog.moduleNames
-        let modules = names.compactMap { ModuleCatalog.modules[$0]?(configuration) }
+        let modules = configuration.hostedModules.compactMap { ModuleCatalog.modules[$0]?(configuration) }
+        if let core = configuration.core {
+            let process: ModuleProcess
+            do {
+                process = try ModuleProcess(configuration: configuration, core: core, modules: modules, logger: logger)
+            } catch {
+                throw CommandFailure("wzt serve could not start: \(error)")
+            }
+            let ready = "wzt ready modules=\(modules.map(\.name).joined(separator: ",")) core=\(core.endpoint) curve=\(core.curve == nil ? "off" : "on") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
+            try await process.run { FileHandle.standardOutput.write(Data(ready.utf8)) }
+            return
+        }
+        let remote = configuration.remoteModules.compactMap { ModuleCatalog.modules[$0]?(configuration) }
         let node: Node
         do {
-            node = try Node(configuration: configuration, modules: modules, metrics: metrics, logger: logger)
+            node = try Node(configuration: configuration, modules: modules, remote: remote, metrics: metrics, logger: logger)
         } catch {
             throw CommandFailure("wzt serve could not start: \(error)")
         }
         // One line on stdout that scripts and tests wait for, once SIGTERM is handled; everything else goes to the log.
-        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) curve=\(configuration.transport.security == nil ? "off" : "on") http=\(configuration.http.map(\.description) ?? "off") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
+        let ready = "wzt ready ingress=\(node.ingress.endpoint) egress=\(node.egress.endpoint) replay=\(node.replay.endpoint) \(node.link.map { "link=\($0.endpoint) " } ?? "")curve=\(configuration.transport.security == nil ? "off" : "on") http=\(configuration.http.map(\.description) ?? "off") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
         try await node.run { FileHandle.standardOutput.write(Data(ready.utf8)) }
     }
 }

@@ -115,6 +115,9 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
+    /// The server's process id while it runs.
+    var pid: Int32? { process?.processIdentifier }
+
     var serverLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Sends `signal`, waits for the exit, and returns the exit status.

@@ -44,7 +44,7 @@ struct ModuleHostTests {
         let module = SampleModule()
         let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
         let subscriber = ModuleSubscriber(module: module, store: store, decoder: Samples.decoder,
-                                          relay: OutboxRelay(store: store, log: log, decoder: Samples.decoder),
+                                          relay: OutboxRelay(store: store, appender: log, decoder: Samples.decoder),
                                           clock: SystemClock(), rules: Samples.noRules, timersChanged: Signal())
         let stored = try #require(try await log.events(after: log.append([Samples.note("once")])[0].offset - 1).first)
         // The cursor was not saved before the crash, so the same event comes again.

@@ -32,10 +32,12 @@ def screening_requested(case_number, event_id=None):
 class Publisher:
     """Keeps up to `window` events in flight; on silence reconnects and resends (Lazy Pirate)."""
 
-    def __init__(self, endpoint, window=64, timeout_ms=1000):
+    def __init__(self, endpoint, window=64, timeout_ms=1000, curve=None):
+        """`curve`: (server public key, client public key, client secret key), Z85 text, for a node with CURVE."""
         self.endpoint = endpoint
         self.window = window
         self.timeout_ms = timeout_ms
+        self.curve = curve
         self.context = zmq.Context.instance()
         self.socket = None
         self.connect()
@@ -45,6 +47,8 @@ class Publisher:
             self.socket.close(linger=0)
         self.socket = self.context.socket(zmq.DEALER)
         self.socket.setsockopt(zmq.LINGER, 0)
+        if self.curve:
+            self.socket.curve_serverkey, self.socket.curve_publickey, self.socket.curve_secretkey = (key.encode() for key in self.curve)
         self.socket.connect(self.endpoint)
 
     def publish(self, envelopes, on_reply=lambda envelope, reply: None, deadline_s=120):

@@ -1,0 +1,38 @@
+import Logging
+
+/// Where a module's published events go: the log in this process, or the link to a core's log.
+public protocol EventAppender: Sendable {
+    /// Returns once every envelope is durable in the log (or was already there).
+    func append(_ envelopes: [Envelope]) async throws -> [Appended]
+}
+
+extension EventLog: EventAppender {}
+
+/// Where a module's events come from: this process's log (through a `Dispatcher`), or a core
+/// that pushes them over a link. Runs until shutdown.
+public protocol EventSource: Sendable {
+    func deliver(to subscriber: any Subscriber, logger: Logger) async throws
+}
+
+/// The log in this process, read from the subscriber's cursor by a `Dispatcher`.
+public struct LogSource: EventSource {
+    public let log: EventLog
+    public let configuration: Dispatcher.Configuration
+
+    public init(log: EventLog, configuration: Dispatcher.Configuration = .init()) {
+        self.log = log
+        self.configuration = configuration
+    }
+
+    public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
+        try await Dispatcher(log: log, subscriber: subscriber, configuration: configuration, logger: logger).run()
+    }
+}
+
+/// The subscriber cannot be reached now (a remote module that is not connected). The event is
+/// tried again once it can, without using up its attempts: being away is not the event's fault.
+public struct SubscriberUnavailable: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,487 @@
+import Bus
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import ZeroMQ
+
+/// The link between a core and modules hosted in other processes (docs/protocol.md, "Module link").
+///
+/// The core binds a ROUTER; each remote module connects a DEALER and says `hello` every second.
+/// The core pushes the module's events one at a time from its cursor (a credit of one: the next
+/// event goes only after the module acked the previous one after its own commit), so a slow module
+/// holds at most one event of the core's memory. The module appends its outbox through `append`
+/// requests that the core answers once the events are durable in its log. A module silent for
+/// `silence` is declared gone: its event in flight is given back to the dispatcher, which tries
+/// again from the cursor once the module is back.
+enum LinkVerb {
+    static let hello = "hello", welcome = "welcome", refused = "refused"
+    static let event = "event", ack = "ack", fail = "fail", busy = "busy"
+    static let append = "append", appended = "appended", nack = "nack"
+    static let version = "1"
+}
+
+/// How often a module says hello, and how long a silence means the peer is gone.
+public struct LinkTiming: Sendable, Hashable {
+    public var hello: Duration
+    public var silence: Duration
+
+    public init(hello: Duration = .seconds(1), silence: Duration = .seconds(3)) {
+        self.hello = hello
+        self.silence = silence
+    }
+
+    var silenceMilliseconds: Int32 { Int32(silence.components.seconds * 1000 + silence.components.attoseconds / 1_000_000_000_000_000) }
+    var helloMilliseconds: Int32 { Int32(hello.components.seconds * 1000 + hello.components.attoseconds / 1_000_000_000_000_000) }
+}
+
+private func text(_ frame: [UInt8]) -> String { String(decoding: frame, as: UTF8.self) }
+private func frame(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+// MARK: core side
+
+/// The core's end: one ROUTER for every remote module, a `Subscriber` per module for its
+/// dispatcher (`subscriber(for:patterns:)`), and appends into the log for their outboxes.
+public final class ModuleLinkServer: Service, Sendable {
+    private struct Peer {
+        var route: [UInt8]
+        var lastHeard: ContinuousClock.Instant
+    }
+
+    private struct Pending {
+        let offset: Int64
+        let json: [UInt8]
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var peers: [String: Peer] = [:]
+        var pending: [String: Pending] = [:]
+        var outgoing: [[[UInt8]]] = []
+    }
+
+    private let socket: Socket
+    private let log: EventLog
+    private let decoder: EnvelopeDecoder
+    private let modules: Set<String>
+    private let security: TransportSecurity?
+    private let timing: LinkTiming
+    private let logger: Logger
+    private let stop = StopSignal()
+    private let state = Mutex(State())
+    public let endpoint: String
+
+    /// Binds `endpoint` for the remote modules named in `modules`.
+    public init(context: Context, endpoint: String, modules: Set<String>, log: EventLog, decoder: EnvelopeDecoder, security: TransportSecurity?,
+                timing: LinkTiming = .init(), logger: Logger) throws {
+        socket = try context.boundSocket(.router, endpoint: endpoint, role: "module link", key: "link.endpoint") { socket throws(ZeroMQError) in
+            try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
+            try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 2, 1 << 20)))
+            try socket.setRouterMandatory(true)
+            try socket.setHeartbeat(intervalMilliseconds: timing.helloMilliseconds, timeoutMilliseconds: timing.silenceMilliseconds)
+            try socket.secure(with: security)
+        }
+        self.endpoint = socket.lastEndpoint
+        self.log = log
+        self.decoder = decoder
+        self.modules = modules
+        self.security = security
+        self.timing = timing
+        self.logger = logger
+    }
+
+    /// The subscriber that delivers `module`'s events over this link.
+    public func subscriber(for module: String, patterns: [EventPattern]) -> any Subscriber {
+        RemoteSubscriber(subscriptionName: module, patterns: patterns, link: self)
+    }
+
+    /// Whether `module` said hello recently.
+    public func isConnected(_ module: String) -> Bool { state.withLock { $0.peers[module] != nil } }
+
+    public func run() async throws {
+        logger.info("module link listening", metadata: ["bus.endpoint": "\(endpoint)", "wzt.modules": "\(modules.sorted().joined(separator: ","))"])
+        try await SocketThread.run(name: "wzt.link", stop: stop) { try self.loop() }
+        let pending = state.withLock { state in
+            defer { state.pending.removeAll() }
+            return state.pending.values.map(\.continuation)
+        }
+        for continuation in pending { continuation.resume(throwing: SubscriberUnavailable("the module link is closed")) }
+    }
+
+    /// Sends `event` to `module` and returns once the module acked it after its commit.
+    func deliver(_ event: StoredEvent, to module: String) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let refusal: (any Error)? = state.withLock { state in
+                guard let peer = state.peers[module] else { return SubscriberUnavailable("module \(module) is not connected to \(endpoint)") }
+                state.pending[module] = Pending(offset: event.offset, json: event.json, continuation: continuation)
+                state.outgoing.append([peer.route, frame(LinkVerb.event), frame(String(event.offset)), event.json])
+                return nil
+            }
+            if let refusal { continuation.resume(throwing: refusal) } else { stop.wakeup.signal() }
+        }
+    }
+
+    private func loop() throws {
+        var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
+        while !stop.isRequested {
+            let readable = try poller.poll(timeoutMilliseconds: 250)
+            if readable[1] { stop.wakeup.drain() }
+            try sendOutgoing()
+            if readable[0] { try receiveAll() }
+            dropSilentPeers()
+        }
+        socket.close()
+    }
+
+    private func sendOutgoing() throws {
+        let messages = state.withLock { state in
+            defer { state.outgoing.removeAll(keepingCapacity: true) }
+            return state.outgoing
+        }
+        for message in messages {
+            do {
+                try socket.send(message, dontWait: true)
+            } catch {
+                guard error.code == EHOSTUNREACH || error.isAgain else { throw error }
+                // The module went away between its hello and this send; its event goes back to the dispatcher.
+                forget(route: message[0], reason: "the connection is gone")
+            }
+        }
+    }
+
+    private func receiveAll() throws {
+        var appends: [(route: [UInt8], envelope: Envelope)] = []
+        while let (frames, client) = try socket.receiveWithUserID(dontWait: true) {
+            guard frames.count >= 2 else { continue }
+            let route = frames[0], verb = text(frames[1])
+            if verb == LinkVerb.hello {
+                hello(route: route, frames: frames, client: client)
+                continue
+            }
+            guard let module = touch(route) else {
+                // Not (or no longer) registered: it says hello again within a second.
+                continue
+            }
+            switch verb {
+            case LinkVerb.ack, LinkVerb.fail, LinkVerb.busy:
+                guard frames.count >= 3, let offset = Int64(text(frames[2])) else { continue }
+                settle(module, offset: offset, verb: verb, reason: frames.count >= 4 ? text(frames[3]) : "")
+            case LinkVerb.append:
+                guard frames.count == 4 else { continue }
+                let id = text(frames[2])
+                do {
+                    let envelope = try decoder.decode(frames[3])
+                    if let security, !security.allows(client, toPublish: envelope.type.rawValue) {
+                        throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type)")
+                    }
+                    appends.append((route, envelope))
+                } catch {
+                    let refusal = error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable event")
+                    try? socket.send([route, frame(LinkVerb.nack), frame(id), frame(refusal.code.rawValue), frame(refusal.reason)], dontWait: true)
+                }
+            default:
+                continue
+            }
+        }
+        guard !appends.isEmpty else { return }
+        log.append(appends.map(\.envelope)) { [self, appends] result in
+            let replies: [[[UInt8]]] = appends.indices.map { index in
+                let (route, envelope) = appends[index]
+                switch result {
+                case .success(let appended):
+                    return [route, frame(LinkVerb.appended), frame(envelope.id), frame(String(appended[index].offset)), frame(appended[index].duplicate ? "1" : "0")]
+                case .failure(let error):
+                    return [route, frame(LinkVerb.nack), frame(envelope.id), frame(error.code.rawValue), frame(error.reason)]
+                }
+            }
+            state.withLock { $0.outgoing += replies }
+            stop.wakeup.signal()
+        }
+    }
+
+    private func hello(route: [UInt8], frames: [[UInt8]], client: String?) {
+        let module = frames.count >= 3 ? text(frames[2]) : ""
+        let refusal: String? = if !modules.contains(module) {
+            "this core does not host \(module.isEmpty ? "(no name)" : module) remotely; its modules.remote lists \(modules.sorted().joined(separator: ", "))"
+        } else if let security, !security.allows(client, toHost: module) {
+            "the key \(client ?? "(none)") may not host \(module); list it in that key's `modules` in the core's security.keys"
+        } else if frames.count < 4 || text(frames[3]) != LinkVerb.version {
+            "link protocol version \(frames.count >= 4 ? text(frames[3]) : "(none)") is not \(LinkVerb.version)"
+        } else { nil }
+        if let refusal {
+            logger.warning("module refused", metadata: ["wzt.module": "\(module)", "bus.reason": "\(refusal)"])
+            try? socket.send([route, frame(LinkVerb.refused), frame(refusal)], dontWait: true)
+            return
+        }
+        let resend = state.withLock { state in
+            let known = state.peers[module]
+            state.peers[module] = Peer(route: route, lastHeard: .now)
+            // Reconnected under a new route while an event was out: send it again (the inbox makes that harmless).
+            guard known?.route != route, let pending = state.pending[module] else { return false }
+            state.outgoing.append([route, frame(LinkVerb.event), frame(String(pending.offset)), pending.json])
+            return true
+        }
+        if resend { stop.wakeup.signal() }
+        if (try? socket.send([route, frame(LinkVerb.welcome)], dontWait: true)) == nil { forget(route: route, reason: "the connection is gone") }
+    }
+
+    /// The module behind `route`, noting that it was heard from now.
+    private func touch(_ route: [UInt8]) -> String? {
+        state.withLock { state in
+            guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
+            state.peers[module]?.lastHeard = .now
+            return module
+        }
+    }
+
+    private func settle(_ module: String, offset: Int64, verb: String, reason: String) {
+        let pending: Pending? = state.withLock { state in
+            guard state.pending[module]?.offset == offset else { return nil }
+            return state.pending.removeValue(forKey: module)
+        }
+        guard let pending else { return }
+        switch verb {
+        case LinkVerb.ack: pending.continuation.resume()
+        case LinkVerb.busy: pending.continuation.resume(throwing: SubscriberUnavailable("module \(module) cannot store now: \(reason)"))
+        default: pending.continuation.resume(throwing: RemoteHandlerFailure(module: module, reason: reason))
+        }
+    }
+
+    private func dropSilentPeers() {
+        let deadline = ContinuousClock.now - timing.silence
+        let silent = state.withLock { state in state.peers.filter { $0.value.lastHeard < deadline }.map(\.value.route) }
+        for route in silent { forget(route: route, reason: "silent for longer than \(timing.silence)") }
+    }
+
+    /// Ends the wait for `module`'s ack (the event counts as not delivered).
+    func giveBack(_ module: String, reason: String) {
+        let pending = state.withLock { $0.pending.removeValue(forKey: module) }
+        pending?.continuation.resume(throwing: SubscriberUnavailable("module \(module): \(reason)"))
+    }
+
+    private func forget(route: [UInt8], reason: String) {
+        let gone: (String, Pending?)? = state.withLock { state in
+            guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
+            state.peers[module] = nil
+            return (module, state.pending.removeValue(forKey: module))
+        }
+        guard let (module, pending) = gone else { return }
+        logger.warning("module link lost", metadata: ["wzt.module": "\(module)", "bus.reason": "\(reason)"])
+        pending?.continuation.resume(throwing: SubscriberUnavailable("module \(module) went away: \(reason)"))
+    }
+}
+
+/// The core refused an event of the module's outbox (its nack code and reason).
+public struct AppendRefused: Error, CustomStringConvertible, Sendable {
+    public let code: String
+    public let reason: String
+    public var description: String { "\(code): \(reason)" }
+}
+
+/// A remote module's handler failed on an event; the dispatcher retries and, in the end, dead-letters it.
+public struct RemoteHandlerFailure: Error, CustomStringConvertible, Sendable {
+    public let module: String
+    public let reason: String
+    public var description: String { "module \(module): \(reason)" }
+}
+
+private struct RemoteSubscriber: Subscriber {
+    let subscriptionName: String
+    let patterns: [EventPattern]
+    let link: ModuleLinkServer
+
+    func deliver(_ event: StoredEvent) async throws {
+        try await withGracefulShutdownHandler {
+            try await link.deliver(event, to: subscriptionName)
+        } onGracefulShutdown: {
+            // Do not wait for a slow module on shutdown: the event is delivered again after the
+            // restart, from the cursor, and the module's inbox makes the repeat harmless.
+            link.giveBack(subscriptionName, reason: "the core is shutting down")
+        }
+    }
+}
+
+// MARK: module side
+
+/// A module's end of the link, in the process that hosts it: an `EventSource` that hands the
+/// core's events to the module, and an `EventAppender` for its outbox. A `Service` that must run
+/// before (and stop after) the module's host.
+public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendable {
+    private struct AppendWait {
+        let ids: [String]
+        var results: [String: Result<Appended, AppendRefused>] = [:]
+        var frames: [[[UInt8]]]
+        var sentAt: ContinuousClock.Instant
+        let continuation: CheckedContinuation<[Appended], any Error>
+    }
+
+    private struct State {
+        var outgoing: [[[UInt8]]] = []
+        var appends: [Int: AppendWait] = [:]
+        var nextAppend = 0
+        var connected = false
+        var stopped = false
+    }
+
+    private let socket: Socket
+    private let module: String
+    private let endpoint: String
+    private let decoder: EnvelopeDecoder
+    private let timing: LinkTiming
+    private let logger: Logger
+    private let stop = StopSignal()
+    private let state = Mutex(State())
+    private let events: AsyncStream<StoredEvent>
+    private let eventSink: AsyncStream<StoredEvent>.Continuation
+
+    public init(context: Context, endpoint: String, module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
+                timing: LinkTiming = .init(), logger: Logger) throws {
+        socket = try context.socket(.dealer)
+        try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
+        try socket.setHeartbeat(intervalMilliseconds: timing.helloMilliseconds, timeoutMilliseconds: timing.silenceMilliseconds)
+        try socket.secure(with: curve)
+        try socket.connect(endpoint)
+        self.module = module
+        self.endpoint = endpoint
+        self.decoder = decoder
+        self.timing = timing
+        var logger = logger
+        logger[metadataKey: "wzt.module"] = "\(module)"
+        self.logger = logger
+        (events, eventSink) = AsyncStream.makeStream(of: StoredEvent.self, bufferingPolicy: .unbounded)
+    }
+
+    public func run() async throws {
+        try await SocketThread.run(name: "wzt.link.\(module)", stop: stop) { try self.loop() }
+        eventSink.finish()
+        let waiting = state.withLock { state in
+            state.stopped = true
+            defer { state.appends.removeAll() }
+            return state.appends.values.map(\.continuation)
+        }
+        for continuation in waiting { continuation.resume(throwing: SubscriberUnavailable("the link to the core is closed")) }
+    }
+
+    /// Hands each event from the core to `subscriber`, and acks it once `deliver` returned.
+    public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
+        await withGracefulShutdownHandler {
+            for await event in events {
+                let reply: [[UInt8]]
+                do {
+                    try await subscriber.deliver(event)
+                    reply = [frame(LinkVerb.ack), frame(String(event.offset))]
+                } catch {
+                    let verb = Dispatcher.isWaitNotFailure(error) ? LinkVerb.busy : LinkVerb.fail
+                    logger.warning("event not handled", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(error)"])
+                    reply = [frame(verb), frame(String(event.offset)), frame(String(describing: error))]
+                }
+                enqueue(reply)
+            }
+        } onGracefulShutdown: {
+            self.eventSink.finish()
+        }
+    }
+
+    /// Sends the envelopes to the core's log; returns once each is durable there. Unanswered
+    /// requests are sent again (same ids: the log keeps each once) until the link closes.
+    public func append(_ envelopes: [Envelope]) async throws -> [Appended] {
+        guard !envelopes.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            let accepted = state.withLock { state in
+                guard !state.stopped else { return false }
+                let frames = envelopes.map { [frame(LinkVerb.append), frame($0.id), $0.json] }
+                state.appends[state.nextAppend] = AppendWait(ids: envelopes.map(\.id), frames: frames, sentAt: .now, continuation: continuation)
+                state.nextAppend += 1
+                state.outgoing += frames
+                return true
+            }
+            if accepted { stop.wakeup.signal() } else { continuation.resume(throwing: SubscriberUnavailable("the link to the core is closed")) }
+        }
+    }
+
+    private func enqueue(_ message: [[UInt8]]) {
+        state.withLock { $0.outgoing.append(message) }
+        stop.wakeup.signal()
+    }
+
+    private func loop() throws {
+        var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
+        var lastHello = ContinuousClock.now - timing.hello
+        var lastHeard = ContinuousClock.now
+        var refusedBefore = false
+        while !stop.isRequested {
+            if ContinuousClock.now - lastHello >= timing.hello {
+                try? socket.send([frame(LinkVerb.hello), frame(module), frame(LinkVerb.version)], dontWait: true)
+                lastHello = .now
+            }
+            resendUnanswered()
+            for message in state.withLock({ state in defer { state.outgoing.removeAll(keepingCapacity: true) }; return state.outgoing }) {
+                // While the core is away the DEALER queues up to its high-water mark; beyond it, the
+                // hello/resend cycle sends again, so nothing depends on this one send.
+                try? socket.send(message, dontWait: true)
+            }
+            let readable = try poller.poll(timeoutMilliseconds: 250)
+            if readable[1] { stop.wakeup.drain() }
+            while readable[0], let frames = try socket.receive(dontWait: true), let verb = frames.first.map(text) {
+                lastHeard = .now
+                switch verb {
+                case LinkVerb.welcome:
+                    if !state.withLock({ state in defer { state.connected = true }; return state.connected }) {
+                        logger.info("linked to the core", metadata: ["bus.endpoint": "\(endpoint)"])
+                    }
+                    refusedBefore = false
+                case LinkVerb.refused:
+                    if !refusedBefore { logger.error("the core refused this module", metadata: ["bus.reason": "\(frames.count > 1 ? text(frames[1]) : "")"]) }
+                    refusedBefore = true
+                case LinkVerb.event:
+                    guard frames.count == 3, let offset = Int64(text(frames[1])) else { continue }
+                    do {
+                        let envelope = try decoder.decode(frames[2])
+                        eventSink.yield(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: frames[2]))
+                    } catch {
+                        enqueue([frame(LinkVerb.fail), frame(String(offset)), frame("this module cannot read the event: \(error)")])
+                    }
+                case LinkVerb.appended:
+                    guard frames.count == 4, let offset = Int64(text(frames[2])) else { continue }
+                    settleAppend(text(frames[1]), .success(Appended(id: text(frames[1]), offset: offset, duplicate: text(frames[3]) == "1")))
+                case LinkVerb.nack:
+                    guard frames.count == 4 else { continue }
+                    settleAppend(text(frames[1]), .failure(AppendRefused(code: text(frames[2]), reason: text(frames[3]))))
+                default:
+                    continue
+                }
+            }
+            if ContinuousClock.now - lastHeard > timing.silence, state.withLock({ state in defer { state.connected = false }; return state.connected }) {
+                logger.warning("the core is silent; reconnecting", metadata: ["bus.endpoint": "\(endpoint)"])
+            }
+        }
+        socket.close()
+    }
+
+    private func resendUnanswered() {
+        let deadline = ContinuousClock.now - timing.silence
+        state.withLock { state in
+            for key in state.appends.keys where state.appends[key]!.sentAt < deadline {
+                let unanswered = state.appends[key]!.frames.filter { state.appends[key]!.results[text($0[1])] == nil }
+                state.outgoing += unanswered
+                state.appends[key]!.sentAt = .now
+            }
+        }
+    }
+
+    private func settleAppend(_ id: String, _ result: Result<Appended, AppendRefused>) {
+        let done = state.withLock { state -> (CheckedContinuation<[Appended], any Error>, Result<[Appended], AppendRefused>)? in
+            guard let key = state.appends.first(where: { $0.value.ids.contains(id) })?.key else { return nil }
+            state.appends[key]!.results[id] = result
+            let wait = state.appends[key]!
+            guard wait.results.count == wait.ids.count else { return nil }
+            state.appends[key] = nil
+            if let refusal = wait.ids.lazy.compactMap({ id -> AppendRefused? in if case .failure(let refusal) = wait.results[id]! { refusal } else { nil } }).first {
+                return (wait.continuation, .failure(refusal))
+            }
+            return (wait.continuation, .success(wait.ids.compactMap { try? wait.results[$0]!.get() }))
+        }
+        guard let (continuation, outcome) = done else { return }
+        continuation.resume(with: outcome.mapError { $0 as any Error })
+    }
+}

@@ -1,0 +1,58 @@
+import Bus
+import BusTransport
+import Foundation
+import Logging
+import ModuleKit
+import ServiceLifecycle
+import UnixSignals
+import ZeroMQ
+
+/// A process that hosts modules for a core on another process or host (`[core]` in its config):
+/// each module with its own store, fed by the core over the module link and appending its outbox
+/// to the core's log through it. No log, no ingress, nothing bound: the same `Module` code as in
+/// the core, only the source of its events differs.
+public final class ModuleProcess: Sendable {
+    public let configuration: NodeConfiguration
+    public let hosts: [ModuleHost]
+    private let links: [ModuleLinkClient]
+    private let logger: Logger
+    private let context = Context()
+    private let shutdownTrigger = ShutdownTrigger()
+
+    public init(configuration: NodeConfiguration, core: CoreConnection, modules: [any Module], logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        guard !modules.isEmpty else {
+            throw ConfigError(origin: configuration.origin, key: "modules.enabled", "a module process needs at least one module, e.g. enabled = [\"intake\"]")
+        }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
+        let (ruleBook, _) = try PluginLoader.ruleBook(configuration, logger: logger)
+        let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
+        let decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
+        var links: [ModuleLinkClient] = []
+        var hosts: [ModuleHost] = []
+        for module in modules {
+            let link = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: module.name, curve: core.curve, decoder: decoder, logger: logger)
+            let store = try ModuleStore(module: module, path: configuration.modulePath(module.name))
+            links.append(link)
+            hosts.append(ModuleHost(module: module, store: store, source: link, appender: link, decoder: decoder, rules: ruleBook, logger: logger))
+        }
+        self.links = links
+        self.hosts = hosts
+    }
+
+    /// Runs until a signal or `triggerShutdown`; the modules finish the event in hand, then the links close.
+    public func run(signals: [UnixSignal] = [.sigterm, .sigint], onReady: @escaping @Sendable () -> Void = {}) async throws {
+        var ordered: [any Service] = links
+        ordered += hosts as [any Service]
+        ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady)] as [any Service]
+        let services = ordered.map {
+            ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                                                           failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        logger.info("module process ready", metadata: ["wzt.modules": "\(hosts.map(\.module.name).joined(separator: ","))"])
+        try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: signals, logger: logger)).run()
+    }
+
+    public func triggerShutdown() { shutdownTrigger.fire() }
+}
