@@ -129,6 +129,7 @@ public final class Dispatcher: Service, Sendable {
                 if Task.isCancelled { return false }
                 let reason = String(describing: error)
                 if Self.isWaitNotFailure(error) {
+                    if shouldStop { return false }
                     // A full disk, an I/O error or a remote module that is away is the node's trouble,
                     // not the event's: wait without using up the event's attempts, so that it never
                     // dead-letters for it.

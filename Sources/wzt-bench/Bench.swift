@@ -31,6 +31,13 @@ struct Bench {
         var curve = try await ingress(name: "  the same with CURVE (encrypted, ZAP)", publishers: 8, window: 64, events: ingressEvents, curve: true)
         curve.notes += String(format: "; CURVE/plain %.2f", curve.rate / rows[rows.count - 1].rate)
         rows.append(curve)
+        let reactionEvents = quick ? 1000 : 4000
+        let inProcess = try await reactions(name: "publisher -> intake state change, in-process", events: reactionEvents, remote: false, curve: false)
+        var remote = try await reactions(name: "  the same with intake in another process", events: reactionEvents, remote: true, curve: false)
+        remote.notes += String(format: "; remote/in-process %.2f", remote.rate / inProcess.rate)
+        var remoteCurve = try await reactions(name: "  the same, link and ingress with CURVE", events: reactionEvents, remote: true, curve: true)
+        remoteCurve.notes += String(format: "; CURVE/plain %.2f", remoteCurve.rate / remote.rate)
+        rows += [inProcess, remote, remoteCurve]
         rows.append(try await dispatch(events: dispatchEvents))
         rows.append(try validation(events: dispatchEvents))
         rows.append(try await appendOnly(events: ingressEvents))
@@ -133,7 +140,8 @@ struct Bench {
     }
 
     /// Sends every envelope, keeping at most `window` unacked; returns ack latencies in microseconds.
-    static func publish(_ batch: [(String, [UInt8])], to endpoint: String, curve: CurveCredentials? = nil, context: Context, window: Int) throws -> Histogram<UInt64> {
+    static func publish(_ batch: [(String, [UInt8])], to endpoint: String, curve: CurveCredentials? = nil, context: Context, window: Int,
+                        onSend: (Int) -> Void = { _ in }) throws -> Histogram<UInt64> {
         let socket = try context.socket(.dealer)
         try socket.setHighWaterMarks(send: 1_000_000, receive: 1_000_000)
         try socket.secure(with: curve)
@@ -145,6 +153,7 @@ struct Bench {
         while acked < batch.count {
             while next < batch.count, next - acked < window {
                 sentAt[batch[next].0] = DispatchTime.now().uptimeNanoseconds
+                onSend(next)
                 try socket.send(batch[next].1)
                 next += 1
             }
@@ -173,6 +182,86 @@ struct Bench {
         let rest = frame[ackPrefix.count...]
         guard let end = rest.firstIndex(of: UInt8(ascii: "\"")) else { return nil }
         return String(decoding: rest[..<end], as: UTF8.self)
+    }
+
+    // MARK: to a module's state change
+
+    /// Screenings from an external publisher until the intake module has applied each (seen as the
+    /// case-status-changed it publishes, on the live feed): intake in the core's process, or in a
+    /// module process over the link. Latency is publish to that reaction.
+    static func reactions(name: String, events: Int, remote: Bool, curve: Bool) async throws -> Row {
+        let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let server = try CurveKeyPair.generate(), publisher = try CurveKeyPair.generate(), moduleKeys = try CurveKeyPair.generate()
+        var configuration = NodeConfiguration()
+        configuration.dataDirectory = directory + "/core"
+        configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        configuration.transport.linkEndpoint = "tcp://127.0.0.1:*"
+        if curve {
+            configuration.transport.security = TransportSecurity(keys: server, clients: [
+                .init(name: "bench", publicKey: publisher.publicKey, events: [.all]),
+                .init(name: "vdab", publicKey: moduleKeys.publicKey, events: [try EventPattern("be.wzt.intake.*")], modules: ["intake"]),
+            ])
+        }
+        configuration.http = nil
+        configuration.remoteModules = remote ? ["intake"] : []
+        var logger = Logger(label: "bench")
+        logger.logLevel = .error
+        let intake = ModuleCatalog.modules["intake"]!(configuration)
+        let node = try Node(configuration: configuration, modules: remote ? [] : [intake], remote: remote ? [intake] : [], logger: logger)
+        var moduleConfiguration = configuration
+        moduleConfiguration.dataDirectory = directory + "/vdab"
+        let process = try remote ? ModuleProcess(configuration: moduleConfiguration, core: CoreConnection(
+            endpoint: node.link!.endpoint, curve: curve ? CurveCredentials(keys: moduleKeys, serverKey: server.publicKey) : nil), modules: [intake], logger: logger) : nil
+        let credentials = curve ? CurveCredentials(keys: publisher, serverKey: server.publicKey) : nil
+
+        let batch = try (0..<events).map { number in
+            let id = EventID.make()
+            let request = ScreeningRequested(caseID: "case-\(number)", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .counsellor,
+                                             requestedOn: CalendarDate("2026-11-23")!, office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
+            return (id, try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id))
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await node.run(signals: []) }
+            if let process { tasks.addTask { try await process.run(signals: []) } }
+            let context = Context()
+            let sentAt = Mutex<[String: UInt64]>([:])
+            let feed = try context.socket(.sub)
+            try feed.setHighWaterMarks(send: 1000, receive: 1_000_000)
+            try feed.secure(with: credentials)
+            try feed.subscribe(CaseStatusChanged.eventType.rawValue)
+            try feed.connect(node.egress.endpoint)
+            try await Task.sleep(for: .milliseconds(500))
+            let endpoint = node.ingress.endpoint
+            let started = Date()
+            let watcher = Task { try await onThread { () throws -> Histogram<UInt64> in
+                var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+                var seen = 0
+                try feed.setReceiveTimeout(milliseconds: 30_000)
+                while seen < events {
+                    guard let frames = try feed.receive(), frames.count == 3 else { throw BenchFailure("no reaction within 30 s after \(seen) of \(events)") }
+                    let envelope = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
+                    guard let subject = envelope?["subject"] as? String, let sent = sentAt.withLock({ $0[subject] }) else { continue }
+                    _ = latency.record((DispatchTime.now().uptimeNanoseconds - sent) / 1000)
+                    seen += 1
+                }
+                return latency
+            } }
+            _ = try await onThread {
+                try publish(batch, to: endpoint, curve: credentials, context: context, window: 64) { id in
+                    sentAt.withLock { $0["case-\(id)"] = DispatchTime.now().uptimeNanoseconds }
+                }
+            }
+            let latency = try await watcher.value
+            let seconds = Date().timeIntervalSince(started)
+            feed.close()
+            process?.triggerShutdown()
+            node.triggerShutdown()
+            try await tasks.waitForAll()
+            var row = Row(name: name, count: events, seconds: seconds, latency: latency)
+            row.notes = "latency: publish to the module's reaction"
+            return row
+        }
     }
 
     // MARK: the parts of the ingress path

@@ -1,6 +1,7 @@
 """Fault injection: pyzmq publishers with acks while the node is killed again and again.
 
 usage: soak.py WZT_BINARY DATA_DIR [--kills 20] [--sigterms 3] [--publishers 3] [--events 3000] [--seed N]
+               [--remote-intake [--module-kills 10] [--module-stops 3]]
 
 Starts `wzt serve`, runs PUBLISHERS crash_publisher.py processes of EVENTS screening requests
 each, and meanwhile stops the node KILLS times with SIGKILL and SIGTERMS times with SIGTERM at
@@ -11,6 +12,9 @@ checks, reading the SQLite files directly:
     applied); for every module, each event of its types at or below its cursor is in its inbox
     (no cursor ahead of the module's state);
   - no dead letters (nothing here was meant to fail); SIGTERM always exits 0.
+With --remote-intake, intake runs in a process of its own (over the module link), and that
+process is killed MODULE_KILLS times and stopped with SIGSTOP for longer than the link's
+heartbeat MODULE_STOPS times, in between the node's stops.
 Prints one summary line and exits 1 when a check fails.
 """
 import argparse
@@ -18,6 +22,7 @@ import fnmatch
 import json
 import os
 import random
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -33,6 +38,9 @@ parser.add_argument("--sigterms", type=int, default=3)
 parser.add_argument("--publishers", type=int, default=3)
 parser.add_argument("--events", type=int, default=3000)
 parser.add_argument("--seed", type=int, default=20261123)
+parser.add_argument("--remote-intake", action="store_true")
+parser.add_argument("--module-kills", type=int, default=10)
+parser.add_argument("--module-stops", type=int, default=3)
 args = parser.parse_args()
 rng = random.Random(args.seed)
 
@@ -49,13 +57,32 @@ server_log = open(args.data.rstrip("/") + ".server.log", "ab")
 problems = []
 
 
-def start():
-    process = subprocess.Popen([args.wzt, "serve", "--data-dir", args.data, "--ingress", endpoints[0], "--egress", endpoints[1],
-                                "--replay", endpoints[2], "--http", "off"], stdout=subprocess.PIPE, stderr=server_log)
+core_config, module_config = [], []
+module_data = args.data.rstrip("/") + ".vdab"
+if args.remote_intake:
+    link = f"tcp://127.0.0.1:{free_port()}"
+    with open(args.data.rstrip("/") + ".core.toml", "w") as file:
+        file.write(f'[modules]\nremote = ["intake"]\n\n[link]\nendpoint = "{link}"\n')
+    with open(module_data + ".toml", "w") as file:
+        file.write(f'[data]\ndir = "{module_data}"\n\n[modules]\nenabled = ["intake"]\n\n[core]\nendpoint = "{link}"\n')
+    core_config = ["--config", args.data.rstrip("/") + ".core.toml"]
+    module_config = ["--config", module_data + ".toml"]
+
+
+def ready(process, what):
     line = process.stdout.readline().decode()
     if not line.startswith("wzt ready"):
-        sys.exit(f"soak: wzt serve did not start: {line!r}")
+        sys.exit(f"soak: {what} did not start: {line!r}")
     return process
+
+
+def start():
+    return ready(subprocess.Popen([args.wzt, "serve", "--data-dir", args.data, "--ingress", endpoints[0], "--egress", endpoints[1],
+                                   "--replay", endpoints[2], "--http", "off"] + core_config, stdout=subprocess.PIPE, stderr=server_log), "wzt serve")
+
+
+def start_module():
+    return ready(subprocess.Popen([args.wzt, "serve"] + module_config, stdout=subprocess.PIPE, stderr=server_log), "the intake process")
 
 
 def progress(message):
@@ -63,13 +90,29 @@ def progress(message):
 
 
 node = start()
+module = start_module() if args.remote_intake else None
 ack_files = [f"{args.data.rstrip('/')}.acked-{n}.txt" for n in range(args.publishers)]
 publishers = [subprocess.Popen([sys.executable, os.path.join(here, "crash_publisher.py"), endpoints[0], str(args.events), ack_files[n],
                                 str(n * args.events)]) for n in range(args.publishers)]
 stops = ["kill"] * args.kills + ["term"] * args.sigterms
+if args.remote_intake:
+    stops += ["kill module"] * args.module_kills + ["stop module"] * args.module_stops
 rng.shuffle(stops)
 for number, how in enumerate(stops, 1):
     time.sleep(rng.uniform(0.2, 1.2))
+    if how == "kill module":
+        module.kill()
+        module.wait()
+        progress(f"stop {number}/{len(stops)} (kill -9 of the intake process), restarting it")
+        module = start_module()
+        continue
+    if how == "stop module":
+        # Longer than the link's 3 s silence: the core declares it gone, then it comes back.
+        module.send_signal(signal.SIGSTOP)
+        time.sleep(4)
+        module.send_signal(signal.SIGCONT)
+        progress(f"stop {number}/{len(stops)} (SIGSTOP of the intake process for 4 s)")
+        continue
     if how == "kill":
         node.kill()
         node.wait()
@@ -92,9 +135,12 @@ while time.time() < deadline:
     time.sleep(0.5)
 else:
     problems.append("modules did not catch up within 120 s")
-node.terminate()
-if node.wait(timeout=60) != 0:
-    problems.append(f"final SIGTERM exit {node.returncode}")
+for process, what in [(module, "intake process"), (node, "node")]:
+    if process is None:
+        continue
+    process.terminate()
+    if process.wait(timeout=60) != 0:
+        problems.append(f"final SIGTERM of the {what}: exit {process.returncode}")
 
 acked, nacked = set(), 0
 for path in ack_files:
@@ -121,17 +167,22 @@ cursors = dict(log.execute("SELECT subscription, \"offset\" FROM cursors"))
 ahead = 0
 status = json.loads(subprocess.run([args.wzt, "status", "--json", "--data-dir", args.data], capture_output=True, check=True).stdout)
 for row in status["subscriptions"]:
-    module = sqlite3.connect(f"file:{args.data}/modules/{row['subscription']}.sqlite?mode=ro", uri=True)
-    inbox = {event_id for (event_id,) in module.execute("SELECT event_id FROM wzt_inbox")}
+    home = module_data if args.remote_intake and row["subscription"] == "intake" else args.data
+    store = sqlite3.connect(f"file:{home}/modules/{row['subscription']}.sqlite?mode=ro", uri=True)
+    inbox = {event_id for (event_id,) in store.execute("SELECT event_id FROM wzt_inbox")}
     for event_id, event_type in log.execute("SELECT id, type FROM events WHERE \"offset\" <= ?", (row["cursor"],)):
         if any(fnmatch.fnmatchcase(event_type, pattern) for pattern in row["patterns"]) and event_id not in inbox:
             ahead += 1
 
-summary = {"kills": args.kills, "sigterms": args.sigterms, "acked": len(acked), "found": found, "lost": lost, "nacked": nacked,
+summary = {"kills": args.kills, "sigterms": args.sigterms, "remoteIntake": args.remote_intake,
+           "moduleKills": args.module_kills if args.remote_intake else 0, "moduleStops": args.module_stops if args.remote_intake else 0, "acked": len(acked), "found": found, "lost": lost, "nacked": nacked,
            "duplicatesApplied": duplicates, "notApplied": unapplied, "cursorAheadOfState": ahead, "deadLetters": dead_letters,
            "problems": problems}
 print(json.dumps(summary), flush=True)
-print(f"soak: {args.kills} kill -9 and {args.sigterms} SIGTERM: events acked {len(acked)}, events found {found}, "
+scenario = f"{args.kills} kill -9 and {args.sigterms} SIGTERM of the node"
+if args.remote_intake:
+    scenario += f", {args.module_kills} kill -9 and {args.module_stops} SIGSTOP of the intake process"
+print(f"soak: {scenario}: events acked {len(acked)}, events found {found}, "
       f"duplicates applied {duplicates}, lost {lost}", file=sys.stderr)
 expected = args.publishers * args.events
 ok = (len(acked) == expected and lost == 0 and nacked == 0 and duplicates == 0 and unapplied == 0 and ahead == 0
