@@ -215,7 +215,8 @@ struct Bench {
             endpoint: node.link!.endpoint, curve: curve ? CurveCredentials(keys: moduleKeys, serverKey: server.publicKey) : nil), modules: [intake], logger: logger) : nil
         let credentials = curve ? CurveCredentials(keys: publisher, serverKey: server.publicKey) : nil
 
-        let batch = try (0..<events).map { number in
+        let probes = 200
+        let batch = try (0..<(events + probes)).map { number in
             let id = EventID.make()
             let request = ScreeningRequested(caseID: "case-\(number)", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .counsellor,
                                              requestedOn: CalendarDate("2026-11-23")!, office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
@@ -248,18 +249,39 @@ struct Bench {
                 return latency
             } }
             _ = try await onThread {
-                try publish(batch, to: endpoint, curve: credentials, context: context, window: 64) { id in
+                try publish(Array(batch[..<events]), to: endpoint, curve: credentials, context: context, window: 64) { id in
                     sentAt.withLock { $0["case-\(id)"] = DispatchTime.now().uptimeNanoseconds }
                 }
             }
-            let latency = try await watcher.value
+            _ = try await watcher.value
             let seconds = Date().timeIntervalSince(started)
+            // Latency without a queue: one screening at a time, the next once the module reacted.
+            let latency = try await onThread { () throws -> Histogram<UInt64> in
+                let socket = try context.socket(.dealer)
+                try socket.secure(with: credentials)
+                try socket.setReceiveTimeout(milliseconds: 10_000)
+                try socket.connect(endpoint)
+                var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+                for (number, (_, json)) in batch[events...].enumerated() {
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    try socket.send(json)
+                    guard try socket.receive() != nil else { throw BenchFailure("no ack within 10 s") }
+                    while true {
+                        guard let frames = try feed.receive(), frames.count == 3 else { throw BenchFailure("no reaction within 30 s") }
+                        let envelope = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
+                        if envelope?["subject"] as? String == "case-\(events + number)" { break }
+                    }
+                    _ = latency.record((DispatchTime.now().uptimeNanoseconds - started) / 1000)
+                }
+                socket.close()
+                return latency
+            }
             feed.close()
             process?.triggerShutdown()
             node.triggerShutdown()
             try await tasks.waitForAll()
             var row = Row(name: name, count: events, seconds: seconds, latency: latency)
-            row.notes = "latency: publish to the module's reaction"
+            row.notes = "latency: publish to the module's reaction, one at a time"
             return row
         }
     }
