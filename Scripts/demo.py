@@ -60,6 +60,23 @@ def renamed(value, mapping):
     return value
 
 
+# Who publishes each module's events in the demo, and for which purpose (docs/protocol.md,
+# "Actor and purpose"): the caseworker of the agency that runs the module.
+ACTORS = {
+    "intake": ("vdab-counsellor-17", "vdab-counsellor", "vdab", "activation-trajectory"),
+    "networks": ("network-coordinator-3", "network-coordinator", "vdab", "activation-trajectory"),
+    "mandating": ("zorg-officer-5", "mandate-officer", "departement-zorg", "casemanager-mandate"),
+    "ama": ("ama-officer-2", "ama-officer", "welzijn", "ama-agreement"),
+    "gbo": ("gbo-worker-8", "onthaal-worker", "ocmw", "gbo-onboarding"),
+}
+
+
+def actor(event_type):
+    """The actor attributes for an event of `event_type` (be.wzt.<module>.<name>)."""
+    who, role, agency, purpose = ACTORS[event_type.split(".")[2]]
+    return {"actor": who, "actorrole": role, "actoragency": agency, "purpose": purpose}
+
+
 paths = sorted(glob.glob(os.path.join(here, "..", "Tests", "Scenarios", "*.json")))
 if args.scenario:
     unknown = set(args.scenario) - {os.path.basename(path)[:-5] for path in paths}
@@ -88,7 +105,7 @@ for replica in range(1, args.replicas + 1):
                 mapping[number] = insz(people)
         plays.append([{
             "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/demo/" + os.path.basename(scenario["name"]).split(":")[0].lower().replace(" ", "-")[:40],
-            "type": publish["type"], "dataversion": publish.get("dataversion", 1),
+            "type": publish["type"], "dataversion": publish.get("dataversion", 1), **actor(publish["type"]),
             **({"subject": mapping.get(publish["subject"], publish["subject"])} if publish.get("subject") else {}),
             "data": renamed(publish["data"], mapping),
         } for publish in publishes])

@@ -41,6 +41,7 @@ def envelope(number, publisher):
     document = {
         "specversion": "1.0", "id": event_id, "source": "/agency/vdab/intake", "type": "be.wzt.intake.screening-requested",
         "time": "2026-11-23T10:15:00Z", "subject": f"case-{publisher}-{number}", "datacontenttype": "application/json", "dataversion": 1,
+        "actor": "c-17", "actorrole": "vdab-counsellor", "actoragency": "vdab", "purpose": "activation-trajectory",
         "data": {"caseId": f"case-{publisher}-{number}", "insz": "85073003328", "region": "flanders", "requestedBy": "counsellor",
                  "requestedOn": "2026-11-23", "office": "Gent, Kortrijksesteenweg 1100 - team arbeidsbemiddeling en zorg",
                  "counsellorId": "c-17"},

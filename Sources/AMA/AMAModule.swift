@@ -11,12 +11,13 @@ import PluginAPI
 public final class AMAModule: Module {
     public let name = "ama"
     public let contracts: [any EventContract.Type] = AMAContracts.all
-    public let subscriptions: [EventPattern] = ([
+    /// Every field of each contract, for the module's one purpose.
+    public let needs: [Need] = ([
         BegeleiderRecognised.eventType, BegeleiderMerged.eventType, AgreementSubmitted.eventType,
         AnnexConfirmed.eventType, AnnexAmended.eventType, PermissionRenewed.eventType, PermissionDeadline.eventType,
         EndReported.eventType, ContingentSet.eventType, AttendanceReported.eventType, QuarterClosed.eventType,
         Reassessed.eventType,
-    ] as [EventType]).map { try! EventPattern($0.rawValue) }
+    ] as [EventType]).map { Need(EventPattern(exactly: $0), for: .amaAgreement) }
 
     public init() {}
 

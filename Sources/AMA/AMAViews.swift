@@ -7,7 +7,7 @@ extension AMAModule {
     /// `agreements/{agreementId}`: the three-party agreement, its annex versions (the amendment
     /// history) with who confirmed each, the permission, the end. It concerns the begeleider.
     public var views: [ReadView] {
-        [ReadView(name: "agreements", purpose: "ama-agreement", personalData: true) { id, db in
+        [ReadView(name: "agreements", purpose: .amaAgreement, personalData: true) { id, db in
             guard let agreement = try Row.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else { return nil }
             let confirmations = try Row.fetchAll(db, sql: "SELECT version, party, confirmed_by, confirmed_on FROM annex_confirmation WHERE agreement_id = ?",
                                                  arguments: [id])

@@ -14,17 +14,21 @@ public protocol EventSource: Sendable {
     func deliver(to subscriber: any Subscriber, logger: Logger) async throws
 }
 
-/// The log in this process, read from the subscriber's cursor by a `Dispatcher`.
+/// The log in this process, read from the subscriber's cursor by a `Dispatcher`; with a
+/// projection, the subscriber is handed only the fields it allows.
 public struct LogSource: EventSource {
     public let log: EventLog
     public let configuration: Dispatcher.Configuration
+    public let projection: Projection?
 
-    public init(log: EventLog, configuration: Dispatcher.Configuration = .init()) {
+    public init(log: EventLog, configuration: Dispatcher.Configuration = .init(), projection: Projection? = nil) {
         self.log = log
         self.configuration = configuration
+        self.projection = projection
     }
 
     public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
+        let subscriber = projection.map { ProjectingSubscriber(subscriber, projection: $0) } ?? subscriber
         try await Dispatcher(log: log, subscriber: subscriber, configuration: configuration, logger: logger).run()
     }
 }

@@ -13,6 +13,10 @@ public struct Envelope: Sendable {
     public let dataVersion: Int
     public let correlationID: String?
     public let causationID: String?
+    /// Who caused the event; nil from a system publisher (`privacy.system_publishers`).
+    public let actor: Actor?
+    /// The legal task the event serves; nil from a system publisher.
+    public let purpose: Purpose?
     public let json: [UInt8]
 
     init(header: EnvelopeHeader, json: [UInt8]) {
@@ -24,6 +28,8 @@ public struct Envelope: Sendable {
         dataVersion = header.dataVersion
         correlationID = header.correlationID
         causationID = header.causationID
+        actor = header.actor
+        purpose = header.purpose
         self.json = json
     }
 }
@@ -33,15 +39,17 @@ public enum EnvelopeEncoder {
     /// Wraps `data` in a new envelope with a fresh UUIDv7 id and the current time.
     public static func envelope<T: EventContract>(
         _ data: T, source: String, subject: String? = nil, id: String = EventID.make(),
-        time: Date = Date(), correlationID: String? = nil, causationID: String? = nil
+        time: Date = Date(), correlationID: String? = nil, causationID: String? = nil, actor: Actor? = nil, purpose: Purpose? = nil
     ) throws -> [UInt8] {
         let outgoing = OutgoingEnvelope(
             id: id, source: source, type: T.eventType.rawValue, time: EventTime.format(time), subject: subject,
-            dataversion: T.dataVersion, correlationid: correlationID, causationid: causationID, data: data)
+            dataversion: T.dataVersion, correlationid: correlationID, causationid: causationID,
+            actor: actor?.id, actorrole: actor?.role, actoragency: actor?.agency, purpose: purpose?.rawValue, data: data)
         return Array(try encoder.encode(outgoing))
     }
 
-    private static let encoder: JSONEncoder = {
+    /// Sorted keys, so that the same event is always the same bytes.
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
@@ -60,9 +68,14 @@ private struct OutgoingEnvelope<T: Encodable>: Encodable {
     var dataversion: Int
     var correlationid: String?
     var causationid: String?
+    var actor: String?
+    var actorrole: String?
+    var actoragency: String?
+    var purpose: String?
     var data: T
 }
 
 enum EnvelopeKey: String, CodingKey {
     case specversion, id, source, type, time, subject, datacontenttype, dataversion, correlationid, causationid, data
+    case actor, actorrole, actoragency, purpose
 }

@@ -29,6 +29,12 @@ public struct EnvelopeDecoder: Sendable {
         return data
     }
 
+    /// The data of a stored event, upcast to its contract's current version, and that version.
+    public func currentData(of json: [UInt8]) throws(EnvelopeError) -> (data: any EventContract, version: Int) {
+        let header = try header(json)
+        return (header.data, Swift.type(of: header.data).dataVersion)
+    }
+
     private func header(_ json: [UInt8]) throws(EnvelopeError) -> EnvelopeHeader {
         guard !json.isEmpty else {
             throw EnvelopeError(.emptyMessage, "the frame is empty; send one CloudEvents JSON document per message")
@@ -67,6 +73,8 @@ struct EnvelopeHeader: Decodable {
     let dataVersion: Int
     let correlationID: String?
     let causationID: String?
+    let actor: Actor?
+    let purpose: Purpose?
     let data: any EventContract
 
     init(from decoder: any Decoder) throws {
@@ -107,6 +115,13 @@ struct EnvelopeHeader: Decodable {
         }
         correlationID = try container.optionalString(.correlationid)
         causationID = try container.optionalString(.causationid)
+        actor = try container.actor()
+        purpose = try container.optionalString(.purpose).map { text in
+            guard Purpose.isValidName(text) else {
+                throw EnvelopeError(.badAttribute, "attribute `purpose` must be a purpose name such as activation-trajectory (lower-case words joined by dashes)")
+            }
+            return Purpose(rawValue: text)
+        }
         dataVersion = try container.dataVersion()
 
         let decodeData = try registry.decoder(for: type.rawValue, version: dataVersion)
@@ -140,6 +155,23 @@ private extension KeyedDecodingContainer<EnvelopeKey> {
         } catch {
             throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be a string")
         }
+    }
+
+    /// `actor`, `actorrole` and `actoragency` come together or not at all.
+    func actor() throws -> Actor? {
+        let parts = try [EnvelopeKey.actor, .actorrole, .actoragency].map { key in
+            try optionalString(key).map { text in
+                guard !text.isEmpty, text.utf8.count <= 128, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                    throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be 1 to 128 bytes without control characters")
+                }
+                return text
+            }
+        }
+        if parts.allSatisfy({ $0 == nil }) { return nil }
+        guard let id = parts[0], let role = parts[1], let agency = parts[2] else {
+            throw EnvelopeError(.missingAttribute, "give `actor`, `actorrole` and `actoragency` together: who caused the event, in which role, for which agency")
+        }
+        return Actor(id: id, role: role, agency: agency)
     }
 
     /// `dataversion` is a CloudEvents extension attribute: an integer, or its decimal string.

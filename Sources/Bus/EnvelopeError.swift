@@ -19,6 +19,9 @@ public struct EnvelopeError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let invalidData = Code("invalid-data")
         /// The publisher (its CURVE key or HTTP token) may not publish this type.
         public static let forbidden = Code("forbidden")
+        /// The event does not say who caused it and for which purpose, and its publisher is not
+        /// a system publisher (`privacy.system_publishers`).
+        public static let missingActor = Code("missing-actor")
         /// The event was valid but could not be stored (disk full, I/O error).
         public static let storageFailed = Code("storage-failed")
         /// The node is shutting down and takes no new events; retry against it later.

@@ -75,6 +75,12 @@ public struct EventPattern: Hashable, Sendable, CustomStringConvertible {
         self.rawValue = rawValue
     }
 
+    /// The pattern that matches `type` and nothing else.
+    public init(exactly type: EventType) {
+        rawValue = type.rawValue
+        prefix = nil
+    }
+
     public static let all = try! EventPattern("*")
 
     public func matches(_ type: EventType) -> Bool { matches(type.rawValue) }

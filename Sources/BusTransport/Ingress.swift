@@ -84,6 +84,7 @@ public final class Ingress: Service, Sendable {
                 if let security = configuration.security, !security.allows(client, toPublish: envelope.type.rawValue) {
                     throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type); the node's security.keys say which types it may")
                 }
+                try configuration.actors.check(envelope, publisher: client)
                 envelopes.append(envelope)
                 senders.append(sender)
             } catch {

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import ServiceLifecycle
 import Synchronization
@@ -56,6 +57,8 @@ public struct TransportConfiguration: Sendable, Hashable {
     public var ingressMaxBatchesInFlight: Int
     /// CURVE on every socket; nil: plain text (loopback only, see `exposedPlainEndpoints`).
     public var security: TransportSecurity?
+    /// Which publishers may send events without an actor and a purpose.
+    public var actors = ActorRule()
 
     public init(ingressEndpoint: String = "tcp://127.0.0.1:5555", egressEndpoint: String = "tcp://127.0.0.1:5556",
                 replayEndpoint: String = "tcp://127.0.0.1:5557", ingressBatchSize: Int = 1024, ingressMaxBatchesInFlight: Int = 4) {

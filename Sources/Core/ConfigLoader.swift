@@ -128,6 +128,15 @@ public enum ConfigLoader {
         if let security = try reader.section("security") {
             config.transport.security = try transportSecurity(security)
         }
+        if let privacy = try reader.section("privacy") {
+            if let publishers = try privacy.stringArray("system_publishers") {
+                config.transport.actors = ActorRule(systemPublishers: Set(publishers))
+            }
+            if let grants = try privacy.section("grants") {
+                config.purposeGrants = try purposeGrants(grants, knownModules: knownModules)
+            }
+            try privacy.finish()
+        }
         if let notifications = try reader.section("notifications") {
             config.notifications = try notificationsConfiguration(notifications)
         }
@@ -202,6 +211,23 @@ extension ConfigLoader {
 
     /// `[core]`: `endpoint` of the core's module link; with CURVE, `server_key` or `server_key_file`
     /// (the core's public key) and `secret_key_file` or `secret_key_env` (this process's own key).
+    /// `[privacy.grants]`: a module name = the purposes it may read events for.
+    static func purposeGrants(_ grants: TableReader, knownModules: [String]) throws(ConfigError) -> [String: Set<Purpose>] {
+        var result: [String: Set<Purpose>] = [:]
+        for module in grants.keys {
+            guard knownModules.contains(module) else {
+                throw grants.invalid(module, "unknown module; available: \(knownModules.joined(separator: ", "))")
+            }
+            let purposes = try grants.stringArray(module) ?? []
+            for purpose in purposes where !Purpose.isValidName(purpose) {
+                throw grants.invalid(module, "\"\(purpose)\" is not a purpose name: lower-case words joined by dashes, e.g. \"activation-trajectory\"")
+            }
+            result[module] = Set(purposes.map(Purpose.init(rawValue:)))
+        }
+        try grants.finish()
+        return result
+    }
+
     static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {
         guard let endpoint = try section.string("endpoint", nonEmpty: true) else { throw section.missing("endpoint", example: "\"tcp://core.example:5558\"") }
         guard ["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix) else {

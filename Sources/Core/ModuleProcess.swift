@@ -25,6 +25,7 @@ public final class ModuleProcess: Sendable {
         guard !modules.isEmpty else {
             throw ConfigError(origin: configuration.origin, key: "modules.enabled", "a module process needs at least one module, e.g. enabled = [\"intake\"]")
         }
+        try configuration.checkPurposes(of: modules)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, _) = try PluginLoader.ruleBook(configuration, logger: logger)
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))

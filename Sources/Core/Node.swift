@@ -44,6 +44,7 @@ public final class Node: Sendable {
         self.configuration = configuration
         self.logger = logger
         try configuration.checkExposure()
+        try configuration.checkPurposes(of: modules + remote)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
         self.ruleBook = ruleBook
@@ -69,13 +70,16 @@ public final class Node: Sendable {
                 let link = try ModuleLinkServer(context: context, endpoint: configuration.transport.linkEndpoint, modules: Set(remote.map(\.name)), log: log,
                                                 decoder: decoder, security: configuration.transport.security, logger: logger)
                 self.link = link
-                remoteDispatchers = remote.map { module in
-                    Dispatcher(log: log, subscriber: link.subscriber(for: module.name, patterns: module.subscriptions), configuration: configuration.dispatch, logger: logger)
+                // Projected here, so that what a module may not read never leaves the core.
+                remoteDispatchers = remote.map { [decoder] module in
+                    let subscriber = ProjectingSubscriber(link.subscriber(for: module.name, patterns: module.subscriptions),
+                                                          projection: Projection(needs: module.needs, decoder: decoder))
+                    return Dispatcher(log: log, subscriber: subscriber, configuration: configuration.dispatch, logger: logger)
                 }
             }
             ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
             if let endpoint = configuration.http {
-                http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers,
+                http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers, actors: configuration.transport.actors,
                                             users: configuration.httpUsers, audit: try AuditLog(path: configuration.auditPath), hosts: hosts,
                                             remote: remote, link: link, registry: metrics, logger: logger, onBound: httpPort.set)
             } else {

@@ -1,6 +1,7 @@
 import Bus
 import BusTransport
 import Logging
+import ModuleKit
 import Notifications
 import OperatorHTTP
 
@@ -29,6 +30,10 @@ public struct NodeConfiguration: Sendable {
     public var httpUsers: [HTTPUser] = []
     /// Channels and retries of the notifications module; no channels by default.
     public var notifications = NotificationsConfiguration()
+    /// The purposes each module may read events for (`[privacy.grants]`); nil: each module is
+    /// granted the purposes it declares, which suits one agency running everything. A deployment
+    /// that lists grants lists them for every module it runs or feeds.
+    public var purposeGrants: [String: Set<Purpose>]?
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 
@@ -45,6 +50,21 @@ public struct NodeConfiguration: Sendable {
             Bind it to 127.0.0.1, or turn on CURVE: `wzt keys generate --out keys --name core`, set [security] \
             secret_key_file = "keys/core.key", and list each client's public key under [[security.keys]] (docs/operations.md, "Security")
             """)
+    }
+
+    /// Refuses to feed a module events for a purpose this deployment does not grant it.
+    public func checkPurposes(of modules: [any Module]) throws(ConfigError) {
+        guard let grants = purposeGrants else { return }
+        for module in modules {
+            let granted = grants[module.name] ?? []
+            for need in module.needs where !granted.contains(need.purpose) {
+                let missing = module.purposes.subtracting(granted).sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+                throw ConfigError(origin: origin, key: "privacy.grants.\(module.name)", """
+                    module \(module.name) reads \(need.pattern) for the purpose "\(need.purpose)", which this deployment does not grant it. \
+                    If the module's task here includes it, add \(missing) to privacy.grants.\(module.name); otherwise do not run the module here
+                    """)
+            }
+        }
     }
 
     public var logPath: String { dataDirectory + "/log.sqlite" }

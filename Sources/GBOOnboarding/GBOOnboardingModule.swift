@@ -17,10 +17,11 @@ public final class GBOOnboardingModule: Module {
 
     public let name = "gbo-onboarding"
     public let contracts: [any EventContract.Type] = GBOOnboardingContracts.all
-    public let subscriptions: [EventPattern] = ([
+    /// Every field of each contract, for the module's one purpose.
+    public let needs: [Need] = ([
         NietToeleidbaarAdvised.eventType, GBOPartnerRegistered.eventType, LeadPartnerAssigned.eventType,
         RightExplored.eventType, HandbackRequested.eventType,
-    ] as [EventType]).map { try! EventPattern($0.rawValue) }
+    ] as [EventType]).map { Need(EventPattern(exactly: $0), for: .gboOnboarding) }
     public let lifeDomains: [String]
 
     public init(lifeDomains: [String] = GBOOnboardingModule.defaultLifeDomains) { self.lifeDomains = lifeDomains }

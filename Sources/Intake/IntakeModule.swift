@@ -14,13 +14,14 @@ import PluginAPI
 public final class IntakeModule: Module {
     public let name = "intake"
     public let contracts: [any EventContract.Type] = IntakeContracts.all
-    public let subscriptions: [EventPattern] = ([
+    /// Every field of each contract, for the module's one purpose.
+    public let needs: [Need] = ([
         ScreeningRequested.eventType, ScreeningAdvised.eventType, ServiceRequested.eventType, IntakeHeld.eventType,
         ReferredToCasemanagerZorg.eventType, FirstMeetingHeld.eventType, PlanDrawnUp.eventType, PlanApproved.eventType,
         ReferredToNetwork.eventType, FollowUpNoted.eventType, RightsTalkHeld.eventType, TrajectoryEnded.eventType,
         TrajectoryExtended.eventType, TrajectoryHoldChanged.eventType, TrajectoryLimitReached.eventType,
         MandateStatusChanged.eventType, ReferralOutcome.eventType, RescreeningRequested.eventType,
-    ] as [EventType]).map { try! EventPattern($0.rawValue) }
+    ] as [EventType]).map { Need(EventPattern(exactly: $0), for: .activationTrajectory) }
 
     public init() {}
 

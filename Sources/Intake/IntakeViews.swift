@@ -7,7 +7,7 @@ extension IntakeModule {
     /// `trajectories/{caseId}`: where a case stands, who works on it, its steps in order.
     /// It concerns the VDAB office and the casemanagers' organisations.
     public var views: [ReadView] {
-        [ReadView(name: "trajectories", purpose: "activation-trajectory", personalData: true) { id, db in
+        [ReadView(name: "trajectories", purpose: .activationTrajectory, personalData: true) { id, db in
             guard let record = try IntakeCase.fetchOne(db, key: id) else { return nil }
             let steps = try Row.fetchAll(db, sql: "SELECT step, step_on, event_id FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id])
                 .map { TrajectoryDocument.Step(step: $0["step"], on: $0["step_on"], eventId: $0["event_id"]) }

@@ -10,10 +10,11 @@ import PluginAPI
 public final class MandatingModule: Module {
     public let name = "mandating"
     public let contracts: [any EventContract.Type] = MandatingContracts.all
-    public let subscriptions: [EventPattern] = [
+    /// Every field of each contract, for the module's one purpose.
+    public let needs: [Need] = [
         ApplicationReceived.eventType, AdmissibilityDecided.eventType, MeritsDecided.eventType, MandateWithdrawn.eventType,
         CallOpened.eventType, DecisionOverdue.eventType, MandateTermEnded.eventType,
-    ].map { try! EventPattern($0.rawValue) }
+    ].map { Need(EventPattern(exactly: $0), for: .casemanagerMandate) }
 
     public init() {}
 

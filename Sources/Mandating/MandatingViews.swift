@@ -7,7 +7,7 @@ extension MandatingModule {
     /// `mandates/{applicationId}`: an application or mandate, its status and its history. About an
     /// organisation, not a person: every caseworker may read it (they refer people under mandates).
     public var views: [ReadView] {
-        [ReadView(name: "mandates", purpose: "casemanager-mandate", personalData: false) { id, db in
+        [ReadView(name: "mandates", purpose: .casemanagerMandate, personalData: false) { id, db in
             guard let application = try MandateApplication.fetchOne(db, key: id) else { return nil }
             let history = try Row.fetchAll(db, sql: "SELECT status, status_on, reason, event_id FROM mandate_history WHERE application_id = ? ORDER BY rowid",
                                            arguments: [id]).map { MandateDocument.Change(status: $0["status"], on: $0["status_on"], reason: $0["reason"], eventId: $0["event_id"]) }

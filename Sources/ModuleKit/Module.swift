@@ -4,7 +4,7 @@ import GRDB
 /// A domain module: it owns its tables and its contracts, and talks to other modules only
 /// through events on the bus.
 ///
-/// The host delivers every event that matches `subscriptions` to `handle`, inside one
+/// The host delivers every event that matches one of its `needs` to `handle`, inside one
 /// transaction of the module's own database that also records the event in the inbox (so a
 /// redelivery is a no-op) and holds the events the module publishes (its outbox). Whether the
 /// module runs in the core process or in another one is decided by configuration, not here.
@@ -13,8 +13,9 @@ public protocol Module: Sendable {
     var name: String { get }
     /// The event types this module publishes.
     var contracts: [any EventContract.Type] { get }
-    /// The event types this module handles.
-    var subscriptions: [EventPattern] { get }
+    /// The event types this module handles, why (each purpose must be granted to the module in
+    /// the deployment's config), and which fields of their data it reads: the bus hands it no more.
+    var needs: [Need] { get }
     /// Adds this module's schema steps (an append-only timeline) to its database's migrator.
     func registerMigrations(_ migrator: inout DatabaseMigrator)
     /// Applies one event. Throwing rolls the transaction back and asks for a retry.
@@ -31,6 +32,10 @@ public protocol Module: Sendable {
 }
 
 extension Module {
+    /// The event types this module handles.
+    public var subscriptions: [EventPattern] { needs.map(\.pattern) }
+    /// The purposes this module's needs name, each once.
+    public var purposes: Set<Purpose> { Set(needs.map(\.purpose)) }
     public func start(_ context: ModuleContext) async throws {}
     public func run(_ context: ModuleContext) async throws {}
     public func stop() async {}

@@ -6,6 +6,8 @@ import Logging
 /// What a module is given to do its work outside of event handling.
 public struct ModuleContext: Sendable {
     public let name: String
+    /// What the module works for when no event caused the work.
+    let purpose: Purpose?
     /// Tagged `wzt.module`; log ids and offsets, never personal data.
     public let logger: Logger
     public let store: ModuleStore
@@ -20,9 +22,9 @@ public struct ModuleContext: Sendable {
     /// (a command from the module's own API, say). Published events reach the bus after the commit.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (ModuleTransaction) throws -> T) async throws -> T {
-        let (name, decoder, now, rules) = (self.name, self.decoder, clock.now(), self.rules)
+        let (name, purpose, decoder, now, rules) = (self.name, self.purpose, self.decoder, clock.now(), self.rules)
         let (result, published, timers) = try await store.pool.write { db in
-            let transaction = ModuleTransaction(db: db, module: name, decoder: decoder, cause: nil, now: now, rules: rules)
+            let transaction = ModuleTransaction(db: db, module: name, purpose: purpose, decoder: decoder, cause: nil, now: now, rules: rules)
             let result = try body(transaction)
             return (result, transaction.published, transaction.scheduledTimers)
         }

@@ -16,10 +16,11 @@ public final class ModuleHost: Service {
     private let source: any EventSource
     private let subscriber: ModuleSubscriber
 
-    /// A module fed by the log of this process.
+    /// A module fed by the log of this process, with only the fields its needs allow.
     public convenience init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
                             clock: any BusClock = SystemClock(), dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
-        self.init(module: module, store: store, source: LogSource(log: log, configuration: dispatch), appender: log, decoder: decoder,
+        let source = LogSource(log: log, configuration: dispatch, projection: Projection(needs: module.needs, decoder: decoder))
+        self.init(module: module, store: store, source: source, appender: log, decoder: decoder,
                   rules: rules, clock: clock, logger: logger)
     }
 
@@ -32,7 +33,7 @@ public final class ModuleHost: Service {
         logger[metadataKey: "wzt.module"] = "\(module.name)"
         let relay = OutboxRelay(store: store, appender: appender, decoder: decoder)
         let timersChanged = Signal()
-        context = ModuleContext(name: module.name, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
+        context = ModuleContext(name: module.name, purpose: module.needs.first?.purpose, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
                                 relay: relay, timersChanged: timersChanged)
         subscriber = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: clock, rules: rules, timersChanged: timersChanged)
     }
@@ -110,7 +111,8 @@ struct ModuleSubscriber: Subscriber {
             // Handled before: the relay may have failed after that commit (a full disk), so flush again.
             if seen { return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, 0) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
-            let transaction = ModuleTransaction(db: db, module: module.name, decoder: decoder, cause: incoming, now: now, rules: rules)
+            let purpose = module.needs.first { $0.pattern.matches(event.type) }?.purpose
+            let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
             try module.handle(incoming, transaction)
             return (transaction.published, transaction.scheduledTimers)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Bus
 import GRDB
 
 /// One kind of document a module offers to caseworkers (a trajectory, an agreement, a mandate,
@@ -9,13 +10,13 @@ public struct ReadView: Sendable {
     /// The path segment, plural: "trajectories".
     public let name: String
     /// The legal purpose a read serves, recorded in the audit log.
-    public let purpose: String
+    public let purpose: Purpose
     /// Whether the document holds personal data (a person's case, even by reference): every read is audited.
     public let personalData: Bool
     /// The document with that id, or nil when there is none. Runs in a read transaction.
     public let read: @Sendable (_ id: String, _ db: Database) throws -> ReadDocument?
 
-    public init(name: String, purpose: String, personalData: Bool, read: @escaping @Sendable (_ id: String, _ db: Database) throws -> ReadDocument?) {
+    public init(name: String, purpose: Purpose, personalData: Bool, read: @escaping @Sendable (_ id: String, _ db: Database) throws -> ReadDocument?) {
         self.name = name
         self.purpose = purpose
         self.personalData = personalData

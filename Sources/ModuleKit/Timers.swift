@@ -25,9 +25,8 @@ extension ModuleTransaction {
     /// At `date`, publish `data` (with `subject`). Scheduling an id again replaces the earlier
     /// timer of that id, unless it has fired.
     public func schedule<T: EventContract>(timer id: String, at date: Date, publish data: T, subject: String?) throws {
-        let json = try EnvelopeEncoder.envelope(data, source: "/wzt/\(module)", subject: subject, time: date,
-                                                correlationID: outgoingCorrelationID, causationID: cause?.id)
-        _ = try decoder.decode(json)
+        // When it fires, nobody in particular causes it: the module acts on its own account.
+        let json = try envelope(data, subject: subject, time: date, actor: .module(module))
         try db.execute(sql: """
             INSERT INTO wzt_timers (id, due_at, envelope, status) VALUES (?, ?, ?, 'scheduled')
             ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, envelope = excluded.envelope, status = 'scheduled', remaining = NULL

@@ -10,10 +10,11 @@ import PluginAPI
 public final class NetworksModule: Module {
     public let name = "networks"
     public let contracts: [any EventContract.Type] = NetworksContracts.all
-    public let subscriptions: [EventPattern] = [
+    /// Every field of each contract, for the module's one purpose.
+    public let needs: [Need] = [
         NetworkRegistered.eventType, PartnerJoined.eventType, NetworkActivationRequested.eventType, CapacityChanged.eventType,
         ReferralRequested.eventType, PlaceReleased.eventType,
-    ].map { try! EventPattern($0.rawValue) }
+    ].map { Need(EventPattern(exactly: $0), for: .activationTrajectory) }
 
     public init() {}
 

@@ -5,7 +5,7 @@ extension NetworksModule {
     /// `networks/{networkId}`: capacity, places taken, the waitlist in order, the partners. The
     /// waitlist names cases, so reads are audited; it concerns the coordinator and the partners.
     public var views: [ReadView] {
-        [ReadView(name: "networks", purpose: "activation-trajectory", personalData: true) { id, db in
+        [ReadView(name: "networks", purpose: .activationTrajectory, personalData: true) { id, db in
             guard let network = try Row.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else { return nil }
             let partners = try Row.fetchAll(db, sql: "SELECT organisation_id, kind, recognition FROM network_partner WHERE network_id = ? ORDER BY rowid",
                                             arguments: [id]).map { NetworkDocument.Partner(organisationId: $0["organisation_id"], kind: $0["kind"], recognition: $0["recognition"]) }

@@ -13,11 +13,22 @@ struct Notice: Sendable, Hashable {
     let reference: String
     let module: String
 
-    /// The event types someone must hear about; every other event is not a notice.
-    static let types: [EventType] = [
-        TrajectoryLimitReached.eventType, MandateStatusChanged.eventType, DecisionOverdue.eventType, MandateTermEnded.eventType,
-        ReferralOutcome.eventType, AgreementStatusChanged.eventType, PermissionDeadline.eventType, AgreementEnded.eventType,
-        ReassessmentDue.eventType, SubsidyReported.eventType,
+    /// The event types someone must hear about, and the fields a notice may be built from: the
+    /// ones each contract requires, less free-text reasons, positions and people's ids where
+    /// the contract leaves them optional. The bus hands notifications nothing else.
+    static let needs: [Need] = [
+        Need(TrajectoryLimitReached.self, for: .informing, fields: ["caseId", "limitOn"]),
+        Need(MandateStatusChanged.self, for: .informing,
+             fields: ["applicationId", "organisationId", "region", "werkingsgebied", "status", "on", "ruleSet"]),
+        Need(DecisionOverdue.self, for: .informing, fields: ["applicationId", "decision", "dueOn"]),
+        Need(MandateTermEnded.self, for: .informing, fields: ["applicationId", "endedOn"]),
+        Need(ReferralOutcome.self, for: .informing, fields: ["referralId", "networkId", "caseId", "outcome", "on"]),
+        Need(AgreementStatusChanged.self, for: .informing, fields: ["agreementId", "status", "annexVersion", "awaiting", "on", "ruleSet"]),
+        Need(PermissionDeadline.self, for: .informing, fields: ["agreementId", "stage", "validUntil"]),
+        Need(AgreementEnded.self, for: .informing, fields: ["agreementId", "endedOn", "reason", "ruleSet"]),
+        Need(ReassessmentDue.self, for: .informing, fields: ["agreementId", "dueOn"]),
+        Need(SubsidyReported.self, for: .informing,
+             fields: ["begeleiderId", "quarter", "lines", "computedCents", "contingentPlaces", "capCents", "payableCents"]),
     ]
 
     /// The notice for `event`, or nil when the event is not one anybody must be told about.

@@ -12,14 +12,13 @@ import ModuleKit
 public final class NotificationsModule: Module {
     public let name = "notifications"
     public let contracts: [any EventContract.Type] = []
-    public let subscriptions: [EventPattern]
+    public var needs: [Need] { Notice.needs }
     let configuration: NotificationsConfiguration
     /// Fired after a commit that added notifications, so that delivery starts at once.
     private let added = Signal()
 
     public init(configuration: NotificationsConfiguration) {
         self.configuration = configuration
-        subscriptions = Notice.types.map { try! EventPattern($0.rawValue) }
     }
 
     public func registerMigrations(_ migrator: inout DatabaseMigrator) {

@@ -21,7 +21,7 @@ public struct HTTPPublisher: Sendable, Hashable {
 /// cannot speak ZeroMQ. The body is one envelope; 200 with the same ack JSON once it is durable;
 /// a refusal is an RFC 9457 problem whose `code` is the nack code of docs/protocol.md.
 enum HTTPIngress {
-    static func add(to router: Router<BasicRequestContext>, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher]) {
+    static func add(to router: Router<BasicRequestContext>, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule) {
         router.post("events") { request, _ -> Response in
             guard let publisher = Bearer.match(request, publishers, token: \.token) else {
                 return Bearer.unauthorized("send `Authorization: Bearer <token>` with a token from http.publishers")
@@ -40,6 +40,11 @@ enum HTTPIngress {
             }
             guard publisher.events.contains(where: { $0.matches(envelope.type) }) else {
                 return nack(EnvelopeError(.forbidden, "publisher \(publisher.name) may not publish \(envelope.type)"))
+            }
+            do throws(EnvelopeError) {
+                try actors.check(envelope, publisher: publisher.name)
+            } catch {
+                return nack(error)
             }
             do {
                 let appended = try await log.append([envelope])

@@ -15,13 +15,13 @@ public enum OperatorHTTP {
     /// An HTTP server on `host:port` (port 0: any free port, reported through `onBound`).
     /// `publishers` may `POST /events`; with none, every such request is unauthorised. `users`
     /// read health details (operators) or case documents (caseworkers); see `Access`.
-    public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], users: [HTTPUser],
-                               audit: AuditLog, hosts: [ModuleHost], remote: [any Module] = [], link: ModuleLinkServer? = nil,
+    public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule = ActorRule(),
+                               users: [HTTPUser], audit: AuditLog, hosts: [ModuleHost], remote: [any Module] = [], link: ModuleLinkServer? = nil,
                                registry: PrometheusCollectorRegistry, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
         let access = Access(users: users, host: host)
         let watched = WatchedModule.all(hosts: hosts, remote: remote, link: link)
-        HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers)
+        HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers, actors: actors)
         StatusPage.add(to: router, log: log, modules: watched, audit: audit, access: access)
         ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
         router.get("health") { _, _ in

@@ -35,7 +35,7 @@ enum ReadAPI {
             }
             let action = "GET /api/\(moduleName)/\(viewName)/\(id)"
             func entry(_ outcome: AuditEntry.Outcome) -> AuditEntry {
-                AuditEntry(actor: user.name, role: user.role.rawValue, agency: user.agency, action: action, subject: id, purpose: view.purpose, outcome: outcome)
+                AuditEntry(actor: user.name, role: user.role.rawValue, agency: user.agency, action: action, subject: id, purpose: view.purpose.rawValue, outcome: outcome)
             }
             guard may(user, read: document) else {
                 if view.personalData { try await audit.record(entry(.refused)) }
@@ -44,7 +44,7 @@ enum ReadAPI {
             let timeline = try await log.events(subject: id).map(TimelineEntry.init)
             // Recorded before the data leaves: no read of personal data without its trace.
             if view.personalData { try await audit.record(entry(.allowed)) }
-            return try json(Reply(module: moduleName, view: viewName, id: id, purpose: view.purpose, document: AnyEncodable(document.body),
+            return try json(Reply(module: moduleName, view: viewName, id: id, purpose: view.purpose.rawValue, document: AnyEncodable(document.body),
                                   deadlines: deadlines, timeline: timeline))
         }
     }
@@ -94,18 +94,22 @@ enum ReadAPI {
         let timeline: [TimelineEntry]
     }
 
-    /// One event about the subject: what happened, when, and which system said so.
+    /// One event about the subject: what happened, when, who caused it and why, and which
+    /// system said so.
     struct TimelineEntry: Encodable {
         let offset: Int64
         let id: String
         let type: String
         let time: String?
         let source: String?
+        let actor: String?
+        let actorRole: String?
+        let actorAgency: String?
+        let purpose: String?
 
         init(_ event: StoredEvent) {
             struct Head: Decodable {
-                let time: String?
-                let source: String?
+                let time, source, actor, actorrole, actoragency, purpose: String?
             }
             let head = try? JSONDecoder().decode(Head.self, from: Data(event.json))
             offset = event.offset
@@ -113,6 +117,10 @@ enum ReadAPI {
             type = event.type
             time = head?.time
             source = head?.source
+            actor = head?.actor
+            actorRole = head?.actorrole
+            actorAgency = head?.actoragency
+            purpose = head?.purpose
         }
     }
 

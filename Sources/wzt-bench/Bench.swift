@@ -86,10 +86,14 @@ struct Bench {
 
     // MARK: wzt ingress
 
+    /// Who the bench's screening requests come from, as a VDAB system would say.
+    static let counsellor = Actor(id: "counsellor-0017", role: "vdab-counsellor", agency: "vdab")
+
     static func sampleEnvelope(id: String) throws -> [UInt8] {
         let request = ScreeningRequested(caseID: "case-\(id.suffix(8))", insz: try INSZ("85073003328"), region: "flanders",
                                          requestedBy: .counsellor, requestedOn: CalendarDate("2026-11-23")!, office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
-        return try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id, correlationID: id)
+        return try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id, correlationID: id,
+                                            actor: counsellor, purpose: .activationTrajectory)
     }
 
     static func withNode<T>(security: TransportSecurity? = nil, _ body: (Node) async throws -> T) async throws -> T {
@@ -220,7 +224,8 @@ struct Bench {
             let id = EventID.make()
             let request = ScreeningRequested(caseID: "case-\(number)", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .counsellor,
                                              requestedOn: CalendarDate("2026-11-23")!, office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
-            return (id, try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id))
+            return (id, try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id,
+                                                     actor: counsellor, purpose: .activationTrajectory))
         }
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await node.run(signals: []) }

@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import Notifications
 import TestSupport
@@ -216,5 +217,65 @@ struct ConfigTests {
 
     @Test func missingFileGivenExplicitlyIsAnError() {
         #expect(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/wzt.toml", knownModules: []) }
+    }
+}
+
+/// `[privacy.grants]`: the purposes each module may read events for in this deployment.
+struct PurposeGrantTests {
+    let notifications = NotificationsModule(configuration: NotificationsConfiguration())
+
+    @Test func withoutGrantsEachModuleHasThePurposesItDeclares() throws {
+        let config = try ConfigLoader.parse("", origin: "test.toml", knownModules: ["notifications"])
+        #expect(config.purposeGrants == nil)
+        try config.checkPurposes(of: [notifications])
+    }
+
+    @Test func systemPublishersAreRead() throws {
+        #expect(try ConfigLoader.parse("", origin: "test.toml", knownModules: []).transport.actors.systemPublishers == [ActorRule.anonymous])
+        let config = try ConfigLoader.parse("[privacy]\nsystem_publishers = [\"vdab-batch\"]", origin: "test.toml", knownModules: [])
+        #expect(config.transport.actors.systemPublishers == ["vdab-batch"])
+    }
+
+    @Test func grantedPurposesAreRead() throws {
+        let config = try ConfigLoader.parse("""
+            [privacy.grants]
+            notifications = ["informing"]
+            intake = ["activation-trajectory", "informing"]
+            """, origin: "test.toml", knownModules: ["intake", "notifications"])
+        #expect(config.purposeGrants == ["notifications": ["informing"], "intake": ["activation-trajectory", "informing"]])
+        try config.checkPurposes(of: [notifications])
+    }
+
+    @Test func aModuleReadingForAPurposeNotGrantedIsRefusedAtStart() throws {
+        let config = try ConfigLoader.parse("""
+            [privacy.grants]
+            notifications = ["gbo-onboarding"]
+            """, origin: "ocmw.toml", knownModules: ["notifications"])
+        let error = try #require(#expect(throws: ConfigError.self) { try config.checkPurposes(of: [notifications]) })
+        #expect(error.key == "privacy.grants.notifications")
+        #expect(error.description.contains("module notifications reads be.wzt.intake.trajectory-limit-reached for the purpose \"informing\""))
+        #expect(error.description.contains("add \"informing\" to privacy.grants.notifications"))
+    }
+
+    @Test func aModuleLeftOutOfTheGrantsIsGrantedNothing() throws {
+        let config = try ConfigLoader.parse("""
+            [privacy.grants]
+            intake = ["activation-trajectory"]
+            """, origin: "test.toml", knownModules: ["intake", "notifications"])
+        #expect(throws: ConfigError.self) { try config.checkPurposes(of: [notifications]) }
+    }
+
+    @Test(arguments: [
+        ("[privacy.grants]\nnobody = [\"informing\"]", "privacy.grants.nobody", "unknown module"),
+        ("[privacy.grants]\nnotifications = [\"Informing!\"]", "privacy.grants.notifications", "not a purpose name"),
+        ("[privacy.grants]\nnotifications = \"informing\"", "privacy.grants.notifications", "array of strings"),
+        ("[privacy]\ngrant = 1", "privacy.grant", "unknown key"),
+    ])
+    func badGrantsSayWhatIsWrong(_ text: String, key: String, message: String) throws {
+        let error = try #require(#expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(text, origin: "test.toml", knownModules: ["notifications"])
+        })
+        #expect(error.key == key)
+        #expect(error.description.contains(message), "\(error)")
     }
 }

@@ -34,6 +34,9 @@ extension ProcessTests {
         }
 
         static let screening = #"{"type":"be.wzt.intake.screening-requested","source":"/agency/vdab/intake","subject":"case-1","dataversion":1,"data":{"caseId":"case-1","insz":"85073003328","region":"flanders","requestedBy":"counsellor","requestedOn":"2026-11-23","office":"Gent"}}"#
+        /// Who made a request and why: what a publisher with a key or token must say (docs/protocol.md).
+        static let actorAttributes = #""actor":"c-17","actorrole":"vdab-counsellor","actoragency":"vdab","purpose":"activation-trajectory","#
+        static let screeningByACounsellor = screening.replacingOccurrences(of: "{\"type\"", with: "{" + actorAttributes + "\"type\"")
 
         @Test func publishAcksNacksAndReportsAnUnreachableNode() async throws {
             let directory = TemporaryDirectory("wzt-cli")

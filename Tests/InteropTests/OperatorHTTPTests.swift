@@ -54,7 +54,8 @@ extension ProcessTests {
             try server.start()
             defer { server.kill(SIGTERM) }
             let url = "http://\(server.http)/events"
-            let event = CommandLineTests.screening.replacingOccurrences(of: "{\"type\"", with: "{\"id\":\"01a20a05-6ee8-75b8-9c24-46412683eb41\",\"specversion\":\"1.0\",\"type\"")
+            let withoutActor = CommandLineTests.screening.replacingOccurrences(of: "{\"type\"", with: "{\"id\":\"01a20a05-6ee8-75b8-9c24-46412683eb41\",\"specversion\":\"1.0\",\"type\"")
+            let event = withoutActor.replacingOccurrences(of: "{\"id\"", with: "{" + CommandLineTests.actorAttributes + "\"id\"")
 
             let anonymous = try await request("POST", url, body: event)
             #expect(anonymous.status == 401 && json(anonymous.body)["code"] as? String == "unauthorized", "\(anonymous)")
@@ -69,6 +70,10 @@ extension ProcessTests {
             #expect(offset == 1)
             let again = try await request("POST", url, body: event, token: intakeToken)
             #expect(json(again.body)["offset"] as? Int == offset && json(again.body)["duplicate"] as? Bool == true, "\(again)")
+
+            let noActor = try await request("POST", url, body: withoutActor.replacingOccurrences(of: "eb41", with: "eb40"), token: intakeToken)
+            #expect(noActor.status == 400 && json(noActor.body)["code"] as? String == "missing-actor", "\(noActor)")
+            #expect((json(noActor.body)["detail"] as? String)?.contains("privacy.system_publishers") == true, "\(noActor)")
 
             let forbidden = try await request("POST", url, body: event, token: amaToken)
             #expect(forbidden.status == 403 && json(forbidden.body)["code"] as? String == "forbidden", "\(forbidden)")

@@ -22,7 +22,8 @@ extension ProcessTests {
             let scenarioStart = try format.parse(scenario["start"] as! String)
             let shift = calendar.dateComponents([.day], from: scenarioStart, to: calendar.date(byAdding: .day, value: -120, to: Date())!).day!
             return try steps[...last].map { step in
-                let json = String(decoding: try JSONSerialization.data(withJSONObject: step.merging(["dataversion": 1, "source": "/test/read-api"]) { $1 }), as: UTF8.self)
+                let json = String(decoding: try JSONSerialization.data(withJSONObject: step.merging(["dataversion": 1, "source": "/test/read-api", "actor": "an", "actorrole": "caseworker",
+                                                                                         "actoragency": "vdab-gent", "purpose": "activation-trajectory"]) { $1 }), as: UTF8.self)
                 return json.replacing(/\d{4}-\d{2}-\d{2}/) { match in
                     (try? format.parse(String(match.output))).map { format.format(calendar.date(byAdding: .day, value: shift, to: $0)!) } ?? String(match.output)
                 }
@@ -173,11 +174,18 @@ extension ProcessTests {
             #expect(try await get(server, "/health").status == 200)
 
             // The audit log: who read case-1, and who was refused; mandates are not in it.
-            let audit = try await blocking { try Interop.run(wzt, ["audit", "--subject", "case-1", "--json", "--data-dir", data]) }
+            let audit = try await blocking { try Interop.run(wzt, ["audit", "--subject", "case-1", "--only", "reads", "--json", "--data-dir", data]) }
             let entries = audit.split(separator: "\n").map { http.json(String($0)) }
             #expect(entries.map { "\($0["actor"] ?? "") \($0["outcome"] ?? "")" } == ["an allowed", "olivia refused"], "\(audit)")
             #expect(entries.first?["purpose"] as? String == "activation-trajectory" && entries.first?["agency"] as? String == "vdab-gent")
-            let mandateReads = try await blocking { try Interop.run(wzt, ["audit", "--subject", "app-swv", "--data-dir", data]) }
+            // And who changed it: the events about case-1, the caseworker's and those intake published because of them.
+            let changes = try await blocking { try Interop.run(wzt, ["audit", "--subject", "case-1", "--only", "changes", "--json", "--data-dir", data]) }
+                .split(separator: "\n").map { http.json(String($0)) }
+            #expect(changes.contains { $0["type"] as? String == "be.wzt.intake.screening-requested" }, "\(changes)")
+            #expect(changes.contains { $0["type"] as? String == "be.wzt.intake.case-status-changed" }, "\(changes)")
+            #expect(changes.allSatisfy { $0["kind"] as? String == "change" && $0["actor"] as? String == "an" && $0["agency"] as? String == "vdab-gent"
+                && $0["purpose"] as? String == "activation-trajectory" }, "\(changes)")
+            let mandateReads = try await blocking { try Interop.run(wzt, ["audit", "--subject", "app-swv", "--only", "reads", "--data-dir", data]) }
             #expect(mandateReads.contains("no audit entries"), "\(mandateReads)")
             let byBert = try await blocking { try Interop.run(wzt, ["audit", "--actor", "bert", "--data-dir", data]) }
             #expect(byBert.contains("GET /api/ama/agreements/agr-1-d1") && byBert.contains("purpose ama-agreement"), "\(byBert)")

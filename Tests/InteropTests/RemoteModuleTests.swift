@@ -182,7 +182,7 @@ extension ProcessTests {
             try vdab.start()
             defer { vdab.kill(SIGTERM) }
             _ = try await blocking { try Interop.run(try Interop.binary(), ["publish", "--endpoint", core.ingress, "--key", keys + "/vdab.key", "--server-key", keys + "/core.pub"],
-                                                     input: CommandLineTests.screening) }
+                                                     input: CommandLineTests.screeningByACounsellor) }
             #expect(await eventually(seconds: 20) { vdab.serverLog.contains("linked to the core") })
             let applied = await eventually(seconds: 20) {
                 let count = try? Interop.run(Interop.python, ["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM intake_case').fetchone()[0])",

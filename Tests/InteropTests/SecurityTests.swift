@@ -10,6 +10,10 @@ extension ProcessTests {
     @Suite(.serialized, .timeLimit(.minutes(3)))
     struct SecurityTests {
         static let screening = CommandLineTests.screening.replacingOccurrences(of: "{\"type\"", with: "{\"id\":\"01a20a05-6ee8-75b8-9c24-46412683eb42\",\"specversion\":\"1.0\",\"type\"")
+        /// The same request, saying who made it and why, with an id of its own.
+        static let screeningWithActor = screening
+            .replacingOccurrences(of: "eb42", with: "eb44")
+            .replacingOccurrences(of: "{\"id\"", with: "{" + CommandLineTests.actorAttributes + "\"id\"")
         static let recognition = #"{"id":"01a20a05-6ee8-75b8-9c24-46412683eb43","specversion":"1.0","type":"be.wzt.ama.begeleider-recognised","source":"/test/curve","subject":"beg-9","dataversion":1,"data":{"begeleiderId":"beg-9","facilityType":"dagcentrum","recognitionNumber":"AMA-1","liabilityInsurance":true,"staff":2,"recognisedOn":"2026-01-05"}}"#
 
         func python(_ arguments: [String], input: String? = nil) async throws -> String {
@@ -48,15 +52,20 @@ extension ProcessTests {
                 name = "operator-cli"
                 public_key_file = "\(keys)/cli.pub"
                 events = ["be.wzt.intake.*"]
+
+                [privacy]
+                system_publishers = ["operator-cli"]
                 """.write(toFile: config, atomically: true, encoding: .utf8)
             let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
             try server.start()
             defer { server.kill(SIGTERM) }
 
-            let replies = try await python([server.ingress, serverKey, allowed[0], allowed[1]], input: Self.screening + "\n" + Self.recognition + "\n")
+            let replies = try await python([server.ingress, serverKey, allowed[0], allowed[1]],
+                                           input: [Self.screening, Self.screeningWithActor, Self.recognition].joined(separator: "\n") + "\n")
                 .split(separator: "\n").map(String.init)
-            #expect(replies.count == 2, "\(replies)")
-            #expect(replies.first?.contains(#""status":"ack""#) == true, "\(replies)")
+            #expect(replies.count == 3, "\(replies)")
+            #expect(replies.first?.contains(#""code":"missing-actor""#) == true && replies.first?.contains("vdab-intake") == true, "\(replies)")
+            #expect(replies.dropFirst().first?.contains(#""status":"ack""#) == true, "\(replies)")
             #expect(replies.last?.contains(#""code":"forbidden""#) == true && replies.last?.contains("vdab-intake") == true, "\(replies)")
 
             let unknownKey = try await python([server.ingress, serverKey, stranger[0], stranger[1]], input: Self.screening + "\n")
@@ -64,7 +73,7 @@ extension ProcessTests {
             let plain = try await python([server.ingress], input: Self.screening + "\n")
             #expect(plain.trimmingCharacters(in: .whitespacesAndNewlines) == "timeout", "plain text does not reach a CURVE socket: \(plain)")
 
-            // wzt's own CLI as a CURVE client: publish over the ingress, read back through replay and the live feed.
+            // wzt's own CLI as a CURVE client, a system publisher here: publish over the ingress, read back through replay and the live feed.
             let second = CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-2")
             let curve = ["--key", keys + "/cli.key", "--server-key", keys + "/core.pub"]
             let published = try await wzt(["publish", "--endpoint", server.ingress] + curve, input: second)

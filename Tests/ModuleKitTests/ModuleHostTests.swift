@@ -37,6 +37,30 @@ struct ModuleHostTests {
         #expect(first.subject == "case-a")
     }
 
+    @Test func publishedEventsSayWhoCausedThemAndWhy() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let host = try makeHost(SampleModule(), directory, log: log)
+        let caseworker = Actor(id: "an.peeters", role: "caseworker", agency: "vdab")
+        let byACaseworker = try Samples.decoder.decode(EnvelopeEncoder.envelope(
+            NoteAdded(text: "called"), source: "/agency/vdab", subject: "case-a", actor: caseworker, purpose: .activationTrajectory))
+        let bySystem = Samples.note("imported", subject: "case-b")
+        try await withServices([host]) {
+            _ = try await log.append([byACaseworker, bySystem])
+            #expect(await eventually { log.headOffset == 4 })
+        }
+        let counted = try await log.events(after: 0, matching: [try EventPattern(NotesCounted.eventType.rawValue)])
+            .map { try Samples.decoder.decode($0.json) }
+        #expect(counted.map(\.causationID) == [byACaseworker.id, bySystem.id])
+        // The caseworker's note caused the first count: it carries who and why onwards.
+        #expect(counted.first?.actor == caseworker)
+        #expect(counted.first?.purpose == .activationTrajectory)
+        // Nobody in particular caused the second: the module acted on its own account, for its purpose.
+        #expect(counted.last?.actor == .module("sample"))
+        #expect(counted.last?.purpose == "testing")
+    }
+
     @Test func redeliveryAfterACrashTakesEffectOnce() async throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))

@@ -11,7 +11,7 @@ import Testing
 final class DeadlineModule: Module {
     let name = "deadlines"
     let contracts: [any EventContract.Type] = []
-    let subscriptions: [EventPattern] = [try! EventPattern(NoteAdded.eventType.rawValue)]
+    let needs = [Need(NoteAdded.self, for: "testing")]
     static let eighteenMonths: TimeInterval = 548 * 86_400
 
     func registerMigrations(_ migrator: inout DatabaseMigrator) {}
@@ -82,6 +82,8 @@ struct TimerTests {
         let envelope = try Samples.decoder.decode(fired.json)
         #expect(envelope.subject == "case-1")
         #expect(envelope.source == "/wzt/deadlines")
+        #expect(envelope.actor == .module("deadlines"), "a deadline passing is nobody's doing")
+        #expect(envelope.purpose == "testing")
         #expect(envelope.time == EventTime.format(Self.start.addingTimeInterval(DeadlineModule.eighteenMonths)))
         #expect(try Samples.decoder.data(NotesCounted.self, of: fired.json).count == 18)
     }

@@ -27,7 +27,7 @@ public struct NotesCounted: EventContract, Hashable {
 public final class SampleModule: Module {
     public let name: String
     public let contracts: [any EventContract.Type] = [NoteAdded.self, NotesCounted.self]
-    public let subscriptions: [EventPattern] = [try! EventPattern(NoteAdded.eventType.rawValue)]
+    public let needs = [Need(NoteAdded.self, for: "testing")]
     /// Deliveries per event id, including failed ones: kept in memory because a failed
     /// transaction leaves no trace in the module's tables.
     public let attempts = Mutex<[String: Int]>([:])

@@ -17,6 +17,10 @@ def screening_requested(case_number, event_id=None):
         "subject": f"case-{case_number}",
         "datacontenttype": "application/json",
         "dataversion": 1,
+        "actor": "c-17",
+        "actorrole": "vdab-counsellor",
+        "actoragency": "vdab",
+        "purpose": "activation-trajectory",
         "data": {
             "caseId": f"case-{case_number}",
             "insz": "85073003328",

@@ -1,0 +1,127 @@
+import Foundation
+
+/// The legal task for which a module reads an event: data may be processed only for the purpose
+/// it was collected for (GDPR art. 5(1)(b)), so every subscription names one, and each deployment
+/// grants its modules their purposes in config (`[privacy.grants]`).
+public struct Purpose: RawRepresentable, Hashable, Comparable, Sendable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public init(stringLiteral value: String) { rawValue = value }
+
+    /// Lower-case words of letters and digits joined by single dashes, e.g. "ama-agreement".
+    public static func isValidName(_ text: String) -> Bool {
+        let words = text.split(separator: "-", omittingEmptySubsequences: false)
+        return text.utf8.count <= 64 && words.allSatisfy { word in
+            !word.isEmpty && word.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+        }
+    }
+
+    public var description: String { rawValue }
+    public static func < (lhs: Purpose, rhs: Purpose) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// Screening, the VDAB advice and the activation trajectory that follows it, with the
+    /// network of service providers that carries out its plan.
+    public static let activationTrajectory: Purpose = "activation-trajectory"
+    /// Calls for and mandates of casemanagers Zorg and samenwerkingsverbanden Zorg.
+    public static let casemanagerMandate: Purpose = "casemanager-mandate"
+    /// Arbeidsmatige activiteiten: supervisors, agreements, permissions, subsidies.
+    public static let amaAgreement: Purpose = "ama-agreement"
+    /// Onthaaltrajecten handed to the Geïntegreerd Breed Onthaal.
+    public static let gboOnboarding: Purpose = "gbo-onboarding"
+    /// Telling people and organisations what they must know about their case.
+    public static let informing: Purpose = "informing"
+}
+
+/// What a subscriber needs of the events of one pattern, and why. The bus hands it only those
+/// fields of `data`: the fields its contract defines (anything else a publisher added is
+/// dropped), narrowed to `fields` when given.
+public struct Need: Sendable, Hashable {
+    public let pattern: EventPattern
+    public let purpose: Purpose
+    /// Top-level fields of `data` to keep; nil keeps every field of the contract.
+    public let fields: Set<String>?
+
+    public init(_ pattern: EventPattern, for purpose: Purpose, fields: Set<String>? = nil) {
+        self.pattern = pattern
+        self.purpose = purpose
+        self.fields = fields
+    }
+
+    /// Every field of contract `T`'s current version.
+    public init<T: EventContract>(_ contract: T.Type, for purpose: Purpose) {
+        self.init(EventPattern(exactly: T.eventType), for: purpose)
+    }
+
+    /// Only `fields` of contract `T`. They must include every field the contract requires, or
+    /// the subscriber could not read the events it is handed.
+    public init<T: EventContract>(_ contract: T.Type, for purpose: Purpose, fields: Set<String>) {
+        self.init(EventPattern(exactly: T.eventType), for: purpose, fields: fields)
+    }
+}
+
+/// Rewrites events for one subscriber so that `data` holds only what its needs allow. The
+/// envelope's attributes stay as they are; `data` is read through the contract (upcast to its
+/// current version, which `dataversion` then says) and written back with the allowed fields only.
+public struct Projection: Sendable {
+    private let needs: [Need]
+    private let decoder: EnvelopeDecoder
+
+    public init(needs: [Need], decoder: EnvelopeDecoder) {
+        self.needs = needs
+        self.decoder = decoder
+    }
+
+    /// The fields allowed for `type`: the union over the needs that match it; nil for every field
+    /// of the contract. Empty when no need matches.
+    public func allowedFields(for type: String) -> Set<String>? {
+        var allowed = Set<String>()
+        for need in needs where need.pattern.matches(type) {
+            guard let fields = need.fields else { return nil }
+            allowed.formUnion(fields)
+        }
+        return allowed
+    }
+
+    public func apply(_ event: StoredEvent) throws(EnvelopeError) -> StoredEvent {
+        let (data, version) = try decoder.currentData(of: event.json)
+        let json: [UInt8]
+        do {
+            guard var envelope = try JSONSerialization.jsonObject(with: Data(event.json)) as? [String: Any],
+                  var fields = try JSONSerialization.jsonObject(with: EnvelopeEncoder.encoder.encode(data)) as? [String: Any]
+            else {
+                throw EnvelopeError(.malformedJSON, "event \(event.id) has no JSON object to project")
+            }
+            if let allowed = allowedFields(for: event.type) {
+                fields = fields.filter { allowed.contains($0.key) }
+            }
+            envelope["data"] = fields
+            envelope["dataversion"] = version
+            json = Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]))
+        } catch let error as EnvelopeError {
+            throw error
+        } catch {
+            throw EnvelopeError(.malformedJSON, "event \(event.id) could not be projected: \(error)")
+        }
+        return StoredEvent(offset: event.offset, id: event.id, type: event.type, subject: event.subject, json: json)
+    }
+}
+
+/// A subscriber that is handed only what its needs allow; the bus puts it in front of every
+/// module, in this process or over the link, so that no module code can ask for more.
+public struct ProjectingSubscriber: Subscriber {
+    public let inner: any Subscriber
+    public let projection: Projection
+
+    public init(_ inner: any Subscriber, projection: Projection) {
+        self.inner = inner
+        self.projection = projection
+    }
+
+    public var subscriptionName: String { inner.subscriptionName }
+    public var patterns: [EventPattern] { inner.patterns }
+
+    public func deliver(_ event: StoredEvent) async throws {
+        try await inner.deliver(projection.apply(event))
+    }
+}
