@@ -72,12 +72,22 @@ public final class AuditLog: Sendable {
 
     /// Appends `entry`; returns when it is on disk.
     public func record(_ entry: AuditEntry) async throws {
-        try await pool.write { db in
-            try db.execute(sql: """
-                INSERT INTO audit_entry (at, actor, role, agency, action, subject, purpose, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [Self.timestamp(entry.at), entry.actor, entry.role, entry.agency, entry.action, entry.subject, entry.purpose,
-                                 entry.outcome.rawValue])
+        try await pool.write { db in try Self.insert(entry, db) }
+    }
+
+    /// Appends `entries` in one transaction, blocking: for the socket threads that serve the log.
+    public func recordNow(_ entries: [AuditEntry]) throws {
+        guard !entries.isEmpty else { return }
+        try pool.write { db in
+            for entry in entries { try Self.insert(entry, db) }
         }
+    }
+
+    private static func insert(_ entry: AuditEntry, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO audit_entry (at, actor, role, agency, action, subject, purpose, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [timestamp(entry.at), entry.actor, entry.role, entry.agency, entry.action, entry.subject, entry.purpose,
+                             entry.outcome.rawValue])
     }
 
     /// Entries about `subject`, by `actor`, or all of them (nil), oldest first.

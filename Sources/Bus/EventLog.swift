@@ -239,9 +239,15 @@ public final class EventLog: @unchecked Sendable {
     /// The events about one case or trajectory (their `subject`), oldest first. A scan of the log:
     /// for operators' pages, not for hot paths.
     public func events(subject: String, limit: Int = 1000) async throws -> [StoredEvent] {
+        try await recorded(subject: subject, limit: limit).map(\.event)
+    }
+
+    /// The same, each with the time the log recorded it (UTC, RFC 3339): the audit trail's "when",
+    /// which no publisher's clock can move.
+    public func recorded(subject: String, limit: Int = 1000) async throws -> [(event: StoredEvent, at: String)] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: #"SELECT "offset", id, type, subject, envelope FROM events WHERE subject = ? ORDER BY "offset" LIMIT ?"#,
-                             arguments: [subject, limit]).map(StoredEvent.init(row:))
+            try Row.fetchAll(db, sql: #"SELECT "offset", id, type, subject, envelope, appended_at FROM events WHERE subject = ? ORDER BY "offset" LIMIT ?"#,
+                             arguments: [subject, limit]).map { (StoredEvent(row: $0), $0["appended_at"]) }
         }
     }
 

@@ -78,15 +78,18 @@ public final class Node: Sendable {
                 }
             }
             ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
+            let audit = try AuditLog(path: configuration.auditPath)
             if let endpoint = configuration.http {
                 http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers, actors: configuration.transport.actors,
-                                            users: configuration.httpUsers, audit: try AuditLog(path: configuration.auditPath), hosts: hosts,
+                                            users: configuration.httpUsers, audit: audit, hosts: hosts,
                                             remote: remote, link: link, registry: metrics, logger: logger, onBound: httpPort.set)
             } else {
                 http = nil
             }
             egress = try Egress(context: context, log: log, configuration: configuration.transport, logger: logger)
-            replay = try ReplayServer(context: context, log: log, configuration: configuration.transport, logger: logger)
+            replay = try ReplayServer(context: context, log: log, configuration: configuration.transport, audit: { reader, events in
+                try audit.recordNow(AuditEntry.replayed(events, to: reader))
+            }, logger: logger)
         } catch {
             log.close()
             throw error
@@ -127,6 +130,19 @@ public final class Node: Sendable {
 
     /// Starts the same orderly shutdown as SIGTERM.
     public func triggerShutdown() { shutdownTrigger.fire() }
+}
+
+extension AuditEntry {
+    /// A reader of the log through the replay socket (`wzt tail`, another agency's system): one
+    /// entry per case the answer held events about.
+    static func replayed(_ events: [StoredEvent], to reader: String?) -> [AuditEntry] {
+        guard let first = events.first?.offset, let last = events.last?.offset else { return [] }
+        var seen = Set<String>()
+        return events.compactMap(\.subject).filter { seen.insert($0).inserted }.map { subject in
+            AuditEntry(actor: reader ?? ActorRule.anonymous, role: "bus-reader", agency: nil, action: "replay offsets \(first)-\(last)",
+                       subject: subject, purpose: "operations", outcome: .allowed)
+        }
+    }
 }
 
 /// Closes the log last: its `run` returns only when the group shuts down.

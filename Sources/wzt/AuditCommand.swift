@@ -34,7 +34,7 @@ struct AuditCommand: AsyncParsableCommand {
         if only != .reads, let subject {
             let log = try LocalLog.open(configuration)
             defer { log.close() }
-            lines += try await log.events(subject: subject).compactMap(Change.init).filter { actor == nil || $0.actor == actor }.map(Line.change)
+            lines += try await log.recorded(subject: subject).compactMap(Change.init).filter { actor == nil || $0.actor == actor }.map(Line.change)
         }
         lines.sort { $0.at < $1.at }
         if json {
@@ -51,9 +51,11 @@ struct AuditCommand: AsyncParsableCommand {
         for line in lines { print(line.text) }
     }
 
-    /// A change: an event about the subject, as the log holds it.
+    /// A change: an event about the subject, as the log holds it, at the time the log recorded it.
     struct Change: Encodable {
         let at: Date
+        /// The event's own `time`, as its publisher gave it.
+        let time: String?
         let offset: Int64
         let type: String
         let actor: String?
@@ -61,12 +63,15 @@ struct AuditCommand: AsyncParsableCommand {
         let agency: String?
         let purpose: String?
 
-        init?(_ event: StoredEvent) {
+        init?(_ recorded: (event: StoredEvent, at: String)) {
             struct Head: Decodable {
                 let time, actor, actorrole, actoragency, purpose: String?
             }
-            guard let head = try? JSONDecoder().decode(Head.self, from: Data(event.json)) else { return nil }
-            at = head.time.flatMap { try? Date($0, strategy: .iso8601) } ?? .distantPast
+            let event = recorded.event
+            guard let head = try? JSONDecoder().decode(Head.self, from: Data(event.json)),
+                  let at = try? Date(recorded.at, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) else { return nil }
+            self.at = at
+            time = head.time
             offset = event.offset
             type = event.type
             actor = head.actor
@@ -88,7 +93,7 @@ struct AuditCommand: AsyncParsableCommand {
         }
 
         var text: String {
-            let time = at == .distantPast ? "(no time)".padding(toLength: 20, withPad: " ", startingAt: 0) : at.formatted(.iso8601)
+            let time = at.formatted(.iso8601)
             switch self {
             case .read(let entry):
                 let who = [entry.actor, entry.role, entry.agency].compactMap(\.self).joined(separator: " / ")

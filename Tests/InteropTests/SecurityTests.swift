@@ -80,6 +80,9 @@ extension ProcessTests {
             #expect(published.contains("ack"), "\(published)")
             let tailed = try await wzt(["tail", "--from", "1", "--count", "2", "--json", "--type", "be.wzt.intake.screening-requested", "--egress", server.egress, "--replay", server.replay] + curve)
             #expect(tailed.split(separator: "\n").count == 2 && tailed.contains("case-2"), "\(tailed)")
+            // Reading the log is reading personal data: the node audits it under the reader's key name.
+            let tailReads = try await wzt(["audit", "--actor", "operator-cli", "--only", "reads", "--json", "--data-dir", directory.file("data")])
+            #expect(tailReads.contains(#""subject":"case-2""#) && tailReads.contains(#""role":"bus-reader""#) && tailReads.contains("replay offsets"), "\(tailReads)")
             await #expect(throws: (any Error).self, "the CLI without keys does not get in") {
                 try await wzt(["publish", "--endpoint", server.ingress, "--timeout-ms", "300", "--retries", "0"], input: second)
             }
