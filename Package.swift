@@ -41,6 +41,7 @@ let package = Package(
         // The bus: envelope, contracts registry, durable event log, in-process dispatch.
         .target(name: "Bus", dependencies: [
             "Storage",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -191,7 +192,8 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "IntakeContracts", "TestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -105,6 +105,12 @@ public final class AMAModule: Module {
         }
     }
 
+    /// The filing names the participant; the agreement, its annexes and attendance stay (the
+    /// subsidy reports need them). The scan itself is named by its hash and kept apart (AMAAttachments).
+    public func erase(subject: String, _ transaction: ModuleTransaction) throws {
+        try transaction.db.execute(sql: "DELETE FROM agreement_filing WHERE agreement_id = ?", arguments: [subject])
+    }
+
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let work = AMAWork(transaction: transaction)
         do {

@@ -35,9 +35,11 @@ struct AMAWork {
             throw AMARefusal(agreementId: id, code: "no-rules", reason: error.description)
         }
         guard let ama = rules.ama else { throw AMARefusal(agreementId: id, code: "no-rules", reason: "\(rules.id) has no AMA") }
-        guard let filing = submission.filing else {
+        guard let sealedFiling = submission.filing else {
             throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "an agreement is submitted electronically with facility type, recognition number, participant name and INSZ, one scan and a contact e-mail (DOMAIN.md, AMA in detail: electronic submission); `filing` is missing")
         }
+        // Erased: the filing was checked when it was submitted; a replay keeps the agreement without it.
+        let filing = sealedFiling.value
         try checkEligibility(submission, ama: ama, ruleSet: rules.id)
         let socialEconomy = submission.accessRoute.kind == .socialEconomyAdvice ? ama.socialEconomy : nil
         try checkAnnex(submission.annex, agreementId: id, ama: ama, socialEconomy: socialEconomy, ruleSet: rules.id)
@@ -45,7 +47,7 @@ struct AMAWork {
                                                 arguments: [submission.begeleiderId]) else {
             throw AMARefusal(agreementId: id, code: "begeleider-not-recognised", reason: "\(submission.begeleiderId) holds no current recognition as AMA begeleider (a merged organisation needs a new one)")
         }
-        try checkFiling(filing, submission: submission, begeleider: begeleider, ama: ama)
+        if let filing { try checkFiling(filing, submission: submission, begeleider: begeleider, ama: ama) }
         let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement WHERE participant_id = ? AND werkpost_id = ?)",
                                       arguments: [submission.participantId, submission.werkpostId]) ?? false
         guard !taken else {
@@ -54,11 +56,13 @@ struct AMAWork {
         try db.execute(sql: """
             INSERT INTO agreement (id, participant_id, begeleider_id, werkpost_id, werkpost_name, rule_set, social_economy) VALUES (?, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, submission.participantId, submission.begeleiderId, submission.werkpostId, submission.werkpostName, rules.id, socialEconomy != nil])
-        try db.execute(sql: """
-            INSERT INTO agreement_filing (agreement_id, participant_name, insz, end_on, attachment_sha256, contact_email, dimona_reference)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, filing.participantName, filing.insz.digits, filing.endOn?.description, filing.attachment.sha256,
-                             filing.contactEmail, filing.dimonaReference])
+        if let filing {
+            try db.execute(sql: """
+                INSERT INTO agreement_filing (agreement_id, participant_name, insz, end_on, attachment_sha256, contact_email, dimona_reference)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, filing.participantName, filing.insz.digits, filing.endOn?.description, filing.attachment.sha256,
+                                 filing.contactEmail, filing.dimonaReference])
+        }
         try propose(submission.annex, agreementId: id, version: 1, on: start, ruleSet: rules.id)
     }
 

@@ -66,6 +66,7 @@ public struct AccessRouteClaim: Codable, Sendable, Hashable {
 public struct AgreementSubmitted: EventContract, Hashable {
     public static let eventType: EventType = "be.wzt.ama.agreement-submitted"
     public static let dataVersion = 1
+    public static let personalFields: Set<String> = ["filing"]
 
     public struct Annex: Codable, Sendable, Hashable {
         /// A fixed schedule, or nil with `totalHours` when the schedule is flexible.
@@ -106,12 +107,13 @@ public struct AgreementSubmitted: EventContract, Hashable {
     public var annex: Annex
     /// The electronic submission the regulation asks for. Optional in the contract only because
     /// events from before it was added lack it; the AMA module refuses a new submission without it.
-    public var filing: ElectronicFiling?
+    /// Sealed in the log with the agreement's key (it names the participant); `.erased` once erased.
+    public var filing: Personal<ElectronicFiling>?
 
     public init(agreementId: String, participantId: String, region: String, birthDate: CalendarDate, accessRoute: AccessRouteClaim,
                 concurrentSupports: [ConcurrentSupport], begeleiderId: String, werkpostId: String, werkpostName: String, annex: Annex,
                 filing: ElectronicFiling?) {
-        self.filing = filing
+        self.filing = filing.map(Personal.value)
         self.agreementId = agreementId
         self.participantId = participantId
         self.region = region

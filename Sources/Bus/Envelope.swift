@@ -17,7 +17,9 @@ public struct Envelope: Sendable {
     public let actor: Actor?
     /// The legal task the event serves; nil from a system publisher.
     public let purpose: Purpose?
-    public let json: [UInt8]
+    /// The contract's personal fields (`EventContract.personalFields`): sealed when appended.
+    public let personalFields: Set<String>
+    public private(set) var json: [UInt8]
 
     init(header: EnvelopeHeader, json: [UInt8]) {
         id = header.id
@@ -30,7 +32,15 @@ public struct Envelope: Sendable {
         causationID = header.causationID
         actor = header.actor
         purpose = header.purpose
+        personalFields = Swift.type(of: header.data).personalFields
         self.json = json
+    }
+
+    /// The same event with its JSON as the log keeps it (personal fields sealed).
+    func storing(_ json: [UInt8]) -> Envelope {
+        var copy = self
+        copy.json = json
+        return copy
     }
 }
 

@@ -6,11 +6,17 @@ public struct EnvelopeDecoder: Sendable {
 
     public let registry: ContractRegistry
     public let maxBytes: Int
+    /// For events from publishers: personal fields must hold values, not the log's sealed or erased forms.
+    public let refusesStoredForms: Bool
 
-    public init(registry: ContractRegistry, maxBytes: Int = EnvelopeDecoder.defaultMaxBytes) {
+    public init(registry: ContractRegistry, maxBytes: Int = EnvelopeDecoder.defaultMaxBytes, refusesStoredForms: Bool = false) {
         self.registry = registry
         self.maxBytes = maxBytes
+        self.refusesStoredForms = refusesStoredForms
     }
+
+    /// The same decoder for events that come from publishers.
+    public var forPublishers: EnvelopeDecoder { EnvelopeDecoder(registry: registry, maxBytes: maxBytes, refusesStoredForms: true) }
 
     public func decode(_ json: [UInt8]) throws(EnvelopeError) -> Envelope {
         Envelope(header: try header(json), json: json)
@@ -48,6 +54,7 @@ public struct EnvelopeDecoder: Sendable {
         }
         let decoder = JSONDecoder()
         decoder.userInfo[EnvelopeHeader.registryKey] = registry
+        if refusesStoredForms { decoder.userInfo[Personal<String>.refusesStoredForms] = true }
         do {
             return try decoder.decode(EnvelopeHeader.self, from: Data(json))
         } catch let error as EnvelopeError {
@@ -133,7 +140,21 @@ struct EnvelopeHeader: Decodable {
         } catch let error as DecodingError {
             throw EnvelopeError.invalidData(error, type: type, version: dataVersion)
         }
+        let personal = Swift.type(of: data).personalFields
+        if subject == nil, !personal.isEmpty, let fields = try? container.nestedContainer(keyedBy: FieldKey.self, forKey: .data),
+           let field = personal.sorted().first(where: { fields.contains(FieldKey($0)) }) {
+            throw EnvelopeError(.missingAttribute, "attribute `subject` is missing; `data.\(field)` is personal data, sealed with the key of the event's subject")
+        }
     }
+}
+
+/// A field of `data` by name.
+private struct FieldKey: CodingKey {
+    let stringValue: String
+    init(_ name: String) { stringValue = name }
+    init?(stringValue: String) { self.init(stringValue) }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
 }
 
 private extension KeyedDecodingContainer<EnvelopeKey> {

@@ -5,6 +5,13 @@
 public protocol EventContract: Codable, Sendable {
     static var eventType: EventType { get }
     static var dataVersion: Int { get }
+    /// Top-level fields of `data` that hold personal data, each a `Personal` value: the log keeps
+    /// them sealed with the subject's key, so that deleting the key erases them everywhere.
+    static var personalFields: Set<String> { get }
+}
+
+extension EventContract {
+    public static var personalFields: Set<String> { [] }
 }
 
 /// A newer version of a contract that knows how to read its predecessor.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Event ids: UUIDs (v7 when wzt makes them, so they sort by creation time) or ULIDs.
@@ -13,6 +14,16 @@ public enum EventID {
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
         let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+
+    /// A UUID made from `name` (version 8, from its SHA-256): the same name always gives the same
+    /// id, so an event made in answer to another is appended once however often that one is handled.
+    public static func derived(from name: String) -> String {
+        var bytes = Array(SHA256.hash(data: Array(name.utf8)).prefix(16))
+        bytes[6] = 0x80 | (bytes[6] & 0x0F)
+        bytes[8] = 0x80 | (bytes[8] & 0x3F)
+        let characters = Array(bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
     }
 
@@ -50,6 +61,11 @@ public enum EventID {
 public enum EventTime {
     public static func format(_ date: Date) -> String {
         Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(date)
+    }
+
+    /// The moment an RFC 3339 timestamp names, with or without a fraction of a second.
+    public static func parse(_ text: String) -> Date? {
+        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) ?? (try? Date(text, strategy: .iso8601))
     }
 
     /// `YYYY-MM-DDTHH:MM:SS`, optional fraction, then `Z` or `±HH:MM`.

@@ -26,12 +26,18 @@ public final class EventLog: @unchecked Sendable {
     private let observers = Mutex<[@Sendable ([StoredEvent]) -> Void]>([])
     private let statistics = Mutex(Statistics())
     private let metrics = LogMetrics()
+    /// The keys of subjects' personal fields, kept in this file.
+    public let keys: SubjectKeys
+    /// Whether personal fields are sealed when appended; off only to measure what sealing costs.
+    public let sealsPersonalFields: Bool
 
     /// Opens (or creates) the log at `path` and starts its writer thread.
-    public init(path: String, logger: Logger = Logger(label: "wzt.bus.log")) throws {
+    public init(path: String, sealsPersonalFields: Bool = true, logger: Logger = Logger(label: "wzt.bus.log")) throws {
         self.path = path
         self.logger = logger
+        self.sealsPersonalFields = sealsPersonalFields
         pool = try SQLiteDatabase.open(path: path, migrator: LogSchema.migrator)
+        keys = SubjectKeys(pool: pool)
         let last = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
         head = Mutex(HeadState(offset: last))
         let thread = Thread { [unowned self] in self.writerLoop() }
@@ -59,8 +65,24 @@ public final class EventLog: @unchecked Sendable {
     // MARK: appending
 
     /// Appends `envelopes` in order; `completion` runs on the writer thread after the fsync.
+    /// Personal fields are sealed here, on the caller's thread, with their subject's key.
     public func append(_ envelopes: [Envelope], completion: @escaping @Sendable (Result<[Appended], EnvelopeError>) -> Void) {
-        enqueue(.append(envelopes, completion)) { completion(.failure($0)) }
+        let sealed: [Envelope]
+        do {
+            sealed = try envelopes.map(seal)
+        } catch {
+            completion(.failure(error as? EnvelopeError ?? EnvelopeError(.storageFailed, "personal fields could not be sealed")))
+            return
+        }
+        enqueue(.append(sealed, completion)) { completion(.failure($0)) }
+    }
+
+    private func seal(_ envelope: Envelope) throws -> Envelope {
+        guard sealsPersonalFields, !envelope.personalFields.isEmpty else { return envelope }
+        guard let subject = envelope.subject else {
+            throw EnvelopeError(.missingAttribute, "event \(envelope.id) carries personal data (\(envelope.personalFields.sorted().joined(separator: ", "))) and needs a `subject`: its personal fields are sealed with the subject's key")
+        }
+        return envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: keys.sealingKey(for: subject)))
     }
 
     /// Appends `envelopes` in order and returns once they are durable.
@@ -109,6 +131,10 @@ public final class EventLog: @unchecked Sendable {
     }
 
     private func commit(_ batch: [WriteRequest]) {
+        let sealedSubjects = Set(batch.flatMap { request -> [String] in
+            guard case .append(let envelopes, _) = request else { return [] }
+            return envelopes.compactMap { $0.personalFields.isEmpty ? nil : $0.subject }
+        })
         var appended: [[Appended]] = []
         var newEvents: [StoredEvent] = []
         var updateErrors: [(any Error)?] = []
@@ -116,6 +142,7 @@ public final class EventLog: @unchecked Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    try keys.saveNewKeys(for: sealedSubjects, db)
                     for request in batch {
                         switch request {
                         case .append(let envelopes, _):
@@ -147,6 +174,7 @@ public final class EventLog: @unchecked Sendable {
             }
             return
         }
+        keys.markSaved(sealedSubjects)
         if let last = newEvents.last {
             publishHead(last.offset)
             for observer in observers.withLock({ $0 }) { observer(newEvents) }
@@ -183,6 +211,16 @@ public final class EventLog: @unchecked Sendable {
             }
             return Appended(id: envelope.id, offset: first, duplicate: true)
         }
+    }
+
+    /// Deletes the subject's key in the next group commit, so that its events' personal fields
+    /// cannot be read again, then checkpoints the WAL so the key's bytes leave it too. Returns
+    /// whether the subject had a key.
+    @discardableResult
+    public func erase(subject: String, reason: String) async throws -> Bool {
+        let deleted = try await update { [keys] db in try keys.erase(subject, reason: reason, db) }
+        _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        return deleted
     }
 
     // MARK: observing

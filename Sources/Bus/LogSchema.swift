@@ -35,6 +35,32 @@ enum LogSchema {
                 );
                 """)
         }
+        // One key per subject for its personal fields; deleting the row erases them (SubjectKeys).
+        migrator.registerMigration("v2 subject keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE subject_keys (
+                    subject TEXT PRIMARY KEY,
+                    key BLOB NOT NULL,
+                    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                );
+                CREATE TABLE erased_subjects (
+                    subject TEXT NOT NULL,
+                    erased_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+                    reason TEXT NOT NULL
+                );
+                """)
+        }
+        // When each subject's personal data is due for erasure, by the retention period of its purpose.
+        migrator.registerMigration("v3 retention") { db in
+            try db.execute(sql: """
+                CREATE TABLE retention_due (
+                    subject TEXT PRIMARY KEY,
+                    purpose TEXT NOT NULL,
+                    due_at REAL NOT NULL
+                );
+                CREATE INDEX retention_due_at ON retention_due(due_at);
+                """)
+        }
         return migrator
     }
 }

@@ -31,6 +31,8 @@ public struct Purpose: RawRepresentable, Hashable, Comparable, Sendable, Codable
     public static let gboOnboarding: Purpose = "gbo-onboarding"
     /// Telling people and organisations what they must know about their case.
     public static let informing: Purpose = "informing"
+    /// Carrying out a person's right to erasure (GDPR art. 17): every module receives it.
+    public static let erasure: Purpose = "erasure"
 }
 
 /// What a subscriber needs of the events of one pattern, and why. The bus hands it only those
@@ -66,10 +68,13 @@ public struct Need: Sendable, Hashable {
 public struct Projection: Sendable {
     private let needs: [Need]
     private let decoder: EnvelopeDecoder
+    /// Where sealed personal fields are opened; without, they stay sealed.
+    private let keys: SubjectKeys?
 
-    public init(needs: [Need], decoder: EnvelopeDecoder) {
+    public init(needs: [Need], decoder: EnvelopeDecoder, keys: SubjectKeys? = nil) {
         self.needs = needs
         self.decoder = decoder
+        self.keys = keys
     }
 
     /// The fields allowed for `type`: the union over the needs that match it; nil for every field
@@ -84,10 +89,16 @@ public struct Projection: Sendable {
     }
 
     public func apply(_ event: StoredEvent) throws(EnvelopeError) -> StoredEvent {
-        let (data, version) = try decoder.currentData(of: event.json)
+        let opened: [UInt8]
+        do {
+            opened = try keys.map { try Sealing.open(event.json, id: event.id, subject: event.subject, keys: $0) } ?? event.json
+        } catch {
+            throw error as? EnvelopeError ?? EnvelopeError(.storageFailed, "the personal fields of event \(event.id) could not be opened: \(error)")
+        }
+        let (data, version) = try decoder.currentData(of: opened)
         let json: [UInt8]
         do {
-            guard var envelope = try JSONSerialization.jsonObject(with: Data(event.json)) as? [String: Any],
+            guard var envelope = try JSONSerialization.jsonObject(with: Data(opened)) as? [String: Any],
                   var fields = try JSONSerialization.jsonObject(with: EnvelopeEncoder.encoder.encode(data)) as? [String: Any]
             else {
                 throw EnvelopeError(.malformedJSON, "event \(event.id) has no JSON object to project")

@@ -132,6 +132,15 @@ public enum ConfigLoader {
             if let publishers = try privacy.stringArray("system_publishers") {
                 config.transport.actors = ActorRule(systemPublishers: Set(publishers))
             }
+            if let retention = try privacy.section("retention") {
+                for purpose in retention.keys {
+                    guard Purpose.isValidName(purpose) else {
+                        throw retention.invalid(purpose, "is not a purpose name: lower-case words joined by dashes, e.g. activation-trajectory")
+                    }
+                    config.retentionDays[Purpose(rawValue: purpose)] = try retention.int(purpose, in: 1...36_500)
+                }
+                try retention.finish()
+            }
             if let grants = try privacy.section("grants") {
                 config.purposeGrants = try purposeGrants(grants, knownModules: knownModules)
             }

@@ -17,7 +17,7 @@ public enum ModuleCatalog {
     /// Every contract of every module, hosted here or not: the core validates events for
     /// modules that run in other processes too.
     public static let contracts: [any EventContract.Type] = [
-        IntakeContracts.all, MandatingContracts.all, NetworksContracts.all, GBOOnboardingContracts.all, AMAContracts.all,
+        PrivacyContracts.all, IntakeContracts.all, MandatingContracts.all, NetworksContracts.all, GBOOnboardingContracts.all, AMAContracts.all,
     ].flatMap { $0 }
 
     /// The modules this build can host, by name, made for one node's configuration.

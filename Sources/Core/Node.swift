@@ -33,6 +33,10 @@ public final class Node: Sendable {
     /// The module link and the dispatchers of the modules hosted elsewhere; nil and none without such modules.
     public let link: ModuleLinkServer?
     private let remoteDispatchers: [Dispatcher]
+    /// Deletes subjects' keys when erasure is requested (`Eraser`).
+    private let eraser: Dispatcher
+    /// Requests erasure when retention periods end; nil without `[privacy.retention]`.
+    private let retention: RetentionWatch?
     private let logger: Logger
 
     /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
@@ -51,13 +55,16 @@ public final class Node: Sendable {
         refusedPlugins = refused
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
         decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
-        let log = try EventLog(path: configuration.logPath, logger: logger)
+        let log = try EventLog(path: configuration.logPath, sealsPersonalFields: configuration.sealsPersonalFields, logger: logger)
         self.log = log
         hosts = try modules.map { module in
             let store = try ModuleStore(module: module, path: configuration.modulePath(module.name))
             return ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
                               rules: ruleBook, dispatch: configuration.dispatch, logger: logger)
         }
+        eraser = Dispatcher(log: log, subscriber: Eraser(log: log, decoder: decoder), configuration: configuration.dispatch, logger: logger)
+        retention = configuration.retentionDays.isEmpty ? nil
+            : RetentionWatch(log: log, decoder: decoder, periods: configuration.retentionDays, dispatch: configuration.dispatch, logger: logger)
         let context = Context()
         self.context = context
         do {
@@ -72,12 +79,12 @@ public final class Node: Sendable {
                 self.link = link
                 // Projected here, so that what a module may not read never leaves the core.
                 remoteDispatchers = remote.map { [decoder] module in
-                    let subscriber = ProjectingSubscriber(link.subscriber(for: module.name, patterns: module.subscriptions),
-                                                          projection: Projection(needs: module.needs, decoder: decoder))
+                    let subscriber = ProjectingSubscriber(link.subscriber(for: module.name, patterns: module.deliveredNeeds.map(\.pattern)),
+                                                          projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
                     return Dispatcher(log: log, subscriber: subscriber, configuration: configuration.dispatch, logger: logger)
                 }
             }
-            ingress = try Ingress(context: context, log: log, decoder: decoder, configuration: configuration.transport, logger: logger)
+            ingress = try Ingress(context: context, log: log, decoder: decoder.forPublishers, configuration: configuration.transport, logger: logger)
             let audit = try AuditLog(path: configuration.auditPath)
             if let endpoint = configuration.http {
                 http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers, actors: configuration.transport.actors,
@@ -108,6 +115,8 @@ public final class Node: Sendable {
         ordered += hosts as [any Service]
         if let link { ordered.append(link) }
         ordered += remoteDispatchers as [any Service]
+        ordered.append(eraser)
+        if let retention { ordered.append(retention) }
         ordered.append(ingress)
         if let http { ordered.append(http) }
         ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady)] as [any Service]

@@ -34,6 +34,12 @@ public struct NodeConfiguration: Sendable {
     /// granted the purposes it declares, which suits one agency running everything. A deployment
     /// that lists grants lists them for every module it runs or feeds.
     public var purposeGrants: [String: Set<Purpose>]?
+    /// Personal fields are sealed in the log with their subject's key. Not a config key: only the
+    /// benchmark turns it off, to measure what sealing costs.
+    public var sealsPersonalFields = true
+    /// Days after a subject's last event for a purpose until its personal data is erased
+    /// (`[privacy.retention]`); none by default: nothing is erased unless someone asks.
+    public var retentionDays: [Purpose: Int] = [:]
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 

@@ -23,7 +23,7 @@ struct Flow {
             throw IntakeRefusal(caseId: request.caseID, code: "duplicate-case", reason: "case \(request.caseID) already exists")
         }
         let requestedOn = request.requestedOn
-        var record = IntakeCase(id: request.caseID, insz: request.insz.digits, region: request.region, office: request.office,
+        var record = IntakeCase(id: request.caseID, insz: request.insz.value?.digits ?? IntakeCase.erased, region: request.region, office: request.office,
                                 requestedOn: requestedOn, status: .requested, extensions: 0, limitReached: false)
         try record.insert(db)
         try change(&record, to: .requested, on: requestedOn, step: "screening-requested")

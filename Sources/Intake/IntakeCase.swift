@@ -5,8 +5,11 @@ import PluginAPI
 /// A case in the intake module: the person (by INSZ, kept only here) and where the flow stands.
 public struct IntakeCase: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "intake_case"
+    /// What `insz` holds once the person's data was erased.
+    static let erased = "erased"
 
     public var id: String
+    /// The digits, or `erased` once the case was erased (the column predates erasure and is NOT NULL).
     var insz: String
     public var region: String
     public var office: String

@@ -27,6 +27,11 @@ public final class IntakeModule: Module {
 
     public func registerMigrations(_ migrator: inout DatabaseMigrator) { IntakeSchema.register(&migrator) }
 
+    /// The INSZ is the only personal field intake keeps; the case, its dates and statuses stay.
+    public func erase(subject: String, _ transaction: ModuleTransaction) throws {
+        try transaction.db.execute(sql: "UPDATE intake_case SET insz = ? WHERE id = ?", arguments: [IntakeCase.erased, subject])
+    }
+
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let flow = Flow(event: event, transaction: transaction)
         do {

@@ -31,7 +31,7 @@ struct TrajectoryDocument: Encodable, Sendable {
     }
 
     let caseId: String
-    let insz: String
+    let insz: String?
     let region: String
     let office: String
     let requestedOn: CalendarDate
@@ -52,7 +52,7 @@ struct TrajectoryDocument: Encodable, Sendable {
 
     init(_ record: IntakeCase, steps: [Step]) {
         caseId = record.id
-        insz = record.insz
+        insz = record.insz == IntakeCase.erased ? nil : record.insz
         region = record.region
         office = record.office
         requestedOn = record.requestedOn

@@ -7,6 +7,7 @@ import PluginAPI
 public struct ScreeningRequested: EventContract, Hashable {
     public static let eventType: EventType = "be.wzt.intake.screening-requested"
     public static let dataVersion = 1
+    public static let personalFields: Set<String> = ["insz"]
 
     public enum Requester: String, Codable, Sendable, Hashable {
         case jobSeeker = "job-seeker"
@@ -14,7 +15,8 @@ public struct ScreeningRequested: EventContract, Hashable {
     }
 
     public var caseID: String
-    public var insz: INSZ
+    /// Sealed in the log with the case's key; `.erased` once the case was erased.
+    public var insz: Personal<INSZ>
     /// The region whose rules apply, e.g. `flanders` or `brussels`.
     public var region: String
     public var requestedBy: Requester
@@ -26,7 +28,7 @@ public struct ScreeningRequested: EventContract, Hashable {
 
     public init(caseID: String, insz: INSZ, region: String, requestedBy: Requester, requestedOn: CalendarDate, office: String, counsellorID: String? = nil) {
         self.caseID = caseID
-        self.insz = insz
+        self.insz = .value(insz)
         self.region = region
         self.requestedBy = requestedBy
         self.requestedOn = requestedOn

@@ -29,6 +29,10 @@ public protocol Module: Sendable {
     func stop() async
     /// The documents this module offers to caseworkers, read from its own tables.
     var views: [ReadView] { get }
+    /// Removes what the module keeps of `subject`'s personal data (right to erasure), in the
+    /// transaction that records `SubjectErased` in its inbox. The log has already made the
+    /// subject's personal fields unreadable; a replay hands the module `.erased` for them.
+    func erase(subject: String, _ transaction: ModuleTransaction) throws
 }
 
 extension Module {
@@ -40,4 +44,8 @@ extension Module {
     public func run(_ context: ModuleContext) async throws {}
     public func stop() async {}
     public var views: [ReadView] { [] }
+    public func erase(subject: String, _ transaction: ModuleTransaction) throws {}
+
+    /// What the bus delivers: the module's needs, and `SubjectErased`, which every module gets.
+    public var deliveredNeeds: [Need] { needs + [Need(SubjectErased.self, for: .erasure)] }
 }

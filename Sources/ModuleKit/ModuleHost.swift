@@ -19,7 +19,7 @@ public final class ModuleHost: Service {
     /// A module fed by the log of this process, with only the fields its needs allow.
     public convenience init(module: any Module, store: ModuleStore, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
                             clock: any BusClock = SystemClock(), dispatch: Dispatcher.Configuration = .init(), logger: Logger) {
-        let source = LogSource(log: log, configuration: dispatch, projection: Projection(needs: module.needs, decoder: decoder))
+        let source = LogSource(log: log, configuration: dispatch, projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
         self.init(module: module, store: store, source: source, appender: log, decoder: decoder,
                   rules: rules, clock: clock, logger: logger)
     }
@@ -101,7 +101,7 @@ struct ModuleSubscriber: Subscriber {
     let timersChanged: Signal
 
     var subscriptionName: String { module.name }
-    var patterns: [EventPattern] { module.subscriptions }
+    var patterns: [EventPattern] { module.deliveredNeeds.map(\.pattern) }
 
     func deliver(_ event: StoredEvent) async throws {
         let incoming = IncomingEvent(event, decoder: decoder)
@@ -111,9 +111,13 @@ struct ModuleSubscriber: Subscriber {
             // Handled before: the relay may have failed after that commit (a full disk), so flush again.
             if seen { return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, 0) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
-            let purpose = module.needs.first { $0.pattern.matches(event.type) }?.purpose
+            let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
             let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
-            try module.handle(incoming, transaction)
+            if incoming.isA(SubjectErased.self) {
+                try module.erase(subject: try incoming.data(as: SubjectErased.self).subject, transaction)
+            } else {
+                try module.handle(incoming, transaction)
+            }
             return (transaction.published, transaction.scheduledTimers)
         }
         if timers > 0 { timersChanged.fire() }

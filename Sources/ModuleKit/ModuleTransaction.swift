@@ -31,7 +31,9 @@ public final class ModuleTransaction {
     /// Queues `data` in the outbox. The envelope is checked against its contract now, so a
     /// mistake fails this transaction instead of reaching the bus. Returns the event id.
     @discardableResult
-    public func publish<T: EventContract>(_ data: T, subject: String?, time: Date = Date()) throws -> String {
+    /// `time` defaults to the module clock's now, the time the transaction started.
+    public func publish<T: EventContract>(_ data: T, subject: String?, time: Date? = nil) throws -> String {
+        let time = time ?? now
         let id = EventID.make(at: time)
         let json = try envelope(data, subject: subject, id: id, time: time, actor: origin.actor)
         try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [id, Data(json)])

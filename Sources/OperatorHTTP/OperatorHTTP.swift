@@ -21,7 +21,7 @@ public enum OperatorHTTP {
         let router = Router()
         let access = Access(users: users, host: host)
         let watched = WatchedModule.all(hosts: hosts, remote: remote, link: link)
-        HTTPIngress.add(to: router, log: log, decoder: decoder, publishers: publishers, actors: actors)
+        HTTPIngress.add(to: router, log: log, decoder: decoder.forPublishers, publishers: publishers, actors: actors)
         StatusPage.add(to: router, log: log, modules: watched, audit: audit, access: access)
         ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
         router.get("health") { _, _ in

@@ -28,8 +28,11 @@ struct Bench {
         print("wzt payload: screening-requested envelope, \(payload.count) B")
         rows.append(try await ingress(name: "wzt ingress, 1 publisher, no ack wait (durable)", publishers: 1, window: Int.max, events: ingressEvents))
         rows.append(try await ingress(name: "wzt ingress, durable acked, 8 publishers x 64", publishers: 8, window: 64, events: ingressEvents))
+        var unsealed = try await ingress(name: "  the same without sealing the INSZ", publishers: 8, window: 64, events: ingressEvents, sealing: false)
+        unsealed.notes += String(format: "; sealed/unsealed %.2f", rows[rows.count - 1].rate / unsealed.rate)
+        rows.append(unsealed)
         var curve = try await ingress(name: "  the same with CURVE (encrypted, ZAP)", publishers: 8, window: 64, events: ingressEvents, curve: true)
-        curve.notes += String(format: "; CURVE/plain %.2f", curve.rate / rows[rows.count - 1].rate)
+        curve.notes += String(format: "; CURVE/plain %.2f", curve.rate / rows[rows.count - 2].rate)
         rows.append(curve)
         let reactionEvents = quick ? 1000 : 4000
         let inProcess = try await reactions(name: "publisher -> intake state change, in-process", events: reactionEvents, remote: false, curve: false)
@@ -96,13 +99,14 @@ struct Bench {
                                             actor: counsellor, purpose: .activationTrajectory)
     }
 
-    static func withNode<T>(security: TransportSecurity? = nil, _ body: (Node) async throws -> T) async throws -> T {
+    static func withNode<T>(security: TransportSecurity? = nil, sealing: Bool = true, _ body: (Node) async throws -> T) async throws -> T {
         let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = NodeConfiguration()
         configuration.dataDirectory = directory
         configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
         configuration.transport.security = security
+        configuration.sealsPersonalFields = sealing
         configuration.http = nil
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -116,11 +120,11 @@ struct Bench {
         }
     }
 
-    static func ingress(name: String, publishers: Int, window: Int, events: Int, curve: Bool = false) async throws -> Row {
+    static func ingress(name: String, publishers: Int, window: Int, events: Int, curve: Bool = false, sealing: Bool = true) async throws -> Row {
         let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
         let security = curve ? TransportSecurity(keys: server, clients: [.init(name: "bench", publicKey: client.publicKey, events: [try EventPattern("*")])]) : nil
         let credentials = curve ? CurveCredentials(keys: client, serverKey: server.publicKey) : nil
-        return try await withNode(security: security) { node in
+        return try await withNode(security: security, sealing: sealing) { node in
             let endpoint = node.ingress.endpoint
             let perPublisher = events / publishers
             // Envelopes are made before the clock starts: the row measures the bus, not the encoder.

@@ -96,12 +96,17 @@ struct CheckConfig: ParsableCommand {
 }
 
 struct Contracts: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the event types this build accepts, with their data versions.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the event types this build accepts, with their data versions and their personal fields.",
+        discussion: "Personal fields are sealed in the log with the key of the event's subject (docs/protocol.md)."
+    )
 
     func run() throws {
         let registry = try ContractRegistry(ModuleCatalog.contracts)
+        let personal = Dictionary(ModuleCatalog.contracts.map { ($0.eventType.rawValue, $0.personalFields) }) { $0.union($1) }
         for type in registry.types {
-            print("\(type)  v\(registry.versions(of: type).map(String.init).joined(separator: ", v"))")
+            let fields = personal[type.rawValue, default: []].sorted()
+            print("\(type)  v\(registry.versions(of: type).map(String.init).joined(separator: ", v"))" + (fields.isEmpty ? "" : "  personal: \(fields.joined(separator: ", "))"))
         }
     }
 }

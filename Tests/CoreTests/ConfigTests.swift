@@ -279,3 +279,18 @@ struct PurposeGrantTests {
         #expect(error.description.contains(message), "\(error)")
     }
 }
+
+struct RetentionConfigTests {
+    @Test func retentionPeriodsAreReadInDays() throws {
+        let config = try ConfigLoader.parse("[privacy.retention]\nactivation-trajectory = 3650\nama-agreement = 30", origin: "test.toml", knownModules: [])
+        #expect(config.retentionDays == [.activationTrajectory: 3650, .amaAgreement: 30])
+        #expect(try ConfigLoader.parse("", origin: "test.toml", knownModules: []).retentionDays.isEmpty)
+    }
+
+    @Test func aRetentionPeriodIsWholeDaysOfAKnownShape() throws {
+        let zero = try #require(#expect(throws: ConfigError.self) { try ConfigLoader.parse("[privacy.retention]\nama-agreement = 0", origin: "t", knownModules: []) })
+        #expect(zero.key == "privacy.retention.ama-agreement")
+        let name = try #require(#expect(throws: ConfigError.self) { try ConfigLoader.parse("[privacy.retention]\n\"AMA\" = 5", origin: "t", knownModules: []) })
+        #expect(name.description.contains("not a purpose name"))
+    }
+}

@@ -167,6 +167,8 @@ cursors = dict(log.execute("SELECT subscription, \"offset\" FROM cursors"))
 ahead = 0
 status = json.loads(subprocess.run([args.wzt, "status", "--json", "--data-dir", args.data], capture_output=True, check=True).stdout)
 for row in status["subscriptions"]:
+    if row["subscription"] == "privacy":
+        continue  # the core's eraser: it keeps no module store, its effect is the keys it deletes
     home = module_data if args.remote_intake and row["subscription"] == "intake" else args.data
     store = sqlite3.connect(f"file:{home}/modules/{row['subscription']}.sqlite?mode=ro", uri=True)
     inbox = {event_id for (event_id,) in store.execute("SELECT event_id FROM wzt_inbox")}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// A field of an event's data that holds personal data (an INSZ, a name). A publisher sends the
+/// value itself; the log keeps it sealed with the key of the event's subject (`SubjectKeys`); a
+/// module is handed the value again, or `.erased` once the subject's key was deleted. A contract
+/// lists such fields in `personalFields`, and a module must say what it does without them.
+public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, Hashable {
+    case value(Value)
+    /// As the log holds it, for readers that have no key: base64 of nonce, ciphertext and tag.
+    case sealed(String)
+    /// The subject's key was deleted (right to erasure): the value is gone for good.
+    case erased
+
+    public var value: Value? {
+        if case .value(let value) = self { return value }
+        return nil
+    }
+
+    private enum Marker: String, CodingKey { case sealed, erased }
+
+    public init(from decoder: any Decoder) throws {
+        if let marker = try? decoder.container(keyedBy: Marker.self), marker.contains(.sealed) || marker.contains(.erased) {
+            guard decoder.userInfo[Personal.refusesStoredForms] as? Bool != true else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "send the value itself; sealed and erased forms are the log's"))
+            }
+            self = try marker.decodeIfPresent(String.self, forKey: .sealed).map(Personal.sealed) ?? .erased
+            return
+        }
+        self = .value(try Value(from: decoder))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .value(let value): try value.encode(to: encoder)
+        case .sealed(let sealed):
+            var container = encoder.container(keyedBy: Marker.self)
+            try container.encode(sealed, forKey: .sealed)
+        case .erased:
+            var container = encoder.container(keyedBy: Marker.self)
+            try container.encode(true, forKey: .erased)
+        }
+    }
+}
+
+extension Personal {
+    /// Set in a decoder's `userInfo` for events from publishers, who send values, never the log's forms.
+    static var refusesStoredForms: CodingUserInfoKey { CodingUserInfoKey(rawValue: "be.wzt.bus.refuses-stored-forms")! }
+}

@@ -1,0 +1,185 @@
+import Crypto
+import Foundation
+import GRDB
+import Synchronization
+
+/// The keys that seal the personal fields of each subject's events (`Personal`), in the log's own
+/// file (tables `subject_keys`, `erased_subjects`) so that a key is durable in the same commit as
+/// the first event sealed with it. Deleting a subject's key erases those fields from every event,
+/// every replay and every backup of the log, while the rest of each event stays (crypto-shredding).
+public final class SubjectKeys: Sendable {
+    private let pool: DatabasePool
+    /// Keys in use; `saved` is false until the commit that stores the key with its first event.
+    private let cache = Mutex<[String: (key: SymmetricKey, saved: Bool)]>([:])
+
+    init(pool: DatabasePool) { self.pool = pool }
+
+    /// The subject's key, made when it has none yet (stored by the next commit of the log).
+    func sealingKey(for subject: String) throws -> SymmetricKey {
+        if let known = cache.withLock({ $0[subject]?.key }) { return known }
+        let stored = try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
+        return cache.withLock { cache in
+            if let known = cache[subject] { return known.key }
+            let entry = (key: stored.map { SymmetricKey(data: $0) } ?? SymmetricKey(size: .bits256), saved: stored != nil)
+            cache[subject] = entry
+            return entry.key
+        }
+    }
+
+    /// The subject's key for reading, or nil when it has none (erased, or never had personal data).
+    public func openingKey(for subject: String) throws -> SymmetricKey? {
+        if let known = cache.withLock({ $0[subject]?.key }) { return known }
+        return try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
+            .map { SymmetricKey(data: $0) }
+    }
+
+    /// Stores, inside the log's commit, the keys made for `subjects` since the last commit.
+    /// A key erased meanwhile is not in the cache any more, and stays gone.
+    func saveNewKeys(for subjects: Set<String>, _ db: Database) throws {
+        let unsaved = cache.withLock { cache in subjects.compactMap { subject in cache[subject].flatMap { $0.saved ? nil : (subject, $0.key) } } }
+        for (subject, key) in unsaved {
+            try db.execute(sql: "INSERT OR IGNORE INTO subject_keys (subject, key) VALUES (?, ?)", arguments: [subject, key.withUnsafeBytes { Data($0) }])
+        }
+    }
+
+    func markSaved(_ subjects: Set<String>) {
+        cache.withLock { cache in
+            for subject in subjects { cache[subject]?.saved = true }
+        }
+    }
+
+    /// Forgets the key first, so that no commit stores it again, then deletes it in `db`.
+    /// Returns whether there was a key.
+    func erase(_ subject: String, reason: String, _ db: Database) throws -> Bool {
+        cache.withLock { _ = $0.removeValue(forKey: subject) }
+        // Overwrite the deleted row's bytes instead of leaving them in a free page.
+        try db.execute(sql: "PRAGMA secure_delete = ON")
+        try db.execute(sql: "DELETE FROM subject_keys WHERE subject = ?", arguments: [subject])
+        let deleted = db.changesCount > 0
+        try db.execute(sql: "INSERT INTO erased_subjects (subject, reason) VALUES (?, ?)", arguments: [subject, reason])
+        return deleted
+    }
+
+    /// The subjects erased so far, with when and why.
+    public func erased() throws -> [(subject: String, at: String, reason: String)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT subject, erased_at, reason FROM erased_subjects ORDER BY rowid").map { ($0["subject"], $0["erased_at"], $0["reason"]) }
+        }
+    }
+}
+
+/// Seals and opens the personal fields of an envelope in place: only the bytes of those values
+/// change, so sealing costs a scan of the envelope and one AES-GCM per field, not a JSON rewrite.
+public enum Sealing {
+    /// `json` with the values of `fields` inside `data` replaced by `{"sealed":"…"}`; the event id
+    /// and the field name are authenticated with each value, so a sealed value cannot be moved.
+    static func seal(_ json: [UInt8], fields: Set<String>, id: String, key: SymmetricKey) throws -> [UInt8] {
+        var output = json
+        // From the back, so the ranges found stay valid while earlier ones are replaced.
+        for (name, range) in JSONScan.dataMembers(json, named: fields).reversed() {
+            let box = try AES.GCM.seal(json[range], using: key, authenticating: Array((id + "/" + name).utf8))
+            guard let combined = box.combined else { throw EnvelopeError(.storageFailed, "sealing event \(id) failed") }
+            output.replaceSubrange(range, with: Array(#"{"sealed":""#.utf8) + Array(combined.base64EncodedString().utf8) + Array(#""}"#.utf8))
+        }
+        return output
+    }
+
+    /// `json` with every sealed personal field opened, or marked `{"erased":true}` when the
+    /// subject's key is gone. Unchanged when it holds nothing sealed.
+    public static func open(_ json: [UInt8], id: String, subject: String?, keys: SubjectKeys) throws -> [UInt8] {
+        guard json.firstRange(of: Array(#"{"sealed":"#.utf8)) != nil,
+              var envelope = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
+              var data = envelope["data"] as? [String: Any] else { return json }
+        let key = try subject.flatMap { try keys.openingKey(for: $0) }
+        for (name, value) in data {
+            guard let sealed = (value as? [String: Any])?["sealed"] as? String else { continue }
+            guard let key else {
+                data[name] = ["erased": true]
+                continue
+            }
+            guard let combined = Data(base64Encoded: sealed),
+                  let plain = try? AES.GCM.open(AES.GCM.SealedBox(combined: combined), using: key, authenticating: Array((id + "/" + name).utf8)) else {
+                throw EnvelopeError(.invalidData, "event \(id): `data.\(name)` does not open with its subject's key")
+            }
+            data[name] = try JSONSerialization.jsonObject(with: plain, options: .fragmentsAllowed)
+        }
+        envelope["data"] = data
+        return Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]))
+    }
+}
+
+/// Finds members of the top-level `data` object in envelope JSON that the decoder already
+/// accepted, so it assumes well-formed input and never reads past the end.
+enum JSONScan {
+    /// The byte ranges of the values of `names` in `data`, in document order, every occurrence.
+    static func dataMembers(_ json: [UInt8], named names: Set<String>) -> [(name: String, range: Range<Int>)] {
+        var found: [(String, Range<Int>)] = []
+        for (key, range) in members(json, objectAt: skipSpace(json, 0)) where key == "data" {
+            for (name, value) in members(json, objectAt: range.lowerBound) where names.contains(name) {
+                found.append((name, value))
+            }
+        }
+        return found
+    }
+
+    /// The members of the object starting at `start`: each key (unescaped) and its value's range.
+    static func members(_ json: [UInt8], objectAt start: Int) -> [(key: String, range: Range<Int>)] {
+        guard start < json.count, json[start] == UInt8(ascii: "{") else { return [] }
+        var result: [(String, Range<Int>)] = []
+        var index = skipSpace(json, start + 1)
+        while index < json.count, json[index] == UInt8(ascii: "\"") {
+            let keyEnd = skipString(json, index)
+            let key = (try? JSONDecoder().decode(String.self, from: Data(json[index..<keyEnd]))) ?? ""
+            index = skipSpace(json, keyEnd)
+            index = skipSpace(json, index + 1)  // the colon
+            let valueEnd = skipValue(json, index)
+            result.append((key, index..<valueEnd))
+            index = skipSpace(json, valueEnd)
+            if index < json.count, json[index] == UInt8(ascii: ",") { index = skipSpace(json, index + 1) }
+        }
+        return result
+    }
+
+    static func skipSpace(_ json: [UInt8], _ start: Int) -> Int {
+        var index = start
+        while index < json.count, [0x20, 0x09, 0x0A, 0x0D].contains(json[index]) { index += 1 }
+        return index
+    }
+
+    /// The index after the string that starts at `start` (its opening quote).
+    static func skipString(_ json: [UInt8], _ start: Int) -> Int {
+        var index = start + 1
+        while index < json.count, json[index] != UInt8(ascii: "\"") {
+            index += json[index] == UInt8(ascii: "\\") ? 2 : 1
+        }
+        return min(index + 1, json.count)
+    }
+
+    /// The index after the value that starts at `start`.
+    static func skipValue(_ json: [UInt8], _ start: Int) -> Int {
+        guard start < json.count else { return start }
+        switch json[start] {
+        case UInt8(ascii: "\""):
+            return skipString(json, start)
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            var depth = 0
+            var index = start
+            while index < json.count {
+                switch json[index] {
+                case UInt8(ascii: "\""): index = skipString(json, index); continue
+                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                    depth -= 1
+                    if depth == 0 { return index + 1 }
+                default: break
+                }
+                index += 1
+            }
+            return index
+        default:
+            var index = start
+            while index < json.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(json[index]) { index += 1 }
+            return index
+        }
+    }
+}

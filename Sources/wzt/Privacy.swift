@@ -1,0 +1,98 @@
+import ArgumentParser
+import Audit
+import Bus
+import BusTransport
+import Core
+import Foundation
+import ModuleKit
+import ZeroMQ
+
+struct PrivacyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "privacy",
+        abstract: "A person's rights: erase their personal data, or export everything stored about them.",
+        subcommands: [Erase.self, Export.self]
+    )
+
+    /// Who runs the command: the account's name, for the event's actor and the audit log.
+    static var operatorName: String { ProcessInfo.processInfo.environment["USER"] ?? "operator" }
+
+    struct Erase: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Erase the personal data about a case, agreement or other subject.",
+            discussion: """
+                Publishes be.wzt.privacy.erasure-requested to the node. The core deletes the subject's key, so its \
+                events' personal fields (an INSZ, a participant's name) read as erased in every replay, and tells \
+                the modules (be.wzt.privacy.subject-erased), which drop what they keep of them. Dates, statuses and \
+                counts stay. It cannot be undone.
+                """
+        )
+
+        @Option(help: "The subject to erase: a case id, an agreement id …") var subject: String
+        @Option(help: "Why, for the record.") var reason = "request of the person"
+        @Option(help: ArgumentHelp("Ingress endpoint of the node.", valueName: "endpoint")) var endpoint = "tcp://127.0.0.1:5555"
+        @OptionGroup var curve: CurveOptions
+
+        func run() throws {
+            let id = EventID.make()
+            let json = try EnvelopeEncoder.envelope(ErasureRequested(subject: subject, reason: reason), source: "/wzt/cli/privacy", subject: subject, id: id,
+                                                    actor: Actor(id: PrivacyCommand.operatorName, role: "operator", agency: "wzt"), purpose: .erasure)
+            let client = try IngressClient(context: Context(), endpoint: endpoint, curve: try curve.credentials())
+            let outcome: IngressClient.Outcome
+            do {
+                outcome = try client.publish([(id, json)], window: 1).first!
+            } catch {
+                printError("wzt privacy erase: \(error)")
+                throw ExitCode.unreachable
+            }
+            switch outcome {
+            case .ack(let offset, _):
+                print("erasure of \(subject) requested (offset \(offset)); `wzt audit --subject \(subject)` shows when it took effect")
+            case .nack(let code, let reason):
+                throw CommandFailure("the node refused the erasure: \(code): \(reason)")
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print everything stored about a subject as JSON (right of access).",
+            discussion: """
+                The events about the subject, their personal fields opened (or marked erased), and every document \
+                the modules of this node hold under that id. Run it where the node keeps its data; a deployment \
+                with modules in other processes runs it there too. The export is recorded in the audit log.
+                """
+        )
+
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "The subject: a case id, an agreement id …") var subject: String
+
+        func run() async throws {
+            let configuration = try options.load()
+            let log = try LocalLog.open(configuration)
+            defer { log.close() }
+            var events: [Any] = []
+            for (event, at) in try await log.recorded(subject: subject, limit: 100_000) {
+                let opened = try Sealing.open(event.json, id: event.id, subject: event.subject, keys: log.keys)
+                events.append(["offset": event.offset, "recordedAt": at, "envelope": try JSONSerialization.jsonObject(with: Data(opened))])
+            }
+            var documents: [Any] = []
+            for name in configuration.hostedModules {
+                guard let make = ModuleCatalog.modules[name], FileManager.default.fileExists(atPath: configuration.modulePath(name)) else { continue }
+                let module = make(configuration)
+                let store = try ModuleStore(module: module, path: configuration.modulePath(name))
+                for view in module.views {
+                    guard let document = try await store.pool.read({ [subject] db in try view.read(subject, db) }) else { continue }
+                    let body = try JSONSerialization.jsonObject(with: JSONEncoder().encode(document.body))
+                    documents.append(["module": name, "view": view.name, "document": body])
+                }
+            }
+            let erased = try log.keys.erased().filter { $0.subject == subject }.map { ["at": $0.at, "reason": $0.reason] }
+            try await AuditLog(path: configuration.auditPath).record(AuditEntry(
+                actor: PrivacyCommand.operatorName, role: "operator-cli", agency: nil, action: "wzt privacy export", subject: subject,
+                purpose: "right-of-access", outcome: .allowed))
+            let export: [String: Any] = ["subject": subject, "erased": erased, "events": events, "documents": documents]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: export, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        }
+    }
+}

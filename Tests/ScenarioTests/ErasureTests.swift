@@ -1,0 +1,158 @@
+import Bus
+import Core
+import Foundation
+import GRDB
+import Intake
+import IntakeContracts
+import Logging
+import ModuleKit
+import PluginAPI
+import TestSupport
+import Testing
+
+/// The log keeps personal fields sealed with their subject's key; erasing a subject deletes the
+/// key, so its personal fields read as erased in every replay, while everything else stays.
+@Suite(.timeLimit(.minutes(1)))
+struct ErasureTests {
+    static let insz = ["case-1": "85073003328", "case-2": "90010100123"]
+    let registry = try! ContractRegistry(ModuleCatalog.contracts)
+    var decoder: EnvelopeDecoder { EnvelopeDecoder(registry: registry) }
+    let rules = try! RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
+
+    func envelope<T: EventContract>(_ data: T, subject: String) throws -> Envelope {
+        try decoder.decode(EnvelopeEncoder.envelope(data, source: "/agency/vdab", subject: subject, actor: Actor(id: "c-17", role: "vdab-counsellor", agency: "vdab"),
+                                                    purpose: .activationTrajectory))
+    }
+
+    /// Every row of intake's own tables (not the inbox, outbox and timers of the platform).
+    func state(_ store: ModuleStore) throws -> [String: [[String: String]]] {
+        try store.pool.read { db in
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'wzt_%' AND name NOT LIKE 'grdb_%' AND name NOT LIKE 'sqlite_%'")
+            return try Dictionary(uniqueKeysWithValues: tables.map { table in
+                (table, try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1").map { row in
+                    Dictionary(uniqueKeysWithValues: row.columnNames.map { ($0, row[$0].map { "\($0)" } ?? "NULL") })
+                })
+            })
+        }
+    }
+
+    func fileText(_ path: String) -> String {
+        [path, path + "-wal"].compactMap { FileManager.default.contents(atPath: $0) }.map { String(decoding: $0, as: UTF8.self) }.joined()
+    }
+
+    @Test func erasingShredsTheSubjectsPersonalFieldsAndAReplayRebuildsTheRest() async throws {
+        let directory = TemporaryDirectory("wzt-erasure")
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let store = try ModuleStore(module: IntakeModule(), path: directory.file("intake.sqlite"))
+        let intake = ModuleHost(module: IntakeModule(), store: store, log: log, decoder: decoder, rules: rules, logger: logger)
+        let eraser = Dispatcher(log: log, subscriber: Eraser(log: log, decoder: decoder), logger: logger)
+        let day = CalendarDate("2026-03-02")!
+        var events: [Envelope] = []
+        for (subject, insz) in Self.insz.sorted(by: { $0.key < $1.key }) {
+            events.append(try envelope(ScreeningRequested(caseID: subject, insz: try INSZ(insz), region: "flanders", requestedBy: .counsellor,
+                                                          requestedOn: day, office: "Gent", counsellorID: "c-17"), subject: subject))
+            events.append(try envelope(ScreeningAdvised(caseId: subject, advice: .beschermd, advisedOn: day, municipality: "Gent"), subject: subject))
+        }
+        var before: [String: [[String: String]]] = [:]
+        try await withServices([intake, eraser]) {
+            _ = try await log.append(events)
+            #expect(await eventually { (try? log.cursor("intake")) == log.headOffset })
+            before = try state(store)
+            #expect(before["intake_case"]?.map { $0["insz"] } == ["85073003328", "90010100123"], "intake was handed the numbers")
+            // The log never held them in the clear: not in any event, not in the file.
+            #expect(!fileText(log.path).contains("85073003328") && !fileText(log.path).contains("90010100123"))
+
+            _ = try await log.append([try decoder.decode(EnvelopeEncoder.envelope(
+                ErasureRequested(subject: "case-1", reason: "request of the person"), source: "/operator", subject: "case-1"))])
+            #expect(await eventually { (try? log.cursor("intake")) == log.headOffset && (try? log.cursor("privacy")) == log.headOffset })
+        }
+
+        // Intake kept the case, its dates and its advice, and forgot the number.
+        let after = try state(store)
+        var expected = before
+        expected["intake_case"] = before["intake_case"]?.map { row in row["id"] == "case-1" ? row.merging(["insz": "erased"]) { $1 } : row }
+        #expect(after == expected)
+        #expect(try log.keys.openingKey(for: "case-1") == nil)
+        #expect(try log.keys.openingKey(for: "case-2") != nil)
+        #expect(try log.keys.erased().map(\.subject) == ["case-1"])
+
+        // Read back from the log: case-1's number is erased, case-2's opens, the rest is as published.
+        let requests = try await log.events(after: 0, matching: [EventPattern(exactly: ScreeningRequested.eventType)])
+        let opened = try requests.map { try decoder.data(ScreeningRequested.self, of: Sealing.open($0.json, id: $0.id, subject: $0.subject, keys: log.keys)) }
+        #expect(opened.map(\.insz) == [.erased, .value(try INSZ("90010100123"))])
+        #expect(opened.map(\.requestedOn) == [day, day] && opened.map(\.office) == ["Gent", "Gent"])
+
+        // A new intake fed a copy of the log from the start ends where the first one is now.
+        log.close()
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: log.path + suffix) {
+            try FileManager.default.copyItem(atPath: log.path + suffix, toPath: directory.file("replay.sqlite") + suffix)
+        }
+        try await DatabaseQueue(path: directory.file("replay.sqlite")).write { db in try db.execute(sql: "DELETE FROM cursors") }
+        let replay = try EventLog(path: directory.file("replay.sqlite"))
+        defer { replay.close() }
+        let rebuiltStore = try ModuleStore(module: IntakeModule(), path: directory.file("intake-rebuilt.sqlite"))
+        let rebuilt = ModuleHost(module: IntakeModule(), store: rebuiltStore, log: replay, decoder: decoder, rules: rules, logger: logger)
+        try await withServices([rebuilt]) {
+            #expect(await eventually { (try? rebuiltStore.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_inbox") }) == 5 })
+        }
+        #expect(try state(rebuiltStore) == after)
+    }
+
+    @Test func personalDataIsErasedWhenTheRetentionPeriodOfItsPurposeEnds() async throws {
+        let directory = TemporaryDirectory("wzt-retention")
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let start = try #require(EventTime.parse("2026-03-02T09:00:00Z"))
+        let clock = ManualClock(now: start)
+        let store = try ModuleStore(module: IntakeModule(), path: directory.file("intake.sqlite"))
+        let intake = ModuleHost(module: IntakeModule(), store: store, log: log, decoder: decoder, rules: rules, clock: clock, logger: logger)
+        let eraser = Dispatcher(log: log, subscriber: Eraser(log: log, decoder: decoder), logger: logger)
+        let watch = RetentionWatch(log: log, decoder: decoder, periods: [.activationTrajectory: 30], clock: clock, logger: logger)
+        func request(_ subject: String, at time: Date) throws -> Envelope {
+            try decoder.decode(EnvelopeEncoder.envelope(
+                ScreeningRequested(caseID: subject, insz: try INSZ(Self.insz[subject]!), region: "flanders", requestedBy: .jobSeeker,
+                                   requestedOn: CalendarDate("2026-03-02")!, office: "Gent"),
+                source: "/agency/vdab", subject: subject, time: time, actor: Actor(id: "c-17", role: "vdab-counsellor", agency: "vdab"), purpose: .activationTrajectory))
+        }
+        let day: TimeInterval = 86_400
+        @Sendable func inszOf(_ subject: String) throws -> String? {
+            try store.pool.read { db in try String.fetchOne(db, sql: "SELECT insz FROM intake_case WHERE id = ?", arguments: [subject]) }
+        }
+        try await withServices([intake, eraser, watch]) {
+            _ = try await log.append([try request("case-1", at: start), try request("case-2", at: start.addingTimeInterval(20 * day))])
+            #expect(await eventually { (try? inszOf("case-2")) == "90010100123" && (try? log.cursor("retention")) == log.headOffset })
+
+            clock.advance(by: 29 * day)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try log.keys.openingKey(for: "case-1") != nil, "29 days: not yet")
+
+            clock.advance(by: 2 * day)
+            #expect(await eventually { (try? inszOf("case-1")) == "erased" }, "30 days after its last event, case-1 is erased")
+            #expect(try log.keys.openingKey(for: "case-1") == nil)
+            #expect(try log.keys.erased().map(\.reason) == ["the retention period for activation-trajectory ended"])
+            #expect(try inszOf("case-2") == "90010100123", "case-2's last event is 11 days younger")
+
+            clock.advance(by: 20 * day)
+            #expect(await eventually { (try? inszOf("case-2")) == "erased" })
+        }
+    }
+
+    @Test func publishersSendValuesNeverTheLogsSealedForms() throws {
+        let json = try EnvelopeEncoder.envelope(
+            ScreeningRequested(caseID: "case-9", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .jobSeeker, requestedOn: CalendarDate("2026-01-02")!, office: "Gent"),
+            source: "/agency/vdab", subject: "case-9")
+        let forged = Array(String(decoding: json, as: UTF8.self).replacingOccurrences(of: #""85073003328""#, with: #"{"erased":true}"#).utf8)
+        #expect(try decoder.decode(forged).id != "", "the log's own readers accept the form")
+        let refusal = try #require(#expect(throws: EnvelopeError.self) { try decoder.forPublishers.decode(forged) })
+        #expect(refusal.code == .invalidData && refusal.reason.contains("data.insz"), "\(refusal)")
+
+        let withoutSubject = Array(String(decoding: json, as: UTF8.self).replacingOccurrences(of: #""subject":"case-9","#, with: "").utf8)
+        let missing = try #require(#expect(throws: EnvelopeError.self) { try decoder.decode(withoutSubject) })
+        #expect(missing.code == .missingAttribute && missing.reason.contains("data.insz"), "\(missing)")
+    }
+}
