@@ -1,3 +1,5 @@
+import Foundation
+
 /// An event as the log holds it: its offset and the envelope JSON exactly as appended.
 public struct StoredEvent: Sendable, Hashable {
     public let offset: Int64
@@ -27,4 +29,20 @@ public struct Appended: Sendable, Hashable {
         self.offset = offset
         self.duplicate = duplicate
     }
+}
+
+/// The attributes of a stored event that say when, from where, who and why, read without its
+/// contract: for listings and the audit trail.
+public struct EventAttributes: Decodable, Sendable, Hashable {
+    public let time: String?
+    public let source: String?
+    public let actor: String?
+    public let actorrole: String?
+    public let actoragency: String?
+    public let purpose: String?
+}
+
+extension StoredEvent {
+    /// Nil when the envelope is not a JSON object.
+    public var attributes: EventAttributes? { try? JSONDecoder().decode(EventAttributes.self, from: Data(json)) }
 }

@@ -85,9 +85,7 @@ private final class RetentionRecorder: Subscriber {
     var patterns: [EventPattern] { [.all] }
 
     func deliver(_ event: StoredEvent) async throws {
-        struct Head: Decodable { let time, purpose: String? }
-        guard let subject = event.subject, !event.type.hasPrefix("be.wzt.privacy."),
-              let head = try? JSONDecoder().decode(Head.self, from: Data(event.json)),
+        guard let subject = event.subject, !event.type.hasPrefix("be.wzt.privacy."), let head = event.attributes,
               let purpose = head.purpose.map(Purpose.init(rawValue:)), let days = periods[purpose] else { return }
         let at = head.time.flatMap(EventTime.parse) ?? clock.now()
         let dueAt = at.addingTimeInterval(TimeInterval(days) * 86_400)

@@ -108,10 +108,7 @@ enum ReadAPI {
         let purpose: String?
 
         init(_ event: StoredEvent) {
-            struct Head: Decodable {
-                let time, source, actor, actorrole, actoragency, purpose: String?
-            }
-            let head = try? JSONDecoder().decode(Head.self, from: Data(event.json))
+            let head = event.attributes
             offset = event.offset
             id = event.id
             type = event.type

@@ -55,9 +55,9 @@ enum StatusPage {
     }
 
     private static func eventRow(_ event: StoredEvent) -> String {
-        let envelope = (try? JSONSerialization.jsonObject(with: Data(event.json))) as? [String: Any]
-        let source = envelope?["source"] as? String ?? ""
-        let time = envelope?["time"] as? String ?? ""
+        let attributes = event.attributes
+        let source = attributes?.source ?? ""
+        let time = attributes?.time ?? ""
         let subject = event.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
         return "<tr><td>\(event.offset)</td><td>\(escape(event.type))</td><td>\(subject)</td><td>\(escape(source))</td><td>\(escape(time))</td></tr>"
     }

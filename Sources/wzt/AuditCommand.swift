@@ -64,11 +64,8 @@ struct AuditCommand: AsyncParsableCommand {
         let purpose: String?
 
         init?(_ recorded: (event: StoredEvent, at: String)) {
-            struct Head: Decodable {
-                let time, actor, actorrole, actoragency, purpose: String?
-            }
             let event = recorded.event
-            guard let head = try? JSONDecoder().decode(Head.self, from: Data(event.json)),
+            guard let head = event.attributes,
                   let at = try? Date(recorded.at, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) else { return nil }
             self.at = at
             time = head.time

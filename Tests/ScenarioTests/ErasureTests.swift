@@ -77,6 +77,12 @@ struct ErasureTests {
         #expect(after == expected)
         #expect(try log.keys.openingKey(for: "case-1") == nil)
         #expect(try log.keys.openingKey(for: "case-2") != nil)
+        let key = try #require(try await DatabaseQueue(path: log.path).read { db in
+            try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = 'case-2'")
+        })
+        let allEvents = try await log.events(after: 0, limit: 1000).map { String(decoding: $0.json, as: UTF8.self) }.joined()
+        #expect(!allEvents.contains(key.base64EncodedString()) && !allEvents.contains(key.map { String(format: "%02x", $0) }.joined()),
+                "a key never travels in an event")
         #expect(try log.keys.erased().map(\.subject) == ["case-1"])
 
         // Read back from the log: case-1's number is erased, case-2's opens, the rest is as published.
