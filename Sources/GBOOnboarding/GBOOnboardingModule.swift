@@ -26,6 +26,16 @@ public final class GBOOnboardingModule: Module {
 
     public init(lifeDomains: [String] = GBOOnboardingModule.defaultLifeDomains) { self.lifeDomains = lifeDomains }
 
+    /// The onthaal files of a case (or the file itself), with their partners and explored rights.
+    public func records(about subject: String, _ db: Database) throws -> [String: [Row]] {
+        let files = "SELECT id FROM onthaal_file WHERE case_id = ? OR id = ?"
+        return [
+            "onthaal_file": try Row.fetchAll(db, sql: "SELECT * FROM onthaal_file WHERE case_id = ? OR id = ? ORDER BY opened_on", arguments: [subject, subject]),
+            "onthaal_file_partner": try Row.fetchAll(db, sql: "SELECT * FROM onthaal_file_partner WHERE file_id IN (\(files))", arguments: [subject, subject]),
+            "right_exploration": try Row.fetchAll(db, sql: "SELECT * FROM right_exploration WHERE file_id IN (\(files)) ORDER BY explored_on", arguments: [subject, subject]),
+        ].filter { !$0.value.isEmpty }
+    }
+
     public func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("gbo-onboarding v1") { db in
             try db.execute(sql: """

@@ -33,6 +33,9 @@ public protocol Module: Sendable {
     /// transaction that records `SubjectErased` in its inbox. The log has already made the
     /// subject's personal fields unreadable; a replay hands the module `.erased` for them.
     func erase(subject: String, _ transaction: ModuleTransaction) throws
+    /// What the module keeps about `subject` beyond its `views`, table by table, for the person's
+    /// right of access (`wzt privacy export`).
+    func records(about subject: String, _ db: Database) throws -> [String: [Row]]
 }
 
 extension Module {
@@ -45,6 +48,7 @@ extension Module {
     public func stop() async {}
     public var views: [ReadView] { [] }
     public func erase(subject: String, _ transaction: ModuleTransaction) throws {}
+    public func records(about subject: String, _ db: Database) throws -> [String: [Row]] { [:] }
 
     /// What the bus delivers: the module's needs, and `SubjectErased`, which every module gets.
     public var deliveredNeeds: [Need] { needs + [Need(SubjectErased.self, for: .erasure)] }

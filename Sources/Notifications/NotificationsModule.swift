@@ -21,6 +21,14 @@ public final class NotificationsModule: Module {
         self.configuration = configuration
     }
 
+    /// The notices about a case, agreement or application (they hold no personal data, but they
+    /// are about the person, and say who was told what).
+    public func records(about subject: String, _ db: Database) throws -> [String: [Row]] {
+        let notices = try Row.fetchAll(db, sql: "SELECT id, channel, event_id, event_type, what, created_at, status, attempts FROM notification WHERE reference = ? ORDER BY created_at",
+                                       arguments: [subject])
+        return notices.isEmpty ? [:] : ["notification": notices]
+    }
+
     public func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("notifications v1") { db in
             try db.execute(sql: """

@@ -71,27 +71,16 @@ struct PrivacyCommand: ParsableCommand {
             let configuration = try options.load()
             let log = try LocalLog.open(configuration)
             defer { log.close() }
-            var events: [Any] = []
-            for (event, at) in try await log.recorded(subject: subject, limit: 100_000) {
-                let opened = try Sealing.open(event.json, id: event.id, subject: event.subject, keys: log.keys)
-                events.append(["offset": event.offset, "recordedAt": at, "envelope": try JSONSerialization.jsonObject(with: Data(opened))])
-            }
-            var documents: [Any] = []
+            var modules: [(module: any Module, store: ModuleStore)] = []
             for name in configuration.hostedModules {
                 guard let make = ModuleCatalog.modules[name], FileManager.default.fileExists(atPath: configuration.modulePath(name)) else { continue }
                 let module = make(configuration)
-                let store = try ModuleStore(module: module, path: configuration.modulePath(name))
-                for view in module.views {
-                    guard let document = try await store.pool.read({ [subject] db in try view.read(subject, db) }) else { continue }
-                    let body = try JSONSerialization.jsonObject(with: JSONEncoder().encode(document.body))
-                    documents.append(["module": name, "view": view.name, "document": body])
-                }
+                modules.append((module, try ModuleStore(module: module, path: configuration.modulePath(name))))
             }
-            let erased = try log.keys.erased().filter { $0.subject == subject }.map { ["at": $0.at, "reason": $0.reason] }
+            let export = try await PrivacyExport.export(subject: subject, log: log, modules: modules)
             try await AuditLog(path: configuration.auditPath).record(AuditEntry(
                 actor: PrivacyCommand.operatorName, role: "operator-cli", agency: nil, action: "wzt privacy export", subject: subject,
                 purpose: "right-of-access", outcome: .allowed))
-            let export: [String: Any] = ["subject": subject, "erased": erased, "events": events, "documents": documents]
             print(String(decoding: try JSONSerialization.data(withJSONObject: export, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
         }
     }

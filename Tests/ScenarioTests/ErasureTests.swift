@@ -148,6 +148,29 @@ struct ErasureTests {
         }
     }
 
+    /// Right of access: after the GBO scenario, case-g is held by intake (its trajectory, with the
+    /// INSZ) and by GBO onboarding (its onthaal file and explored rights); the export has both, and
+    /// the case's events with the INSZ opened.
+    @Test func anExportHoldsWhatEveryModuleKeepsAboutTheSubject() async throws {
+        let file = ScenarioTests.directory + "/gbo-onboarding-and-back-to-vdab.json"
+        let scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(filePath: file)))
+        let run = try ScenarioRun(scenario)
+        try await withServices(run.hosts) {
+            for (index, step) in scenario.steps.enumerated() { try await run.perform(step, number: index + 1) }
+        }
+        let export = try await PrivacyExport.export(subject: "case-g", log: run.log, modules: run.hosts.map { ($0.module, $0.store) })
+        let modules = try #require(export["modules"] as? [String: Any])
+        #expect(Set(modules.keys) == ["intake", "gbo-onboarding"], "\(modules.keys)")
+        let trajectory = (modules["intake"] as? [String: Any])?["documents"] as? [String: Any]
+        #expect((trajectory?["trajectories"] as? [String: Any])?["insz"] as? String == "85073003328")
+        let records = (modules["gbo-onboarding"] as? [String: Any])?["records"] as? [String: Any]
+        #expect((records?["onthaal_file"] as? [[String: Any]])?.first?["id"] as? String == "onthaal-case-g-2023-09-05", "\(records ?? [:])")
+        #expect((records?["right_exploration"] as? [[String: Any]])?.isEmpty == false)
+        let events = try #require(export["events"] as? [[String: Any]])
+        let request = events.compactMap { $0["envelope"] as? [String: Any] }.first { $0["type"] as? String == ScreeningRequested.eventType.rawValue }
+        #expect((request?["data"] as? [String: Any])?["insz"] as? String == "85073003328", "opened, not sealed")
+    }
+
     @Test func publishersSendValuesNeverTheLogsSealedForms() throws {
         let json = try EnvelopeEncoder.envelope(
             ScreeningRequested(caseID: "case-9", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .jobSeeker, requestedOn: CalendarDate("2026-01-02")!, office: "Gent"),
