@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import Logging
@@ -65,24 +66,8 @@ public final class EventLog: @unchecked Sendable {
     // MARK: appending
 
     /// Appends `envelopes` in order; `completion` runs on the writer thread after the fsync.
-    /// Personal fields are sealed here, on the caller's thread, with their subject's key.
     public func append(_ envelopes: [Envelope], completion: @escaping @Sendable (Result<[Appended], EnvelopeError>) -> Void) {
-        let sealed: [Envelope]
-        do {
-            sealed = try envelopes.map(seal)
-        } catch {
-            completion(.failure(error as? EnvelopeError ?? EnvelopeError(.storageFailed, "personal fields could not be sealed")))
-            return
-        }
-        enqueue(.append(sealed, completion)) { completion(.failure($0)) }
-    }
-
-    private func seal(_ envelope: Envelope) throws -> Envelope {
-        guard sealsPersonalFields, !envelope.personalFields.isEmpty else { return envelope }
-        guard let subject = envelope.subject else {
-            throw EnvelopeError(.missingAttribute, "event \(envelope.id) carries personal data (\(envelope.personalFields.sorted().joined(separator: ", "))) and needs a `subject`: its personal fields are sealed with the subject's key")
-        }
-        return envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: keys.sealingKey(for: subject)))
+        enqueue(.append(envelopes, completion)) { completion(.failure($0)) }
     }
 
     /// Appends `envelopes` in order and returns once they are durable.
@@ -131,10 +116,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     private func commit(_ batch: [WriteRequest]) {
-        let sealedSubjects = Set(batch.flatMap { request -> [String] in
-            guard case .append(let envelopes, _) = request else { return [] }
-            return envelopes.compactMap { $0.personalFields.isEmpty ? nil : $0.subject }
-        })
+        var madeKeys: [String: SymmetricKey] = [:]
         var appended: [[Appended]] = []
         var newEvents: [StoredEvent] = []
         var updateErrors: [(any Error)?] = []
@@ -142,11 +124,10 @@ public final class EventLog: @unchecked Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
-                    try keys.saveNewKeys(for: sealedSubjects, db)
                     for request in batch {
                         switch request {
                         case .append(let envelopes, _):
-                            appended.append(try Self.insert(envelopes, into: db, newEvents: &newEvents))
+                            appended.append(try insert(envelopes, into: db, newEvents: &newEvents, madeKeys: &madeKeys))
                         case .update(let body, _):
                             // A savepoint each, so one failing update does not undo the group.
                             do {
@@ -174,7 +155,7 @@ public final class EventLog: @unchecked Sendable {
             }
             return
         }
-        keys.markSaved(sealedSubjects)
+        keys.remember(madeKeys)
         if let last = newEvents.last {
             publishHead(last.offset)
             for observer in observers.withLock({ $0 }) { observer(newEvents) }
@@ -195,10 +176,13 @@ public final class EventLog: @unchecked Sendable {
         }
     }
 
-    private static func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent]) throws -> [Appended] {
+    /// Inserts `envelopes`, their personal fields sealed with their subject's key (made and stored
+    /// in this transaction when the subject has none yet).
+    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], madeKeys: inout [String: SymmetricKey]) throws -> [Appended] {
         let insert = try db.cachedStatement(sql: "INSERT INTO events (id, type, subject, envelope) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
         let lookup = try db.cachedStatement(sql: #"SELECT "offset" FROM events WHERE id = ?"#)
         return try envelopes.map { envelope in
+            let envelope = try seal(envelope, db, madeKeys: &madeKeys)
             let json = Data(envelope.json)
             try insert.execute(arguments: [envelope.id, envelope.type.rawValue, envelope.subject, json])
             if db.changesCount == 1 {
@@ -221,6 +205,15 @@ public final class EventLog: @unchecked Sendable {
         let deleted = try await update { [keys] db in try keys.erase(subject, reason: reason, db) }
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         return deleted
+    }
+
+    private func seal(_ envelope: Envelope, _ db: Database, madeKeys: inout [String: SymmetricKey]) throws -> Envelope {
+        guard sealsPersonalFields, !envelope.personalFields.isEmpty else { return envelope }
+        guard let subject = envelope.subject else {
+            throw EnvelopeError(.missingAttribute, "event \(envelope.id) carries personal data (\(envelope.personalFields.sorted().joined(separator: ", "))) and needs a `subject`: its personal fields are sealed with the subject's key")
+        }
+        let key = try keys.sealingKey(for: subject, db, made: &madeKeys)
+        return envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: key))
     }
 
     // MARK: observing

@@ -19,14 +19,19 @@ public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, H
     private enum Marker: String, CodingKey { case sealed, erased }
 
     public init(from decoder: any Decoder) throws {
-        if let marker = try? decoder.container(keyedBy: Marker.self), marker.contains(.sealed) || marker.contains(.erased) {
+        // The value first: it is what publishers send and modules get, and it decodes without
+        // throwing, which is the expensive path of Codable.
+        do {
+            self = .value(try Value(from: decoder))
+        } catch let notAValue {
+            guard let marker = try? decoder.container(keyedBy: Marker.self), marker.contains(.sealed) || marker.contains(.erased) else {
+                throw notAValue
+            }
             guard decoder.userInfo[Personal.refusesStoredForms] as? Bool != true else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "send the value itself; sealed and erased forms are the log's"))
             }
             self = try marker.decodeIfPresent(String.self, forKey: .sealed).map(Personal.sealed) ?? .erased
-            return
         }
-        self = .value(try Value(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {

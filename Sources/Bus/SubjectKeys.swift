@@ -9,47 +9,43 @@ import Synchronization
 /// every replay and every backup of the log, while the rest of each event stays (crypto-shredding).
 public final class SubjectKeys: Sendable {
     private let pool: DatabasePool
-    /// Keys in use; `saved` is false until the commit that stores the key with its first event.
-    private let cache = Mutex<[String: (key: SymmetricKey, saved: Bool)]>([:])
+    /// Keys known to be stored, for sealing (the log's writer) and opening (modules' deliveries).
+    private let cache = Mutex<[String: SymmetricKey]>([:])
 
     init(pool: DatabasePool) { self.pool = pool }
 
-    /// The subject's key, made when it has none yet (stored by the next commit of the log).
-    func sealingKey(for subject: String) throws -> SymmetricKey {
-        if let known = cache.withLock({ $0[subject]?.key }) { return known }
-        let stored = try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
-        return cache.withLock { cache in
-            if let known = cache[subject] { return known.key }
-            let entry = (key: stored.map { SymmetricKey(data: $0) } ?? SymmetricKey(size: .bits256), saved: stored != nil)
-            cache[subject] = entry
-            return entry.key
+    /// The subject's key, inside the writer's transaction `db`: known, stored, or made and stored
+    /// now, so it is durable in the same commit as the event it seals. `made` collects new keys;
+    /// they join the cache once that commit succeeded (`remember`). Sealing and erasure both run
+    /// on the log's writer, one after the other, so an erased key is never stored again.
+    func sealingKey(for subject: String, _ db: Database, made: inout [String: SymmetricKey]) throws -> SymmetricKey {
+        if let known = made[subject] ?? cache.withLock({ $0[subject] }) { return known }
+        if let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT key FROM subject_keys WHERE subject = ?"), arguments: [subject]) {
+            let key = SymmetricKey(data: stored)
+            cache.withLock { $0[subject] = key }
+            return key
         }
+        let key = SymmetricKey(size: .bits256)
+        try db.cachedStatement(sql: "INSERT INTO subject_keys (subject, key) VALUES (?, ?)").execute(arguments: [subject, key.withUnsafeBytes { Data($0) }])
+        made[subject] = key
+        return key
+    }
+
+    /// Keys made in a commit that is now durable.
+    func remember(_ made: [String: SymmetricKey]) {
+        guard !made.isEmpty else { return }
+        cache.withLock { $0.merge(made) { _, new in new } }
     }
 
     /// The subject's key for reading, or nil when it has none (erased, or never had personal data).
     public func openingKey(for subject: String) throws -> SymmetricKey? {
-        if let known = cache.withLock({ $0[subject]?.key }) { return known }
+        if let known = cache.withLock({ $0[subject] }) { return known }
         return try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
             .map { SymmetricKey(data: $0) }
     }
 
-    /// Stores, inside the log's commit, the keys made for `subjects` since the last commit.
-    /// A key erased meanwhile is not in the cache any more, and stays gone.
-    func saveNewKeys(for subjects: Set<String>, _ db: Database) throws {
-        let unsaved = cache.withLock { cache in subjects.compactMap { subject in cache[subject].flatMap { $0.saved ? nil : (subject, $0.key) } } }
-        for (subject, key) in unsaved {
-            try db.execute(sql: "INSERT OR IGNORE INTO subject_keys (subject, key) VALUES (?, ?)", arguments: [subject, key.withUnsafeBytes { Data($0) }])
-        }
-    }
-
-    func markSaved(_ subjects: Set<String>) {
-        cache.withLock { cache in
-            for subject in subjects { cache[subject]?.saved = true }
-        }
-    }
-
-    /// Forgets the key first, so that no commit stores it again, then deletes it in `db`.
-    /// Returns whether there was a key.
+    /// Deletes the subject's key in `db` (on the log's writer) and forgets it. Returns whether
+    /// there was a key.
     func erase(_ subject: String, reason: String, _ db: Database) throws -> Bool {
         cache.withLock { _ = $0.removeValue(forKey: subject) }
         // Overwrite the deleted row's bytes instead of leaving them in a free page.
@@ -114,37 +110,48 @@ enum JSONScan {
     /// The byte ranges of the values of `names` in `data`, in document order, every occurrence.
     static func dataMembers(_ json: [UInt8], named names: Set<String>) -> [(name: String, range: Range<Int>)] {
         var found: [(String, Range<Int>)] = []
-        for (key, range) in members(json, objectAt: skipSpace(json, 0)) where key == "data" {
-            for (name, value) in members(json, objectAt: range.lowerBound) where names.contains(name) {
-                found.append((name, value))
-            }
+        members(json, objectAt: skipSpace(json, 0), named: ["data"]) { _, data in
+            members(json, objectAt: data.lowerBound, named: names) { name, value in found.append((name, value)) }
         }
         return found
     }
 
-    /// The members of the object starting at `start`: each key (unescaped) and its value's range.
-    static func members(_ json: [UInt8], objectAt start: Int) -> [(key: String, range: Range<Int>)] {
-        guard start < json.count, json[start] == UInt8(ascii: "{") else { return [] }
-        var result: [(String, Range<Int>)] = []
+    /// Calls `body` with each member of the object at `start` whose key (unescaped) is one of
+    /// `names`, and its value's range. Keys are compared as bytes; only escaped ones are decoded.
+    static func members(_ json: [UInt8], objectAt start: Int, named names: Set<String>, _ body: (String, Range<Int>) -> Void) {
+        guard start < json.count, json[start] == UInt8(ascii: "{") else { return }
+        let wanted = names.map { (name: $0, bytes: Array($0.utf8)) }
         var index = skipSpace(json, start + 1)
         while index < json.count, json[index] == UInt8(ascii: "\"") {
             let keyEnd = skipString(json, index)
-            let key = (try? JSONDecoder().decode(String.self, from: Data(json[index..<keyEnd]))) ?? ""
+            let key = json[index..<keyEnd]
             index = skipSpace(json, keyEnd)
             index = skipSpace(json, index + 1)  // the colon
             let valueEnd = skipValue(json, index)
-            result.append((key, index..<valueEnd))
+            let inner = key.dropFirst().dropLast()
+            if inner.contains(UInt8(ascii: "\\")) {
+                let decoded = decodeKey(key)
+                if names.contains(decoded) { body(decoded, index..<valueEnd) }
+            } else if let match = wanted.first(where: { $0.bytes.elementsEqual(inner) }) {
+                body(match.name, index..<valueEnd)
+            }
             index = skipSpace(json, valueEnd)
             if index < json.count, json[index] == UInt8(ascii: ",") { index = skipSpace(json, index + 1) }
         }
-        return result
+    }
+
+    /// A key with escapes as text (`"in\u0073z"` is `insz`).
+    static func decodeKey(_ quoted: ArraySlice<UInt8>) -> String {
+        (try? JSONDecoder().decode(String.self, from: Data(quoted))) ?? ""
     }
 
     static func skipSpace(_ json: [UInt8], _ start: Int) -> Int {
         var index = start
-        while index < json.count, [0x20, 0x09, 0x0A, 0x0D].contains(json[index]) { index += 1 }
+        while index < json.count, isSpace(json[index]) { index += 1 }
         return index
     }
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
     /// The index after the string that starts at `start` (its opening quote).
     static func skipString(_ json: [UInt8], _ start: Int) -> Int {
@@ -178,7 +185,9 @@ enum JSONScan {
             return index
         default:
             var index = start
-            while index < json.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(json[index]) { index += 1 }
+            while index < json.count, json[index] != UInt8(ascii: ","), json[index] != UInt8(ascii: "}"), json[index] != UInt8(ascii: "]"), !isSpace(json[index]) {
+                index += 1
+            }
             return index
         }
     }
