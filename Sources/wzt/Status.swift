@@ -22,12 +22,17 @@ struct Status: ParsableCommand {
         let patternsByModule = Dictionary(uniqueKeysWithValues: ModuleCatalog.modules.map { ($0.key, $0.value(configuration).subscriptions) })
         let deadLetters = try log.deadLetters(status: .open)
         let head = log.headOffset
-        let rows = try log.cursors().map { cursor in
-            SubscriptionStatus(
-                subscription: cursor.subscription, patterns: (patternsByModule[cursor.subscription] ?? []).map(\.rawValue), cursor: cursor.offset,
-                lag: try log.count(after: cursor.offset, matching: patternsByModule[cursor.subscription] ?? []),
-                deadLetters: deadLetters.filter { $0.subscription == cursor.subscription }.count, updatedAt: cursor.updatedAt)
-        }
+        // A module whose first batch is still on its way has no cursor yet: listed from the start of the log.
+        let cursors = try log.cursors()
+        let notStarted = Set(configuration.hostedModules + configuration.remoteModules).subtracting(cursors.map(\.subscription)).sorted()
+        let rows = try (cursors.map { ($0.subscription, $0.offset, $0.updatedAt) } + notStarted.map { ($0, Int64(0), "never") })
+            .sorted { $0.0 < $1.0 }
+            .map { subscription, offset, updatedAt in
+                SubscriptionStatus(
+                    subscription: subscription, patterns: (patternsByModule[subscription] ?? []).map(\.rawValue), cursor: offset,
+                    lag: try log.count(after: offset, matching: patternsByModule[subscription] ?? []),
+                    deadLetters: deadLetters.filter { $0.subscription == subscription }.count, updatedAt: updatedAt)
+            }
         let report = StatusReport(log: configuration.logPath, head: head, events: try log.count(), openDeadLetters: deadLetters.count, subscriptions: rows)
         if json {
             let encoder = JSONEncoder()
