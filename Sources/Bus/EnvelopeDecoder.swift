@@ -54,7 +54,7 @@ public struct EnvelopeDecoder: Sendable {
         }
         let decoder = JSONDecoder()
         decoder.userInfo[EnvelopeHeader.registryKey] = registry
-        if refusesStoredForms { decoder.userInfo[Personal<String>.refusesStoredForms] = true }
+        if refusesStoredForms { decoder.userInfo[EnvelopeHeader.refusesStoredFormsKey] = true }
         do {
             return try decoder.decode(EnvelopeHeader.self, from: Data(json))
         } catch let error as EnvelopeError {
@@ -71,6 +71,8 @@ public struct EnvelopeDecoder: Sendable {
 /// contract (found through the registry in `userInfo`) and kept for typed reads.
 struct EnvelopeHeader: Decodable {
     static let registryKey = CodingUserInfoKey(rawValue: "be.wzt.bus.registry")!
+    /// Set for events from publishers: `Personal` fields must hold values, not the log's sealed or erased forms.
+    static let refusesStoredFormsKey = CodingUserInfoKey(rawValue: "be.wzt.bus.refuses-stored-forms")!
 
     let id: String
     let source: String

@@ -27,7 +27,7 @@ public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, H
             guard let marker = try? decoder.container(keyedBy: Marker.self), marker.contains(.sealed) || marker.contains(.erased) else {
                 throw notAValue
             }
-            guard decoder.userInfo[Personal.refusesStoredForms] as? Bool != true else {
+            guard decoder.userInfo[EnvelopeHeader.refusesStoredFormsKey] as? Bool != true else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "send the value itself; sealed and erased forms are the log's"))
             }
             self = try marker.decodeIfPresent(String.self, forKey: .sealed).map(Personal.sealed) ?? .erased
@@ -45,9 +45,4 @@ public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, H
             try container.encode(true, forKey: .erased)
         }
     }
-}
-
-extension Personal {
-    /// Set in a decoder's `userInfo` for events from publishers, who send values, never the log's forms.
-    static var refusesStoredForms: CodingUserInfoKey { CodingUserInfoKey(rawValue: "be.wzt.bus.refuses-stored-forms")! }
 }

@@ -50,14 +50,9 @@ public struct Need: Sendable, Hashable {
         self.fields = fields
     }
 
-    /// Every field of contract `T`'s current version.
-    public init<T: EventContract>(_ contract: T.Type, for purpose: Purpose) {
-        self.init(EventPattern(exactly: T.eventType), for: purpose)
-    }
-
-    /// Only `fields` of contract `T`. They must include every field the contract requires, or
-    /// the subscriber could not read the events it is handed.
-    public init<T: EventContract>(_ contract: T.Type, for purpose: Purpose, fields: Set<String>) {
+    /// Fields of contract `T`'s current version: all of them, or only `fields`, which must include
+    /// every field the contract requires, or the subscriber could not read what it is handed.
+    public init<T: EventContract>(_ contract: T.Type, for purpose: Purpose, fields: Set<String>? = nil) {
         self.init(EventPattern(exactly: T.eventType), for: purpose, fields: fields)
     }
 }
