@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// One event as CloudEvents 1.0 JSON (structured mode), validated against its contract.
@@ -20,6 +21,16 @@ public struct Envelope: Sendable {
     /// The contract's personal fields (`EventContract.personalFields`): sealed when appended.
     public let personalFields: Set<String>
     public private(set) var json: [UInt8]
+    /// Set once the personal fields are sealed (`SubjectKeys.seal`): the key, for the log's writer
+    /// to store with the event, and the JSON before, to seal again if that key is erased meanwhile.
+    var sealing: SealedWith?
+
+    struct SealedWith: Sendable {
+        let keyID: Int64
+        let key: SymmetricKey
+        let subject: String
+        let unsealed: [UInt8]
+    }
 
     init(header: EnvelopeHeader, json: [UInt8]) {
         id = header.id

@@ -38,7 +38,7 @@ public final class EventLog: @unchecked Sendable {
         self.logger = logger
         self.sealsPersonalFields = sealsPersonalFields
         pool = try SQLiteDatabase.open(path: path, migrator: LogSchema.migrator)
-        keys = SubjectKeys(pool: pool)
+        keys = try SubjectKeys(pool: pool)
         let last = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
         head = Mutex(HeadState(offset: last))
         let thread = Thread { [unowned self] in self.writerLoop() }
@@ -66,8 +66,19 @@ public final class EventLog: @unchecked Sendable {
     // MARK: appending
 
     /// Appends `envelopes` in order; `completion` runs on the writer thread after the fsync.
+    /// Personal fields are sealed here, on the caller's thread, so that the writer, which every
+    /// append waits for, only stores new keys.
     public func append(_ envelopes: [Envelope], completion: @escaping @Sendable (Result<[Appended], EnvelopeError>) -> Void) {
-        enqueue(.append(envelopes, completion)) { completion(.failure($0)) }
+        let sealed: [Envelope]
+        do {
+            sealed = try envelopes.map { envelope throws(EnvelopeError) in
+                sealsPersonalFields && !envelope.personalFields.isEmpty ? try keys.seal(envelope) : envelope
+            }
+        } catch {
+            completion(.failure(error))
+            return
+        }
+        enqueue(.append(sealed, completion)) { completion(.failure($0)) }
     }
 
     /// Appends `envelopes` in order and returns once they are durable.
@@ -116,7 +127,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     private func commit(_ batch: [WriteRequest]) {
-        var madeKeys: [String: SymmetricKey] = [:]
+        var storedKeys: [SubjectKeys.KeyID: SymmetricKey] = [:]
         var appended: [[Appended]] = []
         var newEvents: [StoredEvent] = []
         var updateErrors: [(any Error)?] = []
@@ -127,7 +138,7 @@ public final class EventLog: @unchecked Sendable {
                     for request in batch {
                         switch request {
                         case .append(let envelopes, _):
-                            appended.append(try insert(envelopes, into: db, newEvents: &newEvents, madeKeys: &madeKeys))
+                            appended.append(try insert(envelopes, into: db, newEvents: &newEvents, storedKeys: &storedKeys))
                         case .update(let body, _):
                             // A savepoint each, so one failing update does not undo the group.
                             do {
@@ -145,6 +156,7 @@ public final class EventLog: @unchecked Sendable {
                 }
             }
         } catch {
+            keys.commitEnded(storedNow: [:])
             let refusal = EnvelopeError.storage(error)
             logger.error("log commit failed", metadata: ["bus.error": "\(refusal.reason)", "bus.requests": "\(batch.count)"])
             for request in batch {
@@ -155,7 +167,7 @@ public final class EventLog: @unchecked Sendable {
             }
             return
         }
-        keys.remember(madeKeys)
+        keys.commitEnded(storedNow: storedKeys)
         if let last = newEvents.last {
             publishHead(last.offset)
             for observer in observers.withLock({ $0 }) { observer(newEvents) }
@@ -176,13 +188,12 @@ public final class EventLog: @unchecked Sendable {
         }
     }
 
-    /// Inserts `envelopes`, their personal fields sealed with their subject's key (made and stored
-    /// in this transaction when the subject has none yet).
-    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], madeKeys: inout [String: SymmetricKey]) throws -> [Appended] {
+    /// Inserts `envelopes`, with the keys that sealed their personal fields when not yet stored.
+    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], storedKeys: inout [SubjectKeys.KeyID: SymmetricKey]) throws -> [Appended] {
         let insert = try db.cachedStatement(sql: "INSERT INTO events (id, type, subject, envelope) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
         let lookup = try db.cachedStatement(sql: #"SELECT "offset" FROM events WHERE id = ?"#)
         return try envelopes.map { envelope in
-            let envelope = try seal(envelope, db, madeKeys: &madeKeys)
+            let envelope = try keys.store(envelope, db, storedNow: &storedKeys)
             let json = Data(envelope.json)
             try insert.execute(arguments: [envelope.id, envelope.type.rawValue, envelope.subject, json])
             if db.changesCount == 1 {
@@ -205,15 +216,6 @@ public final class EventLog: @unchecked Sendable {
         let deleted = try await update { [keys] db in try keys.erase(subject, reason: reason, db) }
         _ = try? await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
         return deleted
-    }
-
-    private func seal(_ envelope: Envelope, _ db: Database, madeKeys: inout [String: SymmetricKey]) throws -> Envelope {
-        guard sealsPersonalFields, !envelope.personalFields.isEmpty else { return envelope }
-        guard let subject = envelope.subject else {
-            throw EnvelopeError(.missingAttribute, "event \(envelope.id) carries personal data (\(envelope.personalFields.sorted().joined(separator: ", "))) and needs a `subject`: its personal fields are sealed with the subject's key")
-        }
-        let key = try keys.sealingKey(for: subject, db, made: &madeKeys)
-        return envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: key))
     }
 
     // MARK: observing

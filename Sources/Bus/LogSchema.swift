@@ -36,6 +36,7 @@ enum LogSchema {
                 """)
         }
         // One key per subject for its personal fields; deleting the row erases them (SubjectKeys).
+        // Since v4 only read, for values sealed before key ids.
         migrator.registerMigration("v2 subject keys") { db in
             try db.execute(sql: """
                 CREATE TABLE subject_keys (
@@ -59,6 +60,19 @@ enum LogSchema {
                     due_at REAL NOT NULL
                 );
                 CREATE INDEX retention_due_at ON retention_due(due_at);
+                """)
+        }
+        // Keys by id, appended in arrival order; sealed values name their key (SubjectKeys).
+        // AUTOINCREMENT: the id of an erased key is never given to another, which would then be
+        // tried on the erased key's values.
+        migrator.registerMigration("v4 sealing keys") { db in
+            try db.execute(sql: """
+                CREATE TABLE sealing_keys (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    subject TEXT NOT NULL,
+                    key BLOB NOT NULL,
+                    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                );
                 """)
         }
         return migrator

@@ -6,8 +6,9 @@ import Foundation
 /// lists such fields in `personalFields`, and a module must say what it does without them.
 public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, Hashable {
     case value(Value)
-    /// As the log holds it, for readers that have no key: base64 of nonce, ciphertext and tag.
-    case sealed(String)
+    /// As the log holds it, for readers that have no key: base64 of nonce, ciphertext and tag,
+    /// and the id of the key it was sealed with (none for values sealed before key ids).
+    case sealed(String, key: Int64?)
     /// The subject's key was deleted (right to erasure): the value is gone for good.
     case erased
 
@@ -16,7 +17,7 @@ public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, H
         return nil
     }
 
-    private enum Marker: String, CodingKey { case sealed, erased }
+    private enum Marker: String, CodingKey { case sealed, key, erased }
 
     public init(from decoder: any Decoder) throws {
         // The value first: it is what publishers send and modules get, and it decodes without
@@ -30,16 +31,21 @@ public enum Personal<Value: Codable & Sendable & Hashable>: Codable, Sendable, H
             guard decoder.userInfo[EnvelopeHeader.refusesStoredFormsKey] as? Bool != true else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "send the value itself; sealed and erased forms are the log's"))
             }
-            self = try marker.decodeIfPresent(String.self, forKey: .sealed).map(Personal.sealed) ?? .erased
+            if let sealed = try marker.decodeIfPresent(String.self, forKey: .sealed) {
+                self = .sealed(sealed, key: try marker.decodeIfPresent(Int64.self, forKey: .key))
+            } else {
+                self = .erased
+            }
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .value(let value): try value.encode(to: encoder)
-        case .sealed(let sealed):
+        case .sealed(let sealed, let key):
             var container = encoder.container(keyedBy: Marker.self)
             try container.encode(sealed, forKey: .sealed)
+            try container.encodeIfPresent(key, forKey: .key)
         case .erased:
             var container = encoder.container(keyedBy: Marker.self)
             try container.encode(true, forKey: .erased)

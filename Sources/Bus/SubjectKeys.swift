@@ -4,55 +4,138 @@ import GRDB
 import Synchronization
 
 /// The keys that seal the personal fields of each subject's events (`Personal`), in the log's own
-/// file (tables `subject_keys`, `erased_subjects`) so that a key is durable in the same commit as
-/// the first event sealed with it. Deleting a subject's key erases those fields from every event,
-/// every replay and every backup of the log, while the rest of each event stays (crypto-shredding).
+/// file so that a key is durable in the same commit as the first event sealed with it. Deleting a
+/// subject's keys erases those fields from every event, every replay and every backup of the log,
+/// while the rest of each event stays (crypto-shredding).
+///
+/// Keys live in `sealing_keys`, found by their id, which each sealed value names. The table has
+/// no index on `subject`: subjects (case ids) arrive in any order, and keeping an index of them
+/// dirtied a random page per new subject in every commit, which halved ingest. Without it a new
+/// key is appended at the end of the table; a subject may hold several keys (a new one after a
+/// restart, when the process no longer remembers the one it made), and erasure finds them all
+/// with one scan. `subject_keys` holds the keys of values sealed before key ids existed.
+///
+/// Sealing runs on the thread that appends (`seal`), beside the other appenders and off the
+/// writer's path; the writer only stores a new key in the commit of its first event (`store`).
 public final class SubjectKeys: Sendable {
+    public typealias KeyID = Int64
+    /// A key with the id that sealed values name it by.
+    typealias SealingKey = (id: KeyID, key: SymmetricKey)
+
     private let pool: DatabasePool
-    /// Keys known to be stored, for sealing (the log's writer) and opening (modules' deliveries).
-    private let cache = Mutex<[String: SymmetricKey]>([:])
+    /// The key this process seals each subject's fields with; stored with the first event it seals.
+    private let sealing = Mutex<[String: SealingKey]>([:])
+    /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
+    /// Only the log's writer stores keys, and it starts above every id the file has ever held.
+    private let lastID: Atomic<KeyID>
+    /// Ids of the keys known to be stored (the writer's, to store each key once).
+    private let stored = Mutex<Set<KeyID>>([])
+    /// Ids of keys deleted by erasure while this process runs: an event sealed with one of them
+    /// but not yet stored is sealed again with a new key, or its fields would be born erased (and
+    /// storing the key again would bring the erased fields back).
+    private let erasedIDs = Mutex<Set<KeyID>>([])
+    /// Keys read for opening, by id.
+    private let opening = Mutex<[KeyID: SymmetricKey]>([:])
+    /// Random bytes for new keys, drawn from the system 4 KiB at a time: one system call per key
+    /// made a quarter of what sealing cost.
+    private let keyMaterial = Mutex(KeyMaterial())
 
-    init(pool: DatabasePool) { self.pool = pool }
+    init(pool: DatabasePool) throws {
+        self.pool = pool
+        // sqlite_sequence keeps the highest id ever stored, also of keys erased since.
+        lastID = Atomic(try pool.read { db in
+            try KeyID.fetchOne(db, sql: """
+                SELECT MAX(n) FROM (SELECT seq AS n FROM sqlite_sequence WHERE name = 'sealing_keys' UNION ALL SELECT MAX(id) FROM sealing_keys)
+                """)
+        } ?? 0)
+    }
 
-    /// The subject's key, inside the writer's transaction `db`: known, stored, or made and stored
-    /// now, so it is durable in the same commit as the event it seals. `made` collects new keys;
-    /// they join the cache once that commit succeeded (`remember`). Sealing and erasure both run
-    /// on the log's writer, one after the other, so an erased key is never stored again.
-    func sealingKey(for subject: String, _ db: Database, made: inout [String: SymmetricKey]) throws -> SymmetricKey {
-        if let known = made[subject] ?? cache.withLock({ $0[subject] }) { return known }
-        if let stored = try Data.fetchOne(db.cachedStatement(sql: "SELECT key FROM subject_keys WHERE subject = ?"), arguments: [subject]) {
-            let key = SymmetricKey(data: stored)
-            cache.withLock { $0[subject] = key }
-            return key
+    /// `envelope` with its personal fields sealed with the key this process seals the subject's
+    /// fields with, made now when there is none. Runs on the appending thread.
+    func seal(_ envelope: Envelope) throws(EnvelopeError) -> Envelope {
+        guard let subject = envelope.subject else {
+            throw EnvelopeError(.missingAttribute, "event \(envelope.id) carries personal data (\(envelope.personalFields.sorted().joined(separator: ", "))) and needs a `subject`: its personal fields are sealed with the subject's key")
         }
-        let key = SymmetricKey(size: .bits256)
-        try db.cachedStatement(sql: "INSERT INTO subject_keys (subject, key) VALUES (?, ?)").execute(arguments: [subject, key.withUnsafeBytes { Data($0) }])
-        made[subject] = key
+        let key = sealing.withLock { keys in
+            if let known = keys[subject] { return known }
+            let made = (id: lastID.add(1, ordering: .relaxed).newValue, key: keyMaterial.withLock { $0.nextKey() })
+            keys[subject] = made
+            return made
+        }
+        do {
+            var sealed = envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: key))
+            sealed.sealing = Envelope.SealedWith(keyID: key.id, key: key.key, subject: subject, unsealed: envelope.json)
+            return sealed
+        } catch {
+            throw EnvelopeError(.storageFailed, "sealing the personal fields of event \(envelope.id) failed: \(error)")
+        }
+    }
+
+    /// On the log's writer, in the transaction that appends `envelope`: stores the key that
+    /// sealed it unless stored already. When an erasure deleted that key since it was sealed, the
+    /// envelope is sealed again with a new key first. `storedNow` collects the keys stored.
+    func store(_ envelope: Envelope, _ db: Database, storedNow: inout [KeyID: SymmetricKey]) throws -> Envelope {
+        guard var sealing = envelope.sealing else { return envelope }
+        var envelope = envelope
+        if erasedIDs.withLock({ $0.contains(sealing.keyID) }) {
+            var unsealed = envelope.storing(sealing.unsealed)
+            unsealed.sealing = nil
+            envelope = try seal(unsealed)
+            sealing = envelope.sealing!
+        }
+        guard storedNow[sealing.keyID] == nil, !stored.withLock({ $0.contains(sealing.keyID) }) else { return envelope }
+        try db.cachedStatement(sql: "INSERT INTO sealing_keys (id, subject, key) VALUES (?, ?, ?)")
+            .execute(arguments: [sealing.keyID, sealing.subject, sealing.key.withUnsafeBytes { Data($0) }])
+        storedNow[sealing.keyID] = sealing.key
+        return envelope
+    }
+
+    /// Called by the log's writer after each commit with the keys stored in it: all of them when
+    /// the commit is durable, none when it failed (an event sealed with one then stores it).
+    func commitEnded(storedNow: [KeyID: SymmetricKey]) {
+        guard !storedNow.isEmpty else { return }
+        let erased = erasedIDs.withLock { $0 }
+        stored.withLock { $0.formUnion(storedNow.keys) }
+        opening.withLock { cache in for (id, key) in storedNow where !erased.contains(id) { cache[id] = key } }
+    }
+
+    /// The key with `id`, or nil when it was erased.
+    public func openingKey(id: KeyID) throws -> SymmetricKey? {
+        if let known = opening.withLock({ $0[id] }) { return known }
+        guard let stored = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
+        let key = SymmetricKey(data: stored)
+        opening.withLock { $0[id] = key }
         return key
     }
 
-    /// Keys made in a commit that is now durable.
-    func remember(_ made: [String: SymmetricKey]) {
-        guard !made.isEmpty else { return }
-        cache.withLock { $0.merge(made) { _, new in new } }
-    }
-
-    /// The subject's key for reading, or nil when it has none (erased, or never had personal data).
-    public func openingKey(for subject: String) throws -> SymmetricKey? {
-        if let known = cache.withLock({ $0[subject] }) { return known }
-        return try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
+    /// The key of values sealed before key ids existed, or nil when the subject has none.
+    func legacyKey(for subject: String) throws -> SymmetricKey? {
+        try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
             .map { SymmetricKey(data: $0) }
     }
 
-    /// Deletes the subject's key in `db` (on the log's writer) and forgets it. Returns whether
+    /// Whether any key of the subject is stored (a scan: for exports and checks, not for events).
+    public func holdsKey(for subject: String) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM sealing_keys WHERE subject = ?1) OR EXISTS (SELECT 1 FROM subject_keys WHERE subject = ?1)
+                """, arguments: [subject]) ?? false
+        }
+    }
+
+    /// Deletes the subject's keys in `db` (on the log's writer) and forgets them. Returns whether
     /// there was a key.
     func erase(_ subject: String, reason: String, _ db: Database) throws -> Bool {
-        cache.withLock { _ = $0.removeValue(forKey: subject) }
-        // Overwrite the deleted row's bytes instead of leaving them in a free page.
+        // Overwrite the deleted rows' bytes instead of leaving them in a free page.
         try db.execute(sql: "PRAGMA secure_delete = ON")
+        let ids = try KeyID.fetchAll(db, sql: "DELETE FROM sealing_keys WHERE subject = ? RETURNING id", arguments: [subject])
         try db.execute(sql: "DELETE FROM subject_keys WHERE subject = ?", arguments: [subject])
-        let deleted = db.changesCount > 0
+        let deleted = !ids.isEmpty || db.changesCount > 0
         try db.execute(sql: "INSERT INTO erased_subjects (subject, reason) VALUES (?, ?)", arguments: [subject, reason])
+        // The key this process seals the subject with may not be stored yet; it is erased too.
+        let unstored = sealing.withLock { $0.removeValue(forKey: subject) }.map { [$0.id] } ?? []
+        erasedIDs.withLock { $0.formUnion(ids + unstored) }
+        opening.withLock { cache in for id in ids { cache.removeValue(forKey: id) } }
         return deleted
     }
 
@@ -64,31 +147,65 @@ public final class SubjectKeys: Sendable {
     }
 }
 
+/// Random bytes for keys, fetched in bulk and handed out 32 at a time; each byte is used once
+/// and the buffer is overwritten when it is refilled.
+private struct KeyMaterial {
+    private var bytes: [UInt8] = []
+    private var used = 0
+
+    mutating func nextKey() -> SymmetricKey {
+        if used + 32 > bytes.count {
+            for index in bytes.indices { bytes[index] = 0 }
+            bytes = SymmetricKey(size: SymmetricKeySize(bitCount: 4096 * 8)).withUnsafeBytes { Array($0) }
+            used = 0
+        }
+        defer { used += 32 }
+        return SymmetricKey(data: bytes[used..<used + 32])
+    }
+}
+
 /// Seals and opens the personal fields of an envelope in place: only the bytes of those values
 /// change, so sealing costs a scan of the envelope and one AES-GCM per field, not a JSON rewrite.
 public enum Sealing {
-    /// `json` with the values of `fields` inside `data` replaced by `{"sealed":"…"}`; the event id
-    /// and the field name are authenticated with each value, so a sealed value cannot be moved.
-    static func seal(_ json: [UInt8], fields: Set<String>, id: String, key: SymmetricKey) throws -> [UInt8] {
+    /// Nonces for AES-GCM: a counter across the process instead of 12 random bytes per value (a
+    /// system call each). A (key, nonce) pair must never repeat, and it cannot: a key seals only
+    /// in the process that made it (after a restart a subject gets a new key), and this counter
+    /// never goes back while that process lives.
+    private static let nonces = Atomic<UInt64>(0)
+
+    private static func nextNonce() throws -> AES.GCM.Nonce {
+        let count = nonces.add(1, ordering: .relaxed).newValue
+        return try AES.GCM.Nonce(data: [0, 0, 0, 0] + withUnsafeBytes(of: count.bigEndian) { Array($0) })
+    }
+
+    /// `json` with the values of `fields` inside `data` replaced by `{"sealed":"…","key":id}`; the
+    /// event id and the field name are authenticated with each value, so a sealed value cannot be
+    /// moved.
+    static func seal(_ json: [UInt8], fields: Set<String>, id: String, key: SubjectKeys.SealingKey) throws -> [UInt8] {
         var output = json
         // From the back, so the ranges found stay valid while earlier ones are replaced.
         for (name, range) in JSONScan.dataMembers(json, named: fields).reversed() {
-            let box = try AES.GCM.seal(json[range], using: key, authenticating: Array((id + "/" + name).utf8))
+            let box = try AES.GCM.seal(json[range], using: key.key, nonce: nextNonce(), authenticating: Array((id + "/" + name).utf8))
             guard let combined = box.combined else { throw EnvelopeError(.storageFailed, "sealing event \(id) failed") }
-            output.replaceSubrange(range, with: Array(#"{"sealed":""#.utf8) + Array(combined.base64EncodedString().utf8) + Array(#""}"#.utf8))
+            output.replaceSubrange(range, with: Array(#"{"sealed":""#.utf8) + Array(combined.base64EncodedString().utf8) + Array("\",\"key\":\(key.id)}".utf8))
         }
         return output
     }
 
-    /// `json` with every sealed personal field opened, or marked `{"erased":true}` when the
-    /// subject's key is gone. Unchanged when it holds nothing sealed.
+    /// `json` with every sealed personal field opened, or marked `{"erased":true}` when its key is
+    /// gone. Unchanged when it holds nothing sealed.
     public static func open(_ json: [UInt8], id: String, subject: String?, keys: SubjectKeys) throws -> [UInt8] {
-        guard json.firstRange(of: Array(#"{"sealed":"#.utf8)) != nil,
+        guard json.firstRange(of: Array(#""sealed":"#.utf8)) != nil,
               var envelope = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
               var data = envelope["data"] as? [String: Any] else { return json }
-        let key = try subject.flatMap { try keys.openingKey(for: $0) }
         for (name, value) in data {
-            guard let sealed = (value as? [String: Any])?["sealed"] as? String else { continue }
+            guard let form = value as? [String: Any], let sealed = form["sealed"] as? String else { continue }
+            let key: SymmetricKey?
+            if let keyID = form["key"] as? NSNumber {
+                key = try keys.openingKey(id: keyID.int64Value)
+            } else {
+                key = try subject.flatMap { try keys.legacyKey(for: $0) }
+            }
             guard let key else {
                 data[name] = ["erased": true]
                 continue
@@ -105,34 +222,39 @@ public enum Sealing {
 }
 
 /// Finds members of the top-level `data` object in envelope JSON that the decoder already
-/// accepted, so it assumes well-formed input and never reads past the end.
+/// accepted, so it assumes well-formed input and never reads past the end. It runs on the log's
+/// writer for every event with personal fields, hence raw buffers and names as bytes.
 enum JSONScan {
+    typealias Bytes = UnsafeBufferPointer<UInt8>
+    private static let data = [(name: "data", bytes: Array("data".utf8))]
+
     /// The byte ranges of the values of `names` in `data`, in document order, every occurrence.
     static func dataMembers(_ json: [UInt8], named names: Set<String>) -> [(name: String, range: Range<Int>)] {
+        let wanted = names.map { (name: $0, bytes: Array($0.utf8)) }
         var found: [(String, Range<Int>)] = []
-        members(json, objectAt: skipSpace(json, 0), named: ["data"]) { _, data in
-            members(json, objectAt: data.lowerBound, named: names) { name, value in found.append((name, value)) }
+        json.withUnsafeBufferPointer { json in
+            members(json, objectAt: skipSpace(json, 0), named: data) { _, data in
+                members(json, objectAt: data.lowerBound, named: wanted) { name, value in found.append((name, value)) }
+            }
         }
         return found
     }
 
     /// Calls `body` with each member of the object at `start` whose key (unescaped) is one of
     /// `names`, and its value's range. Keys are compared as bytes; only escaped ones are decoded.
-    static func members(_ json: [UInt8], objectAt start: Int, named names: Set<String>, _ body: (String, Range<Int>) -> Void) {
+    static func members(_ json: Bytes, objectAt start: Int, named names: [(name: String, bytes: [UInt8])], _ body: (String, Range<Int>) -> Void) {
         guard start < json.count, json[start] == UInt8(ascii: "{") else { return }
-        let wanted = names.map { (name: $0, bytes: Array($0.utf8)) }
         var index = skipSpace(json, start + 1)
         while index < json.count, json[index] == UInt8(ascii: "\"") {
-            let keyEnd = skipString(json, index)
-            let key = json[index..<keyEnd]
+            let keyStart = index, keyEnd = skipString(json, index)
+            let inner = Bytes(rebasing: json[keyStart + 1..<max(keyStart + 1, keyEnd - 1)])
             index = skipSpace(json, keyEnd)
             index = skipSpace(json, index + 1)  // the colon
             let valueEnd = skipValue(json, index)
-            let inner = key.dropFirst().dropLast()
             if inner.contains(UInt8(ascii: "\\")) {
-                let decoded = decodeKey(key)
-                if names.contains(decoded) { body(decoded, index..<valueEnd) }
-            } else if let match = wanted.first(where: { $0.bytes.elementsEqual(inner) }) {
+                let decoded = decodeKey(Bytes(rebasing: json[keyStart..<keyEnd]))
+                if let match = names.first(where: { $0.name == decoded }) { body(match.name, index..<valueEnd) }
+            } else if let match = names.first(where: { $0.bytes.elementsEqual(inner) }) {
                 body(match.name, index..<valueEnd)
             }
             index = skipSpace(json, valueEnd)
@@ -141,11 +263,11 @@ enum JSONScan {
     }
 
     /// A key with escapes as text (`"in\u0073z"` is `insz`).
-    static func decodeKey(_ quoted: ArraySlice<UInt8>) -> String {
-        (try? JSONDecoder().decode(String.self, from: Data(quoted))) ?? ""
+    static func decodeKey(_ quoted: Bytes) -> String {
+        (try? JSONDecoder().decode(String.self, from: Data(buffer: quoted))) ?? ""
     }
 
-    static func skipSpace(_ json: [UInt8], _ start: Int) -> Int {
+    static func skipSpace(_ json: Bytes, _ start: Int) -> Int {
         var index = start
         while index < json.count, isSpace(json[index]) { index += 1 }
         return index
@@ -154,7 +276,7 @@ enum JSONScan {
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
     /// The index after the string that starts at `start` (its opening quote).
-    static func skipString(_ json: [UInt8], _ start: Int) -> Int {
+    static func skipString(_ json: Bytes, _ start: Int) -> Int {
         var index = start + 1
         while index < json.count, json[index] != UInt8(ascii: "\"") {
             index += json[index] == UInt8(ascii: "\\") ? 2 : 1
@@ -163,7 +285,7 @@ enum JSONScan {
     }
 
     /// The index after the value that starts at `start`.
-    static func skipValue(_ json: [UInt8], _ start: Int) -> Int {
+    static func skipValue(_ json: Bytes, _ start: Int) -> Int {
         guard start < json.count else { return start }
         switch json[start] {
         case UInt8(ascii: "\""):
