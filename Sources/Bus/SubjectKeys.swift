@@ -37,7 +37,7 @@ public final class SubjectKeys: Sendable {
     /// Keys read for opening, by id.
     private let opening = Mutex<[KeyID: SymmetricKey]>([:])
     /// Random bytes for new keys, drawn from the system 4 KiB at a time: one system call per key
-    /// made a quarter of what sealing cost.
+    /// was about a sixth of what sealing cost.
     private let keyMaterial = Mutex(KeyMaterial())
 
     init(pool: DatabasePool) throws {
