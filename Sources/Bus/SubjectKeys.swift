@@ -156,11 +156,21 @@ private struct KeyMaterial {
     mutating func nextKey() -> SymmetricKey {
         if used + 32 > bytes.count {
             for index in bytes.indices { bytes[index] = 0 }
-            bytes = SymmetricKey(size: SymmetricKeySize(bitCount: 4096 * 8)).withUnsafeBytes { Array($0) }
+            bytes = Self.randomBytes(4096)
             used = 0
         }
         defer { used += 32 }
         return SymmetricKey(data: bytes[used..<used + 32])
+    }
+
+    /// `count` bytes from the kernel's generator in one read; `SymmetricKey(size:)` asks it for
+    /// 8 bytes at a time.
+    private static func randomBytes(_ count: Int) -> [UInt8] {
+        if let urandom = FileHandle(forReadingAtPath: "/dev/urandom") {
+            defer { try? urandom.close() }
+            if let data = try? urandom.read(upToCount: count), data.count == count { return Array(data) }
+        }
+        return SymmetricKey(size: SymmetricKeySize(bitCount: count * 8)).withUnsafeBytes { Array($0) }
     }
 }
 
