@@ -18,7 +18,7 @@ import Synchronization
 /// Sealing runs on the thread that appends (`seal`), beside the other appenders and off the
 /// writer's path; the writer only stores a new key in the commit of its first event (`store`).
 public final class SubjectKeys: Sendable {
-    public typealias KeyID = Int64
+    typealias KeyID = Int64
     /// A key with the id that sealed values name it by.
     typealias SealingKey = (id: KeyID, key: SymmetricKey)
 
@@ -100,7 +100,7 @@ public final class SubjectKeys: Sendable {
     }
 
     /// The key with `id`, or nil when it was erased.
-    public func openingKey(id: KeyID) throws -> SymmetricKey? {
+    func openingKey(id: KeyID) throws -> SymmetricKey? {
         if let known = opening.withLock({ $0[id] }) { return known }
         guard let stored = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
         let key = SymmetricKey(data: stored)
@@ -112,15 +112,6 @@ public final class SubjectKeys: Sendable {
     func legacyKey(for subject: String) throws -> SymmetricKey? {
         try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
             .map { SymmetricKey(data: $0) }
-    }
-
-    /// Whether any key of the subject is stored (a scan: for exports and checks, not for events).
-    public func holdsKey(for subject: String) throws -> Bool {
-        try pool.read { db in
-            try Bool.fetchOne(db, sql: """
-                SELECT EXISTS (SELECT 1 FROM sealing_keys WHERE subject = ?1) OR EXISTS (SELECT 1 FROM subject_keys WHERE subject = ?1)
-                """, arguments: [subject]) ?? false
-        }
     }
 
     /// Deletes the subject's keys in `db` (on the log's writer) and forgets them. Returns whether
