@@ -28,13 +28,12 @@ public final class SubjectKeys: Sendable {
     /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
     /// Only the log's writer stores keys, and it starts above every id the file has ever held.
     private let lastID: Atomic<KeyID>
-    /// Ids of the keys known to be stored (the writer's, to store each key once).
-    private let stored = Mutex<Set<KeyID>>([])
     /// Ids of keys deleted by erasure while this process runs: an event sealed with one of them
     /// but not yet stored is sealed again with a new key, or its fields would be born erased (and
     /// storing the key again would bring the erased fields back).
     private let erasedIDs = Mutex<Set<KeyID>>([])
-    /// Keys read for opening, by id.
+    /// Keys known to be stored, by id: those this process stored, and those read for opening.
+    /// The writer stores a key only when it is not here (an erased one is sealed again first).
     private let opening = Mutex<[KeyID: SymmetricKey]>([:])
     /// Random bytes for new keys, drawn from the system 4 KiB at a time: one system call per key
     /// was about a sixth of what sealing cost.
@@ -83,7 +82,7 @@ public final class SubjectKeys: Sendable {
             envelope = try seal(unsealed)
             sealing = envelope.sealing!
         }
-        guard storedNow[sealing.keyID] == nil, !stored.withLock({ $0.contains(sealing.keyID) }) else { return envelope }
+        guard storedNow[sealing.keyID] == nil, opening.withLock({ $0[sealing.keyID] }) == nil else { return envelope }
         try db.cachedStatement(sql: "INSERT INTO sealing_keys (id, subject, key) VALUES (?, ?, ?)")
             .execute(arguments: [sealing.keyID, sealing.subject, sealing.key.withUnsafeBytes { Data($0) }])
         storedNow[sealing.keyID] = sealing.key
@@ -95,7 +94,6 @@ public final class SubjectKeys: Sendable {
     func commitEnded(storedNow: [KeyID: SymmetricKey]) {
         guard !storedNow.isEmpty else { return }
         let erased = erasedIDs.withLock { $0 }
-        stored.withLock { $0.formUnion(storedNow.keys) }
         opening.withLock { cache in for (id, key) in storedNow where !erased.contains(id) { cache[id] = key } }
     }
 
