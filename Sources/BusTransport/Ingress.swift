@@ -18,7 +18,9 @@ public final class Ingress: Service, Sendable {
     private let configuration: TransportConfiguration
     private let logger: Logger
     private let stop = StopSignal()
-    private let completed = Mutex<[[Message]]>([])
+    /// Appends the log has finished, answered on the ingress thread: the log's writer, which
+    /// every append in the process waits for, only hands the result over.
+    private let completed = Mutex<[CompletedAppend]>([])
     public let endpoint: String
     public let counters = IngressCounters()
 
@@ -53,14 +55,12 @@ public final class Ingress: Service, Sendable {
             let readable = try poller.poll(timeoutMilliseconds: 250)
             if readable[1] {
                 stop.wakeup.drain()
-                let replies = completed.withLock { queue in
+                let appends = completed.withLock { queue in
                     defer { queue.removeAll(keepingCapacity: true) }
                     return queue
                 }
-                inFlight -= replies.count
-                for batch in replies {
-                    for reply in batch { try send(reply) }
-                }
+                inFlight -= appends.count
+                for append in appends { try answer(append) }
             }
             if readable[0] && !stopping && inFlight < configuration.ingressMaxBatchesInFlight {
                 if try readBatch() { inFlight += 1 }
@@ -95,21 +95,25 @@ public final class Ingress: Service, Sendable {
             }
         }
         guard !envelopes.isEmpty else { return false }
-        log.append(envelopes) { [self, senders, envelopes] result in
-            let replies = senders.indices.map { index in
-                switch result {
-                case .success(let appended):
-                    counters.acked(duplicate: appended[index].duplicate)
-                    return senders[index].reply(Reply.ack(appended[index]))
-                case .failure(let error):
-                    counters.nacked(error.code)
-                    return senders[index].reply(Reply.nack(id: envelopes[index].id, error))
-                }
-            }
-            completed.withLock { $0.append(replies) }
+        let ids = envelopes.map(\.id)
+        log.append(envelopes) { [self, senders] result in
+            completed.withLock { $0.append(CompletedAppend(senders: senders, ids: ids, result: result)) }
             stop.wakeup.signal()
         }
         return true
+    }
+
+    private func answer(_ append: CompletedAppend) throws {
+        for (index, sender) in append.senders.enumerated() {
+            switch append.result {
+            case .success(let appended):
+                counters.acked(duplicate: appended[index].duplicate)
+                try send(sender.reply(Reply.ack(appended[index])))
+            case .failure(let error):
+                counters.nacked(error.code)
+                try send(sender.reply(Reply.nack(id: append.ids[index], error)))
+            }
+        }
     }
 
     private func send(_ frames: Message) throws {
@@ -132,6 +136,12 @@ public final class Ingress: Service, Sendable {
 }
 
 typealias Message = [[UInt8]]
+
+private struct CompletedAppend {
+    let senders: [Sender]
+    let ids: [String]
+    let result: Result<[Appended], EnvelopeError>
+}
 
 /// What the ingress has answered since start.
 public final class IngressCounters: Sendable {

@@ -4,9 +4,15 @@ import Bus
 /// they are small, fixed in shape, and sent once per event.
 public enum Reply {
     public static func ack(_ appended: Appended) -> [UInt8] {
-        var text = #"{"status":"ack","id":"# + jsonString(appended.id) + #","offset":\#(appended.offset)"#
-        if appended.duplicate { text += #","duplicate":true"# }
-        return Array((text + "}").utf8)
+        var frame: [UInt8] = []
+        frame.reserveCapacity(80 + appended.id.utf8.count)
+        frame += #"{"status":"ack","id":"#.utf8
+        frame += jsonString(appended.id).utf8
+        frame += #","offset":"#.utf8
+        frame += String(appended.offset).utf8
+        if appended.duplicate { frame += #","duplicate":true"#.utf8 }
+        frame.append(UInt8(ascii: "}"))
+        return frame
     }
 
     static func nack(id: String?, _ error: EnvelopeError) -> [UInt8] {
@@ -17,6 +23,8 @@ public enum Reply {
     }
 
     static func jsonString(_ value: String) -> String {
+        // Most values (event ids, codes) have nothing to escape.
+        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) { return "\"" + value + "\"" }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
