@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// One event as CloudEvents 1.0 JSON (structured mode), validated against its contract.
@@ -26,9 +25,7 @@ public struct Envelope: Sendable {
     var sealing: SealedWith?
 
     struct SealedWith: Sendable {
-        let keyID: Int64
-        let key: SymmetricKey
-        let subject: String
+        let key: SubjectKeys.SealingKey
         let unsealed: [UInt8]
     }
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import GRDB
 import Logging
@@ -127,7 +126,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     private func commit(_ batch: [WriteRequest]) {
-        var storedKeys: [SubjectKeys.KeyID: SymmetricKey] = [:]
+        var storedKeys: [SubjectKeys.SealingKey] = []
         var appended: [[Appended]] = []
         var newEvents: [StoredEvent] = []
         var updateErrors: [(any Error)?] = []
@@ -156,7 +155,7 @@ public final class EventLog: @unchecked Sendable {
                 }
             }
         } catch {
-            keys.commitEnded(storedNow: [:])
+            keys.commitFailed(storedNow: storedKeys)
             let refusal = EnvelopeError.storage(error)
             logger.error("log commit failed", metadata: ["bus.error": "\(refusal.reason)", "bus.requests": "\(batch.count)"])
             for request in batch {
@@ -167,7 +166,6 @@ public final class EventLog: @unchecked Sendable {
             }
             return
         }
-        keys.commitEnded(storedNow: storedKeys)
         if let last = newEvents.last {
             publishHead(last.offset)
             for observer in observers.withLock({ $0 }) { observer(newEvents) }
@@ -189,16 +187,15 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// Inserts `envelopes`, with the keys that sealed their personal fields when not yet stored.
-    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], storedKeys: inout [SubjectKeys.KeyID: SymmetricKey]) throws -> [Appended] {
+    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], storedKeys: inout [SubjectKeys.SealingKey]) throws -> [Appended] {
         let insert = try db.cachedStatement(sql: "INSERT INTO events (id, type, subject, envelope) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
         let lookup = try db.cachedStatement(sql: #"SELECT "offset" FROM events WHERE id = ?"#)
         return try envelopes.map { envelope in
-            let envelope = try keys.store(envelope, db, storedNow: &storedKeys)
-            let json = Data(envelope.json)
-            try insert.execute(arguments: [envelope.id, envelope.type.rawValue, envelope.subject, json])
+            let json = try keys.store(envelope, db, storedNow: &storedKeys)
+            try insert.execute(arguments: [envelope.id, envelope.type.rawValue, envelope.subject, Data(json)])
             if db.changesCount == 1 {
                 let offset = db.lastInsertedRowID
-                newEvents.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: envelope.json))
+                newEvents.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
                 return Appended(id: envelope.id, offset: offset, duplicate: false)
             }
             guard let first = try Int64.fetchOne(lookup, arguments: [envelope.id]) else {
@@ -343,6 +340,8 @@ public final class EventLog: @unchecked Sendable {
         }
 
         public var averageGroup: Double { commits == 0 ? 0 : Double(events) / Double(commits) }
+        /// How long the writer held a commit, from its first insert until it was durable.
+        public var averageCommitTime: Duration { commits == 0 ? .zero : totalCommitTime / commits }
     }
 }
 

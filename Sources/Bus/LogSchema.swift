@@ -75,6 +75,28 @@ enum LogSchema {
                 );
                 """)
         }
+        // Without AUTOINCREMENT and `created_at`, which cost the writer a write to sqlite_sequence
+        // and a strftime per new key (the key row took half as long as its event's row). Ids stay
+        // unique for ever through `sealing_key_ids`: the highest id erasure removed, the only way
+        // an id leaves the table. The old table's pages are zeroed as it is dropped, so no copy of
+        // a key survives in a free page.
+        migrator.registerMigration("v5 sealing keys without a sequence") { db in
+            try db.execute(sql: """
+                PRAGMA secure_delete = ON;
+                CREATE TABLE sealing_keys_v5 (
+                    id INTEGER PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    key BLOB NOT NULL
+                );
+                INSERT INTO sealing_keys_v5 (id, subject, key) SELECT id, subject, key FROM sealing_keys ORDER BY id;
+                CREATE TABLE sealing_key_ids (highest_erased INTEGER NOT NULL);
+                INSERT INTO sealing_key_ids (highest_erased)
+                    SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'sealing_keys'), 0);
+                DROP TABLE sealing_keys;
+                ALTER TABLE sealing_keys_v5 RENAME TO sealing_keys;
+                PRAGMA secure_delete = OFF;
+                """)
+        }
         return migrator
     }
 }

@@ -19,8 +19,27 @@ import Synchronization
 /// writer's path; the writer only stores a new key in the commit of its first event (`store`).
 public final class SubjectKeys: Sendable {
     typealias KeyID = Int64
-    /// A key with the id that sealed values name it by.
-    typealias SealingKey = (id: KeyID, key: SymmetricKey)
+
+    /// A key this process made to seal a subject's fields. The sealing cache and every envelope
+    /// sealed with it share this object, so the log's writer learns whether to store it, or to
+    /// seal the envelope again, from the envelope itself rather than from a table of ids.
+    final class SealingKey: Sendable {
+        let id: KeyID
+        let key: SymmetricKey
+        let subject: String
+        /// Only the log's writer sets it: true from the transaction that inserts the key, false
+        /// again if that commit fails.
+        let stored = Atomic(false)
+        /// Set by erasure: an event sealed with it but not yet stored is sealed again with a new
+        /// key, or its fields would be born erased (and storing the key would bring them back).
+        let erased = Atomic(false)
+
+        init(id: KeyID, key: SymmetricKey, subject: String) {
+            self.id = id
+            self.key = key
+            self.subject = subject
+        }
+    }
 
     private let pool: DatabasePool
     /// The key this process seals each subject's fields with; stored with the first event it seals.
@@ -28,12 +47,7 @@ public final class SubjectKeys: Sendable {
     /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
     /// Only the log's writer stores keys, and it starts above every id the file has ever held.
     private let lastID: Atomic<KeyID>
-    /// Ids of keys deleted by erasure while this process runs: an event sealed with one of them
-    /// but not yet stored is sealed again with a new key, or its fields would be born erased (and
-    /// storing the key again would bring the erased fields back).
-    private let erasedIDs = Mutex<Set<KeyID>>([])
-    /// Keys known to be stored, by id: those this process stored, and those read for opening.
-    /// The writer stores a key only when it is not here (an erased one is sealed again first).
+    /// Keys for opening, by id: those this process made, and those it read. Erasure removes them.
     private let opening = Mutex<[KeyID: SymmetricKey]>([:])
     /// Random bytes for new keys, drawn from the system 4 KiB at a time: one system call per key
     /// was about a sixth of what sealing cost.
@@ -41,10 +55,10 @@ public final class SubjectKeys: Sendable {
 
     init(pool: DatabasePool) throws {
         self.pool = pool
-        // sqlite_sequence keeps the highest id ever stored, also of keys erased since.
+        // Above every id the file has held: erased ones are remembered in sealing_key_ids.
         lastID = Atomic(try pool.read { db in
             try KeyID.fetchOne(db, sql: """
-                SELECT MAX(n) FROM (SELECT seq AS n FROM sqlite_sequence WHERE name = 'sealing_keys' UNION ALL SELECT MAX(id) FROM sealing_keys)
+                SELECT MAX(n) FROM (SELECT highest_erased AS n FROM sealing_key_ids UNION ALL SELECT MAX(id) FROM sealing_keys)
                 """)
         } ?? 0)
     }
@@ -57,13 +71,14 @@ public final class SubjectKeys: Sendable {
         }
         let key = sealing.withLock { keys in
             if let known = keys[subject] { return known }
-            let made = (id: lastID.add(1, ordering: .relaxed).newValue, key: keyMaterial.withLock { $0.nextKey() })
+            let made = SealingKey(id: lastID.add(1, ordering: .relaxed).newValue, key: keyMaterial.withLock { $0.nextKey() }, subject: subject)
             keys[subject] = made
+            opening.withLock { $0[made.id] = made.key }
             return made
         }
         do {
             var sealed = envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: key))
-            sealed.sealing = Envelope.SealedWith(keyID: key.id, key: key.key, subject: subject, unsealed: envelope.json)
+            sealed.sealing = Envelope.SealedWith(key: key, unsealed: envelope.json)
             return sealed
         } catch {
             throw EnvelopeError(.storageFailed, "sealing the personal fields of event \(envelope.id) failed: \(error)")
@@ -71,30 +86,32 @@ public final class SubjectKeys: Sendable {
     }
 
     /// On the log's writer, in the transaction that appends `envelope`: stores the key that
-    /// sealed it unless stored already. When an erasure deleted that key since it was sealed, the
-    /// envelope is sealed again with a new key first. `storedNow` collects the keys stored.
-    func store(_ envelope: Envelope, _ db: Database, storedNow: inout [KeyID: SymmetricKey]) throws -> Envelope {
-        guard var sealing = envelope.sealing else { return envelope }
-        var envelope = envelope
-        if erasedIDs.withLock({ $0.contains(sealing.keyID) }) {
+    /// sealed it unless stored already, and returns the JSON to store. When an erasure deleted
+    /// that key since it was sealed, the envelope is sealed again with a new key first.
+    /// `storedNow` collects the keys stored.
+    func store(_ envelope: Envelope, _ db: Database, storedNow: inout [SealingKey]) throws -> [UInt8] {
+        guard var sealing = envelope.sealing else { return envelope.json }
+        var json = envelope.json
+        if sealing.key.erased.load(ordering: .relaxed) {
             var unsealed = envelope.storing(sealing.unsealed)
             unsealed.sealing = nil
-            envelope = try seal(unsealed)
-            sealing = envelope.sealing!
+            let sealedAgain = try seal(unsealed)
+            json = sealedAgain.json
+            sealing = sealedAgain.sealing!
         }
-        guard storedNow[sealing.keyID] == nil, opening.withLock({ $0[sealing.keyID] }) == nil else { return envelope }
+        let key = sealing.key
+        guard !key.stored.load(ordering: .relaxed) else { return json }
         try db.cachedStatement(sql: "INSERT INTO sealing_keys (id, subject, key) VALUES (?, ?, ?)")
-            .execute(arguments: [sealing.keyID, sealing.subject, sealing.key.withUnsafeBytes { Data($0) }])
-        storedNow[sealing.keyID] = sealing.key
-        return envelope
+            .execute(arguments: [key.id, key.subject, key.key.withUnsafeBytes { Data($0) }])
+        key.stored.store(true, ordering: .relaxed)
+        storedNow.append(key)
+        return json
     }
 
-    /// Called by the log's writer after each commit with the keys stored in it: all of them when
-    /// the commit is durable, none when it failed (an event sealed with one then stores it).
-    func commitEnded(storedNow: [KeyID: SymmetricKey]) {
-        guard !storedNow.isEmpty else { return }
-        let erased = erasedIDs.withLock { $0 }
-        opening.withLock { cache in for (id, key) in storedNow where !erased.contains(id) { cache[id] = key } }
+    /// Called by the log's writer when a commit failed, with the keys stored in it: none of them
+    /// is stored now, so the next event sealed with one stores it.
+    func commitFailed(storedNow: [SealingKey]) {
+        for key in storedNow { key.stored.store(false, ordering: .relaxed) }
     }
 
     /// The key with `id`, or nil when it was erased.
@@ -118,13 +135,16 @@ public final class SubjectKeys: Sendable {
         // Overwrite the deleted rows' bytes instead of leaving them in a free page.
         try db.execute(sql: "PRAGMA secure_delete = ON")
         let ids = try KeyID.fetchAll(db, sql: "DELETE FROM sealing_keys WHERE subject = ? RETURNING id", arguments: [subject])
+        if let highest = ids.max() {
+            try db.execute(sql: "UPDATE sealing_key_ids SET highest_erased = MAX(highest_erased, ?)", arguments: [highest])
+        }
         try db.execute(sql: "DELETE FROM subject_keys WHERE subject = ?", arguments: [subject])
         let deleted = !ids.isEmpty || db.changesCount > 0
         try db.execute(sql: "INSERT INTO erased_subjects (subject, reason) VALUES (?, ?)", arguments: [subject, reason])
         // The key this process seals the subject with may not be stored yet; it is erased too.
-        let unstored = sealing.withLock { $0.removeValue(forKey: subject) }.map { [$0.id] } ?? []
-        erasedIDs.withLock { $0.formUnion(ids + unstored) }
-        opening.withLock { cache in for id in ids { cache.removeValue(forKey: id) } }
+        let current = sealing.withLock { $0.removeValue(forKey: subject) }
+        current?.erased.store(true, ordering: .relaxed)
+        opening.withLock { cache in for id in ids + (current.map { [$0.id] } ?? []) { cache.removeValue(forKey: id) } }
         return deleted
     }
 
@@ -174,20 +194,31 @@ public enum Sealing {
 
     private static func nextNonce() throws -> AES.GCM.Nonce {
         let count = nonces.add(1, ordering: .relaxed).newValue
-        return try AES.GCM.Nonce(data: [0, 0, 0, 0] + withUnsafeBytes(of: count.bigEndian) { Array($0) })
+        // 12 bytes, the size GCM is fastest with: 4 zero bytes, then the count.
+        let nonce = (UInt32(0), UInt32(truncatingIfNeeded: count >> 32).bigEndian, UInt32(truncatingIfNeeded: count).bigEndian)
+        return try withUnsafeBytes(of: nonce) { try AES.GCM.Nonce(data: $0) }
     }
 
     /// `json` with the values of `fields` inside `data` replaced by `{"sealed":"…","key":id}`; the
     /// event id and the field name are authenticated with each value, so a sealed value cannot be
     /// moved.
     static func seal(_ json: [UInt8], fields: Set<String>, id: String, key: SubjectKeys.SealingKey) throws -> [UInt8] {
-        var output = json
-        // From the back, so the ranges found stay valid while earlier ones are replaced.
-        for (name, range) in JSONScan.dataMembers(json, named: fields).reversed() {
-            let box = try AES.GCM.seal(json[range], using: key.key, nonce: nextNonce(), authenticating: Array((id + "/" + name).utf8))
+        let members = JSONScan.dataMembers(json, named: fields)
+        var output: [UInt8] = []
+        output.reserveCapacity(json.count + members.reduce(0) { $0 + $1.range.count * 4 / 3 + 80 })
+        var copied = 0
+        for (name, range) in members {
+            let box = try AES.GCM.seal(json[range], using: key.key, nonce: nextNonce(), authenticating: Array("\(id)/\(name)".utf8))
             guard let combined = box.combined else { throw EnvelopeError(.storageFailed, "sealing event \(id) failed") }
-            output.replaceSubrange(range, with: Array(#"{"sealed":""#.utf8) + Array(combined.base64EncodedString().utf8) + Array("\",\"key\":\(key.id)}".utf8))
+            output += json[copied..<range.lowerBound]
+            output += #"{"sealed":""#.utf8
+            output += combined.base64EncodedData()
+            output += #"","key":"#.utf8
+            output += String(key.id).utf8
+            output.append(UInt8(ascii: "}"))
+            copied = range.upperBound
         }
+        output += json[copied...]
         return output
     }
 
@@ -274,13 +305,20 @@ enum JSONScan {
 
     private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
-    /// The index after the string that starts at `start` (its opening quote).
+    /// The index after the string that starts at `start` (its opening quote). Quotes are found
+    /// with memchr, most of an envelope being strings; one after an odd run of backslashes is
+    /// escaped.
     static func skipString(_ json: Bytes, _ start: Int) -> Int {
+        guard let base = json.baseAddress else { return start }
         var index = start + 1
-        while index < json.count, json[index] != UInt8(ascii: "\"") {
-            index += json[index] == UInt8(ascii: "\\") ? 2 : 1
+        while index < json.count, let found = memchr(base + index, Int32(UInt8(ascii: "\"")), json.count - index) {
+            let quote = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            var backslashes = 0
+            while quote - 1 - backslashes > start, json[quote - 1 - backslashes] == UInt8(ascii: "\\") { backslashes += 1 }
+            if backslashes.isMultiple(of: 2) { return quote + 1 }
+            index = quote + 1
         }
-        return min(index + 1, json.count)
+        return json.count
     }
 
     /// The index after the value that starts at `start`.

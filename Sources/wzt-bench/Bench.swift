@@ -159,7 +159,8 @@ struct Bench {
             for histogram in histograms { latency.add(histogram) }
             let statistics = node.log.groupCommitStatistics
             var row = Row(name: name, count: perPublisher * publishers, seconds: seconds, latency: latency)
-            row.notes = String(format: "%d commits, %.0f events/commit", statistics.commits, statistics.averageGroup)
+            row.notes = String(format: "%d commits, %.0f events/commit, %.1f ms each", statistics.commits, statistics.averageGroup,
+                               statistics.averageCommitTime / .milliseconds(1))
             return row
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import TestSupport
 import Testing
 @testable import Bus
@@ -120,6 +121,34 @@ struct EventLogTests {
         _ = try await log.append([Samples.note()])
         await woke
         #expect(log.headOffset == 1)
+    }
+
+    /// v5 rebuilds `sealing_keys` without AUTOINCREMENT: the keys stay, and the highest id the
+    /// old table had handed out (kept by SQLite even after erasure) stays the floor for new ids.
+    @Test func keysKeepTheirIDsAndTheIDFloorAcrossTheV5Migration() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("log.sqlite")
+        let key = Data(repeating: 7, count: 32)
+        let old = try DatabaseQueue(path: path)
+        try LogSchema.migrator.migrate(old, upTo: "v4 sealing keys")
+        try old.write { db in
+            try db.execute(sql: "INSERT INTO sealing_keys (subject, key) VALUES ('case-1', ?), ('case-2', ?), ('case-3', ?)", arguments: [key, key, key])
+            try db.execute(sql: "DELETE FROM sealing_keys WHERE subject = 'case-3'")
+        }
+        try old.close()
+
+        let log = try EventLog(path: path)
+        defer { log.close() }
+        let (keys, highestErased, schema) = try DatabaseQueue(path: path).read { db in
+            (try Row.fetchAll(db, sql: "SELECT id, subject FROM sealing_keys ORDER BY id").map { "\($0["id"] as Int64) \($0["subject"] as String)" },
+             try Int64.fetchOne(db, sql: "SELECT highest_erased FROM sealing_key_ids"),
+             try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'sealing_keys'") ?? "")
+        }
+        #expect(keys == ["1 case-1", "2 case-2"])
+        #expect(highestErased == 3)
+        #expect(!schema.contains("AUTOINCREMENT"))
+        #expect(try log.keys.openingKey(id: 2) != nil)
+        #expect(try log.keys.openingKey(id: 3) == nil)
     }
 
     @Test func unwritableDirectoryGivesAClearError() {

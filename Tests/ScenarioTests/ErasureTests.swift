@@ -15,6 +15,8 @@ import Testing
 @Suite(.timeLimit(.minutes(1)))
 struct ErasureTests {
     static let insz = ["case-1": "85073003328", "case-2": "90010100123"]
+    /// A subject that only some tests use.
+    static let laterINSZ = ["case-3": "79120412345"]
     let registry = try! ContractRegistry(ModuleCatalog.contracts)
     var decoder: EnvelopeDecoder { EnvelopeDecoder(registry: registry) }
     let rules = try! RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
@@ -180,7 +182,7 @@ struct ErasureTests {
     }
 
     func screeningRequest(_ subject: String) throws -> Envelope {
-        try envelope(ScreeningRequested(caseID: subject, insz: try INSZ(Self.insz[subject]!), region: "flanders", requestedBy: .jobSeeker,
+        try envelope(ScreeningRequested(caseID: subject, insz: try INSZ((Self.insz[subject] ?? Self.laterINSZ[subject])!), region: "flanders", requestedBy: .jobSeeker,
                                         requestedOn: CalendarDate("2026-03-02")!, office: "Gent"), subject: subject)
     }
 
@@ -210,6 +212,23 @@ struct ErasureTests {
         #expect(try keyCount(log, "case-1") == 0)
         #expect(try await opened(log) == [.erased, .erased, .value(try INSZ(Self.insz["case-2"]!)), .erased])
         #expect(try await !log.erase(subject: "case-1", reason: "again"), "nothing left to erase")
+    }
+
+    /// Key ids are handed out above every id the file has held, also one whose key was erased:
+    /// the highest-numbered key erased, then a restart, and a new subject's key still gets a new
+    /// id (under the erased one's id, its values would be tried with the new key and fail).
+    @Test func anErasedKeysIDIsNeverGivenToAnotherKey() async throws {
+        let directory = TemporaryDirectory("wzt-key-ids")
+        let path = directory.file("log.sqlite")
+        var log = try EventLog(path: path)
+        _ = try await log.append([try screeningRequest("case-2")])
+        _ = try await log.append([try screeningRequest("case-1")])
+        #expect(try await log.erase(subject: "case-1", reason: "request of the person"))
+        log.close()
+        log = try EventLog(path: path)
+        defer { log.close() }
+        _ = try await log.append([try screeningRequest("case-3")])
+        #expect(try await opened(log) == [.value(try INSZ(Self.insz["case-2"]!)), .erased, .value(try INSZ(Self.laterINSZ["case-3"]!))])
     }
 
     /// An erasure in the same group commit as the event that made the subject's key deletes that
@@ -246,19 +265,23 @@ struct ErasureTests {
 
     /// JSON allows a key to be written with escapes and values to be spaced out; the decoder reads
     /// `"in\u0073z"` as `insz`, so sealing must find it too, or the number would be stored in the clear.
+    /// Escaped quotes and backslashes in a value before it must not lead the scan astray either.
     @Test func personalFieldsAreSealedHoweverTheirKeyIsWritten() async throws {
         let directory = TemporaryDirectory("wzt-escaped-keys")
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
+        let counsellor = #"c-17 "Zuid" \ "insz": 2"#
         let plain = String(decoding: try EnvelopeEncoder.envelope(
             ScreeningRequested(caseID: "case-1", insz: try INSZ(Self.insz["case-1"]!), region: "flanders", requestedBy: .jobSeeker,
-                               requestedOn: CalendarDate("2026-03-02")!, office: "Gent"),
+                               requestedOn: CalendarDate("2026-03-02")!, office: "Gent", counsellorID: counsellor),
             source: "/agency/vdab", subject: "case-1", actor: Actor(id: "c-17", role: "vdab-counsellor", agency: "vdab"), purpose: .activationTrajectory), as: UTF8.self)
         let escaped = plain.replacingOccurrences(of: #""insz":"#, with: #""in\u0073z" :  "#)
         #expect(escaped != plain)
         _ = try await log.append([try decoder.decode(Array(escaped.utf8))])
         #expect(!fileText(log.path).contains(Self.insz["case-1"]!))
         #expect(try await opened(log) == [.value(try INSZ(Self.insz["case-1"]!))])
+        let stored = try #require(try await log.events(after: 0, limit: 1).first)
+        #expect(try decoder.data(ScreeningRequested.self, of: Sealing.open(stored.json, id: stored.id, subject: "case-1", keys: log.keys)).counsellorID == counsellor)
     }
 
     /// Values sealed before sealed values named their key (`{"sealed":"…"}` alone) open with the
