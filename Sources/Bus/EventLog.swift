@@ -126,7 +126,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     private func commit(_ batch: [WriteRequest]) {
-        var storedKeys: [SubjectKeys.SealingKey] = []
+        var newKeys: [SubjectKeys.SealingKey] = []
         var appended: [[Appended]] = []
         var newEvents: [StoredEvent] = []
         var updateErrors: [(any Error)?] = []
@@ -134,11 +134,15 @@ public final class EventLog: @unchecked Sendable {
         do {
             try pool.writeWithoutTransaction { db in
                 try db.inTransaction(.immediate) {
+                    var keysInserted = 0
                     for request in batch {
                         switch request {
                         case .append(let envelopes, _):
-                            appended.append(try insert(envelopes, into: db, newEvents: &newEvents, storedKeys: &storedKeys))
+                            appended.append(try insert(envelopes, into: db, newEvents: &newEvents, newKeys: &newKeys))
                         case .update(let body, _):
+                            // An update may erase a key made by an earlier request of this commit.
+                            try keys.insert(newKeys[keysInserted...], db)
+                            keysInserted = newKeys.count
                             // A savepoint each, so one failing update does not undo the group.
                             do {
                                 try db.inSavepoint {
@@ -151,11 +155,12 @@ public final class EventLog: @unchecked Sendable {
                             }
                         }
                     }
+                    try keys.insert(newKeys[keysInserted...], db)
                     return .commit
                 }
             }
         } catch {
-            keys.commitFailed(storedNow: storedKeys)
+            keys.commitFailed(newKeys: newKeys)
             let refusal = EnvelopeError.storage(error)
             logger.error("log commit failed", metadata: ["bus.error": "\(refusal.reason)", "bus.requests": "\(batch.count)"])
             for request in batch {
@@ -186,12 +191,12 @@ public final class EventLog: @unchecked Sendable {
         }
     }
 
-    /// Inserts `envelopes`, with the keys that sealed their personal fields when not yet stored.
-    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], storedKeys: inout [SubjectKeys.SealingKey]) throws -> [Appended] {
+    /// Inserts `envelopes`; the keys that sealed them and are not stored yet go to `newKeys`.
+    private func insert(_ envelopes: [Envelope], into db: Database, newEvents: inout [StoredEvent], newKeys: inout [SubjectKeys.SealingKey]) throws -> [Appended] {
         let insert = try db.cachedStatement(sql: "INSERT INTO events (id, type, subject, envelope) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO NOTHING")
         let lookup = try db.cachedStatement(sql: #"SELECT "offset" FROM events WHERE id = ?"#)
         return try envelopes.map { envelope in
-            let json = try keys.store(envelope, db, storedNow: &storedKeys)
+            let json = try keys.storedForm(of: envelope, newKeys: &newKeys)
             try insert.execute(arguments: [envelope.id, envelope.type.rawValue, envelope.subject, Data(json)])
             if db.changesCount == 1 {
                 let offset = db.lastInsertedRowID
