@@ -32,12 +32,17 @@ public final class EventLog: @unchecked Sendable {
     public let sealsPersonalFields: Bool
 
     /// Opens (or creates) the log at `path` and starts its writer thread.
-    public init(path: String, sealsPersonalFields: Bool = true, logger: Logger = Logger(label: "wzt.bus.log")) throws {
+    public convenience init(path: String, sealsPersonalFields: Bool = true, logger: Logger = Logger(label: "wzt.bus.log")) throws {
+        try self.init(path: path, sealsPersonalFields: sealsPersonalFields, logger: logger, keyCacheLimit: 100_000)
+    }
+
+    /// `keyCacheLimit`: how many keys `keys` keeps in memory per cache (tests make it small).
+    init(path: String, sealsPersonalFields: Bool, logger: Logger, keyCacheLimit: Int) throws {
         self.path = path
         self.logger = logger
         self.sealsPersonalFields = sealsPersonalFields
         pool = try SQLiteDatabase.open(path: path, migrator: LogSchema.migrator)
-        keys = try SubjectKeys(pool: pool)
+        keys = try SubjectKeys(pool: pool, cacheLimit: keyCacheLimit)
         let last = try pool.read { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
         head = Mutex(HeadState(offset: last))
         let thread = Thread { [unowned self] in self.writerLoop() }
@@ -160,7 +165,7 @@ public final class EventLog: @unchecked Sendable {
                 }
             }
         } catch {
-            keys.commitFailed(newKeys: newKeys)
+            keys.commitEnded(newKeys: newKeys, succeeded: false)
             let refusal = EnvelopeError.storage(error)
             logger.error("log commit failed", metadata: ["bus.error": "\(refusal.reason)", "bus.requests": "\(batch.count)"])
             for request in batch {
@@ -171,6 +176,7 @@ public final class EventLog: @unchecked Sendable {
             }
             return
         }
+        keys.commitEnded(newKeys: newKeys, succeeded: true)
         if let last = newEvents.last {
             publishHead(last.offset)
             for observer in observers.withLock({ $0 }) { observer(newEvents) }

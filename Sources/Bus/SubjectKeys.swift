@@ -31,6 +31,9 @@ public final class SubjectKeys: Sendable {
         /// Only the log's writer sets it: true from the transaction that inserts the key, false
         /// again if that commit fails.
         let stored = Atomic(false)
+        /// Set once the commit that inserted it is durable: only then may the sealing cache
+        /// forget it, since erasure finds a key that is not stored only in that cache.
+        let durable = Atomic(false)
         /// Set by erasure: an event sealed with it but not yet stored is sealed again with a new
         /// key, or its fields would be born erased (and storing the key would bring them back).
         let erased = Atomic(false)
@@ -43,6 +46,9 @@ public final class SubjectKeys: Sendable {
     }
 
     private let pool: DatabasePool
+    /// How many keys each cache holds before it is thinned: a core meets a new case every few
+    /// events, and keeping every key it made or read would grow its memory without end.
+    private let cacheLimit: Int
     /// The key this process seals each subject's fields with; stored with the first event it seals.
     private let sealing = Mutex<[String: SealingKey]>([:])
     /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
@@ -54,8 +60,9 @@ public final class SubjectKeys: Sendable {
     /// was about a sixth of what sealing cost.
     private let keyMaterial = Mutex(KeyMaterial())
 
-    init(pool: DatabasePool) throws {
+    init(pool: DatabasePool, cacheLimit: Int) throws {
         self.pool = pool
+        self.cacheLimit = cacheLimit
         // Above every id the file has held: erased ones are remembered in sealing_key_ids.
         lastID = Atomic(try pool.read { db in
             try KeyID.fetchOne(db, sql: """
@@ -72,9 +79,14 @@ public final class SubjectKeys: Sendable {
         }
         let key = sealing.withLock { keys in
             if let known = keys[subject] { return known }
+            if keys.count >= cacheLimit {
+                // The subject of a durable key gets a new one with its next event (a subject may
+                // hold several); keys not yet durable stay for erasure to find.
+                keys = keys.filter { !$0.value.durable.load(ordering: .relaxed) }
+            }
             let made = SealingKey(id: lastID.add(1, ordering: .relaxed).newValue, key: keyMaterial.withLock { $0.nextKey() }, subject: subject)
             keys[subject] = made
-            opening.withLock { $0[made.id] = made.key }
+            remember(made.key, id: made.id)
             return made
         }
         do {
@@ -120,10 +132,13 @@ public final class SubjectKeys: Sendable {
         }
     }
 
-    /// Called by the log's writer when a commit failed, with the keys stored in it: none of them
-    /// is stored now, so the next event sealed with one stores it.
-    func commitFailed(newKeys: [SealingKey]) {
-        for key in newKeys { key.stored.store(false, ordering: .relaxed) }
+    /// Called by the log's writer after each commit with the keys it inserted: durable when it
+    /// succeeded; when it failed none of them is stored, so the next event sealed with one
+    /// stores it.
+    func commitEnded(newKeys: [SealingKey], succeeded: Bool) {
+        for key in newKeys {
+            if succeeded { key.durable.store(true, ordering: .relaxed) } else { key.stored.store(false, ordering: .relaxed) }
+        }
     }
 
     /// The key with `id`, or nil when it was erased.
@@ -131,8 +146,17 @@ public final class SubjectKeys: Sendable {
         if let known = opening.withLock({ $0[id] }) { return known }
         guard let stored = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
         let key = SymmetricKey(data: stored)
-        opening.withLock { $0[id] = key }
+        remember(key, id: id)
         return key
+    }
+
+    /// Caches `key` for opening; a full cache starts again empty (keys are read back from the
+    /// file when needed).
+    private func remember(_ key: SymmetricKey, id: KeyID) {
+        opening.withLock { cache in
+            if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[id] = key
+        }
     }
 
     /// The key of values sealed before key ids existed, or nil when the subject has none.
