@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+import IntakeContracts
+import Logging
+import PluginAPI
+import TestSupport
+import Testing
+@testable import Bus
+
+/// How the log keeps the keys that seal personal fields, in memory and in its file: whatever
+/// happens to a key on the way (a cache full, a commit failing), nothing sealed becomes
+/// unreadable or escapes erasure.
+struct SealingKeyTests {
+    let decoder = EnvelopeDecoder(registry: try! ContractRegistry([ScreeningRequested.self]))
+    let insz = try! INSZ("85073003328")
+
+    func request(_ caseID: String) throws -> Envelope {
+        try decoder.decode(EnvelopeEncoder.envelope(
+            ScreeningRequested(caseID: caseID, insz: insz, region: "flanders", requestedBy: .counsellor, requestedOn: CalendarDate("2026-03-02")!, office: "Gent"),
+            source: "/agency/vdab", subject: caseID))
+    }
+
+    func opened(_ log: EventLog) async throws -> [String: [Personal<INSZ>]] {
+        try await log.events(after: 0, limit: 100).reduce(into: [:]) { result, event in
+            let data = try decoder.data(ScreeningRequested.self, of: Sealing.open(event.json, id: event.id, subject: event.subject, keys: log.keys))
+            result[data.caseID, default: []].append(data.insz)
+        }
+    }
+
+    /// The log keeps only so many keys in memory; what it forgets it reads back from the file, or
+    /// replaces with a new key.
+    @Test func keyCachesStayBoundedWithoutLosingAValue() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"), sealsPersonalFields: true, logger: Logger(label: "test"), keyCacheLimit: 4)
+        defer { log.close() }
+        for number in 0..<12 { _ = try await log.append([try request("case-\(number)")]) }
+        // case-0's key is durable and was forgotten to make room: its next event gets a new key.
+        _ = try await log.append([try request("case-0")])
+        let keysOfCase0 = try await DatabaseQueue(path: log.path).read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sealing_keys WHERE subject = 'case-0'")
+        }
+        #expect(keysOfCase0 == 2)
+
+        // Opening reads the keys it no longer holds back from the file.
+        let before = try await opened(log)
+        #expect(before.count == 12 && before.values.allSatisfy { $0.allSatisfy { $0 == .value(insz) } })
+        #expect(before["case-0"]?.count == 2)
+
+        #expect(try await log.erase(subject: "case-0", reason: "request of the person"))
+        let after = try await opened(log)
+        #expect(after["case-0"] == [.erased, .erased], "both of case-0's keys are erased")
+        #expect(after.filter { $0.key != "case-0" }.values.allSatisfy { $0 == [.value(insz)] })
+    }
+
+    /// A commit that fails takes the keys it inserted with it: the case's next event, sealed with
+    /// the same key, stores it (or that event's INSZ would be unreadable from the start).
+    @Test func aKeyLostWithAFailedCommitIsStoredWithTheNextEvent() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let refused = try request("case-1")
+        let database = try DatabaseQueue(path: log.path)
+        try await database.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.id = '\(refused.id)' BEGIN SELECT RAISE(ABORT, 'refused'); END")
+        }
+        await #expect(throws: EnvelopeError.self) { try await log.append([refused]) }
+        try await database.write { db in try db.execute(sql: "DROP TRIGGER refuse") }
+
+        _ = try await log.append([try request("case-1")])
+        let keys = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sealing_keys") }
+        #expect(keys == 1)
+        #expect(try await opened(log) == ["case-1": [.value(insz)]])
+    }
+}
