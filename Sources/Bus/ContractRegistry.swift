@@ -1,9 +1,11 @@
+import Foundation
+
 /// Every event type the bus accepts, with the versions it can read.
 ///
 /// Built once at start-up from the contracts of all modules; immutable afterwards, so it is
 /// shared freely between threads.
 public struct ContractRegistry: Sendable {
-    typealias DataDecoder = @Sendable (KeyedDecodingContainer<EnvelopeKey>) throws -> any EventContract
+    typealias DataDecoder = @Sendable (JSONDecoder, Data) throws -> any EventContract
 
     struct Entry: Sendable {
         var latestVersion: Int
@@ -47,7 +49,7 @@ public struct ContractRegistry: Sendable {
     }
 
     private static func decoders<T: EventContract>(_ contract: T.Type) -> [Int: DataDecoder] {
-        var result: [Int: DataDecoder] = [T.dataVersion: { try $0.decode(T.self, forKey: .data) }]
+        var result: [Int: DataDecoder] = [T.dataVersion: { try $0.decode(T.self, from: $1) }]
         if let upcasting = contract as? any UpcastingContract.Type {
             result.merge(previousDecoders(upcasting)) { newest, _ in newest }
         }
@@ -56,8 +58,8 @@ public struct ContractRegistry: Sendable {
 
     private static func previousDecoders<T: UpcastingContract>(_ contract: T.Type) -> [Int: DataDecoder] {
         decoders(T.Previous.self).mapValues { decodePrevious in
-            { container in
-                guard let previous = try decodePrevious(container) as? T.Previous else {
+            { decoder, data in
+                guard let previous = try decodePrevious(decoder, data) as? T.Previous else {
                     fatalError("contract chain of \(T.eventType) returned a value of the wrong version")
                 }
                 return T(upcasting: previous)

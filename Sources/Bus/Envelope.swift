@@ -19,6 +19,8 @@ public struct Envelope: Sendable {
     public let purpose: Purpose?
     /// The contract's personal fields (`EventContract.personalFields`): sealed when appended.
     public let personalFields: Set<String>
+    /// Where the values of those fields are in `json` as the publisher sent it.
+    let personalValues: [PersonalValue]
     public private(set) var json: [UInt8]
     /// Set once the personal fields are sealed (`SubjectKeys.seal`): the key, for the log's writer
     /// to store with the event, and the JSON before, to seal again if that key is erased meanwhile.
@@ -41,6 +43,7 @@ public struct Envelope: Sendable {
         actor = header.actor
         purpose = header.purpose
         personalFields = Swift.type(of: header.data).personalFields
+        personalValues = header.personalValues
         self.json = json
     }
 
@@ -93,7 +96,7 @@ private struct OutgoingEnvelope<T: Encodable>: Encodable {
     var data: T
 }
 
-enum EnvelopeKey: String, CodingKey {
+enum EnvelopeKey: String {
     case specversion, id, source, type, time, subject, datacontenttype, dataversion, correlationid, causationid, data
     case actor, actorrole, actoragency, purpose
 }

@@ -8,11 +8,15 @@ public struct EnvelopeDecoder: Sendable {
     public let maxBytes: Int
     /// For events from publishers: personal fields must hold values, not the log's sealed or erased forms.
     public let refusesStoredForms: Bool
+    /// Decodes `data` by its contract; shared, as its options never change after this init.
+    private let dataDecoder: JSONDecoder
 
     public init(registry: ContractRegistry, maxBytes: Int = EnvelopeDecoder.defaultMaxBytes, refusesStoredForms: Bool = false) {
         self.registry = registry
         self.maxBytes = maxBytes
         self.refusesStoredForms = refusesStoredForms
+        dataDecoder = JSONDecoder()
+        if refusesStoredForms { dataDecoder.userInfo[EnvelopeHeader.refusesStoredFormsKey] = true }
     }
 
     /// The same decoder for events that come from publishers.
@@ -48,29 +52,25 @@ public struct EnvelopeDecoder: Sendable {
         guard json.count <= maxBytes else {
             throw EnvelopeError(.tooLarge, "the event is \(json.count) bytes; the limit is \(maxBytes) (bus.max_event_bytes)")
         }
-        // JSONDecoder lets invalid UTF-8 through inside strings; JSON text must be UTF-8 (RFC 8259).
+        // JSON text must be UTF-8 (RFC 8259); the scan below looks at bytes only.
         guard String(validating: json, as: UTF8.self) != nil else {
             throw EnvelopeError(.malformedJSON, "the message is not valid UTF-8")
         }
-        let decoder = JSONDecoder()
-        decoder.userInfo[EnvelopeHeader.registryKey] = registry
-        if refusesStoredForms { decoder.userInfo[EnvelopeHeader.refusesStoredFormsKey] = true }
-        do {
-            return try decoder.decode(EnvelopeHeader.self, from: Data(json))
-        } catch let error as EnvelopeError {
-            throw error
-        } catch let error as DecodingError {
-            throw EnvelopeError.describing(error)
-        } catch {
-            throw EnvelopeError(.malformedJSON, "the message is not a JSON document")
+        return try json.withUnsafeBufferPointer { bytes throws(EnvelopeError) in
+            let scan: EnvelopeScan
+            do throws(EnvelopeScan.Malformed) {
+                scan = try EnvelopeScan(bytes)
+            } catch {
+                throw EnvelopeError(.malformedJSON, error.reason)
+            }
+            return try EnvelopeHeader(scan, of: bytes, registry: registry, dataDecoder: dataDecoder)
         }
     }
 }
 
-/// The attributes of an incoming envelope, checked while decoding. The data is decoded by its
-/// contract (found through the registry in `userInfo`) and kept for typed reads.
-struct EnvelopeHeader: Decodable {
-    static let registryKey = CodingUserInfoKey(rawValue: "be.wzt.bus.registry")!
+/// The attributes of an incoming envelope, checked as they are read from the scanned document.
+/// The data is decoded by its contract (found through the registry) and kept for typed reads.
+struct EnvelopeHeader {
     /// Set for events from publishers: `Personal` fields must hold values, not the log's sealed or erased forms.
     static let refusesStoredFormsKey = CodingUserInfoKey(rawValue: "be.wzt.bus.refuses-stored-forms")!
 
@@ -85,110 +85,119 @@ struct EnvelopeHeader: Decodable {
     let actor: Actor?
     let purpose: Purpose?
     let data: any EventContract
+    /// Where the values of the contract's personal fields are in the envelope's bytes, in document order.
+    let personalValues: [PersonalValue]
 
-    init(from decoder: any Decoder) throws {
-        guard let registry = decoder.userInfo[Self.registryKey] as? ContractRegistry else {
-            preconditionFailure("EnvelopeHeader decoded without a registry")
-        }
-        let container: KeyedDecodingContainer<EnvelopeKey>
-        do {
-            container = try decoder.container(keyedBy: EnvelopeKey.self)
-        } catch {
-            throw EnvelopeError(.malformedJSON, "the message must be a JSON object (a CloudEvents envelope)")
-        }
-
-        let specVersion = try container.requiredString(.specversion)
+    init(_ scan: EnvelopeScan, of json: UnsafeBufferPointer<UInt8>, registry: ContractRegistry, dataDecoder: JSONDecoder) throws(EnvelopeError) {
+        let attributes = Attributes(scan, json: json)
+        let specVersion = try attributes.requiredString(.specversion)
         guard specVersion == "1.0" else {
             throw EnvelopeError(.badSpecVersion, "attribute `specversion` must be \"1.0\"; got \(quoted(specVersion))")
         }
-        id = try container.requiredString(.id)
+        id = try attributes.requiredString(.id)
         guard EventID.isValid(id) else {
             throw EnvelopeError(.badID, "attribute `id` must be a UUID (preferably v7) or a ULID; got \(quoted(id))")
         }
-        source = try container.requiredString(.source)
+        source = try attributes.requiredString(.source)
         guard !source.isEmpty, source.utf8.count <= 1024, !source.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             throw EnvelopeError(.badAttribute, "attribute `source` must be a non-empty URI reference without spaces, e.g. /agency/vdab/intake")
         }
-        type = try EventType(try container.requiredString(.type))
-        subject = try container.optionalString(.subject)
+        type = try EventType(try attributes.requiredString(.type))
+        subject = try attributes.optionalString(.subject)
         if let subject, subject.isEmpty || subject.utf8.count > 256 || subject.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
-            || subject.allSatisfy(\.isWhitespace) {
+            || !subject.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) && subject.allSatisfy(\.isWhitespace) {
             throw EnvelopeError(.badAttribute, "attribute `subject` must be 1 to 256 bytes without control characters, not only spaces (a case or trajectory id)")
         }
-        time = try container.optionalString(.time)
+        time = try attributes.optionalString(.time)
         if let time, !EventTime.isValid(time) {
             throw EnvelopeError(.badAttribute, "attribute `time` must be an RFC 3339 timestamp, e.g. 2026-11-23T10:15:00Z; got \(quoted(time))")
         }
-        if let contentType = try container.optionalString(.datacontenttype), contentType != "application/json" {
+        if let contentType = try attributes.optionalString(.datacontenttype), contentType != "application/json" {
             throw EnvelopeError(.badAttribute, "attribute `datacontenttype` must be application/json; got \(quoted(contentType))")
         }
-        correlationID = try container.optionalString(.correlationid)
-        causationID = try container.optionalString(.causationid)
-        actor = try container.actor()
-        purpose = try container.optionalString(.purpose).map { text in
+        correlationID = try attributes.optionalString(.correlationid)
+        causationID = try attributes.optionalString(.causationid)
+        actor = try attributes.actor()
+        purpose = try attributes.optionalString(.purpose).map { text throws(EnvelopeError) in
             guard Purpose.isValidName(text) else {
                 throw EnvelopeError(.badAttribute, "attribute `purpose` must be a purpose name such as activation-trajectory (lower-case words joined by dashes)")
             }
             return Purpose(rawValue: text)
         }
-        dataVersion = try container.dataVersion()
+        dataVersion = try attributes.dataVersion()
 
         let decodeData = try registry.decoder(for: type.rawValue, version: dataVersion)
-        guard container.contains(.data), try !container.decodeNil(forKey: .data) else {
+        guard let dataRange = attributes[.data], !attributes.isNull(dataRange) else {
             throw EnvelopeError(.missingAttribute, "attribute `data` is missing; \(type) v\(dataVersion) carries a JSON object")
         }
         do {
-            data = try decodeData(container)
+            data = try decodeData(dataDecoder, Data(UnsafeBufferPointer(rebasing: json[dataRange])))
         } catch let error as DecodingError {
             throw EnvelopeError.invalidData(error, type: type, version: dataVersion)
+        } catch {
+            throw EnvelopeError(.invalidData, "data does not match contract \(type) v\(dataVersion)")
         }
         let personal = Swift.type(of: data).personalFields
-        if subject == nil, !personal.isEmpty, let fields = try? container.nestedContainer(keyedBy: FieldKey.self, forKey: .data),
-           let field = personal.sorted().first(where: { fields.contains(FieldKey($0)) }) {
+        personalValues = personal.isEmpty ? [] : scan.dataMembers.filter { personal.contains($0.key) }.map { PersonalValue(name: $0.key, range: $0.value) }
+        if subject == nil, let field = personalValues.map(\.name).min() {
             throw EnvelopeError(.missingAttribute, "attribute `subject` is missing; `data.\(field)` is personal data, sealed with the key of the event's subject")
         }
     }
 }
 
-/// A field of `data` by name.
-private struct FieldKey: CodingKey {
-    let stringValue: String
-    init(_ name: String) { stringValue = name }
-    init?(stringValue: String) { self.init(stringValue) }
-    var intValue: Int? { nil }
-    init?(intValue: Int) { nil }
+/// A personal field's value as it stands in an envelope's bytes.
+struct PersonalValue: Sendable {
+    let name: String
+    let range: Range<Int>
 }
 
-private extension KeyedDecodingContainer<EnvelopeKey> {
-    func requiredString(_ key: EnvelopeKey) throws -> String {
-        guard contains(key) else {
+/// The envelope attributes of a scanned document, by name.
+private struct Attributes {
+    let json: UnsafeBufferPointer<UInt8>
+    /// A handful: looked up by a linear search, cheaper here than hashing names.
+    private let ranges: [(key: EnvelopeKey, range: Range<Int>)]
+
+    init(_ scan: EnvelopeScan, json: UnsafeBufferPointer<UInt8>) {
+        self.json = json
+        ranges = scan.members.compactMap { member in EnvelopeKey(rawValue: member.key).map { ($0, member.value) } }
+    }
+
+    subscript(key: EnvelopeKey) -> Range<Int>? { ranges.first { $0.key == key }?.range }
+
+    func isNull(_ range: Range<Int>) -> Bool { json[range.lowerBound] == UInt8(ascii: "n") }
+
+    func requiredString(_ key: EnvelopeKey) throws(EnvelopeError) -> String {
+        guard let range = self[key] else {
             throw EnvelopeError(.missingAttribute, "attribute `\(key.rawValue)` is missing; CloudEvents 1.0 requires specversion, id, source and type, and wzt requires dataversion and data")
         }
-        return try string(key)
+        return try string(key, at: range)
     }
 
-    func optionalString(_ key: EnvelopeKey) throws -> String? {
-        guard contains(key), try !decodeNil(forKey: key) else { return nil }
-        return try string(key)
+    func optionalString(_ key: EnvelopeKey) throws(EnvelopeError) -> String? {
+        guard let range = self[key], !isNull(range) else { return nil }
+        return try string(key, at: range)
     }
 
-    private func string(_ key: EnvelopeKey) throws -> String {
+    private func string(_ key: EnvelopeKey, at range: Range<Int>) throws(EnvelopeError) -> String {
+        let text: String?
         do {
-            return try decode(String.self, forKey: key)
+            text = try EnvelopeScan.string(json, at: range)
         } catch {
-            throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be a string")
+            throw EnvelopeError(.malformedJSON, "attribute `\(key.rawValue)`: \(error.reason)")
         }
+        guard let text else { throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be a string") }
+        return text
     }
 
     /// `actor`, `actorrole` and `actoragency` come together or not at all.
-    func actor() throws -> Actor? {
-        let parts = try [EnvelopeKey.actor, .actorrole, .actoragency].map { key in
-            try optionalString(key).map { text in
-                guard !text.isEmpty, text.utf8.count <= 128, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-                    throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be 1 to 128 bytes without control characters")
-                }
-                return text
+    func actor() throws(EnvelopeError) -> Actor? {
+        var parts: [String?] = []
+        for key in [EnvelopeKey.actor, .actorrole, .actoragency] {
+            let text = try optionalString(key)
+            if let text, text.isEmpty || text.utf8.count > 128 || text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be 1 to 128 bytes without control characters")
             }
+            parts.append(text)
         }
         if parts.allSatisfy({ $0 == nil }) { return nil }
         guard let id = parts[0], let role = parts[1], let agency = parts[2] else {
@@ -198,35 +207,29 @@ private extension KeyedDecodingContainer<EnvelopeKey> {
     }
 
     /// `dataversion` is a CloudEvents extension attribute: an integer, or its decimal string.
-    func dataVersion() throws -> Int {
-        guard contains(.dataversion) else {
+    func dataVersion() throws(EnvelopeError) -> Int {
+        guard let range = self[.dataversion] else {
             throw EnvelopeError(.missingAttribute, "attribute `dataversion` is missing; give the contract version as an integer, e.g. \"dataversion\": 1")
         }
-        if let number = try? decode(Int.self, forKey: .dataversion) { return number }
-        if let text = try? decode(String.self, forKey: .dataversion), let number = Int(text) { return number }
+        if let text = try? EnvelopeScan.string(json, at: range) {
+            if let number = Int(text) { return number }
+        } else {
+            let number = String(decoding: UnsafeBufferPointer(rebasing: json[range]), as: UTF8.self)
+            if let integer = Int(number) ?? Double(number).flatMap({ Int(exactly: $0) }) { return integer }
+        }
         throw EnvelopeError(.unsupportedDataVersion, "attribute `dataversion` must be an integer")
     }
 }
 
 extension EnvelopeError {
-    /// Names the place in the document, never the values found there.
-    static func describing(_ error: DecodingError) -> EnvelopeError {
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return EnvelopeError(.malformedJSON, "the message is not valid JSON (or not UTF-8)")
-        default:
-            return EnvelopeError(.malformedJSON, "the envelope does not decode: \(detail(error))")
-        }
-    }
-
     static func invalidData(_ error: DecodingError, type: EventType, version: Int) -> EnvelopeError {
         EnvelopeError(.invalidData, "data does not match contract \(type) v\(version): \(detail(error))")
     }
 
     private static func detail(_ error: DecodingError) -> String {
         func path(_ keys: [any CodingKey]) -> String {
-            let names = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }
-            return names.isEmpty ? "the document" : "`" + names.joined(separator: ".") + "`"
+            // The contract decodes `data` on its own, so paths start there.
+            "`" + (["data"] + keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }).joined(separator: ".") + "`"
         }
         switch error {
         case .keyNotFound(let key, let context):

@@ -11,10 +11,17 @@ public struct Purpose: RawRepresentable, Hashable, Comparable, Sendable, Codable
 
     /// Lower-case words of letters and digits joined by single dashes, e.g. "ama-agreement".
     public static func isValidName(_ text: String) -> Bool {
-        let words = text.split(separator: "-", omittingEmptySubsequences: false)
-        return text.utf8.count <= 64 && words.allSatisfy { word in
-            !word.isEmpty && word.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+        // By bytes: it runs for every event, and comparing Characters cost a tenth of validation.
+        var previous = UInt8(ascii: "-")
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): break
+            case UInt8(ascii: "-") where previous != UInt8(ascii: "-"): break
+            default: return false
+            }
+            previous = byte
         }
+        return text.utf8.count <= 64 && previous != UInt8(ascii: "-")
     }
 
     public var description: String { rawValue }

@@ -90,7 +90,7 @@ public final class SubjectKeys: Sendable {
             return made
         }
         do {
-            var sealed = envelope.storing(try Sealing.seal(envelope.json, fields: envelope.personalFields, id: envelope.id, key: key))
+            var sealed = envelope.storing(try Sealing.seal(envelope.json, values: envelope.personalValues, id: envelope.id, key: key))
             sealed.sealing = Envelope.SealedWith(key: key, unsealed: envelope.json)
             return sealed
         } catch {
@@ -235,15 +235,14 @@ public enum Sealing {
         return try withUnsafeBytes(of: nonce) { try AES.GCM.Nonce(data: $0) }
     }
 
-    /// `json` with the values of `fields` inside `data` replaced by `{"sealed":"…","key":id}`; the
-    /// event id and the field name are authenticated with each value, so a sealed value cannot be
-    /// moved.
-    static func seal(_ json: [UInt8], fields: Set<String>, id: String, key: SubjectKeys.SealingKey) throws -> [UInt8] {
-        let members = JSONScan.dataMembers(json, named: fields)
+    /// `json` with the personal `values` (found when the envelope was decoded) replaced by
+    /// `{"sealed":"…","key":id}`; the event id and the field name are authenticated with each
+    /// value, so a sealed value cannot be moved.
+    static func seal(_ json: [UInt8], values: [PersonalValue], id: String, key: SubjectKeys.SealingKey) throws -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(json.count + members.reduce(0) { $0 + $1.range.count * 4 / 3 + 80 })
+        output.reserveCapacity(json.count + values.reduce(0) { $0 + $1.range.count * 4 / 3 + 80 })
         var copied = 0
-        for (name, range) in members {
+        for (name, range) in values.map({ ($0.name, $0.range) }) {
             let box = try AES.GCM.seal(json[range], using: key.key, nonce: nextNonce(), authenticating: Array("\(id)/\(name)".utf8))
             guard let combined = box.combined else { throw EnvelopeError(.storageFailed, "sealing event \(id) failed") }
             output += json[copied..<range.lowerBound]
@@ -284,106 +283,5 @@ public enum Sealing {
         }
         envelope["data"] = data
         return Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes]))
-    }
-}
-
-/// Finds members of the top-level `data` object in envelope JSON that the decoder already
-/// accepted, so it assumes well-formed input and never reads past the end. It runs on the log's
-/// writer for every event with personal fields, hence raw buffers and names as bytes.
-enum JSONScan {
-    typealias Bytes = UnsafeBufferPointer<UInt8>
-    private static let data = [(name: "data", bytes: Array("data".utf8))]
-
-    /// The byte ranges of the values of `names` in `data`, in document order, every occurrence.
-    static func dataMembers(_ json: [UInt8], named names: Set<String>) -> [(name: String, range: Range<Int>)] {
-        let wanted = names.map { (name: $0, bytes: Array($0.utf8)) }
-        var found: [(String, Range<Int>)] = []
-        json.withUnsafeBufferPointer { json in
-            members(json, objectAt: skipSpace(json, 0), named: data) { _, data in
-                members(json, objectAt: data.lowerBound, named: wanted) { name, value in found.append((name, value)) }
-            }
-        }
-        return found
-    }
-
-    /// Calls `body` with each member of the object at `start` whose key (unescaped) is one of
-    /// `names`, and its value's range. Keys are compared as bytes; only escaped ones are decoded.
-    static func members(_ json: Bytes, objectAt start: Int, named names: [(name: String, bytes: [UInt8])], _ body: (String, Range<Int>) -> Void) {
-        guard start < json.count, json[start] == UInt8(ascii: "{") else { return }
-        var index = skipSpace(json, start + 1)
-        while index < json.count, json[index] == UInt8(ascii: "\"") {
-            let keyStart = index, keyEnd = skipString(json, index)
-            let inner = Bytes(rebasing: json[keyStart + 1..<max(keyStart + 1, keyEnd - 1)])
-            index = skipSpace(json, keyEnd)
-            index = skipSpace(json, index + 1)  // the colon
-            let valueEnd = skipValue(json, index)
-            if inner.contains(UInt8(ascii: "\\")) {
-                let decoded = decodeKey(Bytes(rebasing: json[keyStart..<keyEnd]))
-                if let match = names.first(where: { $0.name == decoded }) { body(match.name, index..<valueEnd) }
-            } else if let match = names.first(where: { $0.bytes.elementsEqual(inner) }) {
-                body(match.name, index..<valueEnd)
-            }
-            index = skipSpace(json, valueEnd)
-            if index < json.count, json[index] == UInt8(ascii: ",") { index = skipSpace(json, index + 1) }
-        }
-    }
-
-    /// A key with escapes as text (`"in\u0073z"` is `insz`).
-    static func decodeKey(_ quoted: Bytes) -> String {
-        (try? JSONDecoder().decode(String.self, from: Data(buffer: quoted))) ?? ""
-    }
-
-    static func skipSpace(_ json: Bytes, _ start: Int) -> Int {
-        var index = start
-        while index < json.count, isSpace(json[index]) { index += 1 }
-        return index
-    }
-
-    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
-
-    /// The index after the string that starts at `start` (its opening quote). Quotes are found
-    /// with memchr, most of an envelope being strings; one after an odd run of backslashes is
-    /// escaped.
-    static func skipString(_ json: Bytes, _ start: Int) -> Int {
-        guard let base = json.baseAddress else { return start }
-        var index = start + 1
-        while index < json.count, let found = memchr(base + index, Int32(UInt8(ascii: "\"")), json.count - index) {
-            let quote = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-            var backslashes = 0
-            while quote - 1 - backslashes > start, json[quote - 1 - backslashes] == UInt8(ascii: "\\") { backslashes += 1 }
-            if backslashes.isMultiple(of: 2) { return quote + 1 }
-            index = quote + 1
-        }
-        return json.count
-    }
-
-    /// The index after the value that starts at `start`.
-    static func skipValue(_ json: Bytes, _ start: Int) -> Int {
-        guard start < json.count else { return start }
-        switch json[start] {
-        case UInt8(ascii: "\""):
-            return skipString(json, start)
-        case UInt8(ascii: "{"), UInt8(ascii: "["):
-            var depth = 0
-            var index = start
-            while index < json.count {
-                switch json[index] {
-                case UInt8(ascii: "\""): index = skipString(json, index); continue
-                case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
-                case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                    depth -= 1
-                    if depth == 0 { return index + 1 }
-                default: break
-                }
-                index += 1
-            }
-            return index
-        default:
-            var index = start
-            while index < json.count, json[index] != UInt8(ascii: ","), json[index] != UInt8(ascii: "}"), json[index] != UInt8(ascii: "]"), !isSpace(json[index]) {
-                index += 1
-            }
-            return index
-        }
     }
 }

@@ -28,6 +28,11 @@ struct Bench {
             printTable(rows)
             return
         }
+        if arguments.contains("--validation") {
+            // Only the envelope validation, the largest share of ingest CPU, in three rounds.
+            printTable(try (0..<3).map { _ in try validation(events: dispatchEvents) })
+            return
+        }
         let raw = try rawPushPull(messages: rawMessages, size: 100)
         var rows = [Row(name: "raw libzmq PUSH/PULL tcp, 100 B", count: rawMessages, seconds: raw)]
 

@@ -1,0 +1,263 @@
+/// One pass over an envelope's bytes that checks the JSON syntax of the whole document (RFC 8259)
+/// and keeps where the members of the top-level object and of its `data` object are. The decoder
+/// reads the attributes from these byte ranges and hands only `data` to its contract's decoder;
+/// reading the attributes through `JSONDecoder` was half of what validating an envelope cost.
+/// The bytes must be valid UTF-8 already (the decoder checks that first).
+struct EnvelopeScan {
+    struct Member {
+        let key: String
+        let value: Range<Int>
+    }
+
+    /// The members of the top-level object, in document order.
+    private(set) var members: [Member] = []
+    /// The members of `data` when it is an object, in document order.
+    private(set) var dataMembers: [Member] = []
+
+    /// Deeper documents are refused rather than risk the stack of the thread reading them.
+    static let maxDepth = 512
+
+    struct Malformed: Error {
+        let reason: String
+    }
+
+    init(_ json: UnsafeBufferPointer<UInt8>) throws(Malformed) {
+        var reader = Reader(bytes: json)
+        reader.skipSpace()
+        guard reader.peek == UInt8(ascii: "{") else { throw Malformed(reason: "the message must be a JSON object (a CloudEvents envelope)") }
+        var data: [Member] = []
+        members = try reader.object(depth: 1, keepingMembers: true) { key, reader throws(Malformed) in
+            guard key == "data", reader.peek == UInt8(ascii: "{") else { return false }
+            data = try reader.object(depth: 2, keepingMembers: true)
+            return true
+        }
+        dataMembers = data
+        reader.skipSpace()
+        guard reader.index == json.count else { throw reader.failure("bytes after the end of the document") }
+        if let key = Self.repeatedKey(members) { throw Malformed(reason: "attribute `\(key)` appears more than once") }
+        if let key = Self.repeatedKey(dataMembers) { throw Malformed(reason: "`data.\(key)` appears more than once") }
+    }
+
+    /// A key that two members share. Objects here have a few dozen members at most.
+    private static func repeatedKey(_ members: [Member]) -> String? {
+        for (index, member) in members.enumerated() where members[..<index].contains(where: { $0.key == member.key }) {
+            return member.key
+        }
+        return nil
+    }
+
+    /// The text of the JSON string at `range`, escapes decoded; nil when the value there is not a string.
+    static func string(_ json: UnsafeBufferPointer<UInt8>, at range: Range<Int>) throws(Malformed) -> String? {
+        guard json[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+        let inner = UnsafeBufferPointer(rebasing: json[range.lowerBound + 1..<range.upperBound - 1])
+        guard inner.contains(UInt8(ascii: "\\")) else { return String(decoding: inner, as: UTF8.self) }
+        return try unescaped(inner)
+    }
+
+    private static func unescaped(_ inner: UnsafeBufferPointer<UInt8>) throws(Malformed) -> String {
+        var text: [UInt8] = []
+        text.reserveCapacity(inner.count)
+        var index = 0
+        func hex(at start: Int) -> UInt32 {
+            inner[start..<start + 4].reduce(0) { value, byte in value << 4 | UInt32(hexValue(byte)!) }
+        }
+        while index < inner.count {
+            let byte = inner[index]
+            guard byte == UInt8(ascii: "\\") else {
+                text.append(byte)
+                index += 1
+                continue
+            }
+            let escape = inner[index + 1]
+            index += 2
+            switch escape {
+            case UInt8(ascii: "b"): text.append(0x08)
+            case UInt8(ascii: "f"): text.append(0x0C)
+            case UInt8(ascii: "n"): text.append(0x0A)
+            case UInt8(ascii: "r"): text.append(0x0D)
+            case UInt8(ascii: "t"): text.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = hex(at: index)
+                index += 4
+                if (0xD800..<0xDC00).contains(scalar) {
+                    guard index + 6 <= inner.count, inner[index] == UInt8(ascii: "\\"), inner[index + 1] == UInt8(ascii: "u"),
+                          case let low = hex(at: index + 2), (0xDC00..<0xE000).contains(low) else {
+                        throw Malformed(reason: "a \\u escape holds half a surrogate pair")
+                    }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    index += 6
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { throw Malformed(reason: "a \\u escape holds half a surrogate pair") }
+                text.append(contentsOf: UTF8.encode(unicode)!)
+            default: text.append(escape)  // " \ /
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    fileprivate static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// The syntax check itself: recursive descent over the bytes, no values built except the keys
+/// of the objects whose members are kept.
+private struct Reader {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    func failure(_ what: String) -> EnvelopeScan.Malformed {
+        EnvelopeScan.Malformed(reason: "the message is not valid JSON: \(what) at byte \(index)")
+    }
+
+    mutating func skipSpace() {
+        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x0A || bytes[index] == 0x0D || bytes[index] == 0x09 {
+            index += 1
+        }
+    }
+
+    mutating func value(depth: Int) throws(EnvelopeScan.Malformed) {
+        guard depth <= EnvelopeScan.maxDepth else { throw failure("nesting deeper than \(EnvelopeScan.maxDepth) levels") }
+        guard let byte = peek else { throw failure("the document ends where a value was expected") }
+        switch byte {
+        case UInt8(ascii: "\""): try string()
+        case UInt8(ascii: "{"): _ = try object(depth: depth, keepingMembers: false)
+        case UInt8(ascii: "["): try array(depth: depth)
+        case UInt8(ascii: "t"): try literal("true")
+        case UInt8(ascii: "f"): try literal("false")
+        case UInt8(ascii: "n"): try literal("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
+        default: throw failure("a value was expected")
+        }
+    }
+
+    /// Reads the object at `index`; with `keepingMembers`, returns its members, and lets
+    /// `readValue` read a member's value instead (it returns whether it did).
+    mutating func object(depth: Int, keepingMembers: Bool,
+                         readValue: (String, inout Reader) throws(EnvelopeScan.Malformed) -> Bool = { _, _ in false }) throws(EnvelopeScan.Malformed) -> [EnvelopeScan.Member] {
+        guard depth <= EnvelopeScan.maxDepth else { throw failure("nesting deeper than \(EnvelopeScan.maxDepth) levels") }
+        var members: [EnvelopeScan.Member] = []
+        index += 1
+        skipSpace()
+        if peek == UInt8(ascii: "}") {
+            index += 1
+            return members
+        }
+        while true {
+            guard peek == UInt8(ascii: "\"") else { throw failure("a member name in quotes was expected") }
+            let keyStart = index
+            try string()
+            let key = keepingMembers ? try EnvelopeScan.string(bytes, at: keyStart..<index) : nil
+            skipSpace()
+            guard peek == UInt8(ascii: ":") else { throw failure("a colon after the member name was expected") }
+            index += 1
+            skipSpace()
+            let valueStart = index
+            if let key {
+                if try !readValue(key, &self) { try value(depth: depth + 1) }
+                members.append(EnvelopeScan.Member(key: key, value: valueStart..<index))
+            } else {
+                try value(depth: depth + 1)
+            }
+            skipSpace()
+            switch peek {
+            case UInt8(ascii: ","):
+                index += 1
+                skipSpace()
+            case UInt8(ascii: "}"):
+                index += 1
+                return members
+            default: throw failure("a comma or a closing brace was expected")
+            }
+        }
+    }
+
+    mutating func array(depth: Int) throws(EnvelopeScan.Malformed) {
+        index += 1
+        skipSpace()
+        if peek == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            try value(depth: depth + 1)
+            skipSpace()
+            switch peek {
+            case UInt8(ascii: ","):
+                index += 1
+                skipSpace()
+            case UInt8(ascii: "]"):
+                index += 1
+                return
+            default: throw failure("a comma or a closing bracket was expected")
+            }
+        }
+    }
+
+    /// Steps over the string at `index`: escapes must be JSON's, control characters escaped.
+    mutating func string() throws(EnvelopeScan.Malformed) {
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            if byte == UInt8(ascii: "\\") {
+                guard index + 1 < bytes.count else { break }
+                switch bytes[index + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"), UInt8(ascii: "n"),
+                     UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 2
+                case UInt8(ascii: "u"):
+                    guard index + 6 <= bytes.count, bytes[index + 2..<index + 6].allSatisfy({ EnvelopeScan.hexValue($0) != nil }) else {
+                        throw failure("a \\u escape needs four hex digits")
+                    }
+                    index += 6
+                default: throw failure("an unknown escape in a string")
+                }
+                continue
+            }
+            guard byte >= 0x20 else { throw failure("a control character in a string (escape it)") }
+            index += 1
+        }
+        throw failure("a string is not closed")
+    }
+
+    mutating func number() throws(EnvelopeScan.Malformed) {
+        func digits() throws(EnvelopeScan.Malformed) {
+            guard let first = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { throw failure("a digit was expected") }
+            while let next = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(next) { index += 1 }
+        }
+        if peek == UInt8(ascii: "-") { index += 1 }
+        if peek == UInt8(ascii: "0") {
+            index += 1
+        } else {
+            try digits()
+        }
+        if peek == UInt8(ascii: ".") {
+            index += 1
+            try digits()
+        }
+        if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            index += 1
+            if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+            try digits()
+        }
+    }
+
+    mutating func literal(_ word: StaticString) throws(EnvelopeScan.Malformed) {
+        let expected = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        guard index + expected.count <= bytes.count, bytes[index..<index + expected.count].elementsEqual(expected) else {
+            throw failure("true, false or null was expected")
+        }
+        index += expected.count
+    }
+}
