@@ -22,10 +22,19 @@ struct Bench {
 
         print("wzt bench on \(ProcessInfo.processInfo.activeProcessorCount) cores, libzmq \(zeroMQVersion)\(quick ? " (quick)" : "")")
         if arguments.contains("--sealing") {
-            // Only what sealing personal fields costs, in three alternating rounds, for a figure steadier than one.
+            // Only what sealing personal fields costs, in four rounds, the sealed and the unsealed row
+            // taking turns to run first (sealed first, unsealed first, unsealed first, sealed first), so
+            // that a machine getting faster or slower during the run favours neither.
             var rows: [Row] = []
-            for _ in 0..<3 { rows += try await sealingRound(events: ingressEvents) }
+            for round in 0..<4 { rows += try await sealingRound(events: ingressEvents, unsealedFirst: round == 1 || round == 2) }
             printTable(rows)
+            // Events over seconds of all rounds together: one figure per row in which the drift cancels.
+            func pooledRate(_ position: Int) -> Double {
+                let own = rows.indices.filter { $0 % 3 == position }.map { rows[$0] }
+                return Double(own.map(\.count).reduce(0, +)) / own.map(\.seconds).reduce(0, +)
+            }
+            print(String(format: "\nall rounds together: sealed/unsealed %.2f, sealed with five events per case/unsealed %.2f",
+                         pooledRate(0) / pooledRate(1), pooledRate(2) / pooledRate(1)))
             return
         }
         if arguments.contains("--validation") {
@@ -61,13 +70,26 @@ struct Bench {
     /// Durable acked ingest of screening requests, each about a new case, with the INSZ sealed
     /// and without, and their ratio; then sealed again with five events per case, as a case's
     /// events follow each other in use (each new case makes and stores a key, the others reuse it).
-    static func sealingRound(events: Int) async throws -> [Row] {
-        let sealed = try await ingress(name: "wzt ingress, durable acked, 8 publishers x 64", publishers: 8, window: 64, events: events)
-        var unsealed = try await ingress(name: "  the same without sealing the INSZ", publishers: 8, window: 64, events: events, sealing: false)
-        unsealed.notes += String(format: "; sealed/unsealed %.2f", sealed.rate / unsealed.rate)
+    static func sealingRound(events: Int, unsealedFirst: Bool = false) async throws -> [Row] {
+        func sealed() async throws -> Row {
+            try await ingress(name: "wzt ingress, durable acked, 8 publishers x 64", publishers: 8, window: 64, events: events)
+        }
+        func unsealed() async throws -> Row {
+            try await ingress(name: "  the same without sealing the INSZ", publishers: 8, window: 64, events: events, sealing: false)
+        }
+        var sealedRow: Row, unsealedRow: Row
+        if unsealedFirst {
+            unsealedRow = try await unsealed()
+            sealedRow = try await sealed()
+            unsealedRow.notes += " (run first)"
+        } else {
+            sealedRow = try await sealed()
+            unsealedRow = try await unsealed()
+        }
+        unsealedRow.notes += String(format: "; sealed/unsealed %.2f", sealedRow.rate / unsealedRow.rate)
         var fivePerCase = try await ingress(name: "  the same sealed, five events per case", publishers: 8, window: 64, events: events, eventsPerCase: 5)
-        fivePerCase.notes += String(format: "; /unsealed %.2f", fivePerCase.rate / unsealed.rate)
-        return [sealed, unsealed, fivePerCase]
+        fivePerCase.notes += String(format: "; /unsealed %.2f", fivePerCase.rate / unsealedRow.rate)
+        return [sealedRow, unsealedRow, fivePerCase]
     }
 
     /// The table of `rows`; "vs raw" is each rate over `rawRate` when raw libzmq was measured.
