@@ -1,15 +1,14 @@
-import Foundation
-
 /// Every event type the bus accepts, with the versions it can read.
 ///
 /// Built once at start-up from the contracts of all modules; immutable afterwards, so it is
 /// shared freely between threads.
 public struct ContractRegistry: Sendable {
-    typealias DataDecoder = @Sendable (JSONDecoder, Data) throws -> any EventContract
+    typealias DecodeData = @Sendable (DataDecoder) throws -> any EventContract
 
     struct Entry: Sendable {
+        var contract: any EventContract.Type
         var latestVersion: Int
-        var decoders: [Int: DataDecoder]
+        var decoders: [Int: DecodeData]
     }
 
     private(set) var entries: [String: Entry] = [:]
@@ -29,16 +28,19 @@ public struct ContractRegistry: Sendable {
         if let existing = entries[type.rawValue], existing.latestVersion != contract.dataVersion {
             throw EnvelopeError(.unsupportedDataVersion, "contract \(type) is registered at versions \(existing.latestVersion) and \(contract.dataVersion); register only the newest, which upcasts the older ones")
         }
-        entries[type.rawValue] = Entry(latestVersion: contract.dataVersion, decoders: Self.decoders(contract))
+        entries[type.rawValue] = Entry(contract: contract, latestVersion: contract.dataVersion, decoders: Self.decoders(contract))
     }
 
     public var types: [EventType] { entries.keys.sorted().map { EventType(stringLiteral: $0) } }
 
     public func knows(_ type: EventType) -> Bool { entries[type.rawValue] != nil }
 
+    /// The newest contract registered for `type`.
+    func contract(of type: String) -> (any EventContract.Type)? { entries[type]?.contract }
+
     public func versions(of type: EventType) -> [Int] { entries[type.rawValue].map { $0.decoders.keys.sorted() } ?? [] }
 
-    func decoder(for type: String, version: Int) throws(EnvelopeError) -> DataDecoder {
+    func decoder(for type: String, version: Int) throws(EnvelopeError) -> DecodeData {
         guard let entry = entries[type] else {
             throw EnvelopeError(.unknownType, "type \(quoted(type)) is not a known contract; known types are listed by `wzt contracts`")
         }
@@ -48,18 +50,18 @@ public struct ContractRegistry: Sendable {
         return decoder
     }
 
-    private static func decoders<T: EventContract>(_ contract: T.Type) -> [Int: DataDecoder] {
-        var result: [Int: DataDecoder] = [T.dataVersion: { try $0.decode(T.self, from: $1) }]
+    private static func decoders<T: EventContract>(_ contract: T.Type) -> [Int: DecodeData] {
+        var result: [Int: DecodeData] = [T.dataVersion: { try T(from: $0) }]
         if let upcasting = contract as? any UpcastingContract.Type {
             result.merge(previousDecoders(upcasting)) { newest, _ in newest }
         }
         return result
     }
 
-    private static func previousDecoders<T: UpcastingContract>(_ contract: T.Type) -> [Int: DataDecoder] {
+    private static func previousDecoders<T: UpcastingContract>(_ contract: T.Type) -> [Int: DecodeData] {
         decoders(T.Previous.self).mapValues { decodePrevious in
-            { decoder, data in
-                guard let previous = try decodePrevious(decoder, data) as? T.Previous else {
+            { decoder in
+                guard let previous = try decodePrevious(decoder) as? T.Previous else {
                     fatalError("contract chain of \(T.eventType) returned a value of the wrong version")
                 }
                 return T(upcasting: previous)

@@ -96,7 +96,12 @@ private struct OutgoingEnvelope<T: Encodable>: Encodable {
     var data: T
 }
 
-enum EnvelopeKey: String {
+enum EnvelopeKey: String, CaseIterable {
     case specversion, id, source, type, time, subject, datacontenttype, dataversion, correlationid, causationid, data
     case actor, actorrole, actoragency, purpose
+}
+
+extension EnvelopeKey {
+    /// One hash per attribute of a document; `init(rawValue:)` compares the name with every case.
+    static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
 }

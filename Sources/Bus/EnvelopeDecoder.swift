@@ -8,15 +8,11 @@ public struct EnvelopeDecoder: Sendable {
     public let maxBytes: Int
     /// For events from publishers: personal fields must hold values, not the log's sealed or erased forms.
     public let refusesStoredForms: Bool
-    /// Decodes `data` by its contract; shared, as its options never change after this init.
-    private let dataDecoder: JSONDecoder
 
     public init(registry: ContractRegistry, maxBytes: Int = EnvelopeDecoder.defaultMaxBytes, refusesStoredForms: Bool = false) {
         self.registry = registry
         self.maxBytes = maxBytes
         self.refusesStoredForms = refusesStoredForms
-        dataDecoder = JSONDecoder()
-        if refusesStoredForms { dataDecoder.userInfo[EnvelopeHeader.refusesStoredFormsKey] = true }
     }
 
     /// The same decoder for events that come from publishers.
@@ -63,7 +59,7 @@ public struct EnvelopeDecoder: Sendable {
             } catch {
                 throw EnvelopeError(.malformedJSON, error.reason)
             }
-            return try EnvelopeHeader(scan, of: bytes, registry: registry, dataDecoder: dataDecoder)
+            return try EnvelopeHeader(scan, of: bytes, registry: registry, refusesStoredForms: refusesStoredForms)
         }
     }
 }
@@ -88,7 +84,7 @@ struct EnvelopeHeader {
     /// Where the values of the contract's personal fields are in the envelope's bytes, in document order.
     let personalValues: [PersonalValue]
 
-    init(_ scan: EnvelopeScan, of json: UnsafeBufferPointer<UInt8>, registry: ContractRegistry, dataDecoder: JSONDecoder) throws(EnvelopeError) {
+    init(_ scan: EnvelopeScan, of json: UnsafeBufferPointer<UInt8>, registry: ContractRegistry, refusesStoredForms: Bool) throws(EnvelopeError) {
         let attributes = Attributes(scan, json: json)
         let specVersion = try attributes.requiredString(.specversion)
         guard specVersion == "1.0" else {
@@ -131,7 +127,12 @@ struct EnvelopeHeader {
             throw EnvelopeError(.missingAttribute, "attribute `data` is missing; \(type) v\(dataVersion) carries a JSON object")
         }
         do {
-            data = try decodeData(dataDecoder, Data(UnsafeBufferPointer(rebasing: json[dataRange])))
+            var index = dataRange.lowerBound
+            let node = try JSONNode.read(json, at: &index)
+            let userInfo: [CodingUserInfoKey: Any] = refusesStoredForms ? [Self.refusesStoredFormsKey: true] : [:]
+            data = try decodeData(DataDecoder(json: json, node: node, userInfo: userInfo))
+        } catch let error as EnvelopeScan.Malformed {
+            throw EnvelopeError(.malformedJSON, "`data`: \(error.reason)")
         } catch let error as DecodingError {
             throw EnvelopeError.invalidData(error, type: type, version: dataVersion)
         } catch {
@@ -159,7 +160,7 @@ private struct Attributes {
 
     init(_ scan: EnvelopeScan, json: UnsafeBufferPointer<UInt8>) {
         self.json = json
-        ranges = scan.members.compactMap { member in EnvelopeKey(rawValue: member.key).map { ($0, member.value) } }
+        ranges = scan.members.compactMap { member in EnvelopeKey.byName[member.key].map { ($0, member.value) } }
     }
 
     subscript(key: EnvelopeKey) -> Range<Int>? { ranges.first { $0.key == key }?.range }
