@@ -112,6 +112,14 @@ struct Bench {
         var rate: Double { Double(count) / seconds }
     }
 
+    /// User and system CPU time of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
     static func format(micros: UInt64) -> String {
         micros >= 1000 ? String(format: "%.1f ms", Double(micros) / 1000) : "\(micros) us"
     }
@@ -184,6 +192,7 @@ struct Bench {
             }
             let context = Context()
             let started = Date()
+            let cpuBefore = processCPUSeconds()
             let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
                 for batch in batches {
                     group.addTask { try await onThread { try publish(batch, to: endpoint, curve: credentials, context: context, window: window) } }
@@ -191,12 +200,15 @@ struct Bench {
                 return try await group.reduce(into: [Histogram<UInt64>]()) { $0.append($1) }
             }
             let seconds = Date().timeIntervalSince(started)
+            let cpu = processCPUSeconds() - cpuBefore
             var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000)
             for histogram in histograms { latency.add(histogram) }
             let statistics = node.log.groupCommitStatistics
             var row = Row(name: name, count: perPublisher * publishers, seconds: seconds, latency: latency)
-            row.notes = String(format: "%d commits, %.0f events/commit, %.1f ms each", statistics.commits, statistics.averageGroup,
-                               statistics.averageCommitTime / .milliseconds(1))
+            // CPU of the whole process (node and publishers) per event: less moved by a machine
+            // that drifts than events/s, and it says where a difference between rows comes from.
+            row.notes = String(format: "%.0f us CPU/event; %d commits, %.0f events/commit, %.1f ms each", cpu / Double(row.count) * 1e6,
+                               statistics.commits, statistics.averageGroup, statistics.averageCommitTime / .milliseconds(1))
             return row
         }
     }
@@ -357,7 +369,7 @@ struct Bench {
         let started = Date()
         for envelope in envelopes { _ = try decoder.decode(envelope) }
         var row = Row(name: "envelope validation alone, one thread", count: events, seconds: Date().timeIntervalSince(started))
-        row.notes = "JSON parse + contract decode"
+        row.notes = "syntax check, attributes, contract decode"
         return row
     }
 
