@@ -166,16 +166,7 @@ private struct Reader {
             } else {
                 try value(depth: depth + 1)
             }
-            skipSpace()
-            switch peek {
-            case UInt8(ascii: ","):
-                index += 1
-                skipSpace()
-            case UInt8(ascii: "}"):
-                index += 1
-                return members
-            default: throw failure("a comma or a closing brace was expected")
-            }
+            if try closes(with: UInt8(ascii: "}"), "a comma or a closing brace") { return members }
         }
     }
 
@@ -188,16 +179,23 @@ private struct Reader {
         }
         while true {
             try value(depth: depth + 1)
+            if try closes(with: UInt8(ascii: "]"), "a comma or a closing bracket") { return }
+        }
+    }
+
+    /// After a member or an element: steps over the comma before the next one, or over `closing`
+    /// (returns true).
+    mutating func closes(with closing: UInt8, _ expected: String) throws(EnvelopeScan.Malformed) -> Bool {
+        skipSpace()
+        switch peek {
+        case UInt8(ascii: ","):
+            index += 1
             skipSpace()
-            switch peek {
-            case UInt8(ascii: ","):
-                index += 1
-                skipSpace()
-            case UInt8(ascii: "]"):
-                index += 1
-                return
-            default: throw failure("a comma or a closing bracket was expected")
-            }
+            return false
+        case closing:
+            index += 1
+            return true
+        default: throw failure("\(expected) was expected")
         }
     }
 
