@@ -220,7 +220,7 @@ private struct KeyMaterial {
 }
 
 /// Seals and opens the personal fields of an envelope in place: only the bytes of those values
-/// change, so sealing costs a scan of the envelope and one AES-GCM per field, not a JSON rewrite.
+/// change, so sealing costs one AES-GCM per field (the decoder found where they are), not a JSON rewrite.
 public enum Sealing {
     /// Nonces for AES-GCM: a counter across the process instead of 12 random bytes per value (a
     /// system call each). A (key, nonce) pair must never repeat, and it cannot: a key seals only
