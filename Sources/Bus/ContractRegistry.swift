@@ -7,7 +7,6 @@ public struct ContractRegistry: Sendable {
 
     struct Entry: Sendable {
         var contract: any EventContract.Type
-        var latestVersion: Int
         var decoders: [Int: DecodeData]
     }
 
@@ -25,10 +24,10 @@ public struct ContractRegistry: Sendable {
         guard contract.dataVersion >= 1 else {
             throw EnvelopeError(.unsupportedDataVersion, "contract \(type) declares dataversion \(contract.dataVersion); versions start at 1")
         }
-        if let existing = entries[type.rawValue], existing.latestVersion != contract.dataVersion {
-            throw EnvelopeError(.unsupportedDataVersion, "contract \(type) is registered at versions \(existing.latestVersion) and \(contract.dataVersion); register only the newest, which upcasts the older ones")
+        if let existing = entries[type.rawValue], existing.contract.dataVersion != contract.dataVersion {
+            throw EnvelopeError(.unsupportedDataVersion, "contract \(type) is registered at versions \(existing.contract.dataVersion) and \(contract.dataVersion); register only the newest, which upcasts the older ones")
         }
-        entries[type.rawValue] = Entry(contract: contract, latestVersion: contract.dataVersion, decoders: Self.decoders(contract))
+        entries[type.rawValue] = Entry(contract: contract, decoders: Self.decoders(contract))
     }
 
     public var types: [EventType] { entries.keys.sorted().map { EventType(stringLiteral: $0) } }

@@ -242,16 +242,16 @@ public enum Sealing {
         var output: [UInt8] = []
         output.reserveCapacity(json.count + values.reduce(0) { $0 + $1.range.count * 4 / 3 + 80 })
         var copied = 0
-        for (name, range) in values.map({ ($0.name, $0.range) }) {
-            let box = try AES.GCM.seal(json[range], using: key.key, nonce: nextNonce(), authenticating: Array("\(id)/\(name)".utf8))
+        for value in values {
+            let box = try AES.GCM.seal(json[value.range], using: key.key, nonce: nextNonce(), authenticating: Array("\(id)/\(value.name)".utf8))
             guard let combined = box.combined else { throw EnvelopeError(.storageFailed, "sealing event \(id) failed") }
-            output += json[copied..<range.lowerBound]
+            output += json[copied..<value.range.lowerBound]
             output += #"{"sealed":""#.utf8
             output += combined.base64EncodedData()
             output += #"","key":"#.utf8
             output += String(key.id).utf8
             output.append(UInt8(ascii: "}"))
-            copied = range.upperBound
+            copied = value.range.upperBound
         }
         output += json[copied...]
         return output
