@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Regional rule sets: the API as a shared library, and the built-in plugins.
         .package(path: "Plugins/PluginAPI"),
         .package(path: "Plugins/Flanders"),
@@ -54,9 +55,16 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        // A module's own database: GRDB with synchronous=FULL, WAL, migrations.
+        // A module's own database behind one protocol: SQLite through GRDB (synchronous=FULL, WAL) by default.
         .target(name: "Storage", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // A module's database in a PostgreSQL server, where the config asks for one.
+        .target(name: "PostgresStorage", dependencies: [
+            "Storage",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // The append-only trail of reads of personal data; written by the HTTP side, never by modules.
         .target(name: "Audit", dependencies: [
@@ -67,7 +75,6 @@ let package = Package(
         .target(name: "ModuleKit", dependencies: [
             "Bus", "Storage",
             .product(name: "PluginAPI", package: "PluginAPI"),
-            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -83,16 +90,14 @@ let package = Package(
 
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
         .target(name: "AMA", dependencies: [
-            "Bus", "ModuleKit", "AMAContracts",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ModuleKit", "Storage", "AMAContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Tells agencies what they must know through their webhooks and mailboxes; reads the
         // other modules' contracts only to say what happened, never more.
         .target(name: "Notifications", dependencies: [
-            "Bus", "ModuleKit", "IntakeContracts", "MandatingContracts", "NetworksContracts", "GBOOnboardingContracts", "AMAContracts",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ModuleKit", "Storage", "IntakeContracts", "MandatingContracts", "NetworksContracts", "GBOOnboardingContracts", "AMAContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -102,23 +107,19 @@ let package = Package(
             .product(name: "NIOExtras", package: "swift-nio-extras"),
         ]),
         .target(name: "GBOOnboarding", dependencies: [
-            "Bus", "ModuleKit", "GBOOnboardingContracts", "IntakeContracts",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ModuleKit", "Storage", "GBOOnboardingContracts", "IntakeContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
         ]),
         .target(name: "Intake", dependencies: [
-            "Bus", "ModuleKit", "IntakeContracts", "MandatingContracts", "NetworksContracts", "GBOOnboardingContracts",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ModuleKit", "Storage", "IntakeContracts", "MandatingContracts", "NetworksContracts", "GBOOnboardingContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
         ]),
         .target(name: "Networks", dependencies: [
-            "Bus", "ModuleKit", "NetworksContracts",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ModuleKit", "Storage", "NetworksContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
         ]),
         .target(name: "Mandating", dependencies: [
-            "Bus", "ModuleKit", "MandatingContracts",
-            .product(name: "GRDB", package: "GRDB.swift"),
+            "Bus", "ModuleKit", "Storage", "MandatingContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
         ]),
 
@@ -132,7 +133,7 @@ let package = Package(
         ]),
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [
-            "Audit", "Bus", "BusTransport", "ModuleKit", "Storage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
+            "Audit", "Bus", "BusTransport", "ModuleKit", "Storage", "PostgresStorage", "IntakeContracts", "Intake", "MandatingContracts", "Mandating",
             "NetworksContracts", "Networks", "GBOOnboardingContracts", "GBOOnboarding", "AMAContracts", "AMA", "Notifications", "OperatorHTTP", "ZeroMQ",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "PluginAPI", package: "PluginAPI"),
@@ -162,12 +163,16 @@ let package = Package(
 
         // A sample module and helpers shared by the test targets.
         .target(name: "TestSupport", dependencies: [
-            "Bus", "ModuleKit",
+            "Bus", "ModuleKit", "Storage",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Tests/Support"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "StorageTests", dependencies: [
+            "Storage", "PostgresStorage", "TestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "BusTests", dependencies: [
             "Bus", "IntakeContracts", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
@@ -176,12 +181,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], exclude: ["Corpus"]),
         .testTarget(name: "ModuleKitTests", dependencies: [
-            "ModuleKit", "Bus", "TestSupport",
+            "ModuleKit", "Bus", "Storage", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "CoreTests", dependencies: [
-            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "TestSupport",
+            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "Storage", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -192,13 +197,13 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "IntakeContracts", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "IntakeContracts", "Storage", "PostgresStorage", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ModuleTests", dependencies: [
-            "AMA", "AMAContracts", "Notifications", "IntakeContracts", "MandatingContracts", "NetworksContracts", "ModuleKit", "Bus", "TestSupport",
+            "AMA", "AMAContracts", "Notifications", "IntakeContracts", "MandatingContracts", "NetworksContracts", "ModuleKit", "Bus", "Storage", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,7 +1,7 @@
 import AMAContracts
 import Bus
 import Foundation
-import GRDB
+import Storage
 import ModuleKit
 import PluginAPI
 
@@ -21,7 +21,7 @@ public final class AMAModule: Module {
 
     public init() {}
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) {
+    public func registerMigrations(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("ama v1") { db in
             // The permission columns are in v2 below; v1 stays as it shipped.
             try db.execute(sql: """
@@ -151,17 +151,17 @@ public struct AnnexConfirmationRecord: Sendable, Hashable {
 }
 
 public struct AMAQueries: Sendable {
-    let pool: DatabasePool
-    public init(pool: DatabasePool) { self.pool = pool }
+    let database: any SQLStore
+    public init(database: any SQLStore) { self.database = database }
 
     /// The annex version in force, nil until all three parties confirmed the first one.
     public func activeVersion(_ agreementId: String) async throws -> Int? {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT active_version FROM agreement WHERE id = ?", arguments: [agreementId]) }
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT active_version FROM agreement WHERE id = ?", arguments: [agreementId]) }
     }
 
     public func confirmations(_ agreementId: String) async throws -> [AnnexConfirmationRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT version, party, confirmed_by, confirmed_on FROM annex_confirmation WHERE agreement_id = ? ORDER BY version, rowid",
+        try await database.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT version, party, confirmed_by, confirmed_on FROM annex_confirmation WHERE agreement_id = ? ORDER BY version, rowid",
                              arguments: [agreementId]).map {
                 AnnexConfirmationRecord(version: $0["version"], party: AgreementParty(rawValue: $0["party"]) ?? .participant,
                                         confirmedBy: $0["confirmed_by"], confirmedOn: $0["confirmed_on"])

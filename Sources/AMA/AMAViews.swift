@@ -1,6 +1,6 @@
 import AMAContracts
 import Foundation
-import GRDB
+import Storage
 import ModuleKit
 
 extension AMAModule {
@@ -8,10 +8,10 @@ extension AMAModule {
     /// history) with who confirmed each, the permission, the end. It concerns the begeleider.
     public var views: [ReadView] {
         [ReadView(name: "agreements", purpose: .amaAgreement, personalData: true) { id, db in
-            guard let agreement = try Row.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else { return nil }
-            let confirmations = try Row.fetchAll(db, sql: "SELECT version, party, confirmed_by, confirmed_on FROM annex_confirmation WHERE agreement_id = ?",
+            guard let agreement = try SQLRow.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else { return nil }
+            let confirmations = try SQLRow.fetchAll(db, sql: "SELECT version, party, confirmed_by, confirmed_on FROM annex_confirmation WHERE agreement_id = ?",
                                                  arguments: [id])
-            let versions = try Row.fetchAll(db, sql: "SELECT version, annex, proposed_on FROM annex_version WHERE agreement_id = ? ORDER BY version",
+            let versions = try SQLRow.fetchAll(db, sql: "SELECT version, annex, proposed_on FROM annex_version WHERE agreement_id = ? ORDER BY version",
                                             arguments: [id]).map { row in
                 let version: Int = row["version"]
                 let annex: String = row["annex"]
@@ -21,7 +21,7 @@ extension AMAModule {
                         AgreementDocument.Confirmation(party: $0["party"], by: $0["confirmed_by"], on: $0["confirmed_on"])
                     })
             }
-            let filing = try Row.fetchOne(db, sql: "SELECT participant_name, insz, contact_email FROM agreement_filing WHERE agreement_id = ?", arguments: [id])
+            let filing = try SQLRow.fetchOne(db, sql: "SELECT participant_name, insz, contact_email FROM agreement_filing WHERE agreement_id = ?", arguments: [id])
             let begeleider: String = agreement["begeleider_id"]
             let document = AgreementDocument(
                 agreementId: id, participantId: agreement["participant_id"], participantName: filing?["participant_name"], insz: filing?["insz"],

@@ -1,13 +1,13 @@
 import AMAContracts
 import Foundation
-import GRDB
+import Storage
 import ModuleKit
 import PluginAPI
 
 /// The AMA module's work on one event, inside the delivery transaction.
 struct AMAWork {
     let transaction: ModuleTransaction
-    var db: Database { transaction.db }
+    var db: any SQLDatabase { transaction.db }
 
     func recognise(_ recognition: BegeleiderRecognised) throws {
         guard recognition.liabilityInsurance, recognition.staff > 0, !recognition.recognitionNumber.isEmpty else {
@@ -43,7 +43,7 @@ struct AMAWork {
         try checkEligibility(submission, ama: ama, ruleSet: rules.id)
         let socialEconomy = submission.accessRoute.kind == .socialEconomyAdvice ? ama.socialEconomy : nil
         try checkAnnex(submission.annex, agreementId: id, ama: ama, socialEconomy: socialEconomy, ruleSet: rules.id)
-        guard let begeleider = try Row.fetchOne(db, sql: "SELECT facility_type, recognition_number FROM begeleider WHERE id = ? AND ended_on IS NULL",
+        guard let begeleider = try SQLRow.fetchOne(db, sql: "SELECT facility_type, recognition_number FROM begeleider WHERE id = ? AND ended_on IS NULL",
                                                 arguments: [submission.begeleiderId]) else {
             throw AMARefusal(agreementId: id, code: "begeleider-not-recognised", reason: "\(submission.begeleiderId) holds no current recognition as AMA begeleider (a merged organisation needs a new one)")
         }
@@ -117,7 +117,7 @@ struct AMAWork {
     }
 
     /// Checks the electronic submission against the begeleider's recognition and the stored scan.
-    private func checkFiling(_ filing: ElectronicFiling, submission: AgreementSubmitted, begeleider: Row, ama: AMARules) throws {
+    private func checkFiling(_ filing: ElectronicFiling, submission: AgreementSubmitted, begeleider: SQLRow, ama: AMARules) throws {
         let id = submission.agreementId
         guard filing.facilityType == begeleider["facility_type"], filing.recognitionNumber == begeleider["recognition_number"] else {
             throw AMARefusal(agreementId: id, code: "filing-mismatch", reason: "the facility type and recognition number of the submission must be those of begeleider \(submission.begeleiderId)'s recognition")
@@ -131,7 +131,7 @@ struct AMAWork {
         if let end = filing.endOn, end < submission.annex.startOn {
             throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "the end date \(end) is before the start date \(submission.annex.startOn)")
         }
-        guard let stored = try Row.fetchOne(db, sql: "SELECT media_type, bytes FROM attachment WHERE sha256 = ?", arguments: [filing.attachment.sha256]) else {
+        guard let stored = try SQLRow.fetchOne(db, sql: "SELECT media_type, bytes FROM attachment WHERE sha256 = ?", arguments: [filing.attachment.sha256]) else {
             throw AMARefusal(agreementId: id, code: "attachment-missing", reason: "no scan \(filing.attachment.sha256) is stored; store it first (`wzt ama attach FILE`) and submit its reference")
         }
         guard (stored["bytes"] as Int) <= ama.maximumAttachmentBytes else {
@@ -143,8 +143,8 @@ struct AMAWork {
     }
 
     /// The agreement if it exists and has not ended; refusals name which of the two failed.
-    func openAgreement(_ id: String) throws -> Row {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
+    func openAgreement(_ id: String) throws -> SQLRow {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
             throw AMARefusal(agreementId: id, code: "unknown-agreement", reason: "no agreement \(id)")
         }
         if let ended: String = row["ended_on"] {
@@ -213,7 +213,7 @@ struct AMAWork {
 
     func reachDeadline(_ deadline: PermissionDeadline) throws {
         guard deadline.stage == .expired,
-              let row = try Row.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ? AND ended_on IS NULL", arguments: [deadline.agreementId]),
+              let row = try SQLRow.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ? AND ended_on IS NULL", arguments: [deadline.agreementId]),
               let version: Int = row["active_version"] else { return }
         try db.execute(sql: "UPDATE agreement SET suspended = 1 WHERE id = ?", arguments: [deadline.agreementId])
         try transaction.publish(AgreementStatusChanged(agreementId: deadline.agreementId, status: .suspended, annexVersion: version, awaiting: [],

@@ -1,7 +1,7 @@
 import AMAContracts
 import Crypto
 import Foundation
-import GRDB
+import Storage
 
 /// The scans that come with electronic submissions, kept by the AMA module only and named by
 /// their content: the same bytes stored twice are one attachment, and a read checks that the
@@ -11,13 +11,13 @@ public struct AMAAttachments: Sendable {
     /// may ask less; the submission is checked against its own rule set.
     public static let maximumBytes = 10 << 20
 
-    let pool: DatabasePool
-    public init(pool: DatabasePool) { self.pool = pool }
+    let database: any SQLStore
+    public init(database: any SQLStore) { self.database = database }
 
     /// Stores `content` if it is a PDF or an image of at most `maximumBytes`, judged by its bytes.
     public func store(_ content: Data) async throws -> AttachmentReference {
         let reference = try Self.reference(for: content)
-        try await pool.write { db in
+        try await database.write { db in
             try db.execute(sql: """
                 INSERT INTO attachment (sha256, media_type, bytes, content) VALUES (?, ?, ?, ?)
                 ON CONFLICT(sha256) DO NOTHING
@@ -28,7 +28,7 @@ public struct AMAAttachments: Sendable {
 
     /// The bytes of a stored attachment; nil when none has that name.
     public func content(_ sha256: String) async throws -> Data? {
-        guard let content = try await pool.read({ db in try Data.fetchOne(db, sql: "SELECT content FROM attachment WHERE sha256 = ?", arguments: [sha256]) })
+        guard let content = try await database.read({ db in try Data.fetchOne(db, sql: "SELECT content FROM attachment WHERE sha256 = ?", arguments: [sha256]) })
         else { return nil }
         guard Self.hex(SHA256.hash(data: content)) == sha256 else { throw AttachmentError.corrupt(sha256: sha256) }
         return content

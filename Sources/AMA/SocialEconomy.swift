@@ -1,6 +1,6 @@
 import AMAContracts
 import Foundation
-import GRDB
+import Storage
 import ModuleKit
 import PluginAPI
 
@@ -71,7 +71,7 @@ extension AMAWork {
             throw AMARefusal(agreementId: nil, code: "quarter-closed", reason: "\(quarter) was closed before; its reports stand")
         }
         try db.execute(sql: "INSERT INTO closed_quarter (quarter) VALUES (?)", arguments: [quarter.description])
-        let rows = try Row.fetchAll(db, sql: """
+        let rows = try SQLRow.fetchAll(db, sql: """
             SELECT a.begeleider_id, a.id, a.rule_set, t.days FROM attendance t JOIN agreement a ON a.id = t.agreement_id
             WHERE t.quarter = ? ORDER BY a.begeleider_id, a.id
             """, arguments: [quarter.description])
@@ -100,7 +100,7 @@ extension AMAWork {
     }
 
     func socialEconomyRules(_ id: String) throws -> SocialEconomyRules? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT rule_set, social_economy FROM agreement WHERE id = ?", arguments: [id]),
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT rule_set, social_economy FROM agreement WHERE id = ?", arguments: [id]),
               (row["social_economy"] as Bool) else { return nil }
         let ruleSet: String = row["rule_set"]
         return transaction.rules.ruleSets.first { $0.id == ruleSet }?.ama?.socialEconomy

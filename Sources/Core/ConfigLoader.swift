@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Notifications
 import OperatorHTTP
+import PostgresStorage
 import TOMLKit
 import ZeroMQ
 
@@ -89,6 +90,9 @@ public enum ConfigLoader {
                 config.remoteModules = remote
             }
             try modules.finish()
+        }
+        if let storage = try reader.section("storage") {
+            (config.defaultStorage, config.storage) = try moduleStorage(storage, knownModules: knownModules)
         }
         if let link = try reader.section("link") {
             config.transport.linkEndpoint = try link.endpoint("endpoint") ?? config.transport.linkEndpoint
@@ -235,6 +239,28 @@ extension ConfigLoader {
         }
         try grants.finish()
         return result
+    }
+
+    /// `[storage]`: `default`, or a module's name = "sqlite" or a PostgreSQL address.
+    static func moduleStorage(_ section: TableReader, knownModules: [String]) throws(ConfigError) -> (ModuleStorage, [String: ModuleStorage]) {
+        var byModule: [String: ModuleStorage] = [:]
+        var fallback = ModuleStorage.sqlite
+        for key in section.keys {
+            guard key == "default" || knownModules.contains(key) else {
+                throw section.invalid(key, "unknown module; write `default` or one of \(knownModules.joined(separator: ", "))")
+            }
+            guard let text = try section.string(key, nonEmpty: true) else { continue }
+            let storage: ModuleStorage
+            if text == "sqlite" {
+                storage = .sqlite
+            } else {
+                do { try PostgresStore.checkAddress(text) } catch { throw section.invalid(key, "\(error.message), or \"sqlite\"") }
+                storage = .postgres(text)
+            }
+            if key == "default" { fallback = storage } else { byModule[key] = storage }
+        }
+        try section.finish()
+        return (fallback, byModule)
     }
 
     static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {

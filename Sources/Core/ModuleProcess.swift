@@ -19,7 +19,7 @@ public final class ModuleProcess: Sendable {
     private let context = Context()
     private let shutdownTrigger = ShutdownTrigger()
 
-    public init(configuration: NodeConfiguration, core: CoreConnection, modules: [any Module], logger: Logger) throws {
+    public init(configuration: NodeConfiguration, core: CoreConnection, modules: [any Module], logger: Logger) async throws {
         self.configuration = configuration
         self.logger = logger
         guard !modules.isEmpty else {
@@ -34,7 +34,7 @@ public final class ModuleProcess: Sendable {
         var hosts: [ModuleHost] = []
         for module in modules {
             let link = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: module.name, curve: core.curve, decoder: decoder, logger: logger)
-            let store = try ModuleStore(module: module, path: configuration.modulePath(module.name))
+            let store = try await configuration.openStore(module, logger: logger)
             links.append(link)
             hosts.append(ModuleHost(module: module, store: store, source: link, appender: link, decoder: decoder, rules: ruleBook, logger: logger))
         }

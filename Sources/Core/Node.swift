@@ -44,7 +44,7 @@ public final class Node: Sendable {
     /// `remote` are the modules of `remoteModules`, hosted elsewhere: the core keeps their cursors and
     /// dead letters and delivers to them over the module link.
     public init(configuration: NodeConfiguration, modules: [any Module], remote: [any Module] = [],
-                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger) throws {
+                metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), logger: Logger) async throws {
         self.configuration = configuration
         self.logger = logger
         try configuration.checkExposure()
@@ -57,11 +57,13 @@ public final class Node: Sendable {
         decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
         let log = try EventLog(path: configuration.logPath, sealsPersonalFields: configuration.sealsPersonalFields, logger: logger)
         self.log = log
-        hosts = try modules.map { module in
-            let store = try ModuleStore(module: module, path: configuration.modulePath(module.name))
-            return ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
-                              rules: ruleBook, dispatch: configuration.dispatch, logger: logger)
+        var hosts: [ModuleHost] = []
+        for module in modules {
+            let store = try await configuration.openStore(module, logger: logger)
+            hosts.append(ModuleHost(module: module, store: store, log: log, decoder: EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes),
+                                    rules: ruleBook, dispatch: configuration.dispatch, logger: logger))
         }
+        self.hosts = hosts
         eraser = Dispatcher(log: log, subscriber: Eraser(log: log, decoder: decoder), configuration: configuration.dispatch, logger: logger)
         retention = configuration.retentionDays.isEmpty ? nil
             : RetentionWatch(log: log, decoder: decoder, periods: configuration.retentionDays, dispatch: configuration.dispatch, logger: logger)

@@ -4,6 +4,7 @@ import Logging
 import ModuleKit
 import Notifications
 import OperatorHTTP
+import PostgresStorage
 
 /// Everything a node (`wzt serve`) needs to start, with defaults that work with no file at all:
 /// all modules in this process, SQLite under `./data`, ZeroMQ on loopback ports 5555-5557.
@@ -40,6 +41,9 @@ public struct NodeConfiguration: Sendable {
     /// Days after a subject's last event for a purpose until its personal data is erased
     /// (`[privacy.retention]`); none by default: nothing is erased unless someone asks.
     public var retentionDays: [Purpose: Int] = [:]
+    /// Where each module keeps its tables (`[storage]`): by module name, else `defaultStorage`.
+    public var storage: [String: ModuleStorage] = [:]
+    public var defaultStorage = ModuleStorage.sqlite
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 
@@ -76,6 +80,25 @@ public struct NodeConfiguration: Sendable {
     public var logPath: String { dataDirectory + "/log.sqlite" }
     public var auditPath: String { dataDirectory + "/audit.sqlite" }
     public func modulePath(_ module: String) -> String { dataDirectory + "/modules/\(module).sqlite" }
+    public func storage(of module: String) -> ModuleStorage { storage[module] ?? defaultStorage }
+
+    /// The module's store where this configuration keeps it, created and migrated when needed.
+    public func openStore(_ module: any Module, logger: Logger) async throws -> ModuleStore {
+        switch storage(of: module.name) {
+        case .sqlite:
+            return try ModuleStore(module: module, path: modulePath(module.name))
+        case .postgres(let url):
+            return ModuleStore(database: try await PostgresStore.open(url: url, schema: module.name, migrations: ModuleStore.migrations(of: module), logger: logger))
+        }
+    }
+}
+
+/// Where a module keeps its tables.
+public enum ModuleStorage: Sendable, Equatable {
+    /// A file under the data directory: `modules/<name>.sqlite`.
+    case sqlite
+    /// A PostgreSQL server (`postgres://user@host:port/database`); the module gets a schema named after it.
+    case postgres(String)
 }
 
 /// A configuration value is wrong. Names the key and says how to fix it.

@@ -1,6 +1,6 @@
 import Bus
 import Foundation
-import GRDB
+import Storage
 import ModuleKit
 
 /// Everything stored about a subject, for the person's right of access: its events in the log with
@@ -17,7 +17,7 @@ public enum PrivacyExport {
         for (module, store) in modules {
             let views = module.views
             // JSON inside the read, so that only bytes leave it.
-            let found = try await store.pool.read { db -> Data? in
+            let found = try await store.database.read { db -> Data? in
                 var entry: [String: Any] = [:]
                 var documents: [String: Any] = [:]
                 for view in views {
@@ -37,14 +37,14 @@ public enum PrivacyExport {
     }
 
     /// A row as JSON values: text, numbers, null; blobs as base64.
-    private static func json(_ row: Row) -> [String: Any] {
-        Dictionary(uniqueKeysWithValues: row.columnNames.map { column -> (String, Any) in
-            switch (row[column] as DatabaseValue).storage {
+    private static func json(_ row: SQLRow) -> [String: Any] {
+        Dictionary(uniqueKeysWithValues: zip(row.columnNames, row.values).map { column, value -> (String, Any) in
+            switch value {
             case .null: (column, NSNull())
-            case .int64(let value): (column, value)
-            case .double(let value): (column, value)
-            case .string(let value): (column, value)
-            case .blob(let value): (column, value.base64EncodedString())
+            case .integer(let value): (column, value)
+            case .real(let value): (column, value)
+            case .text(let value): (column, value)
+            case .blob(let value): (column, Data(value).base64EncodedString())
             }
         })
     }

@@ -1,6 +1,6 @@
 import Bus
 import GBOOnboardingContracts
-import GRDB
+import Storage
 import IntakeContracts
 import ModuleKit
 import PluginAPI
@@ -27,16 +27,16 @@ public final class GBOOnboardingModule: Module {
     public init(lifeDomains: [String] = GBOOnboardingModule.defaultLifeDomains) { self.lifeDomains = lifeDomains }
 
     /// The onthaal files of a case (or the file itself), with their partners and explored rights.
-    public func records(about subject: String, _ db: Database) throws -> [String: [Row]] {
+    public func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]] {
         let files = "SELECT id FROM onthaal_file WHERE case_id = ? OR id = ?"
         return [
-            "onthaal_file": try Row.fetchAll(db, sql: "SELECT * FROM onthaal_file WHERE case_id = ? OR id = ? ORDER BY opened_on", arguments: [subject, subject]),
-            "onthaal_file_partner": try Row.fetchAll(db, sql: "SELECT * FROM onthaal_file_partner WHERE file_id IN (\(files))", arguments: [subject, subject]),
-            "right_exploration": try Row.fetchAll(db, sql: "SELECT * FROM right_exploration WHERE file_id IN (\(files)) ORDER BY explored_on", arguments: [subject, subject]),
+            "onthaal_file": try SQLRow.fetchAll(db, sql: "SELECT * FROM onthaal_file WHERE case_id = ? OR id = ? ORDER BY opened_on", arguments: [subject, subject]),
+            "onthaal_file_partner": try SQLRow.fetchAll(db, sql: "SELECT * FROM onthaal_file_partner WHERE file_id IN (\(files))", arguments: [subject, subject]),
+            "right_exploration": try SQLRow.fetchAll(db, sql: "SELECT * FROM right_exploration WHERE file_id IN (\(files)) ORDER BY explored_on", arguments: [subject, subject]),
         ].filter { !$0.value.isEmpty }
     }
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) {
+    public func registerMigrations(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("gbo-onboarding v1") { db in
             try db.execute(sql: """
                 CREATE TABLE gbo_partner (
@@ -109,12 +109,12 @@ public struct OnthaalFile: Sendable, Hashable {
 }
 
 public struct GBOQueries: Sendable {
-    let pool: DatabasePool
-    public init(pool: DatabasePool) { self.pool = pool }
+    let database: any SQLStore
+    public init(database: any SQLStore) { self.database = database }
 
     public func file(_ id: String) async throws -> OnthaalFile? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM onthaal_file WHERE id = ?", arguments: [id]) else { return nil }
+        try await database.read { db in
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM onthaal_file WHERE id = ?", arguments: [id]) else { return nil }
             let domains = try String.fetchAll(db, sql: "SELECT DISTINCT life_domain FROM right_exploration WHERE file_id = ? ORDER BY life_domain", arguments: [id])
             let rights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM right_exploration WHERE file_id = ?", arguments: [id]) ?? 0
             return OnthaalFile(id: id, caseId: row["case_id"], leadPartner: row["lead_partner"], closed: (row["closed_on"] as String?) != nil,
@@ -126,7 +126,7 @@ public struct GBOQueries: Sendable {
 private struct Onboarding {
     let transaction: ModuleTransaction
     let lifeDomains: [String]
-    var db: Database { transaction.db }
+    var db: any SQLDatabase { transaction.db }
 
     func register(_ partner: GBOPartnerRegistered) throws {
         try db.execute(sql: """
@@ -149,7 +149,7 @@ private struct Onboarding {
         guard let gbo = rules.gbo else {
             throw GBORefusal(fileId: nil, code: "not-offered", reason: "\(rules.id) has no GBO onboarding")
         }
-        let registered = try Row.fetchAll(db, sql: "SELECT organisation_id, kind FROM gbo_partner WHERE municipality = ? ORDER BY organisation_id", arguments: [municipality])
+        let registered = try SQLRow.fetchAll(db, sql: "SELECT organisation_id, kind FROM gbo_partner WHERE municipality = ? ORDER BY organisation_id", arguments: [municipality])
         let partners = registered.compactMap { row -> OnthaalFileOpened.Partner? in
             guard let kind = OrganisationKind(rawValue: row["kind"]), gbo.partners.contains(kind) else { return nil }
             return OnthaalFileOpened.Partner(organisationId: row["organisation_id"], kind: kind)
@@ -197,7 +197,7 @@ private struct Onboarding {
     /// The case id of an open file; refuses unknown and closed files.
     @discardableResult
     private func openFile(_ id: String) throws -> String {
-        guard let row = try Row.fetchOne(db, sql: "SELECT case_id, closed_on FROM onthaal_file WHERE id = ?", arguments: [id]) else {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT case_id, closed_on FROM onthaal_file WHERE id = ?", arguments: [id]) else {
             throw GBORefusal(fileId: id, code: "unknown-file", reason: "no onthaal file \(id)")
         }
         if let closed: String = row["closed_on"] {

@@ -1,6 +1,6 @@
 import Bus
 import GBOOnboardingContracts
-import GRDB
+import Storage
 import IntakeContracts
 import MandatingContracts
 import ModuleKit
@@ -11,7 +11,7 @@ import PluginAPI
 struct Flow {
     let event: IncomingEvent
     let transaction: ModuleTransaction
-    var db: Database { transaction.db }
+    var db: any SQLDatabase { transaction.db }
 
     /// Statuses in which a trajectory runs (started and not ended).
     static let running: Set<CaseStatus> = [.started, .planDrawnUp, .planApproved, .referredToNetwork, .inNetwork, .onHold]
@@ -57,7 +57,7 @@ struct Flow {
 
     func referToZorg(_ referral: ReferredToCasemanagerZorg) throws {
         var record = try intakeCase(referral.caseId, in: [.intake], for: "a referral to a casemanager Zorg")
-        guard let mandate = try Row.fetchOne(db, sql: "SELECT organisation_id, status FROM intake_mandate WHERE application_id = ?", arguments: [referral.mandateId]),
+        guard let mandate = try SQLRow.fetchOne(db, sql: "SELECT organisation_id, status FROM intake_mandate WHERE application_id = ?", arguments: [referral.mandateId]),
               (mandate["status"] as String) == MandateStatus.active.rawValue else {
             throw IntakeRefusal(caseId: record.id, code: "no-active-mandate", reason: "mandate \(referral.mandateId) is not active; only a casemanager Zorg with an active mandate takes referrals")
         }

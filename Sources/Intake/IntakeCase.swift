@@ -1,10 +1,10 @@
-import GRDB
+import Storage
 import IntakeContracts
 import PluginAPI
 
 /// A case in the intake module: the person (by INSZ, kept only here) and where the flow stands.
-public struct IntakeCase: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "intake_case"
+public struct IntakeCase: Codable, Sendable, Hashable, SQLRecord {
+    public static let tableName = "intake_case"
     /// What `insz` holds once the person's data was erased.
     static let erased = "erased"
 
@@ -43,17 +43,17 @@ public struct IntakeCase: Codable, Sendable, Hashable, FetchableRecord, Persista
 
 /// Reads of the intake module's state.
 public struct IntakeQueries: Sendable {
-    let pool: DatabasePool
-    public init(pool: DatabasePool) { self.pool = pool }
+    let database: any SQLStore
+    public init(database: any SQLStore) { self.database = database }
 
     public func intakeCase(_ id: String) async throws -> IntakeCase? {
-        try await pool.read { db in try IntakeCase.fetchOne(db, key: id) }
+        try await database.read { db in try IntakeCase.fetchOne(db, key: id) }
     }
 
     /// The steps of a case in order: (step, date).
     public func timeline(_ id: String) async throws -> [(step: String, on: String)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id]).map { ($0["step"], $0["step_on"]) }
+        try await database.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id]).map { ($0["step"], $0["step_on"]) }
         }
     }
 }

@@ -1,6 +1,6 @@
 import Bus
 import GBOOnboardingContracts
-import GRDB
+import Storage
 import IntakeContracts
 import MandatingContracts
 import ModuleKit
@@ -25,7 +25,7 @@ public final class IntakeModule: Module {
 
     public init() {}
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) { IntakeSchema.register(&migrator) }
+    public func registerMigrations(_ migrator: inout SQLMigrations) { IntakeSchema.register(&migrator) }
 
     /// The INSZ is the only personal field intake keeps; the case, its dates and statuses stay.
     public func erase(subject: String, _ transaction: ModuleTransaction) throws {

@@ -1,8 +1,8 @@
-import GRDB
+import Storage
 
 /// The intake module's tables. The INSZ lives here and nowhere else. Append-only timeline.
 enum IntakeSchema {
-    static func register(_ migrator: inout DatabaseMigrator) {
+    static func register(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("intake v1") { db in
             try db.execute(sql: """
                 CREATE TABLE intake_case (

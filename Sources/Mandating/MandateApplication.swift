@@ -1,10 +1,10 @@
-import GRDB
+import Storage
 import MandatingContracts
 import PluginAPI
 
 /// One application and, once granted, the mandate it became.
-public struct MandateApplication: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "mandate_application"
+public struct MandateApplication: Codable, Sendable, Hashable, SQLRecord {
+    public static let tableName = "mandate_application"
 
     public var id: String
     public var organisationId: String
@@ -29,8 +29,8 @@ public struct MandateApplication: Codable, Sendable, Hashable, FetchableRecord, 
     }
 }
 
-struct MandateCall: Codable, Sendable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "mandate_call"
+struct MandateCall: Codable, Sendable, SQLRecord {
+    static let tableName = "mandate_call"
     var id: String
     var region: String
     var werkingsgebied: String
@@ -44,25 +44,29 @@ struct MandateCall: Codable, Sendable, FetchableRecord, PersistableRecord {
 
 /// Reads of the mandating module's state, for its API and for tests.
 public struct MandatingQueries: Sendable {
-    let pool: DatabasePool
+    let database: any SQLStore
 
-    public init(pool: DatabasePool) { self.pool = pool }
+    public init(database: any SQLStore) { self.database = database }
 
     public func application(_ id: String) async throws -> MandateApplication? {
-        try await pool.read { db in try MandateApplication.fetchOne(db, key: id) }
+        try await database.read { db in try MandateApplication.fetchOne(db, key: id) }
     }
 
     public func activeMandates(region: String, werkingsgebied: String? = nil) async throws -> [MandateApplication] {
-        try await pool.read { db in
-            var request = MandateApplication.filter(Column("status") == MandateStatus.active.rawValue && Column("region") == region)
-            if let werkingsgebied { request = request.filter(Column("werkingsgebied") == werkingsgebied) }
-            return try request.order(Column("id")).fetchAll(db)
+        try await database.read { db in
+            var sql = "SELECT * FROM mandate_application WHERE status = ? AND region = ?"
+            var arguments: SQLArguments = [MandateStatus.active.rawValue, region]
+            if let werkingsgebied {
+                sql += " AND werkingsgebied = ?"
+                arguments.values.append(.text(werkingsgebied))
+            }
+            return try MandateApplication.fetchAll(db, sql: sql + " ORDER BY id", arguments: arguments)
         }
     }
 
     /// The statuses an application went through, oldest first.
     public func history(_ id: String) async throws -> [MandateStatus] {
-        try await pool.read { db in
+        try await database.read { db in
             try String.fetchAll(db, sql: "SELECT status FROM mandate_history WHERE application_id = ? ORDER BY rowid", arguments: [id])
                 .compactMap(MandateStatus.init(rawValue:))
         }

@@ -1,5 +1,5 @@
 import Bus
-import GRDB
+import Storage
 import MandatingContracts
 import ModuleKit
 import PluginAPI
@@ -18,7 +18,7 @@ public final class MandatingModule: Module {
 
     public init() {}
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) { MandatingSchema.register(&migrator) }
+    public func registerMigrations(_ migrator: inout SQLMigrations) { MandatingSchema.register(&migrator) }
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let handling = Handling(event: event, transaction: transaction)
@@ -51,7 +51,7 @@ struct Refusal: Error {
 private struct Handling {
     let event: IncomingEvent
     let transaction: ModuleTransaction
-    var db: Database { transaction.db }
+    var db: any SQLDatabase { transaction.db }
 
     // MARK: applications
 

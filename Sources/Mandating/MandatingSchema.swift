@@ -1,8 +1,8 @@
-import GRDB
+import Storage
 
 /// The mandating module's tables. Append-only timeline: never edit a shipped step.
 enum MandatingSchema {
-    static func register(_ migrator: inout DatabaseMigrator) {
+    static func register(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("mandating v1") { db in
             try db.execute(sql: """
                 CREATE TABLE mandate_call (

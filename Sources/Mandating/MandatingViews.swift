@@ -1,4 +1,4 @@
-import GRDB
+import Storage
 import MandatingContracts
 import ModuleKit
 import PluginAPI
@@ -9,7 +9,7 @@ extension MandatingModule {
     public var views: [ReadView] {
         [ReadView(name: "mandates", purpose: .casemanagerMandate, personalData: false) { id, db in
             guard let application = try MandateApplication.fetchOne(db, key: id) else { return nil }
-            let history = try Row.fetchAll(db, sql: "SELECT status, status_on, reason, event_id FROM mandate_history WHERE application_id = ? ORDER BY rowid",
+            let history = try SQLRow.fetchAll(db, sql: "SELECT status, status_on, reason, event_id FROM mandate_history WHERE application_id = ? ORDER BY rowid",
                                            arguments: [id]).map { MandateDocument.Change(status: $0["status"], on: $0["status_on"], reason: $0["reason"], eventId: $0["event_id"]) }
             return ReadDocument(audience: .everyCaseworker, body: MandateDocument(application, history: history))
         }]

@@ -1,5 +1,5 @@
 import Bus
-import GRDB
+import Storage
 
 /// A domain module: it owns its tables and its contracts, and talks to other modules only
 /// through events on the bus.
@@ -17,7 +17,7 @@ public protocol Module: Sendable {
     /// the deployment's config), and which fields of their data it reads: the bus hands it no more.
     var needs: [Need] { get }
     /// Adds this module's schema steps (an append-only timeline) to its database's migrator.
-    func registerMigrations(_ migrator: inout DatabaseMigrator)
+    func registerMigrations(_ migrator: inout SQLMigrations)
     /// Applies one event. Throwing rolls the transaction back and asks for a retry.
     func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws
     /// Called once before the first delivery.
@@ -35,7 +35,7 @@ public protocol Module: Sendable {
     func erase(subject: String, _ transaction: ModuleTransaction) throws
     /// What the module keeps about `subject` beyond its `views`, table by table, for the person's
     /// right of access (`wzt privacy export`).
-    func records(about subject: String, _ db: Database) throws -> [String: [Row]]
+    func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]]
 }
 
 extension Module {
@@ -48,7 +48,7 @@ extension Module {
     public func stop() async {}
     public var views: [ReadView] { [] }
     public func erase(subject: String, _ transaction: ModuleTransaction) throws {}
-    public func records(about subject: String, _ db: Database) throws -> [String: [Row]] { [:] }
+    public func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]] { [:] }
 
     /// What the bus delivers: the module's needs, and `SubjectErased`, which every module gets.
     public var deliveredNeeds: [Need] { needs + [Need(SubjectErased.self, for: .erasure)] }

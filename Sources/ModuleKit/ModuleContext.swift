@@ -1,6 +1,6 @@
 import Bus
 import Foundation
-import GRDB
+import Storage
 import Logging
 
 /// What a module is given to do its work outside of event handling.
@@ -23,13 +23,12 @@ public struct ModuleContext: Sendable {
     @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (ModuleTransaction) throws -> T) async throws -> T {
         let (name, purpose, decoder, now, rules) = (self.name, self.purpose, self.decoder, clock.now(), self.rules)
-        let (result, published, timers) = try await store.pool.write { db in
+        let (result, outcome) = try await store.database.write { db in
             let transaction = ModuleTransaction(db: db, module: name, purpose: purpose, decoder: decoder, cause: nil, now: now, rules: rules)
             let result = try body(transaction)
-            return (result, transaction.published, transaction.scheduledTimers)
+            return (result, transaction.outcome)
         }
-        if timers > 0 { timersChanged.fire() }
-        if published > 0 { try await relay.flush() }
+        try await outcome.settle(timersChanged: timersChanged, relay: relay)
         return result
     }
 }

@@ -1,6 +1,6 @@
 import Bus
 import Foundation
-import GRDB
+import Storage
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -45,7 +45,7 @@ public final class ModuleHost: Service {
     public func run() async throws {
         try await context.relay.flush()
         try await module.start(context)
-        context.logger.info("module started", metadata: ["wzt.store": "\(store.path)"])
+        context.logger.info("module started", metadata: ["wzt.store": "\(store.location)"])
         started.store(true, ordering: .relaxed)
         defer { started.store(false, ordering: .relaxed) }
         do {
@@ -106,10 +106,10 @@ struct ModuleSubscriber: Subscriber {
     func deliver(_ event: StoredEvent) async throws {
         let incoming = IncomingEvent(event, decoder: decoder)
         let (module, decoder, now, rules) = (self.module, self.decoder, clock.now(), self.rules)
-        let (published, timers) = try await store.pool.write { db -> (Int, Int) in
+        let outcome = try await store.database.write { db -> ModuleTransaction.Outcome in
             let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
             // Handled before: the relay may have failed after that commit (a full disk), so flush again.
-            if seen { return (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, 0) }
+            if seen { return .init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
             let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
             let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
@@ -118,10 +118,9 @@ struct ModuleSubscriber: Subscriber {
             } else {
                 try module.handle(incoming, transaction)
             }
-            return (transaction.published, transaction.scheduledTimers)
+            return transaction.outcome
         }
-        if timers > 0 { timersChanged.fire() }
-        if published > 0 { try await relay.flush() }
+        try await outcome.settle(timersChanged: timersChanged, relay: relay)
     }
 }
 

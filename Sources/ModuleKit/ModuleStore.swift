@@ -1,21 +1,36 @@
 import Bus
 import Foundation
-import GRDB
 import Storage
 
 /// A module's own database: its tables, plus the inbox and outbox the host keeps there.
 public struct ModuleStore: Sendable {
-    public let pool: DatabasePool
-    public let path: String
+    public let database: any SQLStore
+    /// Where the data lives, for messages.
+    public var location: String { database.location }
 
+    /// The module's store in the SQLite file at `path`, created and migrated when needed.
     public init(module: some Module, path: String) throws(StoreError) {
-        var migrator = DatabaseMigrator()
+        database = try SQLiteStore(path: path, migrations: Self.migrations(of: module))
+    }
+
+    /// The module's store in `database`, opened and migrated with `migrations(of:)` by its driver.
+    public init(database: any SQLStore) {
+        self.database = database
+    }
+
+    /// The host's tables, then the module's own.
+    public static func migrations(of module: some Module) -> SQLMigrations {
+        var migrator = SQLMigrations()
         migrator.registerMigration("wzt v1 inbox and outbox") { db in
+            let now = switch db.dialect {
+            case .sqlite: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            case .postgres: #"to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+            }
             try db.execute(sql: """
                 CREATE TABLE wzt_inbox (
                     event_id TEXT PRIMARY KEY,
                     event_offset INTEGER NOT NULL,
-                    handled_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+                    handled_at TEXT NOT NULL DEFAULT (\(now))
                 );
                 CREATE TABLE wzt_outbox (
                     seq INTEGER PRIMARY KEY,
@@ -36,19 +51,29 @@ public struct ModuleStore: Sendable {
                 CREATE INDEX wzt_timers_due ON wzt_timers(status, due_at);
                 """)
         }
+        migrator.registerMigration("wzt v3 timer subjects") { db in
+            // What a deadline concerns and publishes, as columns: read views ask for them by subject.
+            try db.execute(sql: "ALTER TABLE wzt_timers ADD COLUMN subject TEXT")
+            try db.execute(sql: "ALTER TABLE wzt_timers ADD COLUMN publishes TEXT")
+            try db.execute(sql: "CREATE INDEX wzt_timers_subject ON wzt_timers(subject)")
+            for row in try SQLRow.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status IN ('scheduled', 'paused')") {
+                let envelope = try JSONSerialization.jsonObject(with: row["envelope"] as Data) as? [String: Any]
+                try db.execute(sql: "UPDATE wzt_timers SET subject = ?, publishes = ? WHERE id = ?",
+                               arguments: [envelope?["subject"] as? String, envelope?["type"] as? String, row["id"] as String])
+            }
+        }
         module.registerMigrations(&migrator)
-        pool = try SQLiteDatabase.open(path: path, migrator: migrator)
-        self.path = path
+        return migrator
     }
 
     /// Whether the inbox already holds `eventID`, i.e. the module has applied it.
     public func hasHandled(_ eventID: String) throws -> Bool {
-        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [eventID]) ?? false }
+        try database.readNow { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [eventID]) ?? false }
     }
 
     func pendingOutbox() async throws -> [(seq: Int64, json: [UInt8])] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, envelope FROM wzt_outbox ORDER BY seq LIMIT 1000").map { row in
+        try await database.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT seq, envelope FROM wzt_outbox ORDER BY seq LIMIT 1000").map { row in
                 let json: Data = row["envelope"]
                 return (row["seq"], Array(json))
             }
@@ -56,6 +81,6 @@ public struct ModuleStore: Sendable {
     }
 
     func removeFromOutbox(through seq: Int64) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM wzt_outbox WHERE seq <= ?", arguments: [seq]) }
+        try await database.write { db in try db.execute(sql: "DELETE FROM wzt_outbox WHERE seq <= ?", arguments: [seq]) }
     }
 }

@@ -1,11 +1,11 @@
 import Bus
 import Foundation
-import GRDB
+import Storage
 
 /// One transaction of a module's database: its tables through `db`, and `publish` for events
 /// that leave the module when, and only when, the transaction commits.
 public final class ModuleTransaction {
-    public let db: Database
+    public let db: any SQLDatabase
     let module: String
     /// The purpose the module handles the cause for (or works for, without a cause).
     let purpose: Purpose?
@@ -17,8 +17,9 @@ public final class ModuleTransaction {
     public let rules: RuleBook
     var published = 0
     var scheduledTimers = 0
+    private var committed: [@Sendable () -> Void] = []
 
-    init(db: Database, module: String, purpose: Purpose?, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date, rules: RuleBook) {
+    init(db: any SQLDatabase, module: String, purpose: Purpose?, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date, rules: RuleBook) {
         self.rules = rules
         self.db = db
         self.module = module
@@ -39,6 +40,28 @@ public final class ModuleTransaction {
         try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [id, Data(json)])
         published += 1
         return id
+    }
+
+    /// Runs `action` once this transaction has committed (never when it rolls back).
+    public func afterCommit(_ action: @escaping @Sendable () -> Void) {
+        committed.append(action)
+    }
+
+    /// What is left to do once the transaction commits.
+    var outcome: Outcome { Outcome(published: published, scheduledTimers: scheduledTimers, afterCommit: committed) }
+
+    struct Outcome: Sendable {
+        let published: Int
+        let scheduledTimers: Int
+        let afterCommit: [@Sendable () -> Void]
+
+        /// Wakes the timers when the transaction set one, runs the module's `afterCommit` actions
+        /// and moves what it published to the bus.
+        func settle(timersChanged: Signal, relay: OutboxRelay) async throws {
+            if scheduledTimers > 0 { timersChanged.fire() }
+            for action in afterCommit { action() }
+            if published > 0 { try await relay.flush() }
+        }
     }
 
     /// An envelope from this module, checked against its contract now, so that a mistake fails

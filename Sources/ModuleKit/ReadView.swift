@@ -1,6 +1,6 @@
 import Foundation
 import Bus
-import GRDB
+import Storage
 
 /// One kind of document a module offers to caseworkers (a trajectory, an agreement, a mandate,
 /// a network), read from the module's own tables. The HTTP side serves it at
@@ -14,9 +14,9 @@ public struct ReadView: Sendable {
     /// Whether the document holds personal data (a person's case, even by reference): every read is audited.
     public let personalData: Bool
     /// The document with that id, or nil when there is none. Runs in a read transaction.
-    public let read: @Sendable (_ id: String, _ db: Database) throws -> ReadDocument?
+    public let read: @Sendable (_ id: String, _ db: any SQLDatabase) throws -> ReadDocument?
 
-    public init(name: String, purpose: Purpose, personalData: Bool, read: @escaping @Sendable (_ id: String, _ db: Database) throws -> ReadDocument?) {
+    public init(name: String, purpose: Purpose, personalData: Bool, read: @escaping @Sendable (_ id: String, _ db: any SQLDatabase) throws -> ReadDocument?) {
         self.name = name
         self.purpose = purpose
         self.personalData = personalData
@@ -56,16 +56,16 @@ public struct Deadline: Sendable, Encodable, Equatable {
 extension ModuleHost {
     /// The module's document `id` of `view`, with the deadlines it keeps about that subject.
     public func read(_ view: ReadView, id: String) async throws -> (document: ReadDocument, deadlines: [Deadline])? {
-        try await store.pool.read { db in
+        try await store.database.read { db in
             guard let document = try view.read(id, db) else { return nil }
-            let deadlines = try Row.fetchAll(db, sql: """
-                SELECT id, due_at, status, json_extract(CAST(envelope AS TEXT), '$.type') AS type FROM wzt_timers
-                WHERE status IN ('scheduled', 'paused') AND json_extract(CAST(envelope AS TEXT), '$.subject') = ?
+            let deadlines = try SQLRow.fetchAll(db, sql: """
+                SELECT id, due_at, status, publishes FROM wzt_timers
+                WHERE status IN ('scheduled', 'paused') AND subject = ?
                 ORDER BY due_at
                 """, arguments: [id]).map { row in
                 let status: String = row["status"]
                 let due: Double = row["due_at"]
-                return Deadline(timer: row["id"], publishes: row["type"], dueAt: status == "paused" ? nil : Date(timeIntervalSince1970: due), status: status)
+                return Deadline(timer: row["id"], publishes: row["publishes"], dueAt: status == "paused" ? nil : Date(timeIntervalSince1970: due), status: status)
             }
             return (document, deadlines)
         }

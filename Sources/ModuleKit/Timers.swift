@@ -1,6 +1,6 @@
 import Bus
 import Foundation
-import GRDB
+import Storage
 
 /// A deadline a module set: at `dueAt`, publish an event. Kept in the module's own database, so
 /// it survives restarts; it fires once, through the outbox.
@@ -28,10 +28,11 @@ extension ModuleTransaction {
         // When it fires, nobody in particular causes it: the module acts on its own account.
         let json = try envelope(data, subject: subject, time: date, actor: .module(module))
         try db.execute(sql: """
-            INSERT INTO wzt_timers (id, due_at, envelope, status) VALUES (?, ?, ?, 'scheduled')
-            ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, envelope = excluded.envelope, status = 'scheduled', remaining = NULL
+            INSERT INTO wzt_timers (id, due_at, envelope, status, subject, publishes) VALUES (?, ?, ?, 'scheduled', ?, ?)
+            ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, envelope = excluded.envelope, status = 'scheduled', remaining = NULL,
+                subject = excluded.subject, publishes = excluded.publishes
             WHERE wzt_timers.status != 'fired'
-            """, arguments: [id, date.timeIntervalSince1970, Data(json)])
+            """, arguments: [id, date.timeIntervalSince1970, Data(json), subject, T.eventType.rawValue])
         scheduledTimers += 1
     }
 
@@ -69,11 +70,11 @@ extension ModuleTransaction {
 }
 
 extension ScheduledTimer {
-    static func fetch(_ db: Database, id: String) throws -> ScheduledTimer? {
-        try Row.fetchOne(db, sql: "SELECT id, due_at, status, remaining FROM wzt_timers WHERE id = ?", arguments: [id]).map(ScheduledTimer.init(row:))
+    static func fetch(_ db: any SQLDatabase, id: String) throws -> ScheduledTimer? {
+        try SQLRow.fetchOne(db, sql: "SELECT id, due_at, status, remaining FROM wzt_timers WHERE id = ?", arguments: [id]).map(ScheduledTimer.init(row:))
     }
 
-    init(row: Row) {
+    init(row: SQLRow) {
         self.init(id: row["id"], dueAt: Date(timeIntervalSince1970: row["due_at"]),
                   status: Status(rawValue: row["status"]) ?? .scheduled, remaining: row["remaining"])
     }
@@ -82,7 +83,7 @@ extension ScheduledTimer {
 extension ModuleStore {
     /// The earliest running timer's due date, if any.
     func nextTimerDue() async throws -> Date? {
-        try await pool.read { db in
+        try await database.read { db in
             try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM wzt_timers WHERE status = 'scheduled'")
         }.map(Date.init(timeIntervalSince1970:))
     }
@@ -90,8 +91,8 @@ extension ModuleStore {
     /// Marks every timer due at `now` as fired and puts its event in the outbox, in one
     /// transaction: a timer fires once even if the process dies right after.
     func fireDueTimers(now: Date) async throws -> Int {
-        try await pool.write { db in
-            let due = try Row.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
+        try await database.write { db in
+            let due = try SQLRow.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
                                        arguments: [now.timeIntervalSince1970])
             for row in due {
                 let envelope: Data = row["envelope"]

@@ -1,5 +1,5 @@
 import Bus
-import GRDB
+import Storage
 import ModuleKit
 import NetworksContracts
 import PluginAPI
@@ -18,7 +18,7 @@ public final class NetworksModule: Module {
 
     public init() {}
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) { NetworksSchema.register(&migrator) }
+    public func registerMigrations(_ migrator: inout SQLMigrations) { NetworksSchema.register(&migrator) }
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let work = NetworkWork(transaction: transaction)
@@ -57,12 +57,12 @@ public struct NetworkState: Sendable, Hashable {
 
 /// Reads of the networks module's state.
 public struct NetworksQueries: Sendable {
-    let pool: DatabasePool
-    public init(pool: DatabasePool) { self.pool = pool }
+    let database: any SQLStore
+    public init(database: any SQLStore) { self.database = database }
 
     public func network(_ id: String) async throws -> NetworkState? {
-        try await pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [id]) else { return nil }
+        try await database.read { db in
+            guard let row = try SQLRow.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [id]) else { return nil }
             let accepted = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'accepted' ORDER BY rowid", arguments: [id])
             let waitlist = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [id])
             let since: String? = row["active_since"]
@@ -73,7 +73,7 @@ public struct NetworksQueries: Sendable {
 
 private struct NetworkWork {
     let transaction: ModuleTransaction
-    var db: Database { transaction.db }
+    var db: any SQLDatabase { transaction.db }
 
     func register(_ network: NetworkRegistered) throws {
         guard network.capacity >= 0 else {
@@ -133,7 +133,7 @@ private struct NetworkWork {
                                                     outcome: kind, on: referral.referredOn, position: position, code: code, reason: reason),
                                     subject: referral.caseId)
         }
-        guard let row = try Row.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [referral.networkId]) else {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [referral.networkId]) else {
             return try outcome(.rejected, code: "unknown-network", reason: "no network \(referral.networkId)")
         }
         guard (row["active_since"] as String?) != nil else {
@@ -170,7 +170,7 @@ private struct NetworkWork {
     private func admitFromWaitlist(_ networkId: String, on date: CalendarDate?) throws {
         let capacity = try Int.fetchOne(db, sql: "SELECT capacity FROM network WHERE id = ?", arguments: [networkId]) ?? 0
         var free = capacity - (try occupiedPlaces(networkId))
-        let waiting = try Row.fetchAll(db, sql: "SELECT id, case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [networkId])
+        let waiting = try SQLRow.fetchAll(db, sql: "SELECT id, case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [networkId])
         for row in waiting where free > 0 {
             let referralId: String = row["id"], caseId: String = row["case_id"]
             try db.execute(sql: "UPDATE referral SET state = 'accepted', queued_at = NULL WHERE id = ?", arguments: [referralId])
@@ -196,8 +196,8 @@ private struct NetworkWork {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM network WHERE id = ?)", arguments: [id]) ?? false
     }
 
-    private func network(_ id: String) throws -> Row {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else {
+    private func network(_ id: String) throws -> SQLRow {
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else {
             throw NetworkRefusal(networkId: id, code: "unknown-network", reason: "no network \(id)")
         }
         return row

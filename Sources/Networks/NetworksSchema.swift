@@ -1,8 +1,8 @@
-import GRDB
+import Storage
 
 /// The networks module's tables. Append-only timeline: never edit a shipped step.
 enum NetworksSchema {
-    static func register(_ migrator: inout DatabaseMigrator) {
+    static func register(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("networks v1") { db in
             try db.execute(sql: """
                 CREATE TABLE network (

@@ -1,4 +1,4 @@
-import GRDB
+import Storage
 import ModuleKit
 
 extension NetworksModule {
@@ -6,11 +6,11 @@ extension NetworksModule {
     /// waitlist names cases, so reads are audited; it concerns the coordinator and the partners.
     public var views: [ReadView] {
         [ReadView(name: "networks", purpose: .activationTrajectory, personalData: true) { id, db in
-            guard let network = try Row.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else { return nil }
-            let partners = try Row.fetchAll(db, sql: "SELECT organisation_id, kind, recognition FROM network_partner WHERE network_id = ? ORDER BY rowid",
+            guard let network = try SQLRow.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else { return nil }
+            let partners = try SQLRow.fetchAll(db, sql: "SELECT organisation_id, kind, recognition FROM network_partner WHERE network_id = ? ORDER BY rowid",
                                             arguments: [id]).map { NetworkDocument.Partner(organisationId: $0["organisation_id"], kind: $0["kind"], recognition: $0["recognition"]) }
             let accepted = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'accepted' ORDER BY rowid", arguments: [id])
-            let waitlist = try Row.fetchAll(db, sql: "SELECT case_id, referred_on FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at",
+            let waitlist = try SQLRow.fetchAll(db, sql: "SELECT case_id, referred_on FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at",
                                             arguments: [id]).enumerated().map { NetworkDocument.Waiting(position: $0.offset + 1, caseId: $0.element["case_id"], referredOn: $0.element["referred_on"]) }
             let capacity: Int = network["capacity"]
             let coordinator: String = network["coordinator"]

@@ -1,6 +1,6 @@
 import Bus
 import Foundation
-import GRDB
+import Storage
 import ModuleKit
 
 /// Tells agencies what they must know (DOMAIN.md, Identifiers and privacy: notifications never
@@ -23,13 +23,13 @@ public final class NotificationsModule: Module {
 
     /// The notices about a case, agreement or application (they hold no personal data, but they
     /// are about the person, and say who was told what).
-    public func records(about subject: String, _ db: Database) throws -> [String: [Row]] {
-        let notices = try Row.fetchAll(db, sql: "SELECT id, channel, event_id, event_type, what, created_at, status, attempts FROM notification WHERE reference = ? ORDER BY created_at",
+    public func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]] {
+        let notices = try SQLRow.fetchAll(db, sql: "SELECT id, channel, event_id, event_type, what, created_at, status, attempts FROM notification WHERE reference = ? ORDER BY created_at",
                                        arguments: [subject])
         return notices.isEmpty ? [:] : ["notification": notices]
     }
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) {
+    public func registerMigrations(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("notifications v1") { db in
             try db.execute(sql: """
                 CREATE TABLE notification (
@@ -76,14 +76,14 @@ public final class NotificationsModule: Module {
         }
         if added {
             let signal = self.added
-            transaction.db.afterNextTransaction { _ in signal.fire() }
+            transaction.afterCommit { signal.fire() }
         }
     }
 
     public func run(_ context: ModuleContext) async throws {
         guard !configuration.channels.isEmpty else { return }
         context.logger.info("notifications channels", metadata: ["wzt.channels": "\(configuration.channels.map(\.name).joined(separator: ","))"])
-        try await Courier(configuration: configuration, outbox: NotificationsQueries(pool: context.store.pool), clock: context.clock,
+        try await Courier(configuration: configuration, outbox: NotificationsQueries(database: context.store.database), clock: context.clock,
                           logger: context.logger).run(added: added)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import Storage
 
 /// One notification as stored: what to say, to which channel, and how delivery went so far.
 public struct PendingNotification: Sendable, Hashable {
@@ -15,7 +15,7 @@ public struct PendingNotification: Sendable, Hashable {
     public let attempts: Int
     public let lastError: String?
 
-    init(_ row: Row) {
+    init(_ row: SQLRow) {
         id = row["id"]
         channel = row["channel"]
         eventID = row["event_id"]
@@ -38,19 +38,19 @@ enum DeliveryOutcome: Sendable {
 
 /// The notifications module's delivery log, for its courier and for operators (`wzt notifications`).
 public struct NotificationsQueries: Sendable {
-    let pool: DatabasePool
-    public init(pool: DatabasePool) { self.pool = pool }
+    let database: any SQLStore
+    public init(database: any SQLStore) { self.database = database }
 
     func due(now: Date, limit: Int) async throws -> [PendingNotification] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: """
+        try await database.read { db in
+            try SQLRow.fetchAll(db, sql: """
                 SELECT * FROM notification WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?
                 """, arguments: [now.timeIntervalSince1970, limit]).map(PendingNotification.init)
         }
     }
 
     func nextAttempt() async throws -> Date? {
-        try await pool.read { db in
+        try await database.read { db in
             try Double.fetchOne(db, sql: "SELECT MIN(next_attempt_at) FROM notification WHERE status = 'pending'").map(Date.init(timeIntervalSince1970:))
         }
     }
@@ -61,7 +61,7 @@ public struct NotificationsQueries: Sendable {
         case .retry(let detail, let next): ("pending", detail, next)
         case .failed(let detail): ("failed", detail, nil)
         }
-        try await pool.write { db in
+        try await database.write { db in
             try db.execute(sql: """
                 UPDATE notification SET status = ?, attempts = ?, last_error = ?, next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ?
                 """, arguments: [status, attempt, detail, next?.timeIntervalSince1970, id])
@@ -73,19 +73,19 @@ public struct NotificationsQueries: Sendable {
 
     /// Notifications whose every attempt failed, oldest first.
     public func failed() async throws -> [PendingNotification] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM notification WHERE status = 'failed' ORDER BY created_at, id").map(PendingNotification.init)
+        try await database.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM notification WHERE status = 'failed' ORDER BY created_at, id").map(PendingNotification.init)
         }
     }
 
     public func all() async throws -> [PendingNotification] {
-        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM notification ORDER BY created_at, id").map(PendingNotification.init) }
+        try await database.read { db in try SQLRow.fetchAll(db, sql: "SELECT * FROM notification ORDER BY created_at, id").map(PendingNotification.init) }
     }
 
     /// Every attempt at one notification: (attempt, when, outcome, detail).
     public func attempts(_ id: String) async throws -> [(attempt: Int, at: Date, outcome: String, detail: String?)] {
-        try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM delivery_attempt WHERE notification_id = ? ORDER BY seq", arguments: [id]).map {
+        try await database.read { db in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM delivery_attempt WHERE notification_id = ? ORDER BY seq", arguments: [id]).map {
                 ($0["attempt"], Date(timeIntervalSince1970: $0["at"]), $0["outcome"], $0["detail"])
             }
         }
@@ -94,7 +94,7 @@ public struct NotificationsQueries: Sendable {
     /// Puts a failed notification back in the queue with a fresh set of attempts; false when no
     /// failed notification has that id. A running node picks it up within seconds.
     public func retry(_ id: String, now: Date = Date()) async throws -> Bool {
-        try await pool.write { db in
+        try await database.write { db in
             try db.execute(sql: """
                 UPDATE notification SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE id = ? AND status = 'failed'
                 """, arguments: [now.timeIntervalSince1970, id])

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// Opens the SQLite files of wzt: the event log and each module's store.
@@ -20,6 +21,79 @@ public enum SQLiteDatabase {
             throw StoreError(.openFailed, path: path, "\(StoreError.cause(error)); check that the directory exists and is writable")
         } catch {
             throw StoreError(.openFailed, path: path, "\(error)")
+        }
+    }
+}
+
+/// A module's database in an SQLite file (the default): `SQLiteDatabase` settings, and the
+/// migrations recorded by name in GRDB's table, as they always were.
+public struct SQLiteStore: SQLStore {
+    public let pool: DatabasePool
+    public var location: String { pool.path }
+
+    public init(path: String, migrations: SQLMigrations) throws(StoreError) {
+        var migrator = DatabaseMigrator()
+        for step in migrations.steps {
+            migrator.registerMigration(step.name) { db in try step.migrate(SQLiteConnection(db)) }
+        }
+        pool = try SQLiteDatabase.open(path: path, migrator: migrator)
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        try await pool.read { db in try body(SQLiteConnection(db)) }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        try await pool.write { db in try body(SQLiteConnection(db)) }
+    }
+
+    public func readNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T {
+        try pool.read { db in try body(SQLiteConnection(db)) }
+    }
+}
+
+/// A GRDB connection inside one of its transactions.
+final class SQLiteConnection: SQLDatabase {
+    let db: Database
+
+    init(_ db: Database) { self.db = db }
+
+    func execute(sql: String, arguments: SQLArguments) throws {
+        try db.execute(sql: sql, arguments: Self.arguments(arguments))
+    }
+
+    func fetchRows(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
+        let statement = try db.cachedStatement(sql: sql)
+        let columnNames = statement.columnNames
+        return try Row.fetchAll(statement, arguments: Self.arguments(arguments)).map { row in
+            SQLRow(columnNames: columnNames, values: row.databaseValues.map(\.sqlValue))
+        }
+    }
+
+    var changesCount: Int { db.changesCount }
+    var dialect: SQLDialect { .sqlite }
+
+    private static func arguments(_ arguments: SQLArguments) -> StatementArguments {
+        StatementArguments(arguments.values.map { value -> DatabaseValue in
+            switch value {
+            case .null: .null
+            case .integer(let integer): integer.databaseValue
+            case .real(let real): real.databaseValue
+            case .text(let text): text.databaseValue
+            case .blob(let bytes): Data(bytes).databaseValue
+            }
+        })
+    }
+}
+
+extension DatabaseValue {
+    var sqlValue: SQLValue {
+        switch storage {
+        case .null: .null
+        case .int64(let integer): .integer(integer)
+        case .double(let real): .real(real)
+        case .string(let text): .text(text)
+        case .blob(let data): .blob(Array(data))
         }
     }
 }

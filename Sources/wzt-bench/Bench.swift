@@ -166,7 +166,7 @@ struct Bench {
         configuration.http = nil
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let node = try Node(configuration: configuration, modules: [], logger: logger)
+        let node = try await Node(configuration: configuration, modules: [], logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await node.run(signals: []) }
             let result = try await body(node)
@@ -282,10 +282,10 @@ struct Bench {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let intake = ModuleCatalog.modules["intake"]!(configuration)
-        let node = try Node(configuration: configuration, modules: remote ? [] : [intake], remote: remote ? [intake] : [], logger: logger)
+        let node = try await Node(configuration: configuration, modules: remote ? [] : [intake], remote: remote ? [intake] : [], logger: logger)
         var moduleConfiguration = configuration
         moduleConfiguration.dataDirectory = directory + "/vdab"
-        let process = try remote ? ModuleProcess(configuration: moduleConfiguration, core: CoreConnection(
+        let process = try await remote ? ModuleProcess(configuration: moduleConfiguration, core: CoreConnection(
             endpoint: node.link!.endpoint, curve: curve ? CurveCredentials(keys: moduleKeys, serverKey: server.publicKey) : nil), modules: [intake], logger: logger) : nil
         let credentials = curve ? CurveCredentials(keys: publisher, serverKey: server.publicKey) : nil
 

@@ -2,18 +2,21 @@ import AMA
 import ArgumentParser
 import Core
 import Foundation
+import Logging
 import ModuleKit
 import Notifications
 
 /// Opens one module's database in a node's data directory, for the commands that work beside it.
 enum LocalModuleStore {
-    static func open(_ module: some Module, _ configuration: NodeConfiguration, mustExist: Bool = true) throws -> ModuleStore {
-        let path = configuration.modulePath(module.name)
-        if mustExist && !FileManager.default.fileExists(atPath: path) {
-            throw CommandFailure("no \(module.name) database at \(path); run this where `wzt serve` runs, or pass --data-dir or --config")
+    static func open(_ module: some Module, _ configuration: NodeConfiguration, mustExist: Bool = true) async throws -> ModuleStore {
+        if case .sqlite = configuration.storage(of: module.name) {
+            let path = configuration.modulePath(module.name)
+            if mustExist && !FileManager.default.fileExists(atPath: path) {
+                throw CommandFailure("no \(module.name) database at \(path); run this where `wzt serve` runs, or pass --data-dir or --config")
+            }
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        return try ModuleStore(module: module, path: path)
+        return try await configuration.openStore(module, logger: Logger(label: "wzt.cli"))
     }
 }
 
@@ -40,8 +43,8 @@ struct AMACommand: AsyncParsableCommand {
             let content: Data
             do { content = try Data(contentsOf: URL(filePath: file)) } catch { throw CommandFailure("cannot read \(file): \(error.localizedDescription)") }
             do { _ = try AMAAttachments.reference(for: content) } catch { throw CommandFailure("\(file): \(error)") }
-            let store = try LocalModuleStore.open(AMAModule(), try options.load(), mustExist: false)
-            let reference = try await AMAAttachments(pool: store.pool).store(content)
+            let store = try await LocalModuleStore.open(AMAModule(), try options.load(), mustExist: false)
+            let reference = try await AMAAttachments(database: store.database).store(content)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             print(String(decoding: try encoder.encode(reference), as: UTF8.self))
@@ -63,7 +66,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let queries = NotificationsQueries(pool: try LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).pool)
+            let queries = NotificationsQueries(database: try await LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).database)
             let failed = try await queries.failed()
             guard !failed.isEmpty else { return print("no failed notifications") }
             for notification in failed {
@@ -78,7 +81,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let queries = NotificationsQueries(pool: try LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).pool)
+            let queries = NotificationsQueries(database: try await LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).database)
             let all = try await queries.all()
             guard !all.isEmpty else { return print("no notifications") }
             for notification in all {
@@ -93,7 +96,7 @@ struct NotificationsCommand: AsyncParsableCommand {
         @Argument(help: "Notification id (from `failed`).") var id: String
 
         func run() async throws {
-            let queries = NotificationsQueries(pool: try LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).pool)
+            let queries = NotificationsQueries(database: try await LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).database)
             guard try await queries.retry(id) else { throw CommandFailure("no failed notification \(id); `wzt notifications failed` lists them") }
             print("notification \(id) queued again")
         }

@@ -4,6 +4,7 @@ import Bus
 import BusTransport
 import Core
 import Foundation
+import Logging
 import ModuleKit
 import ZeroMQ
 
@@ -73,9 +74,11 @@ struct PrivacyCommand: ParsableCommand {
             defer { log.close() }
             var modules: [(module: any Module, store: ModuleStore)] = []
             for name in configuration.hostedModules {
-                guard let make = ModuleCatalog.modules[name], FileManager.default.fileExists(atPath: configuration.modulePath(name)) else { continue }
+                guard let make = ModuleCatalog.modules[name] else { continue }
+                // A module that never ran here has no file, and nothing to export.
+                if case .sqlite = configuration.storage(of: name), !FileManager.default.fileExists(atPath: configuration.modulePath(name)) { continue }
                 let module = make(configuration)
-                modules.append((module, try ModuleStore(module: module, path: configuration.modulePath(name))))
+                modules.append((module, try await configuration.openStore(module, logger: Logger(label: "wzt.cli"))))
             }
             let export = try await PrivacyExport.export(subject: subject, log: log, modules: modules)
             try await AuditLog(path: configuration.auditPath).record(AuditEntry(

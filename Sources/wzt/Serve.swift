@@ -46,7 +46,7 @@ struct Serve: AsyncParsableCommand {
         if let core = configuration.core {
             let process: ModuleProcess
             do {
-                process = try ModuleProcess(configuration: configuration, core: core, modules: modules, logger: logger)
+                process = try await ModuleProcess(configuration: configuration, core: core, modules: modules, logger: logger)
             } catch {
                 throw CommandFailure("wzt serve could not start: \(error)")
             }
@@ -57,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         let remote = configuration.remoteModules.compactMap { ModuleCatalog.modules[$0]?(configuration) }
         let node: Node
         do {
-            node = try Node(configuration: configuration, modules: modules, remote: remote, metrics: metrics, logger: logger)
+            node = try await Node(configuration: configuration, modules: modules, remote: remote, metrics: metrics, logger: logger)
         } catch {
             throw CommandFailure("wzt serve could not start: \(error)")
         }

@@ -39,6 +39,7 @@ struct ConfigTests {
         #expect(shipped.logLevel == builtIn.logLevel)
         #expect(shipped.pluginPaths == builtIn.pluginPaths)
         #expect(shipped.http == builtIn.http)
+        #expect(shipped.storage == builtIn.storage && shipped.defaultStorage == builtIn.defaultStorage)
         #expect(shipped.notifications.channels.isEmpty)
         #expect(shipped.notifications.maxAttempts == builtIn.notifications.maxAttempts)
         #expect(shipped.notifications.firstRetryDelay == builtIn.notifications.firstRetryDelay)
@@ -104,6 +105,9 @@ struct ConfigTests {
         ("[security]\nsecret_key_env = \"WZT_NOT_SET_ANYWHERE\"", "security.secret_key_env", "is not set"),
         ("[security]\nsecret_key_file = \"/nonexistent/core.key\"", "security.secret_key_file", "wzt keys generate"),
         ("[security]", "security.secret_key_file", "exactly one of"),
+        ("[storage]\nintkae = \"sqlite\"", "storage.intkae", "unknown module"),
+        ("[storage]\nintake = \"mysql://db/wzt\"", "storage.intake", "postgres://user@host:port/database"),
+        ("[storage]\ndefault = \"postgres://db.example/wzt\"", "storage.default", "not a PostgreSQL address"),
         ("[[http.users]]\nname = \"a\"\nrole = \"operator\"\ntoken = \"0123456789abcdef0\"\n[[http.users]]\nname = \"b\"\nrole = \"operator\"\ntoken = \"0123456789abcdef0\"",
          "http.users[1].token", "same token"),
     ])
@@ -112,6 +116,19 @@ struct ConfigTests {
         #expect(error?.key == key)
         #expect(error?.description.contains(hint) == true, "\(error?.description ?? "")")
         #expect(error?.description.hasPrefix("test.toml: ") == true)
+    }
+
+    @Test func eachModuleKeepsItsTablesWhereStorageSays() throws {
+        let config = try ConfigLoader.parse("""
+            [storage]
+            intake = "postgres://wzt@db.example:5433/agency"
+            """, origin: "t", knownModules: ["intake", "networks"])
+        #expect(config.storage(of: "intake") == .postgres("postgres://wzt@db.example:5433/agency"))
+        #expect(config.storage(of: "networks") == .sqlite)
+        let everything = try ConfigLoader.parse("[storage]\ndefault = \"postgres://wzt@db.example/wzt\"\nnetworks = \"sqlite\"",
+                                                origin: "t", knownModules: ["intake", "networks"])
+        #expect(everything.storage(of: "intake") == .postgres("postgres://wzt@db.example/wzt"))
+        #expect(everything.storage(of: "networks") == .sqlite)
     }
 
     @Test func httpSideCanBeMovedOrTurnedOff() throws {

@@ -9,17 +9,18 @@ import ZeroMQ
 @testable import Core
 
 /// A node on loopback with free ports and the sample module, running until the body returns.
-func withNode(modules: [any Module] = [SampleModule()], _ body: (Node) async throws -> Void) async throws {
+func withNode(modules: [any Module] = [SampleModule()], storage: ModuleStorage = .sqlite, _ body: (Node) async throws -> Void) async throws {
     let directory = TemporaryDirectory("wzt-node")
     var configuration = NodeConfiguration()
     configuration.dataDirectory = directory.path
+    configuration.defaultStorage = storage
     configuration.transport = TransportConfiguration(
         ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
     configuration.dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]))
     configuration.http = HTTPEndpoint(host: "127.0.0.1", port: 0)
     var logger = Logger(label: "test")
     logger.logLevel = .warning
-    let node = try Node(configuration: configuration, modules: modules, logger: logger)
+    let node = try await Node(configuration: configuration, modules: modules, logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await node.run(signals: []) }
         do {
@@ -47,9 +48,12 @@ func exchange(_ frames: [[UInt8]], with endpoint: String, context: Context) asyn
 
 @Suite(.timeLimit(.minutes(2)))
 struct NodeTests {
-    @Test func eventsPublishedOverZeroMQReachTheModule() async throws {
-        let module = SampleModule()
-        try await withNode(modules: [module]) { node in
+    /// With the module's tables in SQLite (the default), and in PostgreSQL as `[storage]` can say.
+    @Test(arguments: ["sqlite", "postgres"])
+    func eventsPublishedOverZeroMQReachTheModule(storage: String) async throws {
+        // Its own schema on a server that other runs may share.
+        let module = SampleModule(name: "sample_\(UUID().uuidString.prefix(8).lowercased())")
+        try await withNode(modules: [module], storage: storage == "sqlite" ? .sqlite : .postgres(try TestPostgres.url())) { node in
             let context = Context()
             let endpoint = node.ingress.endpoint
             let notes = (0..<200).map { index in
@@ -161,7 +165,7 @@ struct NodeTests {
             var configuration = node.configuration
             configuration.dataDirectory = TemporaryDirectory().path
             configuration.transport.ingressEndpoint = node.ingress.endpoint
-            let error = #expect(throws: TransportError.self) { try Node(configuration: configuration, modules: [], logger: Logger(label: "test")) }
+            let error = await #expect(throws: TransportError.self) { try await Node(configuration: configuration, modules: [], logger: Logger(label: "test")) }
             #expect(error?.description.contains("address is in use") == true)
             #expect(error?.description.contains("ingress.endpoint") == true)
         }
@@ -179,7 +183,7 @@ struct NodeShutdownTests {
         configuration.http = nil
         var logger = Logger(label: "test")
         logger.logLevel = .error
-        let node = try Node(configuration: configuration, modules: [SampleModule()], logger: logger)
+        let node = try await Node(configuration: configuration, modules: [SampleModule()], logger: logger)
         let endpoint = node.ingress.endpoint
         let running = Task { try await node.run(signals: []) }
 

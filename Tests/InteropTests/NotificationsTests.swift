@@ -11,13 +11,22 @@ extension ProcessTests {
         static let insz = "85073003328"
         static let secret = "s3cret-for-tests"
 
-        @Test func agencyHearsOfAnAgreementAwaitingConfirmationWithoutPersonalData() async throws {
+        /// With the modules' tables in SQLite, and with AMA's and notifications' in PostgreSQL
+        /// (`[storage]`), which the node and the command-line tools beside it both read.
+        @Test(arguments: ["sqlite", "postgres"])
+        func agencyHearsOfAnAgreementAwaitingConfirmationWithoutPersonalData(storage: String) async throws {
             let directory = TemporaryDirectory("wzt-notifications")
             let sinks = try await Sinks.start(output: directory.file("received.jsonl"), secret: Self.secret)
             defer { sinks.stop() }
             let config = directory.file("wzt.toml")
+            let storageSection = storage == "sqlite" ? "" : """
+                [storage]
+                ama = "\(try TestPostgres.freshDatabase())"
+                notifications = "\(try TestPostgres.freshDatabase())"
+
+                """
             try """
-                [notifications]
+                \(storageSection)[notifications]
                 max_attempts = 3
                 first_retry_ms = 100
                 timeout_ms = 2000
@@ -55,7 +64,7 @@ extension ProcessTests {
 
             let scan = directory.file("scan.pdf")
             try Data("%PDF-1.4\n% signed agreement\n%%EOF\n".utf8).write(to: URL(filePath: scan))
-            let reference = try await blocking { try Interop.run(try Interop.binary(), ["ama", "attach", scan, "--data-dir", dataDirectory]) }
+            let reference = try await blocking { try Interop.run(try Interop.binary(), ["ama", "attach", scan, "--config", config, "--data-dir", dataDirectory]) }
             let attachment = reference.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(attachment.contains("\"mediaType\":\"application\\/pdf\"") || attachment.contains("\"mediaType\":\"application/pdf\""), "\(attachment)")
 
@@ -100,13 +109,13 @@ extension ProcessTests {
 
             // The receiver that is down got its three attempts; the operator sees the notification as failed.
             let failed = await eventually(seconds: 10) {
-                ((try? Interop.run(try Interop.binary(), ["notifications", "failed", "--data-dir", dataDirectory])) ?? "").contains("down-hook")
+                ((try? Interop.run(try Interop.binary(), ["notifications", "failed", "--config", config, "--data-dir", dataDirectory])) ?? "").contains("down-hook")
             }
-            let listing = try await blocking { try Interop.run(try Interop.binary(), ["notifications", "failed", "--data-dir", dataDirectory]) }
+            let listing = try await blocking { try Interop.run(try Interop.binary(), ["notifications", "failed", "--config", config, "--data-dir", dataDirectory]) }
             #expect(failed, "\(listing)")
             #expect(listing.contains("HTTP 503"), "\(listing)")
             #expect(!listing.contains("welzijn-hook") && !listing.contains("flaky-hook"), "\(listing)")
-            let all = try await blocking { try Interop.run(try Interop.binary(), ["notifications", "list", "--data-dir", dataDirectory]) }
+            let all = try await blocking { try Interop.run(try Interop.binary(), ["notifications", "list", "--config", config, "--data-dir", dataDirectory]) }
             #expect(all.split(separator: "\n").contains { $0.contains("delivered") && $0.contains("flaky-hook") && $0.contains("attempts 3") }, "\(all)")
         }
     }

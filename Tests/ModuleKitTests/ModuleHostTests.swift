@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TestSupport
 import Testing
 @testable import ModuleKit
+import Storage
 
 @Suite(.timeLimit(.minutes(1)))
 struct ModuleHostTests {
@@ -102,7 +103,7 @@ struct ModuleHostTests {
         let host = try makeHost(module, directory, log: log)
         // A committed module transaction whose relay never ran.
         let stranded = Samples.noteJSON("stranded")
-        try await host.store.pool.write { db in
+        try await host.store.database.write { db in
             try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: ["x", Data(stranded)])
         }
         try await withServices([host]) {

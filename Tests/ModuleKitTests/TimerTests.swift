@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TestSupport
 import Testing
 @testable import ModuleKit
+import Storage
 
 /// Sets an 18-month deadline per case and pauses, resumes or cancels it on command.
 final class DeadlineModule: Module {
@@ -14,7 +15,7 @@ final class DeadlineModule: Module {
     let needs = [Need(NoteAdded.self, for: "testing")]
     static let eighteenMonths: TimeInterval = 548 * 86_400
 
-    func registerMigrations(_ migrator: inout DatabaseMigrator) {}
+    func registerMigrations(_ migrator: inout SQLMigrations) {}
 
     func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let command = try event.data(as: NoteAdded.self).text
@@ -132,7 +133,7 @@ struct TimerTests {
             #expect(try await settle(harness) == 0)
         }
         let store = try harness.host(clock).store
-        let status = try await store.pool.read { db in try ScheduledTimer.fetch(db, id: "limit-case-1")?.status }
+        let status = try await store.database.read { db in try ScheduledTimer.fetch(db, id: "limit-case-1")?.status }
         #expect(status == .cancelled)
     }
 

@@ -3,6 +3,7 @@ import AMAContracts
 import Foundation
 import GRDB
 import ModuleKit
+import Storage
 import TestSupport
 import Testing
 
@@ -34,18 +35,18 @@ import Testing
     @Test func storedOnceUnderItsChecksumAndVerifiedOnRead() async throws {
         let directory = TemporaryDirectory()
         let store = try ModuleStore(module: AMAModule(), path: directory.file("ama.sqlite"))
-        let attachments = AMAAttachments(pool: store.pool)
+        let attachments = AMAAttachments(database: store.database)
         let first = try await attachments.store(Self.pdf)
         let again = try await attachments.store(Self.pdf)
         #expect(first == again)
         // The SHA-256 of the bytes, as `sha256sum` prints it.
         #expect(first.sha256 == "14fb1bb0a3f76503d164c7fd78a07c420c2f07eecd41793b406c6f75f2bc2aba")
-        #expect(try await store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attachment") } == 1)
+        #expect(try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attachment") } == 1)
         #expect(try await attachments.content(first.sha256) == Self.pdf)
         #expect(try await attachments.content(String(repeating: "0", count: 64)) == nil)
 
         // A changed byte on disk is found, not served.
-        try await store.pool.write { db in
+        try await store.database.write { db in
             try db.execute(sql: "UPDATE attachment SET content = ? WHERE sha256 = ?", arguments: [Data("%PDF-1.7 tampered".utf8), first.sha256])
         }
         await #expect(throws: AttachmentError.corrupt(sha256: first.sha256)) { try await attachments.content(first.sha256) }

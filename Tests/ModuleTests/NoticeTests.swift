@@ -5,6 +5,7 @@ import IntakeContracts
 import Logging
 import MandatingContracts
 import ModuleKit
+import Storage
 import NetworksContracts
 @testable import Notifications
 import PluginAPI
@@ -56,7 +57,7 @@ struct NoticeTests {
             _ = try await log.append(events)
             #expect(await eventually { try log.cursor("notifications") == log.headOffset })
         }
-        let notices = try await NotificationsQueries(pool: store.pool).all()
+        let notices = try await NotificationsQueries(database: store.database).all()
         let everything = notices.filter { $0.channel == "everything" }.map { "\($0.reference): \($0.what)" }
         #expect(everything == [
             "case-1: The trajectory reached its time limit on 2026-03-02.",

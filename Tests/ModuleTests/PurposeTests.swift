@@ -5,6 +5,7 @@ import IntakeContracts
 import Logging
 import MandatingContracts
 import ModuleKit
+import Storage
 import NetworksContracts
 import Notifications
 import PluginAPI
@@ -21,7 +22,7 @@ final class RecordingModule: Module {
 
     init(needs: [Need]) { self.needs = needs }
 
-    func registerMigrations(_ migrator: inout DatabaseMigrator) {}
+    func registerMigrations(_ migrator: inout SQLMigrations) {}
 
     func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         received.withLock { $0.append(event.json) }

@@ -6,6 +6,7 @@ import Intake
 import IntakeContracts
 import Logging
 import ModuleKit
+import Storage
 import PluginAPI
 import TestSupport
 import Testing
@@ -28,11 +29,19 @@ struct ErasureTests {
 
     /// Every row of intake's own tables (not the inbox, outbox and timers of the platform).
     func state(_ store: ModuleStore) throws -> [String: [[String: String]]] {
-        try store.pool.read { db in
+        try store.database.readNow { db in
             let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'wzt_%' AND name NOT LIKE 'grdb_%' AND name NOT LIKE 'sqlite_%'")
             return try Dictionary(uniqueKeysWithValues: tables.map { table in
-                (table, try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1").map { row in
-                    Dictionary(uniqueKeysWithValues: row.columnNames.map { ($0, row[$0].map { "\($0)" } ?? "NULL") })
+                (table, try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY 1").map { row in
+                    Dictionary(uniqueKeysWithValues: zip(row.columnNames, row.values).map { column, value in
+                        switch value {
+                        case .null: (column, "NULL")
+                        case .integer(let integer): (column, "\(integer)")
+                        case .real(let real): (column, "\(real)")
+                        case .text(let text): (column, text)
+                        case .blob(let bytes): (column, "\(bytes.count) bytes")
+                        }
+                    })
                 })
             })
         }
@@ -112,7 +121,7 @@ struct ErasureTests {
         let rebuiltStore = try ModuleStore(module: IntakeModule(), path: directory.file("intake-rebuilt.sqlite"))
         let rebuilt = ModuleHost(module: IntakeModule(), store: rebuiltStore, log: replay, decoder: decoder, rules: rules, logger: logger)
         try await withServices([rebuilt]) {
-            #expect(await eventually { (try? rebuiltStore.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_inbox") }) == 5 })
+            #expect(await eventually { (try? rebuiltStore.database.readNow { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_inbox") }) == 5 })
         }
         #expect(try state(rebuiltStore) == after)
     }
@@ -137,7 +146,7 @@ struct ErasureTests {
         }
         let day: TimeInterval = 86_400
         @Sendable func inszOf(_ subject: String) throws -> String? {
-            try store.pool.read { db in try String.fetchOne(db, sql: "SELECT insz FROM intake_case WHERE id = ?", arguments: [subject]) }
+            try store.database.readNow { db in try String.fetchOne(db, sql: "SELECT insz FROM intake_case WHERE id = ?", arguments: [subject]) }
         }
         try await withServices([intake, eraser, watch]) {
             _ = try await log.append([try request("case-1", at: start), try request("case-2", at: start.addingTimeInterval(20 * day))])
@@ -164,7 +173,7 @@ struct ErasureTests {
     @Test func anExportHoldsWhatEveryModuleKeepsAboutTheSubject() async throws {
         let file = ScenarioTests.directory + "/gbo-onboarding-and-back-to-vdab.json"
         let scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(filePath: file)))
-        let run = try ScenarioRun(scenario)
+        let run = try await ScenarioRun(scenario)
         try await withServices(run.hosts) {
             for (index, step) in scenario.steps.enumerated() { try await run.perform(step, number: index + 1) }
         }

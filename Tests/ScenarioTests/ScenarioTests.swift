@@ -8,7 +8,9 @@ import Intake
 import Mandating
 import Networks
 import ModuleKit
+import Storage
 import PluginAPI
+import PostgresStorage
 import TestSupport
 import Testing
 
@@ -27,8 +29,18 @@ struct ScenarioTests {
 
     @Test(arguments: files)
     func scenario(_ file: String) async throws {
+        try await play(file, storage: .sqlite)
+    }
+
+    /// The same scenarios with every module's store in PostgreSQL (the server Scripts/test starts).
+    @Test(arguments: files)
+    func scenarioOnPostgreSQL(_ file: String) async throws {
+        try await play(file, storage: .postgres(try TestPostgres.url()))
+    }
+
+    private func play(_ file: String, storage: ScenarioRun.Storage) async throws {
         let scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(filePath: Self.directory + "/" + file)))
-        let run = try ScenarioRun(scenario)
+        let run = try await ScenarioRun(scenario, storage: storage)
         try await withServices(run.hosts) {
             for (index, step) in scenario.steps.enumerated() {
                 try await run.perform(step, number: index + 1)
@@ -52,7 +64,13 @@ final class ScenarioRun: Sendable {
     let name: String
     private let matched = Matched()
 
-    init(_ scenario: Scenario) throws {
+    enum Storage {
+        case sqlite
+        /// A server's address; each run gets schemas of its own.
+        case postgres(String)
+    }
+
+    init(_ scenario: Scenario, storage: Storage = .sqlite) async throws {
         name = scenario.name
         log = try EventLog(path: directory.file("log.sqlite"))
         clock = ManualClock(now: scenario.start.startOfDay)
@@ -61,10 +79,18 @@ final class ScenarioRun: Sendable {
         let rules = try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
         var logger = Logger(label: "scenario")
         logger.logLevel = .error
-        hosts = try modules.map { [log, clock, decoder, directory] module in
-            ModuleHost(module: module, store: try ModuleStore(module: module, path: directory.file("\(module.name).sqlite")), log: log,
-                       decoder: decoder, rules: rules, clock: clock, dispatch: .init(retry: RetryPolicy(maxAttempts: 1)), logger: logger)
+        var hosts: [ModuleHost] = []
+        let run = UUID().uuidString.prefix(8).lowercased()
+        for module in modules {
+            let store = switch storage {
+            case .sqlite: try ModuleStore(module: module, path: directory.file("\(module.name).sqlite"))
+            case .postgres(let url):
+                ModuleStore(database: try await PostgresStore.open(url: url, schema: "\(module.name)_\(run)", migrations: ModuleStore.migrations(of: module), logger: logger))
+            }
+            hosts.append(ModuleHost(module: module, store: store, log: log, decoder: decoder, rules: rules, clock: clock,
+                                    dispatch: .init(retry: RetryPolicy(maxAttempts: 1)), logger: logger))
         }
+        self.hosts = hosts
     }
 
     deinit { log.close() }
@@ -98,7 +124,7 @@ final class ScenarioRun: Sendable {
         case .expectMandate(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "mandating" })
-            let queries = MandatingQueries(pool: host.store.pool)
+            let queries = MandatingQueries(database: host.store.database)
             let application = try #require(try await queries.application(expectation.id), "\(at): no application \(expectation.id)")
             if let status = expectation.status { #expect(application.status.rawValue == status, "\(at)") }
             if let overdue = expectation.overdueDecision { #expect(application.overdueDecision?.rawValue == overdue, "\(at)") }
@@ -110,7 +136,7 @@ final class ScenarioRun: Sendable {
         case .expectCase(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "intake" })
-            let queries = IntakeQueries(pool: host.store.pool)
+            let queries = IntakeQueries(database: host.store.database)
             let record = try #require(try await queries.intakeCase(expectation.id), "\(at): no case \(expectation.id)")
             if let status = expectation.status { #expect(record.status.rawValue == status, "\(at)") }
             if let ruleSet = expectation.ruleSet { #expect(record.ruleSet == ruleSet, "\(at)") }
@@ -123,7 +149,7 @@ final class ScenarioRun: Sendable {
         case .expectAgreement(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "ama" })
-            let queries = AMAQueries(pool: host.store.pool)
+            let queries = AMAQueries(database: host.store.database)
             if let version = expectation.activeVersion {
                 let active = try await queries.activeVersion(expectation.id)
                 #expect(active == version, "\(at)")
@@ -136,12 +162,12 @@ final class ScenarioRun: Sendable {
             }
         case .attach(let attachment):
             let host = try #require(hosts.first { $0.module.name == "ama" })
-            let reference = try await AMAAttachments(pool: host.store.pool).store(Data(attachment.text.utf8))
+            let reference = try await AMAAttachments(database: host.store.database).store(Data(attachment.text.utf8))
             #expect(reference.sha256 == attachment.sha256 && reference.mediaType == attachment.mediaType, "\(at): stored as \(reference)")
         case .expectOnthaalFile(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "gbo-onboarding" })
-            let file = try #require(try await GBOQueries(pool: host.store.pool).file(expectation.id), "\(at): no onthaal file \(expectation.id)")
+            let file = try #require(try await GBOQueries(database: host.store.database).file(expectation.id), "\(at): no onthaal file \(expectation.id)")
             if let lead = expectation.leadPartner { #expect(file.leadPartner == lead, "\(at)") }
             if let closed = expectation.closed { #expect(file.closed == closed, "\(at)") }
             if let domains = expectation.exploredDomains { #expect(file.exploredDomains == domains, "\(at)") }
@@ -149,7 +175,7 @@ final class ScenarioRun: Sendable {
         case .expectNetwork(let expectation):
             try await settle()
             let host = try #require(hosts.first { $0.module.name == "networks" })
-            let network = try #require(try await NetworksQueries(pool: host.store.pool).network(expectation.id), "\(at): no network \(expectation.id)")
+            let network = try #require(try await NetworksQueries(database: host.store.database).network(expectation.id), "\(at): no network \(expectation.id)")
             if let active = expectation.active { #expect((network.activeSince != nil) == active, "\(at)") }
             if let accepted = expectation.accepted { #expect(network.accepted == accepted, "\(at)") }
             if let waitlist = expectation.waitlist { #expect(network.waitlist == waitlist, "\(at)") }

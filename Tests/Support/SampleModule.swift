@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import ModuleKit
+import Storage
 import Synchronization
 
 /// A note someone added to a case: the event the sample module handles.
@@ -34,7 +35,7 @@ public final class SampleModule: Module {
 
     public init(name: String = "sample") { self.name = name }
 
-    public func registerMigrations(_ migrator: inout DatabaseMigrator) {
+    public func registerMigrations(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("v1 notes") { db in
             try db.execute(sql: "CREATE TABLE note (event_id TEXT PRIMARY KEY, subject TEXT NOT NULL, text TEXT NOT NULL)")
         }
@@ -54,8 +55,8 @@ public final class SampleModule: Module {
 
     /// The notes stored, in the order they were handled.
     public static func notes(in store: ModuleStore) throws -> [(eventID: String, subject: String, text: String)] {
-        try store.pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT event_id, subject, text FROM note ORDER BY rowid").map { ($0["event_id"], $0["subject"], $0["text"]) }
+        try store.database.readNow { db in
+            try SQLRow.fetchAll(db, sql: "SELECT event_id, subject, text FROM note ORDER BY rowid").map { ($0["event_id"], $0["subject"], $0["text"]) }
         }
     }
 }

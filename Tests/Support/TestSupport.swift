@@ -66,3 +66,35 @@ public func withServices(_ services: [any Service], _ body: () async throws -> V
         try await tasks.waitForAll()
     }
 }
+
+/// The PostgreSQL server the tests use: `Scripts/test` starts one and names it in
+/// `WZT_TEST_POSTGRES`. Without it the tests that need one fail and say how to get one; they do
+/// not skip, so a run that could not start the server cannot pass unnoticed.
+public enum TestPostgres {
+    public static func url() throws -> String {
+        guard let url = ProcessInfo.processInfo.environment["WZT_TEST_POSTGRES"], !url.isEmpty else {
+            throw TestPostgresMissing()
+        }
+        return url
+    }
+
+    /// A new, empty database on that server, for a test that cannot choose its schemas' names
+    /// (a whole node, whose modules' schemas are named after them). Returns its address.
+    public static func freshDatabase() throws -> String {
+        let server = try url()
+        let name = "wzt_\(UUID().uuidString.prefix(8).lowercased())"
+        let psql = Process()
+        psql.executableURL = URL(filePath: "/usr/bin/env")
+        psql.arguments = ["psql", server, "--quiet", "--no-psqlrc", "--command", "CREATE DATABASE \(name)"]
+        try psql.run()
+        psql.waitUntilExit()
+        guard psql.terminationStatus == 0 else { throw TestPostgresMissing() }
+        return server.replacingOccurrences(of: #"/[^/]*$"#, with: "/\(name)", options: .regularExpression)
+    }
+}
+
+public struct TestPostgresMissing: Error, CustomStringConvertible {
+    public var description: String {
+        "no PostgreSQL server for the tests: run them with Scripts/test, which starts one, or set WZT_TEST_POSTGRES=postgres://user@127.0.0.1:PORT/DATABASE"
+    }
+}

@@ -1,0 +1,220 @@
+import Dispatch
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import Storage
+
+/// A module's database in a PostgreSQL server: its own schema (named after the module), reached
+/// by `storage = "postgres://…"` in the node's config.
+///
+/// Modules write the SQL both engines read alike (`Storage`); this driver bridges the rest:
+/// `?` placeholders become `$1…`, and a migration's column types become PostgreSQL's (`BLOB` →
+/// `BYTEA`, `REAL` → `DOUBLE PRECISION`, `INTEGER` → `BIGINT`, an `INTEGER PRIMARY KEY` a
+/// generated identity). Every table gets a `rowid` identity column, as SQLite's tables have one,
+/// so "in the order rows were added" reads the same. Arguments go as untyped text, so the server
+/// converts them to the column's type as SQLite's affinity does.
+///
+/// One connection per store, used by one transaction at a time on its own thread: a module's
+/// writes are serial in SQLite too. A commit is durable when it returns (the server's default
+/// `synchronous_commit = on`).
+public final class PostgresStore: SQLStore, @unchecked Sendable {
+    public let location: String
+    private let connection: PostgresConnection
+    private let schema: String
+    private let logger: Logger
+    // The thread transactions run on; queries block it until the server answers, never an event loop.
+    private let queue: DispatchQueue
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema
+    /// `schema` when missing and applies the migrations not applied yet.
+    public static func open(url: String, schema: String, migrations: SQLMigrations, logger: Logger) async throws(StoreError) -> PostgresStore {
+        let address = try PostgresAddress(url)
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: address.configuration, id: 1, logger: logger)
+        } catch {
+            throw StoreError(.openFailed, path: address.redacted, "cannot connect: \(Self.cause(error)); check that the server runs and the address, user and password are right")
+        }
+        let store = PostgresStore(connection: connection, location: "\(address.redacted) schema \(schema)", schema: schema, logger: logger)
+        try await store.migrate(migrations)
+        return store
+    }
+
+    /// Throws unless `url` is an address `open` can use; connects to nothing.
+    public static func checkAddress(_ url: String) throws(StoreError) {
+        _ = try PostgresAddress(url)
+    }
+
+    private init(connection: PostgresConnection, location: String, schema: String, logger: Logger) {
+        self.connection = connection
+        self.location = location
+        self.schema = schema
+        self.logger = logger
+        queue = DispatchQueue(label: "wzt.postgres.\(schema)")
+    }
+
+    deinit {
+        // The connection must outlive its closing (postgres-nio checks that it was closed).
+        let connection = self.connection
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        try await onQueue { try self.transaction("BEGIN READ ONLY", body) }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
+        try await onQueue { try self.transaction("BEGIN", body) }
+    }
+
+    public func readNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T {
+        try queue.sync { try transaction("BEGIN READ ONLY", body) }
+    }
+
+    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    /// Runs `body` between `begin` and COMMIT on the store's thread; ROLLBACK when it throws.
+    private func transaction<T>(_ begin: String, _ body: (any SQLDatabase) throws -> T) throws -> T {
+        let session = PostgresSession(connection: connection, location: location, logger: logger)
+        try session.execute(sql: "\(begin); SET LOCAL search_path TO \(Self.quoted(schema))")
+        do {
+            let result = try body(session)
+            try session.execute(sql: "COMMIT")
+            return result
+        } catch {
+            try? session.execute(sql: "ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Applies each step not applied yet in its own transaction, the steps' names recorded in the
+    /// schema's `wzt_migrations`. An advisory lock keeps two processes from migrating at once.
+    private func migrate(_ migrations: SQLMigrations) async throws(StoreError) {
+        do {
+            try await onQueue { [schema] in
+                try self.transaction("BEGIN") { db in
+                    try db.execute(sql: "SELECT pg_advisory_xact_lock(7365)")
+                    try db.execute(sql: "CREATE SCHEMA IF NOT EXISTS \(Self.quoted(schema))")
+                    try db.execute(sql: "CREATE TABLE IF NOT EXISTS wzt_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                }
+                for step in migrations.steps {
+                    try self.transaction("BEGIN") { db in
+                        try db.execute(sql: "SELECT pg_advisory_xact_lock(7365)")
+                        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_migrations WHERE name = ?)", arguments: [step.name]) == false else { return }
+                        (db as? PostgresSession)?.migrating = true
+                        try step.migrate(db)
+                        (db as? PostgresSession)?.migrating = false
+                        try db.execute(sql: "INSERT INTO wzt_migrations (name) VALUES (?)", arguments: [step.name])
+                    }
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.openFailed, path: location, "migrating the schema failed: \(error)")
+        }
+    }
+
+    static func quoted(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// What went wrong, in the server's words when it said something; never the statement's values.
+    static func cause(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+        }
+        return "\(error.code)"
+    }
+}
+
+/// One transaction on the store's connection, run synchronously on the store's thread.
+final class PostgresSession: SQLDatabase {
+    let connection: PostgresConnection
+    let location: String
+    let logger: Logger
+    /// While a migration runs: column types and `rowid` are brought to PostgreSQL's.
+    var migrating = false
+    private(set) var changesCount = 0
+    var dialect: SQLDialect { .postgres }
+
+    init(connection: PostgresConnection, location: String, logger: Logger) {
+        self.connection = connection
+        self.location = location
+        self.logger = logger
+    }
+
+    func execute(sql: String, arguments: SQLArguments) throws {
+        let statements = arguments.values.isEmpty ? PostgresSQL.statements(sql) : [sql]
+        for statement in statements {
+            changesCount = try run(statement, arguments).metadata.rows ?? 0
+        }
+    }
+
+    func fetchRows(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
+        try run(sql, arguments).rows.map { row in
+            var names: [String] = []
+            var values: [SQLValue] = []
+            for cell in row {
+                names.append(cell.columnName)
+                do {
+                    values.append(try PostgresSQL.value(of: cell))
+                } catch {
+                    throw StoreError(.writeFailed, path: location, "column `\(cell.columnName)` of type \(cell.dataType) (\(cell.format)) could not be read")
+                }
+            }
+            return SQLRow(columnNames: names, values: values)
+        }
+    }
+
+    private func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        var text = PostgresSQL.numberingPlaceholders(sql)
+        if migrating { text = PostgresSQL.schemaStatement(text) }
+        var binds = PostgresBindings(capacity: arguments.values.count)
+        for value in arguments.values {
+            if let text = PostgresSQL.text(of: value) { binds.append(UntypedText(text)) } else { binds.appendNull() }
+        }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger).wait()
+        } catch {
+            throw StoreError(.writeFailed, path: location, PostgresStore.cause(error))
+        }
+    }
+}
+
+/// An argument as text of no declared type: the server gives it the type its place in the
+/// statement asks for.
+private struct UntypedText: PostgresDynamicTypeEncodable {
+    let text: String
+    init(_ text: String) { self.text = text }
+    var psqlType: PostgresDataType { .null }
+    var psqlFormat: PostgresFormat { .text }
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        buffer.writeString(text)
+    }
+}
+
+/// `postgres://user:password@host:port/database`.
+struct PostgresAddress {
+    let configuration: PostgresConnection.Configuration
+    /// For messages: without the password.
+    let redacted: String
+
+    init(_ url: String) throws(StoreError) {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme), let host = components.host, !host.isEmpty,
+              let user = components.user, !user.isEmpty else {
+            throw StoreError(.openFailed, path: "storage", "`\(url.split(separator: "@").last ?? "")` is not a PostgreSQL address; write postgres://user@host:port/database (the password in PGPASSWORD)")
+        }
+        let database = components.path.split(separator: "/").first.map(String.init)
+        // As libpq does: a password not in the address comes from PGPASSWORD, so it need not sit in a config file.
+        let password = components.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+        configuration = .init(host: host, port: components.port ?? 5432, username: user, password: password, database: database, tls: .disable)
+        redacted = "postgres://\(user)@\(host):\(components.port ?? 5432)/\(database ?? "")"
+    }
+}

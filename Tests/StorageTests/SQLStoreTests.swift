@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import PostgresStorage
+import Storage
+import TestSupport
+import Testing
+
+/// What modules rely on from their database, held to the same checks on SQLite and PostgreSQL.
+struct SQLStoreTests {
+    struct Case: SQLRecord, Equatable {
+        static let tableName = "record_case"
+        var id: String
+        var status: String
+        var extensions: Int
+        var limitReached: Bool
+        var note: String?
+        var due: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, extensions, limitReached = "limit_reached", note, due
+        }
+    }
+
+    static var migrations: SQLMigrations {
+        var migrations = SQLMigrations()
+        migrations.registerMigration("v1") { db in
+            try db.execute(sql: """
+                -- a comment with a ; and a ? in it
+                CREATE TABLE record_case (
+                    id TEXT PRIMARY KEY, status TEXT NOT NULL, extensions INTEGER NOT NULL DEFAULT 0,
+                    limit_reached INTEGER NOT NULL DEFAULT 0, note TEXT, due REAL
+                );
+                CREATE TABLE blob_row (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)
+                """)
+        }
+        return migrations
+    }
+
+    enum Engine: String, CaseIterable, CustomTestStringConvertible {
+        case sqlite, postgres
+        var testDescription: String { rawValue }
+    }
+
+    func open(_ engine: Engine, in directory: TemporaryDirectory) async throws -> any SQLStore {
+        switch engine {
+        case .sqlite: try SQLiteStore(path: directory.file("store.sqlite"), migrations: Self.migrations)
+        case .postgres:
+            try await PostgresStore.open(url: try TestPostgres.url(), schema: "records_\(UUID().uuidString.prefix(8).lowercased())",
+                                         migrations: Self.migrations, logger: Logger(label: "test"))
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func recordsRoundTripAndAnUpdateClearsWhatBecameNil(_ engine: Engine) async throws {
+        let directory = TemporaryDirectory("wzt-store")
+        let store = try await open(engine, in: directory)
+        let first = Case(id: "case-1", status: "running", extensions: 2, limitReached: true, note: "on hold", due: 1_790_000_000.25)
+        try await store.write { db in try first.insert(db) }
+        #expect(try await store.read { db in try Case.fetchOne(db, key: "case-1") } == first)
+
+        var changed = first
+        changed.note = nil
+        changed.due = nil
+        changed.limitReached = false
+        try await store.write { [changed] db in try changed.update(db) }
+        #expect(try await store.read { db in try Case.fetchOne(db, key: "case-1") } == changed)
+        #expect(try await store.read { db in try Case.fetchOne(db, key: "case-2") } == nil)
+        await #expect(throws: SQLError.self) { try await store.write { db in try Case(id: "case-9", status: "x", extensions: 0, limitReached: false).update(db) } }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func valuesComeBackAsTheyWentIn(_ engine: Engine) async throws {
+        let directory = TemporaryDirectory("wzt-store")
+        let store = try await open(engine, in: directory)
+        let bytes = Data([0, 1, 0xFE, 0xFF] + Array("%PDF".utf8))
+        let (count, exists, seq, body, ordered) = try await store.write { db in
+            try db.execute(sql: "INSERT INTO blob_row (body) VALUES (?)", arguments: [bytes])
+            try db.execute(sql: "INSERT INTO blob_row (body) VALUES (?)", arguments: [Data("second".utf8)])
+            try db.execute(sql: "INSERT INTO record_case (id, status) VALUES (?, ?), (?, ?)", arguments: ["b", "new", "a", "new"])
+            try db.execute(sql: "UPDATE record_case SET status = 'seen' WHERE status = ?", arguments: ["new"])
+            let changes = db.changesCount
+            return (changes,
+                    try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM record_case WHERE id = ?)", arguments: ["a"]),
+                    try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM blob_row"),
+                    try Data.fetchOne(db, sql: "SELECT body FROM blob_row WHERE seq = 1"),
+                    // In the order the rows were added, not by key.
+                    try String.fetchAll(db, sql: "SELECT id FROM record_case ORDER BY rowid"))
+        }
+        #expect(count == 2)
+        #expect(exists == true)
+        #expect(seq == 2)
+        #expect(body == bytes)
+        #expect(ordered == ["b", "a"])
+        let row = try #require(try await store.read { db in try SQLRow.fetchOne(db, sql: "SELECT id, extensions, due, note FROM record_case WHERE id = ?", arguments: ["a"]) })
+        #expect(row["id"] as String == "a")
+        #expect(row["extensions"] as Int == 0)
+        #expect(row["note"] as String? == nil)
+    }
+
+    @Test(arguments: Engine.allCases)
+    func aFailingWriteLeavesNothingBehind(_ engine: Engine) async throws {
+        let directory = TemporaryDirectory("wzt-store")
+        let store = try await open(engine, in: directory)
+        await #expect(throws: (any Error).self) {
+            try await store.write { db in
+                try db.execute(sql: "INSERT INTO record_case (id, status) VALUES (?, ?)", arguments: ["c", "new"])
+                try db.execute(sql: "INSERT INTO record_case (id, status) VALUES (?, ?)", arguments: ["c", "again"])
+            }
+        }
+        #expect(try await store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record_case") } == 0)
+        // The connection is usable after the failure.
+        try await store.write { db in try db.execute(sql: "INSERT INTO record_case (id, status) VALUES (?, ?)", arguments: ["c", "new"]) }
+        #expect(try store.readNow { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record_case") } == 1)
+    }
+
+    @Test func migrationsRunOncePerSchemaAndStoreStaysOpenable() async throws {
+        let url = try TestPostgres.url()
+        let schema = "again_\(UUID().uuidString.prefix(8).lowercased())"
+        let first = try await PostgresStore.open(url: url, schema: schema, migrations: Self.migrations, logger: Logger(label: "test"))
+        try await first.write { db in try db.execute(sql: "INSERT INTO record_case (id, status) VALUES (?, ?)", arguments: ["kept", "new"]) }
+        let second = try await PostgresStore.open(url: url, schema: schema, migrations: Self.migrations, logger: Logger(label: "test"))
+        #expect(try await second.read { db in try String.fetchAll(db, sql: "SELECT id FROM record_case") } == ["kept"])
+    }
+
+    @Test func anUnreachableServerIsNamedWithoutItsPassword() async throws {
+        let error = await #expect(throws: StoreError.self) {
+            try await PostgresStore.open(url: "postgres://wzt:hunter2@127.0.0.1:1/wzt", schema: "x", migrations: Self.migrations, logger: Logger(label: "test"))
+        }
+        #expect(error?.code == .openFailed)
+        #expect(error?.description.contains("127.0.0.1:1") == true)
+        #expect(error?.description.contains("cannot connect") == true)
+        #expect(error?.description.contains("hunter2") == false)
+    }
+}
