@@ -181,7 +181,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], exclude: ["Corpus"]),
         .testTarget(name: "ModuleKitTests", dependencies: [
-            "ModuleKit", "Bus", "Storage", "TestSupport",
+            "ModuleKit", "Bus", "Storage", "PostgresStorage", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),

@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import Metrics
 import ServiceLifecycle
+import Storage
 import Synchronization
 
 /// Feeds one subscriber from the log, in offset order, from its cursor.
@@ -170,9 +171,11 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Whether `error` says the disk is full or failing (SQLite's FULL or IOERR, from the log or a
-    /// module's own database) or the subscriber is away, rather than that the event cannot be handled.
+    /// module's own database), a module's database server is away, or the subscriber is, rather
+    /// than that the event cannot be handled.
     public static func isWaitNotFailure(_ error: any Error) -> Bool {
         if error is SubscriberUnavailable { return true }
+        if let error = error as? StoreError { return error.code == .unavailable }
         if let error = error as? DatabaseError { return [.SQLITE_FULL, .SQLITE_IOERR].contains(error.resultCode.primaryResultCode) }
         if let error = error as? EnvelopeError { return error.code == .storageFailed }
         return false

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import PostgresNIO
 import Storage
+import Synchronization
 
 /// A module's database in a PostgreSQL server: its own schema (named after the module), reached
 /// by `storage = "postgres://…"` in the node's config.
@@ -19,8 +20,10 @@ import Storage
 /// writes are serial in SQLite too. A commit is durable when it returns (the server's default
 /// `synchronous_commit = on`).
 public final class PostgresStore: SQLStore, @unchecked Sendable {
+    // @unchecked: `connection` is read and replaced on `queue` only; the rest is immutable.
     public let location: String
-    private let connection: PostgresConnection
+    private let address: PostgresAddress
+    private var connection: PostgresConnection?
     private let schema: String
     private let logger: Logger
     // The thread transactions run on; queries block it until the server answers, never an event loop.
@@ -30,14 +33,12 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
     /// `schema` when missing and applies the migrations not applied yet.
     public static func open(url: String, schema: String, migrations: SQLMigrations, logger: Logger) async throws(StoreError) -> PostgresStore {
         let address = try PostgresAddress(url)
-        let connection: PostgresConnection
+        let store = PostgresStore(address: address, schema: schema, logger: logger)
         do {
-            connection = try await PostgresConnection.connect(configuration: address.configuration, id: 1, logger: logger)
-        } catch {
-            throw StoreError(.openFailed, path: address.redacted, "cannot connect: \(Self.cause(error)); check that the server runs and the address, user and password are right")
+            try await store.migrate(migrations)
+        } catch where error.code == .unavailable {
+            throw StoreError(.openFailed, path: address.redacted, "\(error.message); check that the server runs and the address, user and password are right")
         }
-        let store = PostgresStore(connection: connection, location: "\(address.redacted) schema \(schema)", schema: schema, logger: logger)
-        try await store.migrate(migrations)
         return store
     }
 
@@ -46,18 +47,46 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
         _ = try PostgresAddress(url)
     }
 
-    private init(connection: PostgresConnection, location: String, schema: String, logger: Logger) {
-        self.connection = connection
-        self.location = location
+    private init(address: PostgresAddress, schema: String, logger: Logger) {
+        self.address = address
+        location = "\(address.redacted) schema \(schema)"
         self.schema = schema
         self.logger = logger
         queue = DispatchQueue(label: "wzt.postgres.\(schema)")
     }
 
     deinit {
+        if let connection { Self.close(connection) }
+    }
+
+    private static func close(_ connection: PostgresConnection) {
         // The connection must outlive its closing (postgres-nio checks that it was closed).
-        let connection = self.connection
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
+    /// The open connection, made now when there is none or the last one broke (a server restart,
+    /// a network cut). Runs on `queue`, which may block: it is not an event loop or the cooperative pool.
+    private func openConnection() throws(StoreError) -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        if let broken = connection { Self.close(broken) }
+        connection = nil
+        let result = Mutex<Result<PostgresConnection, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let (configuration, logger) = (address.configuration, self.logger)
+        Task {
+            let outcome: Result<PostgresConnection, any Error>
+            do { outcome = .success(try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        done.wait()
+        switch result.withLock({ $0 })! {
+        case .success(let opened):
+            connection = opened
+            return opened
+        case .failure(let error):
+            throw StoreError(.unavailable, path: location, "cannot connect: \(Self.cause(error))")
+        }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
@@ -80,7 +109,7 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
 
     /// Runs `body` between `begin` and COMMIT on the store's thread; ROLLBACK when it throws.
     private func transaction<T>(_ begin: String, _ body: (any SQLDatabase) throws -> T) throws -> T {
-        let session = PostgresSession(connection: connection, location: location, logger: logger)
+        let session = PostgresSession(connection: try openConnection(), location: location, logger: logger)
         try session.execute(sql: "\(begin); SET LOCAL search_path TO \(Self.quoted(schema))")
         do {
             let result = try body(session)
@@ -122,6 +151,17 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
 
     static func quoted(_ identifier: String) -> String {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Whether `error` says the server cannot be reached or cannot take the work now (connection
+    /// lost, shutting down, out of disk or memory), rather than that the statement is wrong.
+    static func isUnavailable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if [.connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown].contains(error.code) { return true }
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        // 08: connection exception; 53: insufficient resources (disk full, out of memory);
+        // 57P01-03: the server shuts down or is starting; 58: system error (I/O).
+        return state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P0") || state.hasPrefix("58")
     }
 
     /// What went wrong, in the server's words when it said something; never the statement's values.
@@ -183,7 +223,7 @@ final class PostgresSession: SQLDatabase {
         do {
             return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger).wait()
         } catch {
-            throw StoreError(.writeFailed, path: location, PostgresStore.cause(error))
+            throw StoreError(PostgresStore.isUnavailable(error) ? .unavailable : .writeFailed, path: location, PostgresStore.cause(error))
         }
     }
 }

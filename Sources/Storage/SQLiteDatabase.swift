@@ -107,6 +107,9 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 
         public static let openFailed = Code("open-failed")
         public static let writeFailed = Code("write-failed")
+        /// The database cannot be reached or has no room now (a server restarting, a full disk):
+        /// the same work may succeed later, so callers wait and retry rather than give up.
+        public static let unavailable = Code("unavailable")
     }
 
     public let code: Code

@@ -93,6 +93,37 @@ public enum TestPostgres {
     }
 }
 
+/// A PostgreSQL server of one test's own (`Scripts/postgres`), for tests that stop and start it.
+public final class PrivatePostgres: Sendable {
+    public let url: String
+    let directory: String
+    static let script = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../Scripts/postgres").standardized.path
+
+    public init() throws {
+        // Inside /tmp itself: the server may run as another user, who must reach the directory.
+        directory = "/tmp/wzt-postgres-\(UUID().uuidString.prefix(8))"
+        url = try Self.run("start", directory)
+    }
+
+    deinit {
+        _ = try? Self.run("stop", directory)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    public func stop() throws { _ = try Self.run("stop", directory) }
+    public func start() throws { _ = try Self.run("start", directory) }
+
+    /// The script's last line of output. Through `system`, which waits for the script alone:
+    /// Foundation's `Process.waitUntilExit` did not return once the script had left a server running.
+    private static func run(_ command: String, _ directory: String) throws -> String {
+        let output = directory + ".out"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        guard system("bash '\(script)' \(command) '\(directory)' > '\(output)'") == 0,
+              let text = try? String(contentsOfFile: output, encoding: .utf8) else { throw TestPostgresMissing() }
+        return text.split(separator: "\n").last.map(String.init) ?? ""
+    }
+}
+
 public struct TestPostgresMissing: Error, CustomStringConvertible {
     public var description: String {
         "no PostgreSQL server for the tests: run them with Scripts/test, which starts one, or set WZT_TEST_POSTGRES=postgres://user@127.0.0.1:PORT/DATABASE"

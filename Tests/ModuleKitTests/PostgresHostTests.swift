@@ -1,0 +1,46 @@
+import Bus
+import Foundation
+import Logging
+import ModuleKit
+import PostgresStorage
+import Storage
+import TestSupport
+import Testing
+
+/// A module whose tables are in PostgreSQL, while that server goes away and comes back.
+@Suite(.timeLimit(.minutes(2)))
+struct PostgresHostTests {
+    @Test func aModuleWaitsOutItsDatabaseServerAndLosesNothing() async throws {
+        let server = try PrivatePostgres()
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = ModuleStore(database: try await PostgresStore.open(url: server.url, schema: module.name, migrations: ModuleStore.migrations(of: module), logger: logger))
+        // Few attempts and no waits: were a lost server counted as the event's failure, the
+        // events would be dead letters within a second.
+        let dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]))
+        let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, dispatch: dispatch, logger: logger)
+        try await withServices([host]) {
+            _ = try await log.append((0..<10).map { Samples.note("before \($0)") })
+            #expect(await eventually { (try? SampleModule.notes(in: store).count) == 10 })
+
+            try server.stop()
+            _ = try await log.append((0..<10).map { Samples.note("during \($0)") })
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await log.deadLetters().isEmpty)
+            // The notes of that time (offsets 21 on) wait: none is past the module's cursor.
+            #expect(try await log.cursor(module.name) <= 20)
+
+            try server.start()
+            #expect(await eventually(seconds: 30) { (try? SampleModule.notes(in: store).count) == 20 })
+            // Each note applied once, in order, and counted once.
+            let texts = try SampleModule.notes(in: store).map(\.text)
+            #expect(texts == (0..<10).map { "before \($0)" } + (0..<10).map { "during \($0)" })
+            #expect(await eventually { log.headOffset == 40 })
+            #expect(try await log.deadLetters().isEmpty)
+        }
+    }
+}
