@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import NIOCore
+import NIOSSL
 import PostgresNIO
 import Storage
 import Synchronization
@@ -170,7 +171,8 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
         if let message = error.serverInfo?[.message] {
             return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
         }
-        return "\(error.code)"
+        if error.code == .sslUnsupported { return "the server does not offer TLS, which sslmode asks for" }
+        return error.underlying.map { "\(error.code): \($0)" } ?? "\(error.code)"
     }
 }
 
@@ -240,7 +242,11 @@ private struct UntypedText: PostgresDynamicTypeEncodable {
     }
 }
 
-/// `postgres://user:password@host:port/database`.
+/// `postgres://user:password@host:port/database?sslmode=…&sslrootcert=…`. The TLS settings mean
+/// what libpq's mean: `disable`; `prefer` (the default: encrypted when the server offers it, the
+/// certificate unchecked); `require` (encrypted, unchecked); `verify-ca` (the certificate signed
+/// by a trusted authority); `verify-full` (and issued for the host). Trusted: the system's roots,
+/// or the PEM file `sslrootcert`.
 struct PostgresAddress {
     let configuration: PostgresConnection.Configuration
     /// For messages: without the password.
@@ -252,9 +258,44 @@ struct PostgresAddress {
             throw StoreError(.openFailed, path: "storage", "`\(url.split(separator: "@").last ?? "")` is not a PostgreSQL address; write postgres://user@host:port/database (the password in PGPASSWORD)")
         }
         let database = components.path.split(separator: "/").first.map(String.init)
+        let port = components.port ?? 5432
+        redacted = "postgres://\(user)@\(host):\(port)/\(database ?? "")"
         // As libpq does: a password not in the address comes from PGPASSWORD, so it need not sit in a config file.
         let password = components.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
-        configuration = .init(host: host, port: components.port ?? 5432, username: user, password: password, database: database, tls: .disable)
-        redacted = "postgres://\(user)@\(host):\(components.port ?? 5432)/\(database ?? "")"
+        var settings: [String: String] = [:]
+        for item in components.queryItems ?? [] {
+            guard ["sslmode", "sslrootcert"].contains(item.name), let value = item.value, !value.isEmpty else {
+                throw StoreError(.openFailed, path: redacted, "`\(item.name)` is not a setting wzt reads in a PostgreSQL address; it knows sslmode and sslrootcert")
+            }
+            settings[item.name] = value
+        }
+        let tls = try Self.tls(mode: settings["sslmode"] ?? "prefer", rootCertificate: settings["sslrootcert"], for: redacted)
+        configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+    }
+
+    private static func tls(mode: String, rootCertificate: String?, for address: String) throws(StoreError) -> PostgresConnection.Configuration.TLS {
+        let verification: CertificateVerification
+        switch mode {
+        case "disable": return .disable
+        case "prefer", "require": verification = .none
+        case "verify-ca": verification = .noHostnameVerification
+        case "verify-full": verification = .fullVerification
+        default:
+            throw StoreError(.openFailed, path: address, "sslmode `\(mode)` is not one of disable, prefer, require, verify-ca, verify-full")
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = verification
+        if let rootCertificate {
+            guard FileManager.default.isReadableFile(atPath: rootCertificate) else {
+                throw StoreError(.openFailed, path: address, "sslrootcert \(rootCertificate) cannot be read")
+            }
+            configuration.trustRoots = .file(rootCertificate)
+        }
+        do {
+            let context = try NIOSSLContext(configuration: configuration)
+            return mode == "prefer" ? .prefer(context) : .require(context)
+        } catch {
+            throw StoreError(.openFailed, path: address, "the TLS settings cannot be used: \(error)")
+        }
     }
 }

@@ -132,3 +132,35 @@ struct SQLStoreTests {
         #expect(error?.description.contains("hunter2") == false)
     }
 }
+
+/// The connection to a server elsewhere is encrypted, and checked as far as `sslmode` asks.
+@Suite(.timeLimit(.minutes(1)))
+struct PostgresTLSTests {
+    static func encrypted(_ url: String) async throws -> Bool? {
+        let store = try await PostgresStore.open(url: url, schema: "tls_\(UUID().uuidString.prefix(8).lowercased())", migrations: SQLMigrations(), logger: Logger(label: "test"))
+        return try await store.read { db in try Bool.fetchOne(db, sql: "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") }
+    }
+
+    @Test func aServerOfferingTLSIsReachedEncryptedAndItsCertificateChecked() async throws {
+        let server = try PrivatePostgres(tls: true)
+        #expect(try await Self.encrypted(server.url + "?sslmode=verify-full&sslrootcert=\(server.authority)") == true)
+        // The default, as libpq's: encrypted when the server offers it.
+        #expect(try await Self.encrypted(server.url) == true)
+        #expect(try await Self.encrypted(server.url + "?sslmode=disable") == false)
+        // A certificate no trusted authority signed is refused.
+        let error = await #expect(throws: StoreError.self) { try await Self.encrypted(server.url + "?sslmode=verify-full") }
+        #expect(error?.code == .openFailed)
+        #expect(error?.description.contains("cannot connect") == true, "\(error?.description ?? "")")
+    }
+
+    @Test func requiringTLSOfAServerWithoutItFails() async throws {
+        let error = await #expect(throws: StoreError.self) { try await Self.encrypted(try TestPostgres.url() + "?sslmode=require") }
+        #expect(error?.description.contains("does not offer TLS") == true, "\(error?.description ?? "")")
+    }
+
+    @Test func unknownSettingsAreRefused() {
+        #expect(throws: StoreError.self) { try PostgresStore.checkAddress("postgres://wzt@db.example/wzt?sslmode=always") }
+        #expect(throws: StoreError.self) { try PostgresStore.checkAddress("postgres://wzt@db.example/wzt?connect_timeout=3") }
+        #expect(throws: StoreError.self) { try PostgresStore.checkAddress("postgres://wzt@db.example/wzt?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem") }
+    }
+}

@@ -99,26 +99,31 @@ public final class PrivatePostgres: Sendable {
     let directory: String
     static let script = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../../Scripts/postgres").standardized.path
 
-    public init() throws {
+    /// With `tls`, the server offers TLS with a certificate for 127.0.0.1 that `authority` signed.
+    public init(tls: Bool = false) throws {
         // Inside /tmp itself: the server may run as another user, who must reach the directory.
         directory = "/tmp/wzt-postgres-\(UUID().uuidString.prefix(8))"
-        url = try Self.run("start", directory)
+        url = try Self.run(["start", directory] + (tls ? ["--tls"] : []))
     }
 
+    /// The certificate of the authority that signed the server's, when it has TLS.
+    public var authority: String { directory + "/tls/ca.pem" }
+
     deinit {
-        _ = try? Self.run("stop", directory)
+        _ = try? Self.run(["stop", directory])
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    public func stop() throws { _ = try Self.run("stop", directory) }
-    public func start() throws { _ = try Self.run("start", directory) }
+    public func stop() throws { _ = try Self.run(["stop", directory]) }
+    public func start() throws { _ = try Self.run(["start", directory]) }
 
     /// The script's last line of output. Through `system`, which waits for the script alone:
     /// Foundation's `Process.waitUntilExit` did not return once the script had left a server running.
-    private static func run(_ command: String, _ directory: String) throws -> String {
-        let output = directory + ".out"
+    private static func run(_ arguments: [String]) throws -> String {
+        let output = "/tmp/wzt-postgres-\(UUID().uuidString.prefix(8)).out"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        guard system("bash '\(script)' \(command) '\(directory)' > '\(output)'") == 0,
+        let command = ([script] + arguments).map { "'\($0)'" }.joined(separator: " ")
+        guard system("bash \(command) > '\(output)'") == 0,
               let text = try? String(contentsOfFile: output, encoding: .utf8) else { throw TestPostgresMissing() }
         return text.split(separator: "\n").last.map(String.init) ?? ""
     }
