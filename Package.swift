@@ -39,10 +39,15 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"]), .brew(["zeromq"])]
         ),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // OpenSSL's libcrypto, for sealing personal fields with AES-GCM without a context per call.
+        .systemLibrary(
+            name: "COpenSSL",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
 
         // The bus: envelope, contracts registry, durable event log, in-process dispatch.
         .target(name: "Bus", dependencies: [
-            "Storage",
+            "Storage", "COpenSSL",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import COpenSSL
 import Crypto
 import Foundation
 import GRDB
@@ -219,6 +220,35 @@ private struct KeyMaterial {
     }
 }
 
+/// AES-256-GCM through OpenSSL's libcrypto, with cipher contexts kept for reuse: swift-crypto's
+/// `AES.GCM.seal` builds a context, a key schedule and several `Data` values per call, four
+/// times what the cipher costs for a field of a few bytes (docs/performance.md).
+enum FieldCipher {
+    private static let contexts = Mutex<[Context]>([])
+
+    /// An `EVP_CIPHER_CTX`, used by one caller at a time (taken from and given back to `contexts`).
+    private struct Context: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    /// Writes the ciphertext of `plain`, then its 16-byte tag, to `output` (`plain.count + 16` bytes).
+    static func seal(_ plain: UnsafeRawBufferPointer, key: SymmetricKey, nonce: UnsafeRawBufferPointer, authenticating authenticated: [UInt8],
+                     into output: UnsafeMutableRawBufferPointer) throws(EnvelopeError) {
+        precondition(nonce.count == 12 && output.count == plain.count + 16 && key.bitCount == 256)
+        guard let context = contexts.withLock({ $0.popLast() }) ?? COpenSSL_gcm_context().map(Context.init(pointer:)) else {
+            throw EnvelopeError(.storageFailed, "AES-GCM is not available from libcrypto")
+        }
+        defer { contexts.withLock { $0.append(context) } }
+        let sealed = key.withUnsafeBytes { key in
+            authenticated.withUnsafeBytes { authenticated in
+                COpenSSL_gcm_seal(context.pointer, key.baseAddress, nonce.baseAddress, authenticated.baseAddress, Int32(authenticated.count),
+                                  plain.baseAddress, Int32(plain.count), output.baseAddress)
+            }
+        }
+        guard sealed == 1 else { throw EnvelopeError(.storageFailed, "AES-GCM sealing failed in libcrypto") }
+    }
+}
+
 /// Seals and opens the personal fields of an envelope in place: only the bytes of those values
 /// change, so sealing costs one AES-GCM per field (the decoder found where they are), not a JSON rewrite.
 public enum Sealing {
@@ -228,32 +258,42 @@ public enum Sealing {
     /// never goes back while that process lives.
     private static let nonces = Atomic<UInt64>(0)
 
-    private static func nextNonce() throws -> AES.GCM.Nonce {
+    /// The next nonce: 12 bytes, the size GCM is fastest with: 4 zero bytes, then the count.
+    private static func nextNonce() -> (UInt32, UInt32, UInt32) {
         let count = nonces.add(1, ordering: .relaxed).newValue
-        // 12 bytes, the size GCM is fastest with: 4 zero bytes, then the count.
-        let nonce = (UInt32(0), UInt32(truncatingIfNeeded: count >> 32).bigEndian, UInt32(truncatingIfNeeded: count).bigEndian)
-        return try withUnsafeBytes(of: nonce) { try AES.GCM.Nonce(data: $0) }
+        return (0, UInt32(truncatingIfNeeded: count >> 32).bigEndian, UInt32(truncatingIfNeeded: count).bigEndian)
     }
 
     /// `json` with the personal `values` (found when the envelope was decoded) replaced by
     /// `{"sealed":"…","key":id}`; the event id and the field name are authenticated with each
-    /// value, so a sealed value cannot be moved.
+    /// value, so a sealed value cannot be moved. The sealed form is swift-crypto's combined box
+    /// (nonce, ciphertext, tag), which `open` reads with swift-crypto.
     static func seal(_ json: [UInt8], values: [PersonalValue], id: String, key: SubjectKeys.SealingKey) throws -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(json.count + values.reduce(0) { $0 + $1.range.count * 4 / 3 + 80 })
         var copied = 0
-        for value in values {
-            let box = try AES.GCM.seal(json[value.range], using: key.key, nonce: nextNonce(), authenticating: Array("\(id)/\(value.name)".utf8))
-            guard let combined = box.combined else { throw EnvelopeError(.storageFailed, "sealing event \(id) failed") }
-            output += json[copied..<value.range.lowerBound]
-            output += #"{"sealed":""#.utf8
-            output += combined.base64EncodedData()
-            output += #"","key":"#.utf8
-            output += String(key.id).utf8
-            output.append(UInt8(ascii: "}"))
-            copied = value.range.upperBound
+        try json.withUnsafeBytes { json in
+            for value in values {
+                output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[copied..<value.range.lowerBound]))
+                var combined = [UInt8](repeating: 0, count: 12 + value.range.count + 16)
+                let nonce = nextNonce()
+                try combined.withUnsafeMutableBytes { combined in
+                    withUnsafeBytes(of: nonce) { combined.copyMemory(from: $0) }
+                    var authenticated = Array(id.utf8)
+                    authenticated.append(UInt8(ascii: "/"))
+                    authenticated += value.name.utf8
+                    try FieldCipher.seal(UnsafeRawBufferPointer(rebasing: json[value.range]), key: key.key, nonce: UnsafeRawBufferPointer(rebasing: combined[..<12]),
+                                         authenticating: authenticated, into: UnsafeMutableRawBufferPointer(rebasing: combined[12...]))
+                }
+                output += #"{"sealed":""#.utf8
+                Data(combined).base64EncodedData().withUnsafeBytes { output.append(contentsOf: $0) }
+                output += #"","key":"#.utf8
+                output += String(key.id).utf8
+                output.append(UInt8(ascii: "}"))
+                copied = value.range.upperBound
+            }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: json[copied...]))
         }
-        output += json[copied...]
         return output
     }
 

@@ -27,6 +27,29 @@ struct SealingKeyTests {
         }
     }
 
+    /// A sealed value opens with its key, in its event and field only: the event id and the
+    /// field name are authenticated with it, so a value copied into another event is refused.
+    @Test func aSealedValueOpensOnlyWhereItWasSealed() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        _ = try await log.append([try request("case-1"), try request("case-1")])
+        let events = try await log.events(after: 0)
+        let first = String(decoding: events[0].json, as: UTF8.self)
+        #expect(!first.contains("85073003328"))
+        #expect(try await opened(log)["case-1"] == [.value(insz), .value(insz)])
+
+        // The second event with the first one's sealed INSZ, under the same key.
+        func sealedINSZ(_ json: String) throws -> String {
+            let start = try #require(json.range(of: #""insz":{"sealed":""#)).upperBound
+            return String(json[start...].prefix { $0 != "\"" })
+        }
+        let second = String(decoding: events[1].json, as: UTF8.self)
+        let moved = second.replacingOccurrences(of: try sealedINSZ(second), with: try sealedINSZ(first))
+        #expect(moved != second)
+        #expect(throws: EnvelopeError.self) { try Sealing.open(Array(moved.utf8), id: events[1].id, subject: "case-1", keys: log.keys) }
+    }
+
     /// The log keeps only so many keys in memory; what it forgets it reads back from the file, or
     /// replaces with a new key.
     @Test func keyCachesStayBoundedWithoutLosingAValue() async throws {
