@@ -17,18 +17,14 @@ import Synchronization
 /// so "in the order rows were added" reads the same. Arguments go as untyped text, so the server
 /// converts them to the column's type as SQLite's affinity does.
 ///
-/// One connection per store, used by one transaction at a time on its own thread: a module's
-/// writes are serial in SQLite too. A commit is durable when it returns (the server's default
+/// Two connections per store, each used by one transaction at a time on its own thread: one for
+/// writes (a module's writes are serial in SQLite too) and one for reads, so that a caseworker's
+/// read never waits behind a handler. A commit is durable when it returns (the server's default
 /// `synchronous_commit = on`).
-public final class PostgresStore: SQLStore, @unchecked Sendable {
-    // @unchecked: `connection` is read and replaced on `queue` only; the rest is immutable.
+public final class PostgresStore: SQLStore, Sendable {
     public let location: String
-    private let address: PostgresAddress
-    private var connection: PostgresConnection?
-    private let schema: String
-    private let logger: Logger
-    // The thread transactions run on; queries block it until the server answers, never an event loop.
-    private let queue: DispatchQueue
+    private let writer: Lane
+    private let reader: Lane
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema
     /// `schema` when missing and applies the migrations not applied yet.
@@ -49,91 +45,35 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
     }
 
     private init(address: PostgresAddress, schema: String, logger: Logger) {
-        self.address = address
         location = "\(address.redacted) schema \(schema)"
-        self.schema = schema
-        self.logger = logger
-        queue = DispatchQueue(label: "wzt.postgres.\(schema)")
-    }
-
-    deinit {
-        if let connection { Self.close(connection) }
-    }
-
-    private static func close(_ connection: PostgresConnection) {
-        // The connection must outlive its closing (postgres-nio checks that it was closed).
-        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
-    }
-
-    /// The open connection, made now when there is none or the last one broke (a server restart,
-    /// a network cut). Runs on `queue`, which may block: it is not an event loop or the cooperative pool.
-    private func openConnection() throws(StoreError) -> PostgresConnection {
-        if let connection, !connection.isClosed { return connection }
-        if let broken = connection { Self.close(broken) }
-        connection = nil
-        let result = Mutex<Result<PostgresConnection, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let (configuration, logger) = (address.configuration, self.logger)
-        Task {
-            let outcome: Result<PostgresConnection, any Error>
-            do { outcome = .success(try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)) } catch { outcome = .failure(error) }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-        done.wait()
-        switch result.withLock({ $0 })! {
-        case .success(let opened):
-            connection = opened
-            return opened
-        case .failure(let error):
-            throw StoreError(.unavailable, path: location, "cannot connect: \(Self.cause(error))")
-        }
+        writer = Lane(address: address, schema: schema, location: location, logger: logger, name: "write")
+        reader = Lane(address: address, schema: schema, location: location, logger: logger, name: "read")
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
-        try await onQueue { try self.transaction("BEGIN READ ONLY", body) }
+        try await reader.run { lane in try lane.transaction("BEGIN READ ONLY", body) }
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
-        try await onQueue { try self.transaction("BEGIN", body) }
+        try await writer.run { lane in try lane.transaction("BEGIN", body) }
     }
 
     public func readNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T {
-        try queue.sync { try transaction("BEGIN READ ONLY", body) }
-    }
-
-    private func onQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try work() }) }
-        }
-    }
-
-    /// Runs `body` between `begin` and COMMIT on the store's thread; ROLLBACK when it throws.
-    private func transaction<T>(_ begin: String, _ body: (any SQLDatabase) throws -> T) throws -> T {
-        let session = PostgresSession(connection: try openConnection(), location: location, logger: logger)
-        try session.execute(sql: "\(begin); SET LOCAL search_path TO \(Self.quoted(schema))")
-        do {
-            let result = try body(session)
-            try session.execute(sql: "COMMIT")
-            return result
-        } catch {
-            try? session.execute(sql: "ROLLBACK")
-            throw error
-        }
+        try reader.runNow { lane in try lane.transaction("BEGIN READ ONLY", body) }
     }
 
     /// Applies each step not applied yet in its own transaction, the steps' names recorded in the
     /// schema's `wzt_migrations`. An advisory lock keeps two processes from migrating at once.
     private func migrate(_ migrations: SQLMigrations) async throws(StoreError) {
         do {
-            try await onQueue { [schema] in
-                try self.transaction("BEGIN") { db in
+            try await writer.run { lane in
+                try lane.transaction("BEGIN") { db in
                     try db.execute(sql: "SELECT pg_advisory_xact_lock(7365)")
-                    try db.execute(sql: "CREATE SCHEMA IF NOT EXISTS \(Self.quoted(schema))")
+                    try db.execute(sql: "CREATE SCHEMA IF NOT EXISTS \(Self.quoted(lane.schema))")
                     try db.execute(sql: "CREATE TABLE IF NOT EXISTS wzt_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
                 }
                 for step in migrations.steps {
-                    try self.transaction("BEGIN") { db in
+                    try lane.transaction("BEGIN") { db in
                         try db.execute(sql: "SELECT pg_advisory_xact_lock(7365)")
                         guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_migrations WHERE name = ?)", arguments: [step.name]) == false else { return }
                         (db as? PostgresSession)?.migrating = true
@@ -176,7 +116,90 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
     }
 }
 
-/// One transaction on the store's connection, run synchronously on the store's thread.
+/// A connection and the thread its transactions run on; queries block that thread until the
+/// server answers, which is why it is neither an event loop nor the cooperative pool.
+private final class Lane: @unchecked Sendable {
+    // @unchecked: `connection` is read and replaced on `queue` only; the rest is immutable.
+    let schema: String
+    private let address: PostgresAddress
+    private let location: String
+    private let logger: Logger
+    private let queue: DispatchQueue
+    private var connection: PostgresConnection?
+
+    init(address: PostgresAddress, schema: String, location: String, logger: Logger, name: String) {
+        self.address = address
+        self.schema = schema
+        self.location = location
+        self.logger = logger
+        queue = DispatchQueue(label: "wzt.postgres.\(schema).\(name)")
+    }
+
+    deinit {
+        if let connection { Self.close(connection) }
+    }
+
+    func run<T: Sendable>(_ work: @escaping @Sendable (Lane) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work(self) }) }
+        }
+    }
+
+    func runNow<T>(_ work: (Lane) throws -> T) throws -> T {
+        try queue.sync { try work(self) }
+    }
+
+    /// Runs `body` between `begin` and COMMIT; ROLLBACK when it throws. On the lane's queue.
+    func transaction<T>(_ begin: String, _ body: (any SQLDatabase) throws -> T) throws -> T {
+        let session = PostgresSession(connection: try openConnection(), location: location, logger: logger)
+        try session.execute(sql: begin)
+        do {
+            let result = try body(session)
+            try session.execute(sql: "COMMIT")
+            return result
+        } catch {
+            try? session.execute(sql: "ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The open connection, made now when there is none or the last one broke (a server restart,
+    /// a network cut), with the module's schema first in its search path for good.
+    private func openConnection() throws(StoreError) -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        if let broken = connection { Self.close(broken) }
+        connection = nil
+        let result = Mutex<Result<PostgresConnection, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let (configuration, logger) = (address.configuration, self.logger)
+        Task {
+            let outcome: Result<PostgresConnection, any Error>
+            do { outcome = .success(try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)) } catch { outcome = .failure(error) }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        done.wait()
+        switch result.withLock({ $0 })! {
+        case .success(let opened):
+            connection = opened
+            do {
+                try PostgresSession(connection: opened, location: location, logger: logger).execute(sql: "SET search_path TO \(PostgresStore.quoted(schema))")
+            } catch {
+                throw error as? StoreError ?? StoreError(.unavailable, path: location, "\(error)")
+            }
+            return opened
+        case .failure(let error):
+            throw StoreError(.unavailable, path: location, "cannot connect: \(PostgresStore.cause(error))")
+        }
+    }
+
+    private static func close(_ connection: PostgresConnection) {
+        // The connection must outlive its closing (postgres-nio checks that it was closed).
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+}
+
+/// One transaction on a lane's connection, run synchronously on the lane's thread.
 final class PostgresSession: SQLDatabase {
     let connection: PostgresConnection
     let location: String
