@@ -60,6 +60,15 @@ struct Bench {
         var remoteCurve = try await reactions(name: "  the same, link and ingress with CURVE", events: reactionEvents, remote: true, curve: true)
         remoteCurve.notes += String(format: "; CURVE/plain %.2f", remoteCurve.rate / remote.rate)
         rows += [inProcess, remote, remoteCurve]
+        // Scripts/bench starts a PostgreSQL server for this row and names it here.
+        if let postgres = ProcessInfo.processInfo.environment["WZT_BENCH_POSTGRES"] {
+            var onPostgres = try await reactions(name: "  the same, intake's tables in PostgreSQL", events: reactionEvents, remote: false, curve: false,
+                                                 storage: .postgres(postgres))
+            onPostgres.notes += String(format: "; PostgreSQL/SQLite %.2f", onPostgres.rate / inProcess.rate)
+            rows.append(onPostgres)
+        } else {
+            print("(no PostgreSQL row: WZT_BENCH_POSTGRES is not set; Scripts/bench sets it)")
+        }
         rows.append(try await dispatch(events: dispatchEvents))
         rows.append(try validation(events: dispatchEvents))
         rows.append(try await appendOnly(events: ingressEvents))
@@ -263,7 +272,7 @@ struct Bench {
     /// Screenings from an external publisher until the intake module has applied each (seen as the
     /// case-status-changed it publishes, on the live feed): intake in the core's process, or in a
     /// module process over the link. Latency is publish to that reaction.
-    static func reactions(name: String, events: Int, remote: Bool, curve: Bool) async throws -> Row {
+    static func reactions(name: String, events: Int, remote: Bool, curve: Bool, storage: ModuleStorage = .sqlite) async throws -> Row {
         let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try CurveKeyPair.generate(), publisher = try CurveKeyPair.generate(), moduleKeys = try CurveKeyPair.generate()
@@ -278,6 +287,7 @@ struct Bench {
             ])
         }
         configuration.http = nil
+        configuration.defaultStorage = storage
         configuration.remoteModules = remote ? ["intake"] : []
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -290,9 +300,12 @@ struct Bench {
         let credentials = curve ? CurveCredentials(keys: publisher, serverKey: server.publicKey) : nil
 
         let probes = 200
+        // Case ids of this run only: a PostgreSQL schema outlives the run.
+        let run = UUID().uuidString.prefix(8)
+        let caseID: @Sendable (Int) -> String = { "case-\(run)-\($0)" }
         let batch = try (0..<(events + probes)).map { number in
             let id = EventID.make()
-            let request = ScreeningRequested(caseID: "case-\(number)", insz: try INSZ("85073003328"), region: "flanders", requestedBy: .counsellor,
+            let request = ScreeningRequested(caseID: caseID(number), insz: try INSZ("85073003328"), region: "flanders", requestedBy: .counsellor,
                                              requestedOn: CalendarDate("2026-11-23")!, office: "VDAB Gent Centrum", counsellorID: "counsellor-0017")
             return (id, try EnvelopeEncoder.envelope(request, source: "/agency/vdab/intake", subject: request.caseID, id: id,
                                                      actor: counsellor, purpose: .activationTrajectory))
@@ -325,7 +338,7 @@ struct Bench {
             } }
             _ = try await onThread {
                 try publish(Array(batch[..<events]), to: endpoint, curve: credentials, context: context, window: 64) { id in
-                    sentAt.withLock { $0["case-\(id)"] = DispatchTime.now().uptimeNanoseconds }
+                    sentAt.withLock { $0[caseID(id)] = DispatchTime.now().uptimeNanoseconds }
                 }
             }
             _ = try await watcher.value
@@ -344,7 +357,7 @@ struct Bench {
                     while true {
                         guard let frames = try feed.receive(), frames.count == 3 else { throw BenchFailure("no reaction within 30 s") }
                         let envelope = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
-                        if envelope?["subject"] as? String == "case-\(events + number)" { break }
+                        if envelope?["subject"] as? String == caseID(events + number) { break }
                     }
                     _ = latency.record((DispatchTime.now().uptimeNanoseconds - started) / 1000)
                 }
