@@ -72,6 +72,7 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The append-only trail of reads of personal data; written by the HTTP side, never by modules.
         .target(name: "Audit", dependencies: [
@@ -170,7 +171,7 @@ let package = Package(
 
         // A sample module and helpers shared by the test targets.
         .target(name: "TestSupport", dependencies: [
-            "Bus", "ModuleKit", "Storage",
+            "Bus", "ModuleKit", "Storage", "PostgresStorage",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,4 +1,4 @@
-import GRDB
+import Storage
 
 /// A subscription's position: the offset of the last event it has handled (0: none yet).
 public struct Cursor: Sendable, Hashable, Codable {
@@ -9,15 +9,15 @@ public struct Cursor: Sendable, Hashable, Codable {
 
 extension EventLog {
     public func cursor(_ subscription: String) throws -> Int64 {
-        try pool.read { db in
+        try store.readNow { db in
             try Int64.fetchOne(db, sql: #"SELECT "offset" FROM cursors WHERE subscription = ?"#, arguments: [subscription])
         } ?? 0
     }
 
     /// The same, for async code: a synchronous read on a cooperative thread can deadlock with
-    /// GRDB's async reads of the same pool, which release their connection on that pool.
+    /// async reads of the same store, which release their connection on that store.
     public func cursor(_ subscription: String) async throws -> Int64 {
-        try await pool.read { db in
+        try await store.read { db in
             try Int64.fetchOne(db, sql: #"SELECT "offset" FROM cursors WHERE subscription = ?"#, arguments: [subscription])
         } ?? 0
     }
@@ -27,15 +27,15 @@ extension EventLog {
         try await update { db in
             try db.execute(sql: """
                 INSERT INTO cursors (subscription, "offset") VALUES (?, ?)
-                ON CONFLICT(subscription) DO UPDATE SET "offset" = MAX("offset", excluded."offset"),
-                    updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                ON CONFLICT(subscription) DO UPDATE SET "offset" = \(db.dialect.greatest)(cursors."offset", excluded."offset"),
+                    updated_at = \(db.dialect.now)
                 """, arguments: [subscription, offset])
         }
     }
 
     public func cursors() throws -> [Cursor] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: #"SELECT subscription, "offset", updated_at FROM cursors ORDER BY subscription"#).map {
+        try store.readNow { db in
+            try SQLRow.fetchAll(db, sql: #"SELECT subscription, "offset", updated_at FROM cursors ORDER BY subscription"#).map {
                 Cursor(subscription: $0["subscription"], offset: $0["offset"], updatedAt: $0["updated_at"])
             }
         }
@@ -43,16 +43,16 @@ extension EventLog {
 
     /// How many events of the given types lie beyond `offset`: a subscription's lag.
     public func count(after offset: Int64, matching patterns: [EventPattern]) throws -> Int {
-        try pool.read { db in try Self.count(db, after: offset, matching: patterns) }
+        try store.readNow { db in try Self.count(db, after: offset, matching: patterns) }
     }
 
     public func count(after offset: Int64, matching patterns: [EventPattern]) async throws -> Int {
-        try await pool.read { db in try Self.count(db, after: offset, matching: patterns) }
+        try await store.read { db in try Self.count(db, after: offset, matching: patterns) }
     }
 
-    private static func count(_ db: Database, after offset: Int64, matching patterns: [EventPattern]) throws -> Int {
-        var arguments: StatementArguments = [offset]
-        let sql = #"SELECT COUNT(*) FROM events WHERE "offset" > ?"# + EventLog.typeFilter(patterns, arguments: &arguments)
-        return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+    private static func count(_ db: any SQLDatabase, after offset: Int64, matching patterns: [EventPattern]) throws -> Int {
+        var arguments: [SQLValue] = [.integer(offset)]
+        let sql = #"SELECT COUNT(*) FROM events WHERE "offset" > ?"# + EventLog.typeFilter(patterns, db.dialect, arguments: &arguments)
+        return try Int.fetchOne(db, sql: sql, arguments: SQLArguments(arguments)) ?? 0
     }
 }

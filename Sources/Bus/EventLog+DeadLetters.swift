@@ -1,4 +1,4 @@
-import GRDB
+import Storage
 
 /// An event a subscriber could not handle after every retry.
 public struct DeadLetter: Sendable, Hashable, Codable {
@@ -34,31 +34,31 @@ extension EventLog {
                 INSERT INTO dead_letters (subscription, event_offset, event_id, event_type, error, attempts)
                 VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(subscription, event_offset) DO UPDATE SET status = 'open', error = excluded.error,
-                    attempts = dead_letters.attempts + excluded.attempts, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+                    attempts = dead_letters.attempts + excluded.attempts, updated_at = \(db.dialect.now)
                 """, arguments: [subscription, event.offset, event.id, event.type, error, attempts])
         }
     }
 
     public func deadLetters(status: DeadLetter.Status? = .open, subscription: String? = nil) throws -> [DeadLetter] {
-        try pool.read { db in try Self.deadLetters(db, status: status, subscription: subscription) }
+        try store.readNow { db in try Self.deadLetters(db, status: status, subscription: subscription) }
     }
 
     /// The same, for async code (see `cursor(_:)`).
     public func deadLetters(status: DeadLetter.Status? = .open, subscription: String? = nil) async throws -> [DeadLetter] {
-        try await pool.read { db in try Self.deadLetters(db, status: status, subscription: subscription) }
+        try await store.read { db in try Self.deadLetters(db, status: status, subscription: subscription) }
     }
 
-    private static func deadLetters(_ db: Database, status: DeadLetter.Status?, subscription: String?) throws -> [DeadLetter] {
+    private static func deadLetters(_ db: any SQLDatabase, status: DeadLetter.Status?, subscription: String?) throws -> [DeadLetter] {
         var conditions: [String] = []
-        var arguments: StatementArguments = []
-        if let status { conditions.append("status = ?"); arguments += [status.rawValue] }
-        if let subscription { conditions.append("subscription = ?"); arguments += [subscription] }
+        var arguments: [SQLValue] = []
+        if let status { conditions.append("status = ?"); arguments.append(.text(status.rawValue)) }
+        if let subscription { conditions.append("subscription = ?"); arguments.append(.text(subscription)) }
         let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return try Row.fetchAll(db, sql: "SELECT * FROM dead_letters\(filter) ORDER BY id", arguments: arguments).map(DeadLetter.init(row:))
+        return try SQLRow.fetchAll(db, sql: "SELECT * FROM dead_letters\(filter) ORDER BY id", arguments: SQLArguments(arguments)).map(DeadLetter.init(row:))
     }
 
     public func deadLetter(id: Int64) throws -> DeadLetter? {
-        try pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(DeadLetter.init(row:)) }
+        try store.readNow { db in try SQLRow.fetchOne(db, sql: "SELECT * FROM dead_letters WHERE id = ?", arguments: [id]).map(DeadLetter.init(row:)) }
     }
 
     /// Changes a dead letter's status when it is in one of `from`; returns whether it changed.
@@ -66,18 +66,17 @@ extension EventLog {
     public func setDeadLetterStatus(id: Int64, to status: DeadLetter.Status, from: [DeadLetter.Status]) async throws -> Bool {
         try await update { db in
             let placeholders = from.map { _ in "?" }.joined(separator: ", ")
-            var arguments: StatementArguments = [status.rawValue, id]
-            arguments += StatementArguments(from.map(\.rawValue))
+            let arguments: [SQLValue] = [.text(status.rawValue), .integer(id)] + from.map { .text($0.rawValue) }
             try db.execute(
-                sql: "UPDATE dead_letters SET status = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ? AND status IN (\(placeholders))",
-                arguments: arguments)
+                sql: "UPDATE dead_letters SET status = ?, updated_at = \(db.dialect.now) WHERE id = ? AND status IN (\(placeholders))",
+                arguments: SQLArguments(arguments))
             return db.changesCount == 1
         }
     }
 }
 
 extension DeadLetter {
-    init(row: Row) {
+    init(row: SQLRow) {
         self.init(
             id: row["id"], subscription: row["subscription"], eventOffset: row["event_offset"], eventID: row["event_id"],
             eventType: row["event_type"], error: row["error"], attempts: row["attempts"],

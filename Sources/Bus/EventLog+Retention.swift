@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import Storage
 
 /// When a subject's personal data is due for erasure: its last event's time plus the retention
 /// period of that event's purpose (`privacy.retention`). Written by the core's retention watch.
@@ -22,8 +22,8 @@ extension EventLog {
 
     /// The subjects due at `now` or earlier, oldest first; and when the next one falls due.
     public func retention(dueAt now: Date) async throws -> (due: [RetentionDue], next: Date?) {
-        try await pool.read { db in
-            let due = try Row.fetchAll(db, sql: "SELECT subject, purpose, due_at FROM retention_due WHERE due_at <= ? ORDER BY due_at",
+        try await store.read { db in
+            let due = try SQLRow.fetchAll(db, sql: "SELECT subject, purpose, due_at FROM retention_due WHERE due_at <= ? ORDER BY due_at",
                                        arguments: [now.timeIntervalSince1970]).map { row in
                 RetentionDue(subject: row["subject"], purpose: Purpose(rawValue: row["purpose"]), dueAt: Date(timeIntervalSince1970: row["due_at"]))
             }

@@ -1,3 +1,5 @@
+import Storage
+
 /// The name of an event type: reverse DNS, lower case, words joined by `-`,
 /// e.g. `be.wzt.intake.screening-requested`.
 public struct EventType: Hashable, Sendable, Codable, CustomStringConvertible, ExpressibleByStringLiteral {
@@ -93,10 +95,15 @@ public struct EventPattern: Hashable, Sendable, CustomStringConvertible {
     /// The longest literal prefix: what a ZeroMQ SUB socket can filter on.
     public var literalPrefix: String { prefix ?? rawValue }
 
-    /// The same test as a SQLite GLOB pattern, so the log can filter while it reads.
-    var sqlGlob: String {
-        guard let prefix else { return rawValue }
-        return prefix + "*"
+    /// The same test in SQL on the `type` column, with its argument, so the log can filter while it
+    /// reads: a GLOB in SQLite (which uses the type index), `starts_with` in PostgreSQL, whose LIKE
+    /// would read `_` in a type name as a wildcard.
+    func sqlCondition(_ dialect: SQLDialect) -> (sql: String, argument: SQLValue) {
+        guard let prefix else { return ("type = ?", .text(rawValue)) }
+        switch dialect {
+        case .sqlite: return ("type GLOB ?", .text(prefix + "*"))
+        case .postgres: return ("starts_with(type, ?)", .text(prefix))
+        }
     }
 
     public var description: String { rawValue }

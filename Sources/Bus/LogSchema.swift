@@ -1,9 +1,10 @@
-import GRDB
+import Storage
 
-/// The event log's tables. Append-only timeline of migrations: never edit a shipped step.
+/// The event log's tables. Append-only timelines of migrations: never edit a shipped step.
 enum LogSchema {
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
+    /// In an SQLite file, the history every log file went through (the names are GRDB's records).
+    static var sqlite: SQLMigrations {
+        var migrator = SQLMigrations()
         migrator.registerMigration("v1 event log") { db in
             try db.execute(sql: """
                 CREATE TABLE events (
@@ -95,6 +96,67 @@ enum LogSchema {
                 DROP TABLE sealing_keys;
                 ALTER TABLE sealing_keys_v5 RENAME TO sealing_keys;
                 PRAGMA secure_delete = OFF;
+                """)
+        }
+        return migrator
+    }
+
+    /// In a PostgreSQL schema (`wzt_log`), which started with the shape the SQLite file reached at
+    /// v5, in the SQL the module store's driver maps to PostgreSQL's types.
+    static var postgres: SQLMigrations {
+        var migrator = SQLMigrations()
+        migrator.registerMigration("v1 event log") { db in
+            let now = db.dialect.now
+            try db.execute(sql: """
+                CREATE TABLE events (
+                    "offset" INTEGER PRIMARY KEY,
+                    id TEXT NOT NULL UNIQUE,
+                    type TEXT NOT NULL,
+                    subject TEXT,
+                    appended_at TEXT NOT NULL DEFAULT (\(now)),
+                    envelope BLOB NOT NULL
+                );
+                CREATE INDEX events_type ON events(type, "offset");
+                CREATE TABLE cursors (
+                    subscription TEXT PRIMARY KEY,
+                    "offset" INTEGER NOT NULL,
+                    updated_at TEXT NOT NULL DEFAULT (\(now))
+                );
+                CREATE TABLE dead_letters (
+                    id INTEGER PRIMARY KEY,
+                    subscription TEXT NOT NULL,
+                    event_offset INTEGER NOT NULL REFERENCES events("offset"),
+                    event_id TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    error TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'retry', 'retried', 'discarded')),
+                    created_at TEXT NOT NULL DEFAULT (\(now)),
+                    updated_at TEXT NOT NULL DEFAULT (\(now)),
+                    UNIQUE (subscription, event_offset)
+                );
+                CREATE TABLE subject_keys (
+                    subject TEXT PRIMARY KEY,
+                    key BLOB NOT NULL
+                );
+                CREATE TABLE erased_subjects (
+                    subject TEXT NOT NULL,
+                    erased_at TEXT NOT NULL DEFAULT (\(now)),
+                    reason TEXT NOT NULL
+                );
+                CREATE TABLE retention_due (
+                    subject TEXT PRIMARY KEY,
+                    purpose TEXT NOT NULL,
+                    due_at REAL NOT NULL
+                );
+                CREATE INDEX retention_due_at ON retention_due(due_at);
+                CREATE TABLE sealing_keys (
+                    id INTEGER PRIMARY KEY,
+                    subject TEXT NOT NULL,
+                    key BLOB NOT NULL
+                );
+                CREATE TABLE sealing_key_ids (highest_erased INTEGER NOT NULL);
+                INSERT INTO sealing_key_ids (highest_erased) VALUES (0);
                 """)
         }
         return migrator

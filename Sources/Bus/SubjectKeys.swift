@@ -1,7 +1,7 @@
 import COpenSSL
 import Crypto
 import Foundation
-import GRDB
+import Storage
 import Synchronization
 
 /// The keys that seal the personal fields of each subject's events (`Personal`), in the log's own
@@ -46,7 +46,7 @@ public final class SubjectKeys: Sendable {
         }
     }
 
-    private let pool: DatabasePool
+    private let store: any SQLStore
     /// How many keys each cache holds before it is thinned: a core meets a new case every few
     /// events, and keeping every key it made or read would grow its memory without end.
     private let cacheLimit: Int
@@ -61,13 +61,13 @@ public final class SubjectKeys: Sendable {
     /// was about a sixth of what sealing cost.
     private let keyMaterial = Mutex(KeyMaterial())
 
-    init(pool: DatabasePool, cacheLimit: Int) throws {
-        self.pool = pool
+    init(store: any SQLStore, cacheLimit: Int) throws {
+        self.store = store
         self.cacheLimit = cacheLimit
-        // Above every id the file has held: erased ones are remembered in sealing_key_ids.
-        lastID = Atomic(try pool.read { db in
+        // Above every id the log has held: erased ones are remembered in sealing_key_ids.
+        lastID = Atomic(try store.readNow { db in
             try KeyID.fetchOne(db, sql: """
-                SELECT MAX(n) FROM (SELECT highest_erased AS n FROM sealing_key_ids UNION ALL SELECT MAX(id) FROM sealing_keys)
+                SELECT MAX(n) FROM (SELECT highest_erased AS n FROM sealing_key_ids UNION ALL SELECT MAX(id) FROM sealing_keys) AS ids
                 """)
         } ?? 0)
     }
@@ -121,15 +121,17 @@ public final class SubjectKeys: Sendable {
 
     /// Inserts `newKeys` in the writer's transaction, many rows per statement: one statement per
     /// key took a third as long as the inserts of the events themselves.
-    func insert(_ newKeys: ArraySlice<SealingKey>, _ db: Database) throws {
+    func insert(_ newKeys: ArraySlice<SealingKey>, _ db: any SQLDatabase) throws {
         let rowsPerStatement = 200
         for start in stride(from: newKeys.startIndex, to: newKeys.endIndex, by: rowsPerStatement) {
             let chunk = newKeys[start..<min(start + rowsPerStatement, newKeys.endIndex)]
             let sql = "INSERT INTO sealing_keys (id, subject, key) VALUES " + repeatElement("(?, ?, ?)", count: chunk.count).joined(separator: ", ")
-            let statement = chunk.count == rowsPerStatement ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-            try statement.execute(arguments: StatementArguments(chunk.flatMap { key -> [any DatabaseValueConvertible] in
-                [key.id, key.subject, key.key.withUnsafeBytes { Data($0) }]
-            }))
+            var values: [SQLValue] = []
+            values.reserveCapacity(chunk.count * 3)
+            for key in chunk {
+                values += [.integer(key.id), .text(key.subject), .blob(key.key.withUnsafeBytes { Array($0) })]
+            }
+            try db.execute(sql: sql, arguments: SQLArguments(values))
         }
     }
 
@@ -145,7 +147,7 @@ public final class SubjectKeys: Sendable {
     /// The key with `id`, or nil when it was erased.
     func openingKey(id: KeyID) throws -> SymmetricKey? {
         if let known = opening.withLock({ $0[id] }) { return known }
-        guard let stored = try pool.read({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
+        guard let stored = try store.readNow({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
         let key = SymmetricKey(data: stored)
         remember(key, id: id)
         return key
@@ -162,18 +164,20 @@ public final class SubjectKeys: Sendable {
 
     /// The key of values sealed before key ids existed, or nil when the subject has none.
     func legacyKey(for subject: String) throws -> SymmetricKey? {
-        try pool.read { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
+        try store.readNow { db in try Data.fetchOne(db, sql: "SELECT key FROM subject_keys WHERE subject = ?", arguments: [subject]) }
             .map { SymmetricKey(data: $0) }
     }
 
     /// Deletes the subject's keys in `db` (on the log's writer) and forgets them. Returns whether
     /// there was a key.
-    func erase(_ subject: String, reason: String, _ db: Database) throws -> Bool {
-        // Overwrite the deleted rows' bytes instead of leaving them in a free page.
-        try db.execute(sql: "PRAGMA secure_delete = ON")
+    func erase(_ subject: String, reason: String, _ db: any SQLDatabase) throws -> Bool {
+        if db.dialect == .sqlite {
+            // Overwrite the deleted rows' bytes instead of leaving them in a free page.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
+        }
         let ids = try KeyID.fetchAll(db, sql: "DELETE FROM sealing_keys WHERE subject = ? RETURNING id", arguments: [subject])
         if let highest = ids.max() {
-            try db.execute(sql: "UPDATE sealing_key_ids SET highest_erased = MAX(highest_erased, ?)", arguments: [highest])
+            try db.execute(sql: "UPDATE sealing_key_ids SET highest_erased = \(db.dialect.greatest)(highest_erased, ?)", arguments: [highest])
         }
         try db.execute(sql: "DELETE FROM subject_keys WHERE subject = ?", arguments: [subject])
         let deleted = !ids.isEmpty || db.changesCount > 0
@@ -187,8 +191,8 @@ public final class SubjectKeys: Sendable {
 
     /// The subjects erased so far, with when and why.
     public func erased() throws -> [(subject: String, at: String, reason: String)] {
-        try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT subject, erased_at, reason FROM erased_subjects ORDER BY rowid").map { ($0["subject"], $0["erased_at"], $0["reason"]) }
+        try store.readNow { db in
+            try SQLRow.fetchAll(db, sql: "SELECT subject, erased_at, reason FROM erased_subjects ORDER BY rowid").map { ($0["subject"], $0["erased_at"], $0["reason"]) }
         }
     }
 }

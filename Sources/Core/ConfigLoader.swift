@@ -92,7 +92,7 @@ public enum ConfigLoader {
             try modules.finish()
         }
         if let storage = try reader.section("storage") {
-            (config.defaultStorage, config.storage) = try moduleStorage(storage, knownModules: knownModules)
+            (config.defaultStorage, config.storage, config.logStorage) = try moduleStorage(storage, knownModules: knownModules)
         }
         if let link = try reader.section("link") {
             config.transport.linkEndpoint = try link.endpoint("endpoint") ?? config.transport.linkEndpoint
@@ -241,13 +241,15 @@ extension ConfigLoader {
         return result
     }
 
-    /// `[storage]`: `default`, or a module's name = "sqlite" or a PostgreSQL address.
-    static func moduleStorage(_ section: TableReader, knownModules: [String]) throws(ConfigError) -> (ModuleStorage, [String: ModuleStorage]) {
+    /// `[storage]`: `default`, `log` or a module's name = "sqlite" or a PostgreSQL address.
+    static func moduleStorage(_ section: TableReader, knownModules: [String]) throws(ConfigError)
+        -> (fallback: ModuleStorage, byModule: [String: ModuleStorage], log: ModuleStorage) {
         var byModule: [String: ModuleStorage] = [:]
         var fallback = ModuleStorage.sqlite
+        var log = ModuleStorage.sqlite
         for key in section.keys {
-            guard key == "default" || knownModules.contains(key) else {
-                throw section.invalid(key, "unknown module; write `default` or one of \(knownModules.joined(separator: ", "))")
+            guard key == "default" || key == "log" || knownModules.contains(key) else {
+                throw section.invalid(key, "unknown module; write `default`, `log` (the event log) or one of \(knownModules.joined(separator: ", "))")
             }
             guard let text = try section.string(key, nonEmpty: true) else { continue }
             let storage: ModuleStorage
@@ -257,10 +259,14 @@ extension ConfigLoader {
                 do { try PostgresStore.checkAddress(text) } catch { throw section.invalid(key, "\(error.message), or \"sqlite\"") }
                 storage = .postgres(text)
             }
-            if key == "default" { fallback = storage } else { byModule[key] = storage }
+            switch key {
+            case "default": fallback = storage
+            case "log": log = storage
+            default: byModule[key] = storage
+            }
         }
         try section.finish()
-        return (fallback, byModule)
+        return (fallback, byModule, log)
     }
 
     static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {

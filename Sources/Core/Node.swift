@@ -55,7 +55,7 @@ public final class Node: Sendable {
         refusedPlugins = refused
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
         decoder = EnvelopeDecoder(registry: registry, maxBytes: configuration.maxEventBytes)
-        let log = try EventLog(path: configuration.logPath, sealsPersonalFields: configuration.sealsPersonalFields, logger: logger)
+        let log = try await configuration.openLog(logger: logger)
         self.log = log
         var hosts: [ModuleHost] = []
         for module in modules {

@@ -1,5 +1,6 @@
 import Bus
 import BusTransport
+import Foundation
 import Logging
 import ModuleKit
 import Notifications
@@ -44,6 +45,10 @@ public struct NodeConfiguration: Sendable {
     /// Where each module keeps its tables (`[storage]`): by module name, else `defaultStorage`.
     public var storage: [String: ModuleStorage] = [:]
     public var defaultStorage = ModuleStorage.sqlite
+    /// Where the event log keeps its tables (`[storage] log`): the data directory's `log.sqlite`
+    /// unless configured; `default` does not move it, so that no log is left behind by a change of
+    /// the modules' default.
+    public var logStorage = ModuleStorage.sqlite
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 
@@ -82,6 +87,23 @@ public struct NodeConfiguration: Sendable {
     public func modulePath(_ module: String) -> String { dataDirectory + "/modules/\(module).sqlite" }
     public func storage(of module: String) -> ModuleStorage { storage[module] ?? defaultStorage }
 
+    /// The event log where this configuration keeps it, created and migrated when needed.
+    public func openLog(logger: Logger) async throws -> EventLog {
+        switch logStorage {
+        case .sqlite:
+            return try EventLog(path: logPath, sealsPersonalFields: sealsPersonalFields, logger: logger)
+        case .postgres(let url):
+            guard !FileManager.default.fileExists(atPath: logPath) else {
+                throw ConfigError(origin: origin, key: "storage.log", """
+                    the data directory already holds an event log in SQLite (\(logPath)), and wzt does not copy a log between engines. \
+                    Remove `log` from [storage] to go on with that log, or use another data directory to start with an empty log in PostgreSQL
+                    """)
+            }
+            let store = try await PostgresStore.open(url: url, schema: EventLog.postgresSchema, migrations: EventLog.migrations(for: .postgres), logger: logger)
+            return try EventLog(store: store, sealsPersonalFields: sealsPersonalFields, logger: logger)
+        }
+    }
+
     /// The module's store where this configuration keeps it, created and migrated when needed.
     public func openStore(_ module: any Module, logger: Logger) async throws -> ModuleStore {
         switch storage(of: module.name) {
@@ -93,11 +115,12 @@ public struct NodeConfiguration: Sendable {
     }
 }
 
-/// Where a module keeps its tables.
+/// Where a module, or the event log, keeps its tables.
 public enum ModuleStorage: Sendable, Equatable {
-    /// A file under the data directory: `modules/<name>.sqlite`.
+    /// A file under the data directory: `modules/<name>.sqlite`, `log.sqlite`.
     case sqlite
-    /// A PostgreSQL server (`postgres://user@host:port/database`); the module gets a schema named after it.
+    /// A PostgreSQL server (`postgres://user@host:port/database`); a module gets a schema named
+    /// after it, the log `wzt_log`.
     case postgres(String)
 }
 

@@ -22,10 +22,7 @@ public struct ModuleStore: Sendable {
     public static func migrations(of module: some Module) -> SQLMigrations {
         var migrator = SQLMigrations()
         migrator.registerMigration("wzt v1 inbox and outbox") { db in
-            let now = switch db.dialect {
-            case .sqlite: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-            case .postgres: #"to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
-            }
+            let now = db.dialect.now
             try db.execute(sql: """
                 CREATE TABLE wzt_inbox (
                     event_id TEXT PRIMARY KEY,

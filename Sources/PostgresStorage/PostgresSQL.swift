@@ -94,7 +94,22 @@ enum PostgresSQL {
         case .integer(let integer): String(integer)
         case .real(let real): real.isFinite ? "\(real)" : (real.isNaN ? "NaN" : (real > 0 ? "Infinity" : "-Infinity"))
         case .text(let text): text
-        case .blob(let bytes): "\\x" + bytes.map { String(format: "%02x", $0) }.joined()
+        case .blob(let bytes): hex(bytes)
+        }
+    }
+
+    /// `bytes` in BYTEA's hex input form, `\x` and two digits a byte (an event log's envelope
+    /// goes this way with every append, so no formatter per byte).
+    static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 2 + bytes.count * 2) { buffer in
+            buffer[0] = UInt8(ascii: "\\")
+            buffer[1] = UInt8(ascii: "x")
+            for (index, byte) in bytes.enumerated() {
+                buffer[2 + index * 2] = digits[Int(byte >> 4)]
+                buffer[3 + index * 2] = digits[Int(byte & 0x0f)]
+            }
+            return 2 + bytes.count * 2
         }
     }
 

@@ -2,10 +2,10 @@ import Dispatch
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import NIOSSL
 import PostgresNIO
 import Storage
-import Synchronization
 
 /// A module's database in a PostgreSQL server: its own schema (named after the module), reached
 /// by `storage = "postgres://…"` in the node's config.
@@ -60,6 +60,10 @@ public final class PostgresStore: SQLStore, Sendable {
 
     public func readNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T {
         try reader.runNow { lane in try lane.transaction("BEGIN READ ONLY", body) }
+    }
+
+    public func writeNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T {
+        try writer.runNow { lane in try lane.transaction("BEGIN", body) }
     }
 
     /// Applies each step not applied yet in its own transaction, the steps' names recorded in the
@@ -169,26 +173,17 @@ private final class Lane: @unchecked Sendable {
         if let connection, !connection.isClosed { return connection }
         if let broken = connection { Self.close(broken) }
         connection = nil
-        let result = Mutex<Result<PostgresConnection, any Error>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let (configuration, logger) = (address.configuration, self.logger)
-        Task {
-            let outcome: Result<PostgresConnection, any Error>
-            do { outcome = .success(try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)) } catch { outcome = .failure(error) }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-        done.wait()
-        switch result.withLock({ $0 })! {
-        case .success(let opened):
+        do {
+            // On one of NIO's own threads, never a Task: the caller may be blocking a thread of the
+            // cooperative pool (`readNow`), which a Task could be waiting for.
+            let opened = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: address.configuration,
+                                                        id: 1, logger: logger).wait()
             connection = opened
-            do {
-                try PostgresSession(connection: opened, location: location, logger: logger).execute(sql: "SET search_path TO \(PostgresStore.quoted(schema))")
-            } catch {
-                throw error as? StoreError ?? StoreError(.unavailable, path: location, "\(error)")
-            }
+            try PostgresSession(connection: opened, location: location, logger: logger).execute(sql: "SET search_path TO \(PostgresStore.quoted(schema))")
             return opened
-        case .failure(let error):
+        } catch let error as StoreError {
+            throw error
+        } catch {
             throw StoreError(.unavailable, path: location, "cannot connect: \(PostgresStore.cause(error))")
         }
     }

@@ -12,6 +12,8 @@ public protocol SQLStore: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T
     /// `read`, blocking the calling thread: for command-line tools, never on the cooperative pool.
     func readNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T
+    /// `write`, blocking the calling thread: for a writer with a thread of its own (the event log's).
+    func writeNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T
 }
 
 /// One open transaction of a module's database.
@@ -28,6 +30,22 @@ public protocol SQLDatabase: AnyObject {
 
 public enum SQLDialect: Sendable {
     case sqlite, postgres
+
+    /// The current time as UTC RFC 3339 text with milliseconds, the form wzt's tables keep times in.
+    public var now: String {
+        switch self {
+        case .sqlite: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        case .postgres: #"to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#
+        }
+    }
+
+    /// The larger of two values: SQLite's two-argument `MAX`, PostgreSQL's `GREATEST`.
+    public var greatest: String {
+        switch self {
+        case .sqlite: "MAX"
+        case .postgres: "GREATEST"
+        }
+    }
 }
 
 extension SQLDatabase {

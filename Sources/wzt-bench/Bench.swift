@@ -53,6 +53,13 @@ struct Bench {
         var curve = try await ingress(name: "  the same with CURVE (encrypted, ZAP)", publishers: 8, window: 64, events: ingressEvents, curve: true)
         curve.notes += String(format: "; CURVE/plain %.2f", curve.rate / sealing[0].rate)
         rows.append(curve)
+        // Scripts/bench starts a PostgreSQL server for these rows and names it here.
+        let postgres = ProcessInfo.processInfo.environment["WZT_BENCH_POSTGRES"]
+        if let postgres {
+            var logOnPostgres = try await ingress(name: "  the same, the log in PostgreSQL", publishers: 8, window: 64, events: ingressEvents / 4, log: .postgres(postgres))
+            logOnPostgres.notes += String(format: "; PostgreSQL/SQLite %.2f", logOnPostgres.rate / sealing[0].rate)
+            rows.append(logOnPostgres)
+        }
         let reactionEvents = quick ? 1000 : 4000
         let inProcess = try await reactions(name: "publisher -> intake state change, in-process", events: reactionEvents, remote: false, curve: false)
         var remote = try await reactions(name: "  the same with intake in another process", events: reactionEvents, remote: true, curve: false)
@@ -60,14 +67,13 @@ struct Bench {
         var remoteCurve = try await reactions(name: "  the same, link and ingress with CURVE", events: reactionEvents, remote: true, curve: true)
         remoteCurve.notes += String(format: "; CURVE/plain %.2f", remoteCurve.rate / remote.rate)
         rows += [inProcess, remote, remoteCurve]
-        // Scripts/bench starts a PostgreSQL server for this row and names it here.
-        if let postgres = ProcessInfo.processInfo.environment["WZT_BENCH_POSTGRES"] {
+        if let postgres {
             var onPostgres = try await reactions(name: "  the same, intake's tables in PostgreSQL", events: reactionEvents, remote: false, curve: false,
                                                  storage: .postgres(postgres))
             onPostgres.notes += String(format: "; PostgreSQL/SQLite %.2f", onPostgres.rate / inProcess.rate)
             rows.append(onPostgres)
         } else {
-            print("(no PostgreSQL row: WZT_BENCH_POSTGRES is not set; Scripts/bench sets it)")
+            print("(no PostgreSQL rows: WZT_BENCH_POSTGRES is not set; Scripts/bench sets it)")
         }
         rows.append(try await dispatch(events: dispatchEvents))
         rows.append(try validation(events: dispatchEvents))
@@ -164,7 +170,7 @@ struct Bench {
                                             actor: counsellor, purpose: .activationTrajectory)
     }
 
-    static func withNode<T>(security: TransportSecurity? = nil, sealing: Bool = true, _ body: (Node) async throws -> T) async throws -> T {
+    static func withNode<T>(security: TransportSecurity? = nil, sealing: Bool = true, log: ModuleStorage = .sqlite, _ body: (Node) async throws -> T) async throws -> T {
         let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var configuration = NodeConfiguration()
@@ -172,6 +178,7 @@ struct Bench {
         configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
         configuration.transport.security = security
         configuration.sealsPersonalFields = sealing
+        configuration.logStorage = log
         configuration.http = nil
         var logger = Logger(label: "bench")
         logger.logLevel = .error
@@ -185,11 +192,12 @@ struct Bench {
         }
     }
 
-    static func ingress(name: String, publishers: Int, window: Int, events: Int, curve: Bool = false, sealing: Bool = true, eventsPerCase: Int = 1) async throws -> Row {
+    static func ingress(name: String, publishers: Int, window: Int, events: Int, curve: Bool = false, sealing: Bool = true, eventsPerCase: Int = 1,
+                        log: ModuleStorage = .sqlite) async throws -> Row {
         let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
         let security = curve ? TransportSecurity(keys: server, clients: [.init(name: "bench", publicKey: client.publicKey, events: [try EventPattern("*")])]) : nil
         let credentials = curve ? CurveCredentials(keys: client, serverKey: server.publicKey) : nil
-        return try await withNode(security: security, sealing: sealing) { node in
+        return try await withNode(security: security, sealing: sealing, log: log) { node in
             let endpoint = node.ingress.endpoint
             let perPublisher = events / publishers
             // Envelopes are made before the clock starts: the row measures the bus, not the encoder.

@@ -32,7 +32,7 @@ struct AuditCommand: AsyncParsableCommand {
             lines += try await AuditLog(path: configuration.auditPath).entries(subject: subject, actor: actor).map(Line.read)
         }
         if only != .reads, let subject {
-            let log = try LocalLog.open(configuration)
+            let log = try await LocalLog.open(configuration)
             defer { log.close() }
             lines += try await log.recorded(subject: subject).compactMap(Change.init).filter { actor == nil || $0.actor == actor }.map(Line.change)
         }

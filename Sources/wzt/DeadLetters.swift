@@ -12,17 +12,17 @@ struct DeadLetters: AsyncParsableCommand {
         defaultSubcommand: List.self
     )
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List dead letters (open ones unless --all).")
 
         @OptionGroup var options: ConfigOptions
         @Flag(help: "Include retried and discarded ones.") var all = false
         @Option(help: "Only this module's.") var module: String?
 
-        func run() throws {
-            let log = try LocalLog.open(try options.load())
+        func run() async throws {
+            let log = try await LocalLog.open(try options.load())
             defer { log.close() }
-            let letters = try log.deadLetters(status: all ? nil : .open, subscription: module)
+            let letters = try await log.deadLetters(status: all ? nil : .open, subscription: module)
             guard !letters.isEmpty else {
                 print(all ? "no dead letters" : "no open dead letters")
                 return
@@ -34,14 +34,14 @@ struct DeadLetters: AsyncParsableCommand {
         }
     }
 
-    struct Show: ParsableCommand {
+    struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one dead letter with its event.")
 
         @OptionGroup var options: ConfigOptions
         @Argument(help: "Dead letter id (from `list`).") var id: Int64
 
-        func run() throws {
-            let log = try LocalLog.open(try options.load())
+        func run() async throws {
+            let log = try await LocalLog.open(try options.load())
             defer { log.close() }
             guard let letter = try log.deadLetter(id: id) else { throw CommandFailure("no dead letter \(id); `wzt dead-letters list --all` shows them") }
             print("""
@@ -53,7 +53,7 @@ struct DeadLetters: AsyncParsableCommand {
                 last:     \(letter.updatedAt)
                 error:    \(letter.error)
                 """)
-            if let event = try log.event(at: letter.eventOffset) {
+            if let event = try await log.event(at: letter.eventOffset) {
                 print("envelope:\n" + String(decoding: event.json, as: UTF8.self))
             }
         }
@@ -66,7 +66,7 @@ struct DeadLetters: AsyncParsableCommand {
         @Argument(help: "Dead letter id (from `list`).") var id: Int64
 
         func run() async throws {
-            let log = try LocalLog.open(try options.load())
+            let log = try await LocalLog.open(try options.load())
             defer { log.close() }
             guard try await log.setDeadLetterStatus(id: id, to: .retry, from: [.open]) else {
                 throw CommandFailure("dead letter \(id) is not open; `wzt dead-letters show \(id)` tells its status")
@@ -82,7 +82,7 @@ struct DeadLetters: AsyncParsableCommand {
         @Argument(help: "Dead letter id (from `list`).") var id: Int64
 
         func run() async throws {
-            let log = try LocalLog.open(try options.load())
+            let log = try await LocalLog.open(try options.load())
             defer { log.close() }
             guard try await log.setDeadLetterStatus(id: id, to: .discarded, from: [.open, .retry]) else {
                 throw CommandFailure("dead letter \(id) is neither open nor waiting for a retry")

@@ -70,7 +70,7 @@ struct PrivacyCommand: ParsableCommand {
 
         func run() async throws {
             let configuration = try options.load()
-            let log = try LocalLog.open(configuration)
+            let log = try await LocalLog.open(configuration)
             defer { log.close() }
             var modules: [(module: any Module, store: ModuleStore)] = []
             for name in configuration.hostedModules {

@@ -4,7 +4,7 @@ import Core
 import Foundation
 import ModuleKit
 
-struct Status: ParsableCommand {
+struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the log head, each subscription's cursor and lag, and open dead letters.",
         discussion: "Reads the data directory of a node on this host; works while the node runs."
@@ -15,12 +15,12 @@ struct Status: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let configuration = try options.load()
-        let log = try LocalLog.open(configuration)
+        let log = try await LocalLog.open(configuration)
         defer { log.close() }
         let patternsByModule = Dictionary(uniqueKeysWithValues: ModuleCatalog.modules.map { ($0.key, $0.value(configuration).subscriptions) })
-        let deadLetters = try log.deadLetters(status: .open)
+        let deadLetters = try await log.deadLetters(status: .open)
         let head = log.headOffset
         // A module whose first batch is still on its way has no cursor yet: listed from the start of the log.
         let cursors = try log.cursors()

@@ -74,9 +74,9 @@ struct DispatcherTests {
         #expect(try await log.deadLetters().isEmpty)
     }
 
-    @Test func eventFailingEveryTryIsDeadLetteredAndLaterEventsArrive() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func eventFailingEveryTryIsDeadLetteredAndLaterEventsArrive(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         let subscriber = RecordingSubscriber("strict") { event, _ in
             if event.offset == 2 { throw Refused() }
@@ -98,9 +98,9 @@ struct DispatcherTests {
         #expect(try await log.cursor("strict") == 5)
     }
 
-    @Test func deadLetterMarkedForRetryIsDeliveredAgain() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func deadLetterMarkedForRetryIsDeliveredAgain(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         let healed = Atomic<Bool>(false)
         let subscriber = RecordingSubscriber("healing") { event, _ in
@@ -145,9 +145,9 @@ struct DispatcherTests {
         #expect(warning.metadata["bus.type"] == "be.wzt.sample.note-added")
     }
 
-    @Test func restartResumesFromTheSavedCursor() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func restartResumesFromTheSavedCursor(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         let first = RecordingSubscriber("resumer")
         try await withServices([Dispatcher(log: log, subscriber: first, configuration: fast, logger: Logger(label: "test"))]) {
@@ -199,9 +199,9 @@ struct LogSink: LogHandler {
 struct DispatcherRaceTests {
     /// A subscriber of one type must get every event of that type even while other types are
     /// appended all around: moving an idle cursor to the head must never skip an unread event.
-    @Test func sparseSubscriberMissesNothingUnderConcurrentAppends() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func sparseSubscriberMissesNothingUnderConcurrentAppends(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         final class NotesOnly: Subscriber {
             let subscriptionName = "notes-only"

@@ -1,13 +1,14 @@
 import Foundation
 import GRDB
+import Storage
 import TestSupport
 import Testing
 @testable import Bus
 
 struct EventLogTests {
-    @Test func offsetsStartAtOneAndFollowAppendOrder() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func offsetsStartAtOneAndFollowAppendOrder(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         let first = try await log.append([Samples.note("a"), Samples.note("b")])
         let second = try await log.append([Samples.note("c")])
@@ -24,9 +25,9 @@ struct EventLogTests {
         #expect(try log.writerSynchronousMode() == 2)
     }
 
-    @Test func duplicateIDReturnsTheFirstOffsetAndWritesNothing() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func duplicateIDReturnsTheFirstOffsetAndWritesNothing(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         let id = EventID.make()
         let original = try await log.append([Samples.note("first", id: id)])
@@ -42,9 +43,9 @@ struct EventLogTests {
         #expect(try Samples.decoder.data(NoteAdded.self, of: stored.json).text == "first")
     }
 
-    @Test func concurrentAppendsShareCommits() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func concurrentAppendsShareCommits(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         let appenders = 64, eventsEach = 20
         let results = try await withThrowingTaskGroup(of: [Appended].self) { group in
@@ -66,9 +67,9 @@ struct EventLogTests {
         #expect(statistics.largestGroup > 1)
     }
 
-    @Test func replayFromAnOffsetFiltersByType() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func replayFromAnOffsetFiltersByType(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         for index in 0..<10 { _ = try await log.append([Samples.note("n\(index)")]) }
         let tail = try await log.events(after: 6)
@@ -80,13 +81,13 @@ struct EventLogTests {
         #expect(try await log.count(after: 4, matching: [notes]) == 6)
     }
 
-    @Test func eventsSurviveReopening() async throws {
-        let directory = TemporaryDirectory()
-        var log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func eventsSurviveReopening(place: TestLog) async throws {
+        var log = try await place.open()
         let appended = try await log.append([Samples.note("kept")])
         try await log.saveCursor("sample", offset: 1)
         log.close()
-        log = try EventLog(path: directory.file("log.sqlite"))
+        log = try await place.open()
         defer { log.close() }
         #expect(log.headOffset == 1)
         #expect(try log.offset(ofEventID: appended[0].id) == 1)
@@ -94,9 +95,9 @@ struct EventLogTests {
         #expect(try await log.append([Samples.note("next")])[0].offset == 2)
     }
 
-    @Test func cursorsNeverMoveBack() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func cursorsNeverMoveBack(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         try await log.saveCursor("m", offset: 5)
         try await log.saveCursor("m", offset: 3)
@@ -104,17 +105,17 @@ struct EventLogTests {
         #expect(try await log.cursor("never-saved") == 0)
     }
 
-    @Test func appendsAfterCloseAreRefusedAsUnavailable() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func appendsAfterCloseAreRefusedAsUnavailable(place: TestLog) async throws {
+        let log = try await place.open()
         log.close()
         let error = await #expect(throws: EnvelopeError.self) { try await log.append([Samples.note()]) }
         #expect(error?.code == .unavailable)
     }
 
-    @Test func waitForHeadWakesOnAppend() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func waitForHeadWakesOnAppend(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         async let woke: Void = log.waitForHead(beyond: 0)
         try await Task.sleep(for: .milliseconds(50))
@@ -130,7 +131,7 @@ struct EventLogTests {
         let path = directory.file("log.sqlite")
         let key = Data(repeating: 7, count: 32)
         let old = try DatabaseQueue(path: path)
-        try LogSchema.migrator.migrate(old, upTo: "v4 sealing keys")
+        try SQLiteStore.migrator(LogSchema.sqlite).migrate(old, upTo: "v4 sealing keys")
         try old.write { db in
             try db.execute(sql: "INSERT INTO sealing_keys (subject, key) VALUES ('case-1', ?), ('case-2', ?), ('case-3', ?)", arguments: [key, key, key])
             try db.execute(sql: "DELETE FROM sealing_keys WHERE subject = 'case-3'")

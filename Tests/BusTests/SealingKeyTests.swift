@@ -3,6 +3,7 @@ import GRDB
 import IntakeContracts
 import Logging
 import PluginAPI
+import Storage
 import TestSupport
 import Testing
 @testable import Bus
@@ -29,9 +30,9 @@ struct SealingKeyTests {
 
     /// A sealed value opens with its key, in its event and field only: the event id and the
     /// field name are authenticated with it, so a value copied into another event is refused.
-    @Test func aSealedValueOpensOnlyWhereItWasSealed() async throws {
-        let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"))
+    @Test(arguments: TestLog.both)
+    func aSealedValueOpensOnlyWhereItWasSealed(place: TestLog) async throws {
+        let log = try await place.open()
         defer { log.close() }
         _ = try await log.append([try request("case-1"), try request("case-1")])
         let events = try await log.events(after: 0)
@@ -50,16 +51,37 @@ struct SealingKeyTests {
         #expect(throws: EnvelopeError.self) { try Sealing.open(Array(moved.utf8), id: events[1].id, subject: "case-1", keys: log.keys) }
     }
 
+    /// Erasing a subject deletes its keys: its values read as erased, after a restart too, while
+    /// other subjects' values and every event stay; its next event gets a key of a new id.
+    @Test(arguments: TestLog.both)
+    func erasureDeletesTheSubjectsKeysOnly(place: TestLog) async throws {
+        var log = try await place.open()
+        _ = try await log.append([try request("case-1"), try request("case-2"), try request("case-1")])
+        #expect(try await log.erase(subject: "case-1", reason: "request of the person"))
+        #expect(try await !log.erase(subject: "case-3", reason: "never seen"))
+        log.close()
+
+        log = try await place.open()
+        defer { log.close() }
+        #expect(try await opened(log) == ["case-1": [.erased, .erased], "case-2": [.value(insz)]])
+        #expect(try log.keys.erased().map(\.subject) == ["case-1", "case-3"])
+        _ = try await log.append([try request("case-1")])
+        let after = try await opened(log)
+        #expect(after["case-1"] == [.erased, .erased, .value(insz)])
+        #expect(try log.count() == 4)
+    }
+
     /// The log keeps only so many keys in memory; what it forgets it reads back from the file, or
     /// replaces with a new key.
     @Test func keyCachesStayBoundedWithoutLosingAValue() async throws {
         let directory = TemporaryDirectory()
-        let log = try EventLog(path: directory.file("log.sqlite"), sealsPersonalFields: true, logger: Logger(label: "test"), keyCacheLimit: 4)
+        let log = try EventLog(store: try SQLiteStore(path: directory.file("log.sqlite"), migrations: LogSchema.sqlite), sealsPersonalFields: true,
+                               logger: Logger(label: "test"), keyCacheLimit: 4)
         defer { log.close() }
         for number in 0..<12 { _ = try await log.append([try request("case-\(number)")]) }
         // case-0's key is durable and was forgotten to make room: its next event gets a new key.
         _ = try await log.append([try request("case-0")])
-        let keysOfCase0 = try await DatabaseQueue(path: log.path).read { db in
+        let keysOfCase0 = try await DatabaseQueue(path: log.location).read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sealing_keys WHERE subject = 'case-0'")
         }
         #expect(keysOfCase0 == 2)
@@ -82,7 +104,7 @@ struct SealingKeyTests {
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
         let refused = try request("case-1")
-        let database = try DatabaseQueue(path: log.path)
+        let database = try DatabaseQueue(path: log.location)
         try await database.write { db in
             try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.id = '\(refused.id)' BEGIN SELECT RAISE(ABORT, 'refused'); END")
         }

@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import Logging
 import Notifications
 import TestSupport
 import Testing
@@ -108,6 +109,7 @@ struct ConfigTests {
         ("[storage]\nintkae = \"sqlite\"", "storage.intkae", "unknown module"),
         ("[storage]\nintake = \"mysql://db/wzt\"", "storage.intake", "postgres://user@host:port/database"),
         ("[storage]\ndefault = \"postgres://db.example/wzt\"", "storage.default", "not a PostgreSQL address"),
+        ("[storage]\nlog = \"sqlite:///var/wzt\"", "storage.log", "postgres://user@host:port/database"),
         ("[[http.users]]\nname = \"a\"\nrole = \"operator\"\ntoken = \"0123456789abcdef0\"\n[[http.users]]\nname = \"b\"\nrole = \"operator\"\ntoken = \"0123456789abcdef0\"",
          "http.users[1].token", "same token"),
     ])
@@ -129,6 +131,23 @@ struct ConfigTests {
                                                 origin: "t", knownModules: ["intake", "networks"])
         #expect(everything.storage(of: "intake") == .postgres("postgres://wzt@db.example/wzt"))
         #expect(everything.storage(of: "networks") == .sqlite)
+        // `default` is the modules' default: the event log moves only where `log` says.
+        #expect(everything.logStorage == .sqlite)
+        let log = try ConfigLoader.parse("[storage]\nlog = \"postgres://wzt@db.example/wzt\"", origin: "t", knownModules: ["intake"])
+        #expect(log.logStorage == .postgres("postgres://wzt@db.example/wzt"))
+        #expect(log.storage(of: "intake") == .sqlite)
+    }
+
+    /// A log in the data directory is not left behind silently when `log` names a server.
+    @Test func aLogInPostgreSQLIsRefusedBesideALogFileOfTheDataDirectory() async throws {
+        let directory = TemporaryDirectory("wzt-config-log")
+        var config = NodeConfiguration()
+        config.dataDirectory = directory.path
+        try EventLog(path: config.logPath).close()
+        config.logStorage = .postgres("postgres://wzt@127.0.0.1:1/wzt")
+        let error = await #expect(throws: ConfigError.self) { try await config.openLog(logger: Logger(label: "test")) }
+        #expect(error?.key == "storage.log")
+        #expect(error?.description.contains(config.logPath) == true)
     }
 
     @Test func httpSideCanBeMovedOrTurnedOff() throws {

@@ -14,6 +14,7 @@ func withNode(modules: [any Module] = [SampleModule()], storage: ModuleStorage =
     var configuration = NodeConfiguration()
     configuration.dataDirectory = directory.path
     configuration.defaultStorage = storage
+    configuration.logStorage = storage
     configuration.transport = TransportConfiguration(
         ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
     configuration.dispatch = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]))
@@ -48,12 +49,13 @@ func exchange(_ frames: [[UInt8]], with endpoint: String, context: Context) asyn
 
 @Suite(.timeLimit(.minutes(2)))
 struct NodeTests {
-    /// With the module's tables in SQLite (the default), and in PostgreSQL as `[storage]` can say.
+    /// With the module's tables and the event log in SQLite (the default), and in PostgreSQL as
+    /// `[storage]` can say.
     @Test(arguments: ["sqlite", "postgres"])
     func eventsPublishedOverZeroMQReachTheModule(storage: String) async throws {
         // Its own schema on a server that other runs may share.
         let module = SampleModule(name: "sample_\(UUID().uuidString.prefix(8).lowercased())")
-        try await withNode(modules: [module], storage: storage == "sqlite" ? .sqlite : .postgres(try TestPostgres.url())) { node in
+        try await withNode(modules: [module], storage: storage == "sqlite" ? .sqlite : .postgres(try TestPostgres.freshDatabase())) { node in
             let context = Context()
             let endpoint = node.ingress.endpoint
             let notes = (0..<200).map { index in

@@ -75,16 +75,21 @@ extension ProcessTests {
             #expect(status.output.contains("intake"))
         }
 
-        @Test func deadLettersCanBeListedShownRetriedAndDiscarded() async throws {
-            let directory = TemporaryDirectory("wzt-cli-dead")
-            let log = try EventLog(path: directory.file("log.sqlite"))
+        /// With the event log in the data directory, and in PostgreSQL (`[storage] log`).
+        @Test(arguments: TestLog.Engine.allCases)
+        func deadLettersCanBeListedShownRetriedAndDiscarded(engine: TestLog.Engine) async throws {
+            let server = engine == .postgres ? try TestPostgres.freshDatabase() : nil
+            let place = server.map { TestLog(.postgres, configuredAt: $0) } ?? TestLog(.sqlite)
+            let log = try await place.open()
             let stored = try await log.append([Samples.note("first"), Samples.note("second")])
             for entry in stored {
                 let event = try await #require(try log.event(at: entry.offset))
                 try await log.recordDeadLetter(subscription: "sample", event: event, error: "sample handler refused the note", attempts: 5)
             }
             log.close()
-            let dataDir = ["--data-dir", directory.path]
+            let config = place.directory.file("wzt.toml")
+            try (server.map { "[storage]\nlog = \"\($0)\"\n" } ?? "").write(toFile: config, atomically: true, encoding: .utf8)
+            let dataDir = ["--data-dir", place.directory.path, "--config", config]
 
             let list = try await wzt(["dead-letters", "list"] + dataDir)
             #expect(list.status == 0)

@@ -11,8 +11,9 @@ extension ProcessTests {
         static let insz = "85073003328"
         static let secret = "s3cret-for-tests"
 
-        /// With the modules' tables in SQLite, and with AMA's and notifications' in PostgreSQL
-        /// (`[storage]`), which the node and the command-line tools beside it both read.
+        /// With the modules' tables and the event log in SQLite, and with the log, AMA's and
+        /// notifications' tables in PostgreSQL (`[storage]`), which the node and the command-line
+        /// tools beside it both read.
         @Test(arguments: ["sqlite", "postgres"])
         func agencyHearsOfAnAgreementAwaitingConfirmationWithoutPersonalData(storage: String) async throws {
             let directory = TemporaryDirectory("wzt-notifications")
@@ -21,6 +22,7 @@ extension ProcessTests {
             let config = directory.file("wzt.toml")
             let storageSection = storage == "sqlite" ? "" : """
                 [storage]
+                log = "\(try TestPostgres.freshDatabase())"
                 ama = "\(try TestPostgres.freshDatabase())"
                 notifications = "\(try TestPostgres.freshDatabase())"
 

@@ -43,4 +43,27 @@ struct PostgresHostTests {
             #expect(try await log.deadLetters().isEmpty)
         }
     }
+
+    /// The event log in PostgreSQL while its server goes away: appends are refused with the
+    /// cause and leave nothing behind; once the server is back the log goes on where it was.
+    @Test func theLogRefusesAppendsWhileItsServerIsAwayAndGoesOn() async throws {
+        let server = try PrivatePostgres()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = try await PostgresStore.open(url: server.url, schema: EventLog.postgresSchema, migrations: EventLog.migrations(for: .postgres), logger: logger)
+        let log = try EventLog(store: store, logger: logger)
+        defer { log.close() }
+        _ = try await log.append((0..<5).map { Samples.note("before \($0)") })
+
+        try server.stop()
+        let refused = await #expect(throws: EnvelopeError.self) { try await log.append([Samples.note("while away")]) }
+        #expect(refused?.code == .storageFailed)
+        #expect(refused?.reason.contains("retry later") == true, "\(refused?.reason ?? "")")
+
+        try server.start()
+        let after = try await log.append([Samples.note("after")])
+        #expect(log.headOffset == after[0].offset)
+        let texts = try await log.events(after: 0).map { try Samples.decoder.data(NoteAdded.self, of: $0.json).text }
+        #expect(texts == (0..<5).map { "before \($0)" } + ["after"])
+    }
 }

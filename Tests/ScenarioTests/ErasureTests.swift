@@ -49,7 +49,7 @@ struct ErasureTests {
 
     /// The keys the log file holds for `subject`, in either table.
     func keyCount(_ log: EventLog, _ subject: String) throws -> Int {
-        try DatabaseQueue(path: log.path).read { db in
+        try DatabaseQueue(path: log.location).read { db in
             try Int.fetchOne(db, sql: "SELECT (SELECT COUNT(*) FROM sealing_keys WHERE subject = ?1) + (SELECT COUNT(*) FROM subject_keys WHERE subject = ?1)",
                              arguments: [subject]) ?? 0
         }
@@ -82,7 +82,7 @@ struct ErasureTests {
             before = try state(store)
             #expect(before["intake_case"]?.map { $0["insz"] } == ["85073003328", "90010100123"], "intake was handed the numbers")
             // The log never held them in the clear: not in any event, not in the file.
-            #expect(!fileText(log.path).contains("85073003328") && !fileText(log.path).contains("90010100123"))
+            #expect(!fileText(log.location).contains("85073003328") && !fileText(log.location).contains("90010100123"))
 
             _ = try await log.append([try decoder.decode(EnvelopeEncoder.envelope(
                 ErasureRequested(subject: "case-1", reason: "request of the person"), source: "/operator", subject: "case-1"))])
@@ -96,7 +96,7 @@ struct ErasureTests {
         #expect(after == expected)
         #expect(try keyCount(log, "case-1") == 0)
         #expect(try keyCount(log, "case-2") == 1)
-        let key = try #require(try await DatabaseQueue(path: log.path).read { db in
+        let key = try #require(try await DatabaseQueue(path: log.location).read { db in
             try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE subject = 'case-2'")
         })
         let allEvents = try await log.events(after: 0, limit: 1000).map { String(decoding: $0.json, as: UTF8.self) }.joined()
@@ -112,8 +112,8 @@ struct ErasureTests {
 
         // A new intake fed a copy of the log from the start ends where the first one is now.
         log.close()
-        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: log.path + suffix) {
-            try FileManager.default.copyItem(atPath: log.path + suffix, toPath: directory.file("replay.sqlite") + suffix)
+        for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: log.location + suffix) {
+            try FileManager.default.copyItem(atPath: log.location + suffix, toPath: directory.file("replay.sqlite") + suffix)
         }
         try await DatabaseQueue(path: directory.file("replay.sqlite")).write { db in try db.execute(sql: "DELETE FROM cursors") }
         let replay = try EventLog(path: directory.file("replay.sqlite"))
@@ -248,7 +248,7 @@ struct ErasureTests {
         defer { log.close() }
         // Another connection holds the write lock, so the writer's first commit waits and the
         // next requests queue up behind it, to be committed together.
-        let blocker = try DatabaseQueue(path: log.path)
+        let blocker = try DatabaseQueue(path: log.location)
         let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         Thread {
             try? blocker.inTransaction(.immediate) { _ in
@@ -287,7 +287,7 @@ struct ErasureTests {
         let escaped = plain.replacingOccurrences(of: #""insz":"#, with: #""in\u0073z" :  "#)
         #expect(escaped != plain)
         _ = try await log.append([try decoder.decode(Array(escaped.utf8))])
-        #expect(!fileText(log.path).contains(Self.insz["case-1"]!))
+        #expect(!fileText(log.location).contains(Self.insz["case-1"]!))
         #expect(try await opened(log) == [.value(try INSZ(Self.insz["case-1"]!))])
         let stored = try #require(try await log.events(after: 0, limit: 1).first)
         #expect(try decoder.data(ScreeningRequested.self, of: Sealing.open(stored.json, id: stored.id, subject: "case-1", keys: log.keys)).counsellorID == counsellor)
@@ -302,7 +302,7 @@ struct ErasureTests {
         _ = try await log.append([try screeningRequest("case-1")])
         let stored = try #require(try await log.events(after: 0, limit: 1).first)
         // The key moves to where it was kept before key ids, and the value stops naming it.
-        let database = try DatabaseQueue(path: log.path)
+        let database = try DatabaseQueue(path: log.location)
         let row = try #require(try database.read { db in try Row.fetchOne(db, sql: "SELECT id, key FROM sealing_keys WHERE subject = 'case-1'") })
         let keyID: Int64 = row["id"], key: Data = row["key"]
         try await database.write { db in

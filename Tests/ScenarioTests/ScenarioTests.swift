@@ -32,7 +32,8 @@ struct ScenarioTests {
         try await play(file, storage: .sqlite)
     }
 
-    /// The same scenarios with every module's store in PostgreSQL (the server Scripts/test starts).
+    /// The same scenarios with the event log and every module's store in PostgreSQL (the server
+    /// Scripts/test starts).
     @Test(arguments: files)
     func scenarioOnPostgreSQL(_ file: String) async throws {
         try await play(file, storage: .postgres(try TestPostgres.url()))
@@ -72,15 +73,20 @@ final class ScenarioRun: Sendable {
 
     init(_ scenario: Scenario, storage: Storage = .sqlite) async throws {
         name = scenario.name
-        log = try EventLog(path: directory.file("log.sqlite"))
+        var logger = Logger(label: "scenario")
+        logger.logLevel = .error
+        let run = UUID().uuidString.prefix(8).lowercased()
+        log = switch storage {
+        case .sqlite: try EventLog(path: directory.file("log.sqlite"))
+        case .postgres(let url):
+            try EventLog(store: try await PostgresStore.open(url: url, schema: "\(EventLog.postgresSchema)_\(run)",
+                                                             migrations: EventLog.migrations(for: .postgres), logger: logger))
+        }
         clock = ManualClock(now: scenario.start.startOfDay)
         let modules = ModuleCatalog.modules.values.map { $0(NodeConfiguration()) }
         decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts)))
         let rules = try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
-        var logger = Logger(label: "scenario")
-        logger.logLevel = .error
         var hosts: [ModuleHost] = []
-        let run = UUID().uuidString.prefix(8).lowercased()
         for module in modules {
             let store = switch storage {
             case .sqlite: try ModuleStore(module: module, path: directory.file("\(module.name).sqlite"))

@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Logging
 import ModuleKit
+import PostgresStorage
 import ServiceLifecycle
 
 /// A fresh directory under the system temp dir, removed when the test's scope ends.
@@ -90,6 +91,45 @@ public enum TestPostgres {
         psql.waitUntilExit()
         guard psql.terminationStatus == 0 else { throw TestPostgresMissing() }
         return server.replacingOccurrences(of: #"/[^/]*$"#, with: "/\(name)", options: .regularExpression)
+    }
+}
+
+/// Where a test's event log lives: a file in a temporary directory, or a schema of its own on
+/// the test server (`TestPostgres`). Opening again opens the same log.
+public struct TestLog: Sendable, CustomStringConvertible {
+    public enum Engine: String, Sendable, CaseIterable { case sqlite, postgres }
+    public let engine: Engine
+    /// The log's directory when in SQLite.
+    public let directory = TemporaryDirectory("wzt-log")
+    private let server: String?
+    private let schema: String
+
+    public init(_ engine: Engine) {
+        self.engine = engine
+        server = nil
+        schema = "\(EventLog.postgresSchema)_\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// The log a node finds with `[storage] log = url` (in PostgreSQL) or in `directory`.
+    public init(_ engine: Engine, configuredAt url: String) {
+        self.engine = engine
+        server = url
+        schema = EventLog.postgresSchema
+    }
+
+    public static var both: [TestLog] { Engine.allCases.map(TestLog.init) }
+
+    public var description: String { engine.rawValue }
+
+    public func open() async throws -> EventLog {
+        switch engine {
+        case .sqlite:
+            return try EventLog(path: directory.file("log.sqlite"))
+        case .postgres:
+            let store = try await PostgresStore.open(url: try server ?? TestPostgres.url(), schema: schema, migrations: EventLog.migrations(for: .postgres),
+                                                     logger: Logger(label: "test"))
+            return try EventLog(store: store)
+        }
     }
 }
 
