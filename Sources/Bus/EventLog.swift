@@ -28,7 +28,7 @@ public final class EventLog: @unchecked Sendable {
     private let observers = Mutex<[@Sendable ([StoredEvent]) -> Void]>([])
     private let statistics = Mutex(Statistics())
     private let metrics = LogMetrics()
-    /// The keys of subjects' personal fields, kept in this file.
+    /// The keys of subjects' personal fields, kept in the log's own tables.
     public let keys: SubjectKeys
     /// Whether personal fields are sealed when appended; off only to measure what sealing costs.
     public let sealsPersonalFields: Bool
@@ -112,7 +112,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// Runs `body` inside the next group commit and returns its result once that commit is
-    /// durable. Cursors and dead letters go this way, so the log file has one writer.
+    /// durable. Cursors and dead letters go this way, so the log has one writer.
     func update<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
         let box = UpdateResult<T>()
         return try await withCheckedThrowingContinuation { continuation in
@@ -447,6 +447,8 @@ private struct HeadState {
 }
 
 extension StoredEvent {
+    /// From a row whose first columns are `"offset", id, type, subject, envelope`, as every query
+    /// of the log reads them.
     init(row: SQLRow) {
         let json: [UInt8] = switch row.values[4] {
         case .blob(let bytes): bytes

@@ -5,7 +5,7 @@ import Storage
 import Synchronization
 
 /// The keys that seal the personal fields of each subject's events (`Personal`), in the log's own
-/// file so that a key is durable in the same commit as the first event sealed with it. Deleting a
+/// tables so that a key is durable in the same commit as the first event sealed with it. Deleting a
 /// subject's keys erases those fields from every event, every replay and every backup of the log,
 /// while the rest of each event stays (crypto-shredding).
 ///
@@ -53,7 +53,7 @@ public final class SubjectKeys: Sendable {
     /// The key this process seals each subject's fields with; stored with the first event it seals.
     private let sealing = Mutex<[String: SealingKey]>([:])
     /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
-    /// Only the log's writer stores keys, and it starts above every id the file has ever held.
+    /// Only the log's writer stores keys, and it starts above every id the log has ever held.
     private let lastID: Atomic<KeyID>
     /// Keys for opening, by id: those this process made, and those it read. Erasure removes them.
     private let opening = Mutex<[KeyID: SymmetricKey]>([:])
@@ -154,7 +154,7 @@ public final class SubjectKeys: Sendable {
     }
 
     /// Caches `key` for opening; a full cache starts again empty (keys are read back from the
-    /// file when needed).
+    /// log when needed).
     private func remember(_ key: SymmetricKey, id: KeyID) {
         opening.withLock { cache in
             if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }

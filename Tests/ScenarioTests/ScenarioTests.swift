@@ -58,6 +58,8 @@ struct ScenarioTests {
 /// One scenario's world: a log, every module of the catalog, and a manual clock.
 final class ScenarioRun: Sendable {
     let directory = TemporaryDirectory("wzt-scenario")
+    /// Where the log is: kept for the run, as its directory goes with it.
+    private let place: TestLog
     let log: EventLog
     let clock: ManualClock
     let decoder: EnvelopeDecoder
@@ -76,12 +78,11 @@ final class ScenarioRun: Sendable {
         var logger = Logger(label: "scenario")
         logger.logLevel = .error
         let run = UUID().uuidString.prefix(8).lowercased()
-        log = switch storage {
-        case .sqlite: try EventLog(path: directory.file("log.sqlite"))
-        case .postgres(let url):
-            try EventLog(store: try await PostgresStore.open(url: url, schema: "\(EventLog.postgresSchema)_\(run)",
-                                                             migrations: EventLog.migrations(for: .postgres), logger: logger))
+        switch storage {
+        case .sqlite: place = TestLog(.sqlite)
+        case .postgres(let url): place = TestLog(.postgres, server: url)
         }
+        log = try await place.open()
         clock = ManualClock(now: scenario.start.startOfDay)
         let modules = ModuleCatalog.modules.values.map { $0(NodeConfiguration()) }
         decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts)))

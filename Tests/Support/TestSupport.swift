@@ -104,9 +104,10 @@ public struct TestLog: Sendable, CustomStringConvertible {
     private let server: String?
     private let schema: String
 
-    public init(_ engine: Engine) {
+    /// In PostgreSQL, a schema of its own on `server` (by default the test server).
+    public init(_ engine: Engine, server: String? = nil) {
         self.engine = engine
-        server = nil
+        self.server = server
         schema = "\(EventLog.postgresSchema)_\(UUID().uuidString.prefix(8).lowercased())"
     }
 
@@ -117,7 +118,7 @@ public struct TestLog: Sendable, CustomStringConvertible {
         schema = EventLog.postgresSchema
     }
 
-    public static var both: [TestLog] { Engine.allCases.map(TestLog.init) }
+    public static var both: [TestLog] { Engine.allCases.map { TestLog($0) } }
 
     public var description: String { engine.rawValue }
 
