@@ -51,6 +51,16 @@ struct SealingKeyTests {
         #expect(throws: EnvelopeError.self) { try Sealing.open(Array(moved.utf8), id: events[1].id, subject: "case-1", keys: log.keys) }
     }
 
+    /// The sealed form's base64 is Foundation's, for every length of remainder.
+    @Test func base64IsFoundations() {
+        for count in 0..<70 {
+            let bytes = (0..<count).map { _ in UInt8.random(in: 0...255) }
+            var written: [UInt8] = []
+            Sealing.appendBase64(bytes, to: &written)
+            #expect(written == Array(Data(bytes).base64EncodedData()), "\(count) bytes")
+        }
+    }
+
     /// Erasing a subject deletes its keys: its values read as erased, after a restart too, while
     /// other subjects' values and every event stay; its next event gets a key of a new id.
     @Test(arguments: TestLog.both)
