@@ -113,6 +113,34 @@ struct NodeTests {
         }
     }
 
+    /// A burst sent without waiting reaches the ingress in large batches, which it checks on
+    /// several threads: the log still keeps the publisher's order, and each refused message gets
+    /// its own nack with its own id.
+    @Test func aBurstKeepsItsOrderAndEachRefusalItsID() async throws {
+        try await withNode { node in
+            let notes = (0..<3000).map { index in
+                let id = EventID.make()
+                let json = Samples.noteJSON("note \(index)", subject: "case-\(index % 13)", id: id)
+                guard index % 10 == 3 else { return (id: id, json: json) }
+                let wrongVersion = String(decoding: json, as: UTF8.self).replacingOccurrences(of: #""dataversion":1"#, with: #""dataversion":7"#)
+                return (id: id, json: Array(wrongVersion.utf8))
+            }
+            let endpoint = node.ingress.endpoint
+            let outcomes = try await blocking { try IngressClient(context: Context(), endpoint: endpoint).publish(notes, window: notes.count) }
+            var previous: Int64 = 0
+            for (index, outcome) in outcomes.enumerated() {
+                switch outcome {
+                case .ack(let offset, let duplicate):
+                    #expect(index % 10 != 3 && !duplicate && offset > previous, "event \(index) at \(offset) after \(previous)")
+                    previous = offset
+                case .nack(let code, _):
+                    #expect(index % 10 == 3 && code == "unsupported-dataversion", "event \(index): \(code)")
+                }
+            }
+            #expect(outcomes.count(where: { if case .ack = $0 { true } else { false } }) == 2700)
+        }
+    }
+
     @Test func requestSocketsWithDelimiterAreAnsweredToo() async throws {
         try await withNode { node in
             let context = Context()
