@@ -92,21 +92,13 @@ public final class EventLog: @unchecked Sendable {
     /// Personal fields are sealed here, on the caller's thread (a large batch on every core), so
     /// that the writer, which every append waits for, only stores new keys.
     public func append(_ envelopes: [Envelope], completion: @escaping @Sendable (Result<[Appended], EnvelopeError>) -> Void) {
-        let sealed = envelopes.concurrentMap(minimumPerThread: Self.sealingsPerThread) { envelope in
-            Result { () throws(EnvelopeError) in
-                sealsPersonalFields && !envelope.personalFields.isEmpty ? try keys.seal(envelope) : envelope
-            }
-        }
         do throws(EnvelopeError) {
-            enqueue(.append(try sealed.map { result throws(EnvelopeError) in try result.get() }, completion)) { completion(.failure($0)) }
+            let sealed = sealsPersonalFields ? try keys.seal(envelopes).map { result throws(EnvelopeError) in try result.get() } : envelopes
+            enqueue(.append(sealed, completion)) { completion(.failure($0)) }
         } catch {
             completion(.failure(error))
         }
     }
-
-    /// The fewest envelopes worth a thread of their own when a batch is sealed: below, waking
-    /// another thread costs more than it saves.
-    static let sealingsPerThread = 64
 
     /// Appends `envelopes` in order and returns once they are durable.
     public func append(_ envelopes: [Envelope]) async throws(EnvelopeError) -> [Appended] {

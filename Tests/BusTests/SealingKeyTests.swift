@@ -51,6 +51,35 @@ struct SealingKeyTests {
         #expect(throws: EnvelopeError.self) { try Sealing.open(Array(moved.utf8), id: events[1].id, subject: "case-1", keys: log.keys) }
     }
 
+    /// A batch large enough to be sealed on several threads: every value sealed and opening
+    /// to its own case's INSZ, in the order appended, and each case's events under one key.
+    @Test func aLargeBatchIsSealedInOrderWithOneKeyPerCase() async throws {
+        let log = try await TestLog(.sqlite).open()
+        defer { log.close() }
+        let inszs = try ["85073003328", "90020199704", "75121512319"].map { try INSZ($0) }
+        let batch = try (0..<600).map { index in
+            try decoder.decode(EnvelopeEncoder.envelope(
+                ScreeningRequested(caseID: "case-\(index % 40)", insz: inszs[index % 3], region: "flanders", requestedBy: .counsellor,
+                                   requestedOn: CalendarDate("2026-03-02")!, office: "Gent"),
+                source: "/agency/vdab", subject: "case-\(index % 40)"))
+        }
+        #expect(batch.count >= 2 * SubjectKeys.sealingsPerThread)
+        _ = try await log.append(batch)
+        let events = try await log.events(after: 0, limit: 1000)
+        #expect(events.map(\.id) == batch.map(\.id))
+        var keyOfCase: [String: Int] = [:]
+        for (index, event) in events.enumerated() {
+            let json = String(decoding: event.json, as: UTF8.self)
+            #expect(!inszs.contains { json.contains($0.digits) }, "event \(index) holds an INSZ in the clear")
+            let data = try decoder.data(ScreeningRequested.self, of: Sealing.open(event.json, id: event.id, subject: event.subject, keys: log.keys))
+            #expect(data.insz == .value(inszs[index % 3]), "event \(index)")
+            let keyID = try #require(json.firstMatch(of: /"key":(\d+)/).flatMap { Int($0.1) })
+            #expect(keyOfCase[data.caseID, default: keyID] == keyID, "\(data.caseID) sealed with two keys")
+            keyOfCase[data.caseID] = keyID
+        }
+        #expect(Set(keyOfCase.values).count == 40)
+    }
+
     /// The sealed form's base64 is Foundation's, for every length of remainder.
     @Test func base64IsFoundations() {
         for count in 0..<70 {
