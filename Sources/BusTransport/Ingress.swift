@@ -48,10 +48,13 @@ public final class Ingress: Service, Sendable {
 
     private func loop() throws {
         var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
-        var inFlight = 0
+        // Counted in events and bytes, not appends: publishers that send one event at a time
+        // make small batches, and a limit of four appends stopped the reading while a commit
+        // ran, so the next commit carried fewer events (docs/performance.md).
+        var inFlight = (events: 0, bytes: 0)
         while true {
             let stopping = stop.isRequested
-            if stopping && inFlight == 0 { break }
+            if stopping && inFlight.events == 0 { break }
             let readable = try poller.poll(timeoutMilliseconds: 250)
             if readable[1] {
                 stop.wakeup.drain()
@@ -59,28 +62,33 @@ public final class Ingress: Service, Sendable {
                     defer { queue.removeAll(keepingCapacity: true) }
                     return queue
                 }
-                inFlight -= appends.count
-                for append in appends { try answer(append) }
+                for append in appends {
+                    inFlight.events -= append.ids.count
+                    inFlight.bytes -= append.bytes
+                    try answer(append)
+                }
             }
-            if readable[0] && !stopping && inFlight < configuration.ingressMaxBatchesInFlight {
-                if try readBatch() { inFlight += 1 }
+            if readable[0] && !stopping && inFlight.events < configuration.ingressMaxEventsInFlight && inFlight.bytes < 16 * decoder.maxBytes {
+                let started = try readBatch()
+                inFlight.events += started.events
+                inFlight.bytes += started.bytes
             }
         }
         socket.close()
     }
 
     /// Reads what is waiting (up to the batch size), nacks what is invalid at once, and hands
-    /// the rest to the log. Returns whether an append was started.
-    private func readBatch() throws -> Bool {
+    /// the rest to the log. Returns how many events, of how many bytes, it handed over.
+    private func readBatch() throws -> (events: Int, bytes: Int) {
         var received: [Received] = []
         // Bytes as well as messages: frames up to 16x the event limit get here to be nacked,
         // and a batch of those must not hold gigabytes.
-        var bytes = 0
-        while received.count < configuration.ingressBatchSize, bytes < 4 * decoder.maxBytes,
+        var receivedBytes = 0
+        while received.count < configuration.ingressBatchSize, receivedBytes < 4 * decoder.maxBytes,
               let (frames, client) = try socket.receiveWithUserID(dontWait: true) {
             guard let (sender, payload) = Sender.split(frames) else { continue }
             received.append(Received(sender: sender, payload: payload, client: client))
-            bytes += payload.reduce(0) { $0 + $1.count }
+            receivedBytes += payload.reduce(0) { $0 + $1.count }
         }
         // Validation is most of what an event waits for before its commit: a large batch is
         // checked on every core, in order.
@@ -100,13 +108,14 @@ public final class Ingress: Service, Sendable {
                 try send(message.sender.reply(Reply.nack(id: message.payload.count == 1 ? bestEffortID(message.payload.first!) : nil, refusal)))
             }
         }
-        guard !envelopes.isEmpty else { return false }
+        guard !envelopes.isEmpty else { return (0, 0) }
         let ids = envelopes.map(\.id)
+        let bytes = envelopes.reduce(0) { $0 + $1.json.count }
         log.append(envelopes) { [self, senders] result in
-            completed.withLock { $0.append(CompletedAppend(senders: senders, ids: ids, result: result)) }
+            completed.withLock { $0.append(CompletedAppend(senders: senders, ids: ids, bytes: bytes, result: result)) }
             stop.wakeup.signal()
         }
-        return true
+        return (ids.count, bytes)
     }
 
     /// The fewest messages worth a thread of their own when a batch is checked (about 10 us each;
@@ -171,6 +180,8 @@ private struct Received {
 private struct CompletedAppend {
     let senders: [Sender]
     let ids: [String]
+    /// The envelopes' bytes, counted while in flight.
+    let bytes: Int
     let result: Result<[Appended], EnvelopeError>
 }
 

@@ -53,20 +53,21 @@ public struct TransportConfiguration: Sendable, Hashable {
     public var linkEndpoint = "tcp://127.0.0.1:5558"
     /// Most messages the ingress reads before it hands them to the log as one batch.
     public var ingressBatchSize: Int
-    /// Batches the ingress may have waiting for the log before it stops reading (backpressure).
-    public var ingressMaxBatchesInFlight: Int
+    /// Events the ingress may have waiting for the log before it stops reading (backpressure);
+    /// their bytes are bounded too, to 16 times the event size limit.
+    public var ingressMaxEventsInFlight: Int
     /// CURVE on every socket; nil: plain text (loopback only, see `exposedPlainEndpoints`).
     public var security: TransportSecurity?
     /// Which publishers may send events without an actor and a purpose.
     public var actors = ActorRule()
 
     public init(ingressEndpoint: String = "tcp://127.0.0.1:5555", egressEndpoint: String = "tcp://127.0.0.1:5556",
-                replayEndpoint: String = "tcp://127.0.0.1:5557", ingressBatchSize: Int = 1024, ingressMaxBatchesInFlight: Int = 4) {
+                replayEndpoint: String = "tcp://127.0.0.1:5557", ingressBatchSize: Int = 1024, ingressMaxEventsInFlight: Int = 4096) {
         self.ingressEndpoint = ingressEndpoint
         self.egressEndpoint = egressEndpoint
         self.replayEndpoint = replayEndpoint
         self.ingressBatchSize = ingressBatchSize
-        self.ingressMaxBatchesInFlight = ingressMaxBatchesInFlight
+        self.ingressMaxEventsInFlight = ingressMaxEventsInFlight
     }
 
     /// The config keys and endpoints that listen beyond this host in plain text: a node with
