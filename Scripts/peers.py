@@ -10,13 +10,15 @@ same number of publisher processes and the same window of unacknowledged message
 Every acked message is read back from the store afterwards (wzt: the log file; NATS: a consumer
 over the stream; RabbitMQ: draining the queue) and a missing one fails the run. With --strace,
 each server runs under `strace -f -e trace=fsync,fdatasync -c` and the calls are counted.
-Prints a table (Markdown) with events/s, ack latency p50/p99, fsync calls and server RSS.
+Prints a table (Markdown) with events/s, ack latency p50/p99, the CPU time the server and the
+publishers used per event (on a small machine they share its cores), fsync calls and server RSS.
 """
 import argparse
 import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import socket
 import sqlite3
@@ -78,6 +80,18 @@ def rss_mib(pid):
         except FileNotFoundError:
             pass
     return total / 1024
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a server and the processes it started, so far."""
+    ticks = 0
+    for each in descendants(pid):
+        try:
+            fields = open(f"/proc/{each}/stat").read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, IndexError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid):
@@ -202,19 +216,24 @@ def publish_rabbitmq(port, publisher, results):
     results.put((state["acked"], state["latencies"]))
 
 
-def drive(target, address):
+def drive(target, address, server_pid):
+    """Runs the publishers; also returns the CPU seconds the server and the publishers used meanwhile."""
     results = multiprocessing.Queue()
+    server_before, clients_before = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     workers = [multiprocessing.Process(target=target, args=(address, n, results)) for n in range(args.publishers)]
     started = time.perf_counter()
     for worker in workers:
         worker.start()
     collected = [results.get(timeout=600) for _ in workers]
     elapsed = time.perf_counter() - started
+    server_cpu = cpu_seconds(server_pid) - server_before
     for worker in workers:
         worker.join()
+    clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    clients_cpu = clients_after.ru_utime + clients_after.ru_stime - clients_before.ru_utime - clients_before.ru_stime
     acked = [event_id for ids, _ in collected for event_id in ids]
     latencies = sorted(latency for _, values in collected for latency in values)
-    return acked, latencies, elapsed
+    return acked, latencies, elapsed, (server_cpu, clients_cpu)
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -232,13 +251,13 @@ def run_wzt(directory):
     if not server.stdout.readline().startswith(b"wzt ready"):
         sys.exit("peers: wzt serve did not start")
     tracer = trace(server.pid, log)
-    acked, latencies, elapsed = drive(publish_wzt, f"tcp://127.0.0.1:{ports[0]}")
+    acked, latencies, elapsed, cpu = drive(publish_wzt, f"tcp://127.0.0.1:{ports[0]}", server.pid)
     rss = rss_mib(server.pid)
     fsyncs = fsync_calls(tracer, log)
     server.terminate()
     server.wait()
     stored = {row[0] for row in sqlite3.connect(os.path.join(directory, "data", "log.sqlite")).execute("SELECT id FROM events")}
-    return acked, latencies, elapsed, rss, stored, fsyncs
+    return acked, latencies, elapsed, cpu, rss, stored, fsyncs
 
 
 def run_nats(directory):
@@ -256,7 +275,7 @@ def run_nats(directory):
 
     asyncio.run(create_stream())
     tracer = trace(server.pid, log)
-    acked, latencies, elapsed = drive(publish_nats, port)
+    acked, latencies, elapsed, cpu = drive(publish_nats, port, server.pid)
     rss = rss_mib(server.pid)
     fsyncs = fsync_calls(tracer, log)
 
@@ -280,7 +299,7 @@ def run_nats(directory):
     stored = asyncio.run(read_back())
     server.terminate()
     server.wait()
-    return acked, latencies, elapsed, rss, stored, fsyncs
+    return acked, latencies, elapsed, cpu, rss, stored, fsyncs
 
 
 def run_rabbitmq(directory):
@@ -301,7 +320,7 @@ def run_rabbitmq(directory):
     setup.channel().queue_declare("wzt", durable=True, arguments={"x-queue-type": "quorum"})
     setup.close()
     tracer = trace(server.pid, log)
-    acked, latencies, elapsed = drive(publish_rabbitmq, port)
+    acked, latencies, elapsed, cpu = drive(publish_rabbitmq, port, server.pid)
     rss = rss_mib(server.pid)
     fsyncs = fsync_calls(tracer, log)
     reader = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
@@ -315,7 +334,7 @@ def run_rabbitmq(directory):
     reader.close()
     subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node, "stop"], env=environment, capture_output=True)
     server.wait(timeout=60)
-    return acked, latencies, elapsed, rss, stored, fsyncs
+    return acked, latencies, elapsed, cpu, rss, stored, fsyncs
 
 
 def percentile(values, fraction):
@@ -330,23 +349,23 @@ for name, runner, note in [
 ]:
     directory = tempfile.mkdtemp(prefix="wzt-peers-")
     print(f"peers: {name} ...", file=sys.stderr, flush=True)
-    acked, latencies, elapsed, rss, stored, fsyncs = runner(directory)
+    acked, latencies, elapsed, cpu, rss, stored, fsyncs = runner(directory)
     missing = len(set(acked) - stored)
     expected = args.publishers * args.events
     if len(acked) != expected or missing:
         failures.append(f"{name}: {len(acked)} of {expected} acked, {missing} acked but not read back")
     rows.append({"system": name, "rate": len(acked) / elapsed, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-                 "rss": rss, "fsyncs": fsyncs, "readBack": f"{len(acked) - missing}/{len(acked)}", "note": note})
+                 "serverCPU": 1e6 * cpu[0] / max(1, len(acked)), "clientCPU": 1e6 * cpu[1] / max(1, len(acked)), "rss": rss, "fsyncs": fsyncs, "readBack": f"{len(acked) - missing}/{len(acked)}", "note": note})
     shutil.rmtree(directory, ignore_errors=True)
 
 wzt_rate = rows[0]["rate"]
 print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload\n")
-print("| system | events/s | ack p50 ms | ack p99 ms | wzt ratio | fsync calls | RSS MiB | read back | durability |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| system | events/s | ack p50 ms | ack p99 ms | wzt ratio | server CPU µs/event | publishers' CPU µs/event | fsync calls | RSS MiB | read back | durability |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for row in rows:
     ratio = "1.00" if row is rows[0] else f"{wzt_rate / row['rate']:.2f}"
     fsyncs = "-" if row["fsyncs"] is None else str(row["fsyncs"])
-    print(f"| {row['system']} | {row['rate']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | {ratio} | {fsyncs} | {row['rss']:.0f} | {row['readBack']} | {row['note']} |")
+    print(f"| {row['system']} | {row['rate']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | {ratio} | {row['serverCPU']:.0f} | {row['clientCPU']:.0f} | {fsyncs} | {row['rss']:.0f} | {row['readBack']} | {row['note']} |")
 if failures:
     print("\npeers: FAILED: " + "; ".join(failures), file=sys.stderr)
     sys.exit(1)

@@ -9,7 +9,7 @@ extension Array where Element: Sendable {
     /// its group commit, and with a window of events in flight per publisher, that wait bounds
     /// throughput while a core stays idle.
     package func concurrentMap<T: Sendable>(minimumPerThread: Int, _ transform: @Sendable (Element) -> T) -> [T] {
-        let threads = Swift.min(ProcessInfo.processInfo.activeProcessorCount, count / Swift.max(minimumPerThread, 1))
+        let threads = Swift.min(cores, count / Swift.max(minimumPerThread, 1))
         guard threads > 1 else { return map(transform) }
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let results = Slots(base: buffer.baseAddress!)
@@ -22,6 +22,10 @@ extension Array where Element: Sendable {
         }
     }
 }
+
+/// Read once: on Linux `activeProcessorCount` reads the cgroup's CPU quota from files each time,
+/// which cost more than sealing a batch's fields.
+private let cores = ProcessInfo.processInfo.activeProcessorCount
 
 /// Where the threads of `concurrentMap` write their results: each its own range of slots.
 private struct Slots<T>: @unchecked Sendable {

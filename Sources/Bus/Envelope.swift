@@ -5,45 +5,67 @@ import Foundation
 /// `json` is the exact document that is stored and delivered; the other properties are the
 /// attributes read from it. An `Envelope` only exists once validation has passed.
 public struct Envelope: Sendable {
-    public let id: String
-    public let source: String
-    public let type: EventType
-    public let subject: String?
-    public let time: String?
-    public let dataVersion: Int
-    public let correlationID: String?
-    public let causationID: String?
+    public var id: String { attributes.id }
+    public var source: String { attributes.source }
+    public var type: EventType { attributes.type }
+    public var subject: String? { attributes.subject }
+    public var time: String? { attributes.time }
+    public var dataVersion: Int { attributes.dataVersion }
+    public var correlationID: String? { attributes.correlationID }
+    public var causationID: String? { attributes.causationID }
     /// Who caused the event; nil from a system publisher (`privacy.system_publishers`).
-    public let actor: Actor?
+    public var actor: Actor? { attributes.actor }
     /// The legal task the event serves; nil from a system publisher.
-    public let purpose: Purpose?
+    public var purpose: Purpose? { attributes.purpose }
     /// The contract's personal fields (`EventContract.personalFields`): sealed when appended.
-    public let personalFields: Set<String>
+    public var personalFields: Set<String> { attributes.personalFields }
     /// Where the values of those fields are in `json` as the publisher sent it.
-    let personalValues: [PersonalValue]
+    var personalValues: [PersonalValue] { attributes.personalValues }
     public private(set) var json: [UInt8]
     /// Set once the personal fields are sealed (`SubjectKeys.seal`): the key, for the log's writer
     /// to store with the event, and the JSON before, to seal again if that key is erased meanwhile.
     var sealing: SealedWith?
+    /// Shared by every copy: an envelope is copied several times on its way into the log, and a
+    /// copy of a dozen strings and arrays took a retain and a release of each.
+    private let attributes: Attributes
 
     struct SealedWith: Sendable {
         let key: SubjectKeys.SealingKey
         let unsealed: [UInt8]
     }
 
+    private final class Attributes: Sendable {
+        let id: String
+        let source: String
+        let type: EventType
+        let subject: String?
+        let time: String?
+        let dataVersion: Int
+        let correlationID: String?
+        let causationID: String?
+        let actor: Actor?
+        let purpose: Purpose?
+        let personalFields: Set<String>
+        let personalValues: [PersonalValue]
+
+        init(_ header: EnvelopeHeader) {
+            id = header.id
+            source = header.source
+            type = header.type
+            subject = header.subject
+            time = header.time
+            dataVersion = header.dataVersion
+            correlationID = header.correlationID
+            causationID = header.causationID
+            actor = header.actor
+            purpose = header.purpose
+            personalFields = Swift.type(of: header.data).personalFields
+            personalValues = header.personalValues
+        }
+    }
+
     init(header: EnvelopeHeader, json: [UInt8]) {
-        id = header.id
-        source = header.source
-        type = header.type
-        subject = header.subject
-        time = header.time
-        dataVersion = header.dataVersion
-        correlationID = header.correlationID
-        causationID = header.causationID
-        actor = header.actor
-        purpose = header.purpose
-        personalFields = Swift.type(of: header.data).personalFields
-        personalValues = header.personalValues
+        attributes = Attributes(header)
         self.json = json
     }
 

@@ -1,6 +1,7 @@
 import COpenSSL
 import Crypto
 import Foundation
+import GRDB
 import Storage
 import Synchronization
 
@@ -142,9 +143,20 @@ public final class SubjectKeys: Sendable {
         return json
     }
 
-    /// Inserts `newKeys` in the writer's transaction, many rows per statement: one statement per
-    /// key took a third as long as the inserts of the events themselves.
+    /// Inserts `newKeys` in the writer's transaction: in SQLite one row at a time on a kept
+    /// statement, bound through SQLite's own calls like the events; in PostgreSQL many rows per
+    /// statement, a round trip each.
     func insert(_ newKeys: ArraySlice<SealingKey>, _ db: any SQLDatabase) throws {
+        if let sqlite = (db as? Storage.SQLiteConnection)?.db {
+            guard !newKeys.isEmpty else { return }
+            var insert = try SQLiteRowInsert("INSERT INTO sealing_keys (id, subject, key) VALUES (?, ?, ?)", sqlite)
+            for key in newKeys {
+                insert.integer(1, key.id)
+                insert.text(2, key.subject)
+                try insert.insert(blob: 3, key.key)
+            }
+            return
+        }
         let rowsPerStatement = 200
         for start in stride(from: newKeys.startIndex, to: newKeys.endIndex, by: rowsPerStatement) {
             let chunk = newKeys[start..<min(start + rowsPerStatement, newKeys.endIndex)]
