@@ -5,22 +5,22 @@ import Foundation
 /// `json` is the exact document that is stored and delivered; the other properties are the
 /// attributes read from it. An `Envelope` only exists once validation has passed.
 public struct Envelope: Sendable {
-    public var id: String { attributes.id }
-    public var source: String { attributes.source }
-    public var type: EventType { attributes.type }
-    public var subject: String? { attributes.subject }
-    public var time: String? { attributes.time }
-    public var dataVersion: Int { attributes.dataVersion }
-    public var correlationID: String? { attributes.correlationID }
-    public var causationID: String? { attributes.causationID }
+    public var id: String { attributes.header.id }
+    public var source: String { attributes.header.source }
+    public var type: EventType { attributes.header.type }
+    public var subject: String? { attributes.header.subject }
+    public var time: String? { attributes.header.time }
+    public var dataVersion: Int { attributes.header.dataVersion }
+    public var correlationID: String? { attributes.header.correlationID }
+    public var causationID: String? { attributes.header.causationID }
     /// Who caused the event; nil from a system publisher (`privacy.system_publishers`).
-    public var actor: Actor? { attributes.actor }
+    public var actor: Actor? { attributes.header.actor }
     /// The legal task the event serves; nil from a system publisher.
-    public var purpose: Purpose? { attributes.purpose }
+    public var purpose: Purpose? { attributes.header.purpose }
     /// The contract's personal fields (`EventContract.personalFields`): sealed when appended.
     public var personalFields: Set<String> { attributes.personalFields }
     /// Where the values of those fields are in `json` as the publisher sent it.
-    var personalValues: [PersonalValue] { attributes.personalValues }
+    var personalValues: [PersonalValue] { attributes.header.personalValues }
     public private(set) var json: [UInt8]
     /// Set once the personal fields are sealed (`SubjectKeys.seal`): the key, for the log's writer
     /// to store with the event, and the JSON before, to seal again if that key is erased meanwhile.
@@ -34,33 +34,15 @@ public struct Envelope: Sendable {
         let unsealed: [UInt8]
     }
 
+    /// The header as validation read it (its decoded `data` included, which lives as long as the
+    /// envelope), and the personal fields of its contract.
     private final class Attributes: Sendable {
-        let id: String
-        let source: String
-        let type: EventType
-        let subject: String?
-        let time: String?
-        let dataVersion: Int
-        let correlationID: String?
-        let causationID: String?
-        let actor: Actor?
-        let purpose: Purpose?
+        let header: EnvelopeHeader
         let personalFields: Set<String>
-        let personalValues: [PersonalValue]
 
         init(_ header: EnvelopeHeader) {
-            id = header.id
-            source = header.source
-            type = header.type
-            subject = header.subject
-            time = header.time
-            dataVersion = header.dataVersion
-            correlationID = header.correlationID
-            causationID = header.causationID
-            actor = header.actor
-            purpose = header.purpose
+            self.header = header
             personalFields = Swift.type(of: header.data).personalFields
-            personalValues = header.personalValues
         }
     }
 

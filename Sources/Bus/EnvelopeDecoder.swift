@@ -66,7 +66,7 @@ public struct EnvelopeDecoder: Sendable {
 
 /// The attributes of an incoming envelope, checked as they are read from the scanned document.
 /// The data is decoded by its contract (found through the registry) and kept for typed reads.
-struct EnvelopeHeader {
+struct EnvelopeHeader: Sendable {
     /// Set for events from publishers: `Personal` fields must hold values, not the log's sealed or erased forms.
     static let refusesStoredFormsKey = CodingUserInfoKey(rawValue: "be.wzt.bus.refuses-stored-forms")!
 
