@@ -1,6 +1,6 @@
 """Durable acked publishing: wzt next to NATS JetStream and RabbitMQ, on this machine, in one run.
 
-usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--strace]
+usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--ids v7|v4] [--strace]
 
 Each system gets the same payload (the envelope of a real domain event, about 600 bytes), the
 same number of publisher processes and the same window of unacknowledged messages per publisher:
@@ -8,10 +8,13 @@ same number of publisher processes and the same window of unacknowledged message
   NATS      nats-py JetStream publish to a file-storage stream; acked by the PubAck
   RabbitMQ  pika with publisher confirms to a durable quorum queue, persistent messages
 Every acked message is read back from the store afterwards (wzt: the log file; NATS: a consumer
-over the stream; RabbitMQ: draining the queue) and a missing one fails the run. With --strace,
+over the stream; RabbitMQ: draining the queue) and a missing one fails the run. Event ids are
+UUIDv7 by default, as wzt's own clients make them (they sort by time); --ids v4 gives random ones,
+which cost wzt's log a page of its id index per event (docs/performance.md). With --strace,
 each server runs under `strace -f -e trace=fsync,fdatasync -c` and the calls are counted.
 Prints a table (Markdown) with events/s, ack latency p50/p99, the CPU time the server and the
-publishers used per event (on a small machine they share its cores), fsync calls and server RSS.
+publishers used per event (on a small machine they share its cores), the bytes the server sent
+towards the disk per event (/proc/PID/io write_bytes), fsync calls and server RSS.
 """
 import argparse
 import asyncio
@@ -33,13 +36,23 @@ parser.add_argument("wzt")
 parser.add_argument("--publishers", type=int, default=4)
 parser.add_argument("--window", type=int, default=64)
 parser.add_argument("--events", type=int, default=10_000, help="per publisher")
+parser.add_argument("--ids", choices=["v7", "v4"], default="v7", help="UUID version of the event ids")
 parser.add_argument("--strace", action="store_true")
 args = parser.parse_args()
 
 
+def make_id():
+    if args.ids == "v4":
+        return str(uuid.uuid4())
+    # RFC 9562: 48 bits of Unix milliseconds, version 7, 12 + 62 random bits, variant 10.
+    random = int.from_bytes(os.urandom(10), "big")
+    value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (random >> 64) << 64 | 0b10 << 62 | random & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
 def envelope(number, publisher):
     """A screening request as VDAB's intake system sends it, padded to about 600 bytes."""
-    event_id = str(uuid.uuid4())
+    event_id = make_id()
     document = {
         "specversion": "1.0", "id": event_id, "source": "/agency/vdab/intake", "type": "be.wzt.intake.screening-requested",
         "time": "2026-11-23T10:15:00Z", "subject": f"case-{publisher}-{number}", "datacontenttype": "application/json", "dataversion": 1,
@@ -92,6 +105,17 @@ def cpu_seconds(pid):
         except (FileNotFoundError, IndexError):
             pass
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def written_bytes(pid):
+    """Bytes a server and the processes it started have sent towards the disk, so far."""
+    total = 0
+    for each in descendants(pid):
+        try:
+            total += next(int(line.split()[1]) for line in open(f"/proc/{each}/io") if line.startswith("write_bytes:"))
+        except (FileNotFoundError, StopIteration):
+            pass
+    return total
 
 
 def descendants(pid):
@@ -217,9 +241,10 @@ def publish_rabbitmq(port, publisher, results):
 
 
 def drive(target, address, server_pid):
-    """Runs the publishers; also returns the CPU seconds the server and the publishers used meanwhile."""
+    """Runs the publishers; also returns the CPU seconds the server and the publishers used meanwhile, and the bytes the server wrote."""
     results = multiprocessing.Queue()
     server_before, clients_before = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
+    written_before = written_bytes(server_pid)
     workers = [multiprocessing.Process(target=target, args=(address, n, results)) for n in range(args.publishers)]
     started = time.perf_counter()
     for worker in workers:
@@ -227,13 +252,14 @@ def drive(target, address, server_pid):
     collected = [results.get(timeout=600) for _ in workers]
     elapsed = time.perf_counter() - started
     server_cpu = cpu_seconds(server_pid) - server_before
+    written = written_bytes(server_pid) - written_before
     for worker in workers:
         worker.join()
     clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     clients_cpu = clients_after.ru_utime + clients_after.ru_stime - clients_before.ru_utime - clients_before.ru_stime
     acked = [event_id for ids, _ in collected for event_id in ids]
     latencies = sorted(latency for _, values in collected for latency in values)
-    return acked, latencies, elapsed, (server_cpu, clients_cpu)
+    return acked, latencies, elapsed, (server_cpu, clients_cpu, written)
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -251,13 +277,13 @@ def run_wzt(directory):
     if not server.stdout.readline().startswith(b"wzt ready"):
         sys.exit("peers: wzt serve did not start")
     tracer = trace(server.pid, log)
-    acked, latencies, elapsed, cpu = drive(publish_wzt, f"tcp://127.0.0.1:{ports[0]}", server.pid)
+    acked, latencies, elapsed, usage = drive(publish_wzt, f"tcp://127.0.0.1:{ports[0]}", server.pid)
     rss = rss_mib(server.pid)
     fsyncs = fsync_calls(tracer, log)
     server.terminate()
     server.wait()
     stored = {row[0] for row in sqlite3.connect(os.path.join(directory, "data", "log.sqlite")).execute("SELECT id FROM events")}
-    return acked, latencies, elapsed, cpu, rss, stored, fsyncs
+    return acked, latencies, elapsed, usage, rss, stored, fsyncs
 
 
 def run_nats(directory):
@@ -275,7 +301,7 @@ def run_nats(directory):
 
     asyncio.run(create_stream())
     tracer = trace(server.pid, log)
-    acked, latencies, elapsed, cpu = drive(publish_nats, port, server.pid)
+    acked, latencies, elapsed, usage = drive(publish_nats, port, server.pid)
     rss = rss_mib(server.pid)
     fsyncs = fsync_calls(tracer, log)
 
@@ -299,7 +325,7 @@ def run_nats(directory):
     stored = asyncio.run(read_back())
     server.terminate()
     server.wait()
-    return acked, latencies, elapsed, cpu, rss, stored, fsyncs
+    return acked, latencies, elapsed, usage, rss, stored, fsyncs
 
 
 def run_rabbitmq(directory):
@@ -320,7 +346,7 @@ def run_rabbitmq(directory):
     setup.channel().queue_declare("wzt", durable=True, arguments={"x-queue-type": "quorum"})
     setup.close()
     tracer = trace(server.pid, log)
-    acked, latencies, elapsed, cpu = drive(publish_rabbitmq, port, server.pid)
+    acked, latencies, elapsed, usage = drive(publish_rabbitmq, port, server.pid)
     rss = rss_mib(server.pid)
     fsyncs = fsync_calls(tracer, log)
     reader = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", port))
@@ -334,7 +360,7 @@ def run_rabbitmq(directory):
     reader.close()
     subprocess.run(["/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", node, "stop"], env=environment, capture_output=True)
     server.wait(timeout=60)
-    return acked, latencies, elapsed, cpu, rss, stored, fsyncs
+    return acked, latencies, elapsed, usage, rss, stored, fsyncs
 
 
 def percentile(values, fraction):
@@ -349,23 +375,23 @@ for name, runner, note in [
 ]:
     directory = tempfile.mkdtemp(prefix="wzt-peers-")
     print(f"peers: {name} ...", file=sys.stderr, flush=True)
-    acked, latencies, elapsed, cpu, rss, stored, fsyncs = runner(directory)
+    acked, latencies, elapsed, usage, rss, stored, fsyncs = runner(directory)
     missing = len(set(acked) - stored)
     expected = args.publishers * args.events
     if len(acked) != expected or missing:
         failures.append(f"{name}: {len(acked)} of {expected} acked, {missing} acked but not read back")
     rows.append({"system": name, "rate": len(acked) / elapsed, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-                 "serverCPU": 1e6 * cpu[0] / max(1, len(acked)), "clientCPU": 1e6 * cpu[1] / max(1, len(acked)), "rss": rss, "fsyncs": fsyncs, "readBack": f"{len(acked) - missing}/{len(acked)}", "note": note})
+                 "serverCPU": 1e6 * usage[0] / max(1, len(acked)), "clientCPU": 1e6 * usage[1] / max(1, len(acked)), "written": usage[2] / 1024 / max(1, len(acked)), "rss": rss, "fsyncs": fsyncs, "readBack": f"{len(acked) - missing}/{len(acked)}", "note": note})
     shutil.rmtree(directory, ignore_errors=True)
 
 wzt_rate = rows[0]["rate"]
-print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload\n")
-print("| system | events/s | ack p50 ms | ack p99 ms | wzt ratio | server CPU µs/event | publishers' CPU µs/event | fsync calls | RSS MiB | read back | durability |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload, UUID{args.ids} ids\n")
+print("| system | events/s | ack p50 ms | ack p99 ms | wzt ratio | server CPU µs/event | publishers' CPU µs/event | written KiB/event | fsync calls | RSS MiB | read back | durability |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for row in rows:
     ratio = "1.00" if row is rows[0] else f"{wzt_rate / row['rate']:.2f}"
     fsyncs = "-" if row["fsyncs"] is None else str(row["fsyncs"])
-    print(f"| {row['system']} | {row['rate']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | {ratio} | {row['serverCPU']:.0f} | {row['clientCPU']:.0f} | {fsyncs} | {row['rss']:.0f} | {row['readBack']} | {row['note']} |")
+    print(f"| {row['system']} | {row['rate']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | {ratio} | {row['serverCPU']:.0f} | {row['clientCPU']:.0f} | {row['written']:.1f} | {fsyncs} | {row['rss']:.0f} | {row['readBack']} | {row['note']} |")
 if failures:
     print("\npeers: FAILED: " + "; ".join(failures), file=sys.stderr)
     sys.exit(1)

@@ -9,7 +9,7 @@ public struct CurveKeyPair: Sendable, Hashable {
     public static func generate() throws(ZeroMQError) -> CurveKeyPair {
         var publicKey = [CChar](repeating: 0, count: 41), secretKey = [CChar](repeating: 0, count: 41)
         try zmqCall("curve_keypair") { zmq_curve_keypair(&publicKey, &secretKey) }
-        return CurveKeyPair(publicKey: String(cString: publicKey), secretKey: String(cString: secretKey))
+        return CurveKeyPair(publicKey: String(z85: publicKey), secretKey: String(z85: secretKey))
     }
 
     /// The pair whose secret key is `secretKey`; nil when that is not a Z85 CURVE key.
@@ -17,7 +17,7 @@ public struct CurveKeyPair: Sendable, Hashable {
         guard Curve.isKey(secretKey) else { return nil }
         var publicKey = [CChar](repeating: 0, count: 41)
         guard zmq_curve_public(&publicKey, secretKey) == 0 else { return nil }
-        self.init(publicKey: String(cString: publicKey), secretKey: secretKey)
+        self.init(publicKey: String(z85: publicKey), secretKey: secretKey)
     }
 
     private init(publicKey: String, secretKey: String) {
@@ -42,7 +42,7 @@ public enum Curve {
     public static func encode(_ key: [UInt8]) -> String? {
         guard key.count == 32 else { return nil }
         var text = [CChar](repeating: 0, count: 41)
-        return key.withUnsafeBufferPointer { zmq_z85_encode(&text, $0.baseAddress, 32) } == nil ? nil : String(cString: text)
+        return key.withUnsafeBufferPointer { zmq_z85_encode(&text, $0.baseAddress, 32) } == nil ? nil : String(z85: text)
     }
 }
 
@@ -60,5 +60,12 @@ extension Socket {
         try setOption(ZMQ_CURVE_SERVERKEY, bytes: Array(serverKey.utf8) + [0])
         try setOption(ZMQ_CURVE_PUBLICKEY, bytes: Array(keys.publicKey.utf8) + [0])
         try setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(keys.secretKey.utf8) + [0])
+    }
+}
+
+private extension String {
+    /// The Z85 text libzmq wrote into `characters`, up to its terminating NUL.
+    init(z85 characters: [CChar]) {
+        self.init(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
