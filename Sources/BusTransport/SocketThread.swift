@@ -117,7 +117,7 @@ struct Sender: Sendable {
     }
 
     func reply(_ frames: [[UInt8]]) -> [[UInt8]] { (delimited ? [route, []] : [route]) + frames }
-    func reply(_ frame: [UInt8]) -> [[UInt8]] { reply([frame]) }
+    func reply(_ frame: [UInt8]) -> [[UInt8]] { delimited ? [route, [], frame] : [route, frame] }
 }
 
 /// A socket could not be set up. Says which endpoint and what to change.

@@ -203,6 +203,12 @@ struct CalendarDateTests {
         #expect(CalendarDate("2024-03-01")!.adding(days: -1) == CalendarDate("2024-02-29"))
     }
 
-    @Test(arguments: ["2023-02-29", "2023-13-01", "23-01-01", "2023-1-1", "yesterday"])
+    @Test func aDateIsReadFromItsDigits() {
+        #expect(CalendarDate("2026-03-02") == CalendarDate(year: 2026, month: 3, day: 2))
+        #expect(CalendarDate("2024-02-29")?.description == "2024-02-29")
+    }
+
+    @Test(arguments: ["2023-02-29", "2023-13-01", "2023-00-10", "2023-01-00", "23-01-01", "2023-1-1", "yesterday",
+                      "+023-01-01", "2023-01-0a", "2023/01/01", "2023-01-011", "2023-01-01 ", "２０２３-01-01"])
     func impossibleDatesAreRefused(_ text: String) { #expect(CalendarDate(text) == nil) }
 }
