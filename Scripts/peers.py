@@ -1,6 +1,6 @@
 """Durable acked publishing: wzt next to NATS JetStream and RabbitMQ, on this machine, in one run.
 
-usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--ids v7|v4] [--strace]
+usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--ids v7|v4] [--rounds 3] [--strace]
 
 Each system gets the same payload (the envelope of a real domain event, about 600 bytes), the
 same number of publisher processes and the same window of unacknowledged messages per publisher:
@@ -12,9 +12,12 @@ over the stream; RabbitMQ: draining the queue) and a missing one fails the run. 
 UUIDv7 by default, as wzt's own clients make them (they sort by time); --ids v4 gives random ones,
 which cost wzt's log a page of its id index per event (docs/performance.md). With --strace,
 each server runs under `strace -f -e trace=fsync,fdatasync -c` and the calls are counted.
-Prints a table (Markdown) with events/s, ack latency p50/p99, the CPU time the server and the
-publishers used per event (on a small machine they share its cores), the bytes the server sent
-towards the disk per event (/proc/PID/io write_bytes), fsync calls and server RSS.
+The systems run in turns, --rounds times each (a round starts with the next system), and the
+table gives each measure's median over the rounds: a small machine's speed can drift by a third
+within minutes, so one run of each says little. The table (Markdown) has events/s, ack latency
+p50/p99, the CPU time the server and the publishers used per event (on a small machine they
+share its cores), the bytes the server sent towards the disk per event (/proc/PID/io
+write_bytes), fsync calls and server RSS.
 """
 import argparse
 import asyncio
@@ -37,6 +40,7 @@ parser.add_argument("--publishers", type=int, default=4)
 parser.add_argument("--window", type=int, default=64)
 parser.add_argument("--events", type=int, default=10_000, help="per publisher")
 parser.add_argument("--ids", choices=["v7", "v4"], default="v7", help="UUID version of the event ids")
+parser.add_argument("--rounds", type=int, default=3, help="each system this many times, in turns; medians are printed")
 parser.add_argument("--strace", action="store_true")
 args = parser.parse_args()
 
@@ -367,31 +371,48 @@ def percentile(values, fraction):
     return values[min(len(values) - 1, int(fraction * len(values)))] * 1000 if values else float("nan")
 
 
-rows, failures = [], []
-for name, runner, note in [
+systems = [
     ("wzt", run_wzt, "ack after the group commit is fsync'd (SQLite synchronous=FULL); no modules hosted"),
     ("NATS JetStream 2.9", run_nats, "file storage; 2.9 acks before it syncs (no sync_interval setting)"),
     ("RabbitMQ 3.10", run_rabbitmq, "quorum queue, persistent messages, publisher confirms"),
-]:
-    directory = tempfile.mkdtemp(prefix="wzt-peers-")
-    print(f"peers: {name} ...", file=sys.stderr, flush=True)
-    acked, latencies, elapsed, usage, rss, stored, fsyncs = runner(directory)
-    missing = len(set(acked) - stored)
-    expected = args.publishers * args.events
-    if len(acked) != expected or missing:
-        failures.append(f"{name}: {len(acked)} of {expected} acked, {missing} acked but not read back")
-    rows.append({"system": name, "rate": len(acked) / elapsed, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-                 "serverCPU": 1e6 * usage[0] / max(1, len(acked)), "clientCPU": 1e6 * usage[1] / max(1, len(acked)), "written": usage[2] / 1024 / max(1, len(acked)), "rss": rss, "fsyncs": fsyncs, "readBack": f"{len(acked) - missing}/{len(acked)}", "note": note})
-    shutil.rmtree(directory, ignore_errors=True)
+]
+rounds, failures = {name: [] for name, _, _ in systems}, []
+for round_number in range(args.rounds):
+    # Each round starts with the next system, so that a machine speeding up or slowing down
+    # within the run does not always favour the same one.
+    for name, runner, note in systems[round_number % 3:] + systems[:round_number % 3]:
+        directory = tempfile.mkdtemp(prefix="wzt-peers-")
+        print(f"peers: round {round_number + 1} of {args.rounds}: {name} ...", file=sys.stderr, flush=True)
+        acked, latencies, elapsed, usage, rss, stored, fsyncs = runner(directory)
+        missing = len(set(acked) - stored)
+        expected = args.publishers * args.events
+        if len(acked) != expected or missing:
+            failures.append(f"{name}: {len(acked)} of {expected} acked, {missing} acked but not read back")
+        per_event = max(1, len(acked))
+        rounds[name].append({"rate": len(acked) / elapsed, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+                             "serverCPU": 1e6 * usage[0] / per_event, "clientCPU": 1e6 * usage[1] / per_event, "written": usage[2] / 1024 / per_event,
+                             "rss": rss, "fsyncs": fsyncs, "readBack": len(acked) - missing, "acked": len(acked)})
+        shutil.rmtree(directory, ignore_errors=True)
 
-wzt_rate = rows[0]["rate"]
-print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload, UUID{args.ids} ids\n")
+
+def median(name, key):
+    values = sorted(result[key] for result in rounds[name])
+    return values[len(values) // 2]
+
+
+print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload, UUID{args.ids} ids; "
+      f"medians of {args.rounds} rounds (events/s of each round in brackets)\n")
 print("| system | events/s | ack p50 ms | ack p99 ms | wzt ratio | server CPU µs/event | publishers' CPU µs/event | written KiB/event | fsync calls | RSS MiB | read back | durability |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-for row in rows:
-    ratio = "1.00" if row is rows[0] else f"{wzt_rate / row['rate']:.2f}"
-    fsyncs = "-" if row["fsyncs"] is None else str(row["fsyncs"])
-    print(f"| {row['system']} | {row['rate']:,.0f} | {row['p50']:.1f} | {row['p99']:.1f} | {ratio} | {row['serverCPU']:.0f} | {row['clientCPU']:.0f} | {row['written']:.1f} | {fsyncs} | {row['rss']:.0f} | {row['readBack']} | {row['note']} |")
+wzt_rate = median("wzt", "rate")
+for name, _, note in systems:
+    rate = median(name, "rate")
+    each = ", ".join(f"{result['rate']:,.0f}" for result in rounds[name])
+    ratio = "1.00" if name == "wzt" else f"{wzt_rate / rate:.2f}"
+    fsyncs = "-" if rounds[name][0]["fsyncs"] is None else str(median(name, "fsyncs"))
+    read_back = f"{sum(r['readBack'] for r in rounds[name])}/{sum(r['acked'] for r in rounds[name])}"
+    print(f"| {name} | {rate:,.0f} ({each}) | {median(name, 'p50'):.1f} | {median(name, 'p99'):.1f} | {ratio} | {median(name, 'serverCPU'):.0f} | "
+          f"{median(name, 'clientCPU'):.0f} | {median(name, 'written'):.1f} | {fsyncs} | {median(name, 'rss'):.0f} | {read_back} | {note} |")
 if failures:
     print("\npeers: FAILED: " + "; ".join(failures), file=sys.stderr)
     sys.exit(1)
