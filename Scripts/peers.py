@@ -99,27 +99,18 @@ def rss_mib(pid):
     return total / 1024
 
 
-def cpu_seconds(pid):
-    """User and system CPU time of a server and the processes it started, so far."""
-    ticks = 0
+def server_usage(pid):
+    """CPU seconds (user and system) a server and the processes it started have used so far, and
+    the bytes they have sent towards the disk."""
+    ticks, written = 0, 0
     for each in descendants(pid):
         try:
             fields = open(f"/proc/{each}/stat").read().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])
-        except (FileNotFoundError, IndexError):
+            written += next(int(line.split()[1]) for line in open(f"/proc/{each}/io") if line.startswith("write_bytes:"))
+        except (FileNotFoundError, IndexError, StopIteration):
             pass
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def written_bytes(pid):
-    """Bytes a server and the processes it started have sent towards the disk, so far."""
-    total = 0
-    for each in descendants(pid):
-        try:
-            total += next(int(line.split()[1]) for line in open(f"/proc/{each}/io") if line.startswith("write_bytes:"))
-        except (FileNotFoundError, StopIteration):
-            pass
-    return total
+    return ticks / os.sysconf("SC_CLK_TCK"), written
 
 
 def descendants(pid):
@@ -247,16 +238,15 @@ def publish_rabbitmq(port, publisher, results):
 def drive(target, address, server_pid):
     """Runs the publishers; also returns the CPU seconds the server and the publishers used meanwhile, and the bytes the server wrote."""
     results = multiprocessing.Queue()
-    server_before, clients_before = cpu_seconds(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-    written_before = written_bytes(server_pid)
+    server_before, clients_before = server_usage(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     workers = [multiprocessing.Process(target=target, args=(address, n, results)) for n in range(args.publishers)]
     started = time.perf_counter()
     for worker in workers:
         worker.start()
     collected = [results.get(timeout=600) for _ in workers]
     elapsed = time.perf_counter() - started
-    server_cpu = cpu_seconds(server_pid) - server_before
-    written = written_bytes(server_pid) - written_before
+    server_after = server_usage(server_pid)
+    server_cpu, written = server_after[0] - server_before[0], server_after[1] - server_before[1]
     for worker in workers:
         worker.join()
     clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)
