@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// Paths to what the interop tests run: the built `wzt` and a Python with pyzmq.
@@ -19,13 +20,18 @@ enum Interop {
     /// A TCP port that was free a moment ago, for servers that must restart on the same endpoint.
     /// Drawn below the kernel's ephemeral range (32768 and up here): a port the kernel handed out
     /// and took back could go to the next outgoing connection of another test before the server
-    /// binds it, and none of those draws from this range.
+    /// binds it, and none of those draws from this range. Never the same port twice in a run: a
+    /// server's four ports are drawn before it binds any of them, and a check that the port can
+    /// be bound does not see one drawn a moment ago (a server once got its ingress port again for
+    /// replay and could not start).
     static func freePort() -> Int {
         while true {
             let port = Int.random(in: 20_000..<32_000)
-            if canBind(port) { return port }
+            if handedOut.withLock({ $0.insert(port).inserted }) && canBind(port) { return port }
         }
     }
+
+    private static let handedOut = Mutex<Set<Int>>([])
 
     private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
