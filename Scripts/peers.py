@@ -423,9 +423,9 @@ for name, _, note in systems:
 # between rounds moves them together: the median of these ratios is the steadier comparison.
 print()
 for name, _, _ in systems[1:]:
-    ratios = sorted(wzt["rate"] / peer["rate"] for wzt, peer in zip(rounds["wzt"], rounds[name]))
-    each = ", ".join(f"{wzt['rate'] / peer['rate']:.2f}" for wzt, peer in zip(rounds["wzt"], rounds[name]))
-    print(f"wzt / {name} within each round: {each}; median {ratios[len(ratios) // 2]:.2f}")
+    ratios = [wzt["rate"] / peer["rate"] for wzt, peer in zip(rounds["wzt"], rounds[name])]
+    each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    print(f"wzt / {name} within each round: {each}; median {sorted(ratios)[len(ratios) // 2]:.2f}")
 if failures:
     print("\npeers: FAILED: " + "; ".join(failures), file=sys.stderr)
     sys.exit(1)

@@ -22,8 +22,8 @@ enum Interop {
     /// and took back could go to the next outgoing connection of another test before the server
     /// binds it, and none of those draws from this range. Never the same port twice in a run: a
     /// server's four ports are drawn before it binds any of them, and a check that the port can
-    /// be bound does not see one drawn a moment ago (a server once got its ingress port again for
-    /// replay and could not start).
+    /// be bound does not see one drawn a moment ago (a server once could not bind its replay
+    /// port, most likely drawn a second time for the same server).
     static func freePort() -> Int {
         while true {
             let port = Int.random(in: 20_000..<32_000)
