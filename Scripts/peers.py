@@ -401,9 +401,12 @@ for round_number in range(args.rounds):
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def middle(values):
+    return sorted(values)[len(values) // 2]
+
+
 def median(name, key):
-    values = sorted(result[key] for result in rounds[name])
-    return values[len(values) // 2]
+    return middle([result[key] for result in rounds[name]])
 
 
 print(f"\n{args.publishers} publishers x {args.events} events, {args.window} in flight each, ~600 B payload, UUID{args.ids} ids; "
@@ -425,7 +428,7 @@ print()
 for name, _, _ in systems[1:]:
     ratios = [wzt["rate"] / peer["rate"] for wzt, peer in zip(rounds["wzt"], rounds[name])]
     each = ", ".join(f"{ratio:.2f}" for ratio in ratios)
-    print(f"wzt / {name} within each round: {each}; median {sorted(ratios)[len(ratios) // 2]:.2f}")
+    print(f"wzt / {name} within each round: {each}; median {middle(ratios):.2f}")
 if failures:
     print("\npeers: FAILED: " + "; ".join(failures), file=sys.stderr)
     sys.exit(1)
