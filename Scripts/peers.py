@@ -1,13 +1,16 @@
 """Durable acked publishing: wzt next to NATS JetStream and RabbitMQ, on this machine, in one run.
 
-usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--ids v7|v4] [--rounds 3] [--strace]
+usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--ids v7|v4] [--rounds 3]
+                          [--wzt-acks grouped|single] [--strace]
 
 Each system gets the same payload (the envelope of a real domain event, about 600 bytes), the
 same number of publisher processes and the same window of unacknowledged messages per publisher:
-  wzt       pyzmq DEALER to `wzt serve`; acked after the group commit with synchronous=FULL;
+  wzt       pyzmq DEALER to `wzt serve`; acked after the group commit with synchronous=FULL,
+            the acks of one commit in one reply (`group-acks`; --wzt-acks single: one each);
             the publisher reads every reply already there before it polls again
-  NATS      nats-py JetStream publish to a file-storage stream; acked by the PubAck
-  RabbitMQ  pika with publisher confirms to a durable quorum queue, persistent messages
+  NATS      nats-py JetStream publish to a file-storage stream; acked by one PubAck each
+  RabbitMQ  pika with publisher confirms to a durable quorum queue, persistent messages; the
+            broker confirms many messages in one frame (`multiple`)
 Every acked message is read back from the store afterwards (wzt: the log file; NATS: a consumer
 over the stream; RabbitMQ: draining the queue) and a missing one fails the run. Event ids are
 UUIDv7 by default, as wzt's own clients make them (they sort by time); --ids v4 gives random ones,
@@ -43,6 +46,8 @@ parser.add_argument("--window", type=int, default=64)
 parser.add_argument("--events", type=int, default=10_000, help="per publisher")
 parser.add_argument("--ids", choices=["v7", "v4"], default="v7", help="UUID version of the event ids")
 parser.add_argument("--rounds", type=int, default=3, help="each system this many times, in turns; medians are printed")
+parser.add_argument("--wzt-acks", choices=["grouped", "single"], default="grouped",
+                    help="wzt's publishers ask for the acks of a commit in one reply, or get one reply per event")
 parser.add_argument("--strace", action="store_true")
 args = parser.parse_args()
 
@@ -154,6 +159,7 @@ def publish_wzt(endpoint, publisher, results):
     import zmq
     sock = zmq.Context().socket(zmq.DEALER)
     sock.connect(endpoint)
+    header = [b"group-acks"] if args.wzt_acks == "grouped" else []
 
     def waiting_reply():
         try:
@@ -167,7 +173,7 @@ def publish_wzt(endpoint, publisher, results):
             event_id, body = envelope(number, publisher)
             number += 1
             sent_at[event_id] = time.perf_counter()
-            sock.send(body)
+            sock.send_multipart(header + [body])
         # Every reply that is here already, and a poll only when none is: a poll per reply cost the
         # publishers about 7 % of their CPU (pika and nats-py, too, read many acks per socket read).
         frame = waiting_reply()
@@ -177,10 +183,13 @@ def publish_wzt(endpoint, publisher, results):
             frame = sock.recv()
         while frame is not None:
             reply = json.loads(frame)
-            started = sent_at.pop(reply["id"], None)
-            if reply["status"] == "ack" and started is not None:
-                latencies.append(time.perf_counter() - started)
-                acked.append(reply["id"])
+            now = time.perf_counter()
+            # Grouped: ["id", offset] (and true for a duplicate) per acked event; else one reply.
+            for event_id in [ack[0] for ack in reply["acks"]] if reply["status"] == "acks" else [reply["id"]]:
+                started = sent_at.pop(event_id, None)
+                if reply["status"] != "nack" and started is not None:
+                    latencies.append(now - started)
+                    acked.append(event_id)
             frame = waiting_reply()
     results.put((acked, latencies))
 
@@ -378,7 +387,8 @@ def percentile(values, fraction):
 
 
 systems = [
-    ("wzt", run_wzt, "ack after the group commit is fsync'd (SQLite synchronous=FULL); no modules hosted"),
+    ("wzt", run_wzt, "ack after the group commit is fsync'd (SQLite synchronous=FULL), "
+     + ("the acks of a commit in one reply" if args.wzt_acks == "grouped" else "one reply per event") + "; no modules hosted"),
     ("NATS JetStream 2.9", run_nats, "file storage; 2.9 acks before it syncs (no sync_interval setting)"),
     ("RabbitMQ 3.10", run_rabbitmq, "quorum queue, persistent messages, publisher confirms"),
 ]

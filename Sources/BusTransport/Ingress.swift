@@ -8,6 +8,8 @@ import ZeroMQ
 
 /// The ZeroMQ front door: a ROUTER socket taking one CloudEvents envelope per message and
 /// answering each with an ack (after the event is durable in the log) or a nack with a code.
+/// A publisher that starts its messages with the `group-acks` frame gets the acks of one commit
+/// in one message instead.
 ///
 /// Messages are read in batches and handed to the log as one append, so a burst from many
 /// publishers becomes one group commit. See docs/protocol.md for the wire protocol.
@@ -65,8 +67,8 @@ public final class Ingress: Service, Sendable {
                 for append in appends {
                     inFlight.events -= append.ids.count
                     inFlight.bytes -= append.bytes
-                    try answer(append)
                 }
+                try answer(appends)
             }
             if readable[0] && !stopping && inFlight.events < configuration.ingressMaxEventsInFlight && inFlight.bytes < 16 * decoder.maxBytes {
                 let started = try readBatch()
@@ -96,23 +98,23 @@ public final class Ingress: Service, Sendable {
             Result { () throws(EnvelopeError) in try check(message) }
         }
         var envelopes: [Envelope] = []
-        var senders: [Sender] = []
+        var requesters: [Requester] = []
         for (message, result) in zip(received, checked) {
             switch result {
             case .success(let envelope):
                 envelopes.append(envelope)
-                senders.append(message.sender)
+                requesters.append(Requester(sender: message.sender, groupsAcks: message.groupsAcks))
             case .failure(let refusal):
                 counters.nacked(refusal.code)
                 logger.debug("event refused", metadata: ["bus.code": "\(refusal.code)"])
-                try send(message.sender.reply(Reply.nack(id: message.payload.count == 1 ? bestEffortID(message.payload.first!) : nil, refusal)))
+                try send(message.sender.reply(Reply.nack(id: message.envelopeFrame.flatMap(bestEffortID), refusal)))
             }
         }
         guard !envelopes.isEmpty else { return (0, 0) }
         let ids = envelopes.map(\.id)
         let bytes = envelopes.reduce(0) { $0 + $1.json.count }
-        log.append(envelopes) { [self, senders] result in
-            completed.withLock { $0.append(CompletedAppend(senders: senders, ids: ids, bytes: bytes, result: result)) }
+        log.append(envelopes) { [self, requesters] result in
+            completed.withLock { $0.append(CompletedAppend(requesters: requesters, ids: ids, bytes: bytes, result: result)) }
             stop.wakeup.signal()
         }
         return (ids.count, bytes)
@@ -124,8 +126,8 @@ public final class Ingress: Service, Sendable {
 
     /// The envelope of `message` when it is one the bus takes from this publisher.
     private func check(_ message: Received) throws(EnvelopeError) -> Envelope {
-        guard message.payload.count == 1, let frame = message.payload.first else {
-            throw EnvelopeError(.extraFrames, "send one frame per message (the envelope JSON); got \(message.payload.count) frames")
+        guard let frame = message.envelopeFrame else {
+            throw EnvelopeError(.extraFrames, "send one frame per message (the envelope JSON), or two: `group-acks` and the envelope; got \(message.payload.count) frames")
         }
         let envelope = try decoder.decode(frame)
         if let security = configuration.security, !security.allows(message.client, toPublish: envelope.type.rawValue) {
@@ -135,25 +137,37 @@ public final class Ingress: Service, Sendable {
         return envelope
     }
 
-    private func answer(_ append: CompletedAppend) throws {
-        switch append.result {
-        case .success(let appended):
-            counters.acked(appended)
-            for (sender, event) in zip(append.senders, appended) { try send(sender.reply(Reply.ack(event))) }
-        case .failure(let error):
-            counters.nacked(error.code, count: append.ids.count)
-            for (sender, id) in zip(append.senders, append.ids) { try send(sender.reply(Reply.nack(id: id, error))) }
+    /// Answers the appends that finished since the last wake-up: the acks a publisher asked to
+    /// have grouped go out as one message per publisher, after the others.
+    private func answer(_ appends: [CompletedAppend]) throws {
+        var grouped = GroupedAcks()
+        for append in appends {
+            switch append.result {
+            case .success(let appended):
+                counters.acked(appended)
+                for (requester, event) in zip(append.requesters, appended) {
+                    if requester.groupsAcks {
+                        grouped.add(event, for: requester.sender)
+                    } else {
+                        try send(requester.sender.reply(Reply.ack(event)))
+                    }
+                }
+            case .failure(let error):
+                counters.nacked(error.code, count: append.ids.count)
+                for (requester, id) in zip(append.requesters, append.ids) { try send(requester.sender.reply(Reply.nack(id: id, error))) }
+            }
         }
+        for group in grouped.groups { try send(group.sender.reply(group.frame + Reply.groupedAcksEnd), events: group.events) }
     }
 
-    private func send(_ frames: Message) throws {
+    private func send(_ frames: Message, events: Int = 1) throws {
         do {
             try socket.send(frames, dontWait: true)
         } catch {
             let code = error.code
             guard code == EHOSTUNREACH || code == EAGAIN else { throw error }
-            // The publisher is gone or not reading; it will retry with the same id and get the offset.
-            counters.undeliverable()
+            // The publisher is gone or not reading; it will retry with the same ids and get the offsets.
+            counters.undeliverable(events)
         }
     }
 
@@ -173,10 +187,49 @@ private struct Received {
     let sender: Sender
     let payload: ArraySlice<[UInt8]>
     let client: String?
+
+    /// The first frame asks for the acks of one commit in one message (docs/protocol.md).
+    var groupsAcks: Bool { payload.count == 2 && payload.first == Reply.groupAcksFrame }
+
+    /// The envelope, when the message has one of the two shapes the protocol allows.
+    var envelopeFrame: [UInt8]? { payload.count == 1 || groupsAcks ? payload.last : nil }
+}
+
+/// Whom to answer for an event in the log's hands, and how.
+private struct Requester {
+    let sender: Sender
+    let groupsAcks: Bool
+}
+
+/// The acks of one wake-up for the publishers that asked to have them grouped: one reply frame
+/// per publisher, built as the acks come.
+private struct GroupedAcks {
+    struct Group {
+        let sender: Sender
+        var frame: [UInt8]
+        var events: Int
+    }
+    private(set) var groups: [Group] = []
+    /// The index in `groups` of each publisher's route; a handful of publishers, thousands of acks.
+    private var indexByRoute: [[UInt8]: Int] = [:]
+
+    mutating func add(_ event: Appended, for sender: Sender) {
+        let index: Int
+        if let known = indexByRoute[sender.route] {
+            index = known
+            groups[index].frame.append(UInt8(ascii: ","))
+        } else {
+            index = groups.count
+            indexByRoute[sender.route] = index
+            groups.append(Group(sender: sender, frame: Reply.groupedAcksStart, events: 0))
+        }
+        Reply.appendGroupedAck(event, to: &groups[index].frame)
+        groups[index].events += 1
+    }
 }
 
 private struct CompletedAppend {
-    let senders: [Sender]
+    let requesters: [Requester]
     let ids: [String]
     /// The envelopes' bytes, counted while in flight.
     let bytes: Int
@@ -213,5 +266,5 @@ public final class IngressCounters: Sendable {
         state.withLock { $0.nacked[code.rawValue, default: 0] += count }
         Counter(label: "wzt_ingress_nacked_total", dimensions: [("code", code.rawValue)]).increment(by: count)
     }
-    func undeliverable() { state.withLock { $0.undeliverable += 1 } }
+    func undeliverable(_ events: Int) { state.withLock { $0.undeliverable += events } }
 }

@@ -15,6 +15,22 @@ public enum Reply {
         return frame
     }
 
+    /// The first frame of a request whose publisher wants the acks of one commit in one message.
+    static let groupAcksFrame = Array("group-acks".utf8)
+    static let groupedAcksStart = Array(#"{"status":"acks","acks":["#.utf8)
+    static let groupedAcksEnd = Array("]}".utf8)
+
+    /// Appends one ack of a grouped reply to `frame`: `["<id>",<offset>]`, with `,true` before
+    /// the `]` for a duplicate.
+    static func appendGroupedAck(_ appended: Appended, to frame: inout [UInt8]) {
+        frame.append(UInt8(ascii: "["))
+        frame += jsonString(appended.id).utf8
+        frame.append(UInt8(ascii: ","))
+        frame += String(appended.offset).utf8
+        if appended.duplicate { frame += ",true".utf8 }
+        frame.append(UInt8(ascii: "]"))
+    }
+
     static func nack(id: String?, _ error: EnvelopeError) -> [UInt8] {
         let idText = id.map(jsonString) ?? "null"
         let text = #"{"status":"nack","id":"# + idText + #","code":"# + jsonString(error.code.rawValue)

@@ -112,7 +112,8 @@ struct Sender: Sendable {
     /// Splits a received message into its sender and its payload frames (nil: not a ROUTER message).
     static func split(_ frames: [[UInt8]]) -> (Sender, ArraySlice<[UInt8]>)? {
         guard frames.count >= 2 else { return nil }
-        let sender = Sender(route: frames[0], delimited: frames.count == 3 && frames[1].isEmpty)
+        // A REQ socket puts an empty frame before its request of one or more frames.
+        let sender = Sender(route: frames[0], delimited: frames.count >= 3 && frames[1].isEmpty)
         return (sender, frames.dropFirst(sender.delimited ? 2 : 1))
     }
 

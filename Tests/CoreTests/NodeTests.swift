@@ -162,6 +162,69 @@ struct NodeTests {
         }
     }
 
+    /// A publisher that starts each message with `group-acks` gets the acks of a commit in one
+    /// message, in the order it sent the events, duplicates marked; refusals stay single nacks.
+    @Test func groupedAcksAnswerACommitInOneMessage() async throws {
+        try await withNode { node in
+            let context = Context()
+            let endpoint = node.ingress.endpoint
+            let notes = (0..<200).map { index in
+                let id = EventID.make()
+                return (id: id, json: Samples.noteJSON("note \(index)", subject: "case-\(index % 7)", id: id))
+            }
+            let groupAcks = Array("group-acks".utf8)
+            let (first, again, refusals) = try await blocking {
+                let dealer = try context.socket(.dealer)
+                try dealer.connect(endpoint)
+                try dealer.setReceiveTimeout(milliseconds: 10_000)
+                for note in notes { try dealer.send([groupAcks, note.json]) }
+                let first = try groupedAcks(from: dealer, count: notes.count)
+                // Sent again: acked with the first offsets, marked as duplicates.
+                for note in notes.prefix(20) { try dealer.send([groupAcks, note.json]) }
+                let again = try groupedAcks(from: dealer, count: 20)
+                // Refused: each gets its own nack at once, with the id when it can be read.
+                let wrongVersion = String(decoding: Samples.noteJSON(id: "01a20a05-6ee8-75b8-9c24-46412683eb41"), as: UTF8.self)
+                    .replacingOccurrences(of: #""dataversion":1"#, with: #""dataversion":7"#)
+                var refusals: [WireReply] = []
+                for frames in [[groupAcks, Array(wrongVersion.utf8)], [groupAcks, notes[0].json, Array("more".utf8)], [Array("group-ack".utf8), notes[0].json]] {
+                    try dealer.send(frames)
+                    let reply = try dealer.receive()?.last ?? []
+                    refusals.append(try JSONDecoder().decode(WireReply.self, from: Data(reply)))
+                }
+                return (first, again, refusals)
+            }
+            #expect(first.acks.map(\.id) == notes.map(\.id))
+            let offsets = first.acks.map(\.offset)
+            #expect(zip(offsets, offsets.dropFirst()).allSatisfy { $0 < $1 })
+            #expect(first.acks.allSatisfy { !$0.duplicate })
+            #expect(first.messages < notes.count)
+            #expect(again.acks.map(\.id) == notes.prefix(20).map(\.id))
+            #expect(again.acks.map(\.offset) == Array(offsets.prefix(20)))
+            #expect(again.acks.allSatisfy { $0.duplicate })
+            #expect(refusals.map(\.status) == ["nack", "nack", "nack"])
+            #expect(refusals.map(\.code) == ["unsupported-dataversion", "extra-frames", "extra-frames"])
+            #expect(refusals[0].id == "01a20a05-6ee8-75b8-9c24-46412683eb41")
+        }
+    }
+
+    @Test func requestSocketsMayAskForGroupedAcks() async throws {
+        try await withNode { node in
+            let context = Context()
+            let endpoint = node.ingress.endpoint
+            let id = EventID.make()
+            let reply = try #require(try await blocking {
+                let request = try context.socket(.req)
+                try request.connect(endpoint)
+                try request.setReceiveTimeout(milliseconds: 5000)
+                try request.send([Array("group-acks".utf8), Samples.noteJSON(id: id)])
+                return try request.receive()
+            })
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(reply.last ?? [])) as? [String: Any])
+            #expect(object["status"] as? String == "acks")
+            #expect(((object["acks"] as? [[Any]])?.first?.first as? String) == id)
+        }
+    }
+
     @Test func duplicateIDIsAckedWithTheFirstOffset() async throws {
         try await withNode { node in
             let context = Context()
@@ -251,4 +314,24 @@ struct NodeShutdownTests {
         let missing = try acked.filter { try reopened.offset(ofEventID: $0) == nil }
         #expect(missing.isEmpty, "\(missing.count) acked events are not in the log")
     }
+}
+
+/// The acks read from `dealer` until `count` events are acked, in the order they came, and how
+/// many messages carried them. Fails on any other reply.
+private func groupedAcks(from dealer: Socket, count: Int) throws -> (acks: [(id: String, offset: Int64, duplicate: Bool)], messages: Int) {
+    var acks: [(id: String, offset: Int64, duplicate: Bool)] = []
+    var messages = 0
+    while acks.count < count {
+        let frames = try #require(try dealer.receive(), "no reply within the timeout after \(acks.count) acks")
+        messages += 1
+        #expect(frames.count == 1)
+        let reply = try JSONSerialization.jsonObject(with: Data(frames.last ?? [])) as? [String: Any]
+        #expect(reply?["status"] as? String == "acks", "\(String(describing: reply))")
+        for element in try #require(reply?["acks"] as? [[Any]]) {
+            let id = try #require(element.first as? String)
+            let offset = try #require((element.dropFirst().first as? NSNumber)?.int64Value)
+            acks.append((id, offset, element.count == 3 && element[2] as? Bool == true))
+        }
+    }
+    return (acks, messages)
 }

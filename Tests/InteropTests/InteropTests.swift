@@ -10,11 +10,12 @@ extension ProcessTests {
     struct InteropTests {
         struct Summary: Decodable {
             let acked: [[Entry]]
+            let replyMessages: Int
             let malformed: Reply
             let duplicateId: String
             let duplicate: Reply
 
-            enum CodingKeys: String, CodingKey { case acked, malformed, duplicateId = "duplicate_id", duplicate }
+            enum CodingKeys: String, CodingKey { case acked, replyMessages = "reply_messages", malformed, duplicateId = "duplicate_id", duplicate }
         }
 
         enum Entry: Decodable {
@@ -32,20 +33,26 @@ extension ProcessTests {
             let status: String
             let id: String?
             let offset: Int64?
+            let duplicate: Bool?
             let code: String?
             let reason: String?
         }
 
-        @Test func pyzmqPublisherGetsAcksNacksAndDuplicateOffsets() async throws {
+        /// One reply per event, and (`group-acks`) one reply per commit.
+        @Test(arguments: [false, true])
+        func pyzmqPublisherGetsAcksNacksAndDuplicateOffsets(groupAcks: Bool) async throws {
             let directory = TemporaryDirectory("wzt-interop")
             let server = ServerProcess(dataDirectory: directory.file("data"))
             try server.start()
             defer { server.kill(SIGTERM) }
 
-            let output = try await blocking { try Interop.run(Interop.python, [Interop.scripts + "/interop.py", server.ingress]) }
+            let output = try await blocking {
+                try Interop.run(Interop.python, [Interop.scripts + "/interop.py", server.ingress] + (groupAcks ? ["--group-acks"] : []))
+            }
             let summary = try JSONDecoder().decode(Summary.self, from: Data(output.utf8))
 
             #expect(summary.acked.count == 1000)
+            if groupAcks { #expect(summary.replyMessages < 1000) } else { #expect(summary.replyMessages == 1000) }
             #expect(summary.acked.allSatisfy { $0[2].text == "ack" })
             // Distinct offsets; the modules of the node append their own events in between.
             let offsets = summary.acked.compactMap { $0[1].number }
@@ -59,6 +66,7 @@ extension ProcessTests {
             let original = try #require(summary.acked.first { $0[0].text == summary.duplicateId }?[1].number)
             #expect(summary.duplicate.status == "ack")
             #expect(summary.duplicate.offset == original)
+            #expect(summary.duplicate.duplicate == true)
 
             // `wzt tail --from 0` replays all 1,000 (the duplicate was not stored again).
             let binary = try Interop.binary()

@@ -36,10 +36,13 @@ def screening_requested(case_number, event_id=None):
 class Publisher:
     """Keeps up to `window` events in flight; on silence reconnects and resends (Lazy Pirate)."""
 
-    def __init__(self, endpoint, window=64, timeout_ms=1000, curve=None):
-        """`curve`: (server public key, client public key, client secret key), Z85 text, for a node with CURVE."""
+    def __init__(self, endpoint, window=64, timeout_ms=1000, curve=None, group_acks=False):
+        """`curve`: (server public key, client public key, client secret key), Z85 text, for a node with CURVE.
+        `group_acks`: ask for the acks of one commit in one reply."""
         self.endpoint = endpoint
         self.window = window
+        self.header = [b"group-acks"] if group_acks else []
+        self.reply_messages = 0
         self.timeout_ms = timeout_ms
         self.curve = curve
         self.context = zmq.Context.instance()
@@ -64,22 +67,26 @@ class Publisher:
         while pending and time.time() < give_up:
             while queue and len(in_flight) < self.window:
                 envelope = queue.pop(0)
-                self.socket.send(json.dumps(envelope).encode())
+                self.send(envelope)
                 in_flight[envelope["id"]] = envelope
             if self.socket.poll(self.timeout_ms) == 0:
                 self.connect()
                 for envelope in in_flight.values():
-                    self.socket.send(json.dumps(envelope).encode())
+                    self.send(envelope)
                 continue
             while self.socket.poll(0):
-                reply = json.loads(self.socket.recv())
-                envelope = pending.pop(reply.get("id"), None)
-                if envelope is None:
-                    continue
-                in_flight.pop(envelope["id"], None)
-                replies[envelope["id"]] = reply
-                on_reply(envelope, reply)
+                self.reply_messages += 1
+                for reply in replies_in(json.loads(self.socket.recv())):
+                    envelope = pending.pop(reply.get("id"), None)
+                    if envelope is None:
+                        continue
+                    in_flight.pop(envelope["id"], None)
+                    replies[envelope["id"]] = reply
+                    on_reply(envelope, reply)
         return replies
+
+    def send(self, envelope):
+        self.socket.send_multipart(self.header + [json.dumps(envelope).encode()])
 
     def request(self, frames):
         """Sends one raw message and waits for its single reply frame."""
@@ -87,3 +94,10 @@ class Publisher:
         if self.socket.poll(10000) == 0:
             raise TimeoutError("no reply from " + self.endpoint)
         return json.loads(self.socket.recv())
+
+
+def replies_in(message):
+    """The replies a reply message holds: itself, or one ack per element of a grouped reply."""
+    if message.get("status") != "acks":
+        return [message]
+    return [{"status": "ack", "id": ack[0], "offset": ack[1], "duplicate": len(ack) > 2 and ack[2]} for ack in message["acks"]]
