@@ -4,10 +4,12 @@ usage: fuzz.py ENDPOINT COUNT SEED [CORPUS_DIR]
 
 Sends COUNT generated messages (truncated and mutated valid envelopes, wrong attribute types,
 huge strings, deep nesting, invalid UTF-8, wrong dataversion, oversized and extra frames, empty
-frames) from one DEALER, with at most WINDOW in flight, and meanwhile publishes valid events
-from a second DEALER. Prints one JSON summary line and exits 1 if any check fails:
-every message got exactly one reply; every nack has a documented code; every valid event
-was acked. A mutant that happens to be a valid event may be acked; it is counted, not an error.
+frames; a quarter of them after a `group-acks` frame) from one DEALER, with at most WINDOW in
+flight, and meanwhile publishes valid events from a second DEALER, every other batch asking for
+grouped acks. Prints one JSON summary line and exits 1 if any check fails: every message got
+exactly one reply (an ack in a grouped reply counts as one); every nack has a documented code;
+every valid event was acked. A mutant that happens to be a valid event may be acked; it is
+counted, not an error.
 With CORPUS_DIR, sends one message at a time instead and writes the first three single-frame
 messages of each nack code there (CODE-N.msg), as regression cases for the envelope decoder.
 """
@@ -21,7 +23,7 @@ import uuid
 
 import zmq
 
-from wzt_client import screening_requested
+from wzt_client import replies_in, screening_requested
 
 CODES = {"empty-message", "extra-frames", "too-large", "malformed-json", "missing-attribute", "bad-specversion",
          "bad-id", "bad-attribute", "unknown-type", "unsupported-dataversion", "invalid-data"}
@@ -111,24 +113,26 @@ def publish_valid():
     socket.setsockopt(zmq.LINGER, 0)
     socket.connect(endpoint)
     number = 10_000_000
+    grouped = False
     while not stop.is_set():
         batch = []
+        grouped = not grouped
         for _ in range(32):
             number += 1
             envelope = screening_requested(number)
             batch.append(envelope["id"])
-            socket.send(json.dumps(envelope).encode())
+            socket.send_multipart(([b"group-acks"] if grouped else []) + [json.dumps(envelope).encode()])
         valid["sent"] += len(batch)
         waiting = set(batch)
         deadline = time.time() + 30
         while waiting and time.time() < deadline:
             if socket.poll(1000):
-                reply = json.loads(socket.recv())
-                if reply.get("status") == "ack" and reply.get("id") in waiting:
-                    waiting.discard(reply["id"])
-                    valid["acked"] += 1
-                else:
-                    valid["problems"].append(reply)
+                for reply in replies_in(json.loads(socket.recv())):
+                    if reply.get("status") == "ack" and reply.get("id") in waiting:
+                        waiting.discard(reply["id"])
+                        valid["acked"] += 1
+                    else:
+                        valid["problems"].append(reply)
         if waiting:
             valid["problems"].append({"unanswered": len(waiting)})
             return
@@ -171,8 +175,12 @@ last_reply = time.time()
 def take_reply():
     global replied, acks, last_reply
     reply = json.loads(socket.recv())
-    replied += 1
     last_reply = time.time()
+    if reply.get("status") == "acks":
+        replied += len(reply["acks"])
+        acks += len(reply["acks"])
+        return
+    replied += 1
     if reply.get("status") == "ack":
         acks += 1
     elif reply.get("status") == "nack" and reply.get("code") in CODES:
@@ -184,7 +192,7 @@ def take_reply():
 while sent < count or replied < sent:
     while sent < count and sent - replied < WINDOW:
         frames = generate(sent)
-        socket.send_multipart(frames)
+        socket.send_multipart([b"group-acks"] + frames if rng.random() < 0.25 else frames)
         sent += 1
     if socket.poll(2000):
         take_reply()
