@@ -64,8 +64,10 @@ public final class EventLog: @unchecked Sendable {
         keys = try SubjectKeys(store: store, cacheLimit: keyCacheLimit)
         let last = try store.readNow { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
         head = Mutex(HeadState(offset: last))
-        let thread = Thread { [unowned self] in self.writerLoop() }
-        thread.name = "wzt.bus.log-writer"
+        let thread = Thread { [unowned self] in
+            Thread.nameCurrent("wzt.log-writer")
+            self.writerLoop()
+        }
         thread.start()
     }
 

@@ -25,6 +25,7 @@ enum SocketThread {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let thread = Thread {
+                        Thread.nameCurrent(name)
                         do {
                             try body()
                             continuation.resume()
@@ -32,7 +33,6 @@ enum SocketThread {
                             continuation.resume(throwing: error)
                         }
                     }
-                    thread.name = name
                     thread.start()
                 }
             } onCancel: {
