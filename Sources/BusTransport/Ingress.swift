@@ -188,8 +188,11 @@ private struct Received {
     let payload: ArraySlice<[UInt8]>
     let client: String?
 
+    /// The first frame of a request whose publisher wants the acks of one commit in one message.
+    private static let groupAcksFrame = Array("group-acks".utf8)
+
     /// The first frame asks for the acks of one commit in one message (docs/protocol.md).
-    var groupsAcks: Bool { payload.count == 2 && payload.first == Reply.groupAcksFrame }
+    var groupsAcks: Bool { payload.count == 2 && payload.first == Self.groupAcksFrame }
 
     /// The envelope, when the message has one of the two shapes the protocol allows.
     var envelopeFrame: [UInt8]? { payload.count == 1 || groupsAcks ? payload.last : nil }

@@ -15,8 +15,6 @@ public enum Reply {
         return frame
     }
 
-    /// The first frame of a request whose publisher wants the acks of one commit in one message.
-    static let groupAcksFrame = Array("group-acks".utf8)
     static let groupedAcksStart = Array(#"{"status":"acks","acks":["#.utf8)
     static let groupedAcksEnd = Array("]}".utf8)
 
