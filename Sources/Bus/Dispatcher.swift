@@ -196,12 +196,14 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
-    /// Sleeps until an event is appended, the dead-letter poll interval passes, or shutdown begins.
+    /// Sleeps until an event of the subscriber's types is appended, the dead-letter poll interval
+    /// passes, or shutdown begins. Other types' events leave it asleep: its cursor catches up
+    /// with them at the next poll, not after every commit.
     private func waitForHead(beyond position: Int64) async {
-        let (log, interval) = (self.log, configuration.deadLetterPollInterval)
+        let (log, interval, patterns) = (self.log, configuration.deadLetterPollInterval, subscriber.patterns)
         let wait = Task {
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await log.waitForHead(beyond: position) }
+                group.addTask { await log.waitForHead(beyond: position, matching: patterns) }
                 group.addTask { try? await Task.sleep(for: interval) }
                 await group.next()
                 group.cancelAll()

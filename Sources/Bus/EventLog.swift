@@ -85,7 +85,7 @@ public final class EventLog: @unchecked Sendable {
             defer { state.waiters.removeAll() }
             return state.waiters.values
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.continuation.resume() }
     }
 
     // MARK: appending
@@ -198,7 +198,7 @@ public final class EventLog: @unchecked Sendable {
         }
         keys.commitEnded(newKeys: newKeys, succeeded: true)
         if let last = newEvents.last {
-            publishHead(last.offset)
+            publishHead(last.offset, types: Self.distinctTypes(of: newEvents))
             for observer in observers.withLock({ $0 }) { observer(newEvents) }
         }
         let eventCount = appended.reduce(0) { $0 + $1.count }
@@ -306,30 +306,47 @@ public final class EventLog: @unchecked Sendable {
         observers.withLock { $0.append(observer) }
     }
 
-    /// Returns once the head passes `offset`, the log closes, or the task is cancelled.
-    public func waitForHead(beyond offset: Int64) async {
+    /// Returns once an event of a type `patterns` match (any type when they are empty) is appended
+    /// beyond `offset`, the log closes, or the task is cancelled. When the head has passed
+    /// `offset` already, it returns at once unless the latest commits show that none of the
+    /// events beyond `offset` match: so an idle subscriber sleeps through other types' traffic
+    /// instead of querying the log after every commit.
+    public func waitForHead(beyond offset: Int64, matching patterns: [EventPattern] = []) async {
         let token = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = head.withLock { state -> Bool in
-                    if state.offset > offset || state.closed || Task.isCancelled { return true }
-                    state.waiters[token] = continuation
+                    if state.closed || Task.isCancelled || state.offset > offset && !state.recent.noneMatch(patterns, beyond: offset) { return true }
+                    state.waiters[token] = HeadWaiter(patterns: patterns, continuation: continuation)
                     return false
                 }
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            head.withLock { $0.waiters.removeValue(forKey: token) }?.resume()
+            head.withLock { $0.waiters.removeValue(forKey: token) }?.continuation.resume()
         }
     }
 
-    private func publishHead(_ offset: Int64) {
-        let waiters = head.withLock { state in
+    private func publishHead(_ offset: Int64, types: [String]) {
+        let woken = head.withLock { state in
+            state.recent.record(after: state.offset, through: offset, types: types)
             state.offset = offset
-            defer { state.waiters.removeAll() }
-            return state.waiters.values
+            var woken: [CheckedContinuation<Void, Never>] = []
+            state.waiters = state.waiters.filter { _, waiter in
+                guard waiter.wakes(for: types) else { return true }
+                woken.append(waiter.continuation)
+                return false
+            }
+            return woken
         }
-        for waiter in waiters { waiter.resume() }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// The types among `events`, each once: a commit holds thousands of events of a handful of types.
+    private static func distinctTypes(of events: [StoredEvent]) -> [String] {
+        var types: [String] = []
+        for event in events where types.last != event.type && !types.contains(event.type) { types.append(event.type) }
+        return types
     }
 
     public var isClosed: Bool { head.withLock { $0.closed } }
@@ -444,7 +461,39 @@ private final class UpdateResult<T>: @unchecked Sendable {
 private struct HeadState {
     var offset: Int64
     var closed = false
-    var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    var waiters: [UUID: HeadWaiter] = [:]
+    var recent = RecentCommits()
+}
+
+private struct HeadWaiter {
+    let patterns: [EventPattern]
+    let continuation: CheckedContinuation<Void, Never>
+
+    func wakes(for types: [String]) -> Bool { patterns.isEmpty || patterns.matchAny(of: types) }
+}
+
+/// The types each of the latest commits appended, so that a subscriber that has read up to an
+/// offset a few commits back can tell, without a query, that nothing since is of its types.
+private struct RecentCommits {
+    private var commits: [(after: Int64, through: Int64, types: [String])] = []
+    /// About a second of commits under load: a subscriber's query and cursor save span a few.
+    static let kept = 256
+
+    mutating func record(after: Int64, through: Int64, types: [String]) {
+        if commits.count == Self.kept { commits.removeFirst(Self.kept / 2) }
+        commits.append((after, through, types))
+    }
+
+    /// Whether the commits kept cover every event beyond `offset` (up to the head) and none of
+    /// those is of a type `patterns` match. False when `patterns` match every type.
+    func noneMatch(_ patterns: [EventPattern], beyond offset: Int64) -> Bool {
+        guard !patterns.isEmpty, let oldest = commits.first, oldest.after <= offset else { return false }
+        return !commits.contains { $0.through > offset && patterns.matchAny(of: $0.types) }
+    }
+}
+
+extension [EventPattern] {
+    func matchAny(of types: [String]) -> Bool { types.contains { type in contains { $0.matches(type) } } }
 }
 
 extension StoredEvent {

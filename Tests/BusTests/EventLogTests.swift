@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Storage
+import Synchronization
 import TestSupport
 import Testing
 @testable import Bus
@@ -122,6 +123,37 @@ struct EventLogTests {
         _ = try await log.append([Samples.note()])
         await woke
         #expect(log.headOffset == 1)
+    }
+
+    /// A subscriber of one type sleeps through commits of others, also those that came between
+    /// its last read and its wait, and wakes for its own type.
+    @Test(arguments: TestLog.both)
+    func waitForHeadMatchingSleepsThroughOtherTypes(place: TestLog) async throws {
+        let log = try await place.open()
+        defer { log.close() }
+        let counted = try Samples.decoder.decode(EnvelopeEncoder.envelope(NotesCounted(count: 1), source: "/test", subject: "case-1"))
+        let counts = [EventPattern(exactly: NotesCounted.eventType)]
+        _ = try await log.append([Samples.note("before the wait")])
+
+        // Beyond 0 there is only a note: the head has passed, but this waiter does not return.
+        let woke = Atomic(false)
+        let waiter = Task {
+            await log.waitForHead(beyond: 0, matching: counts)
+            woke.store(true, ordering: .relaxed)
+        }
+        _ = try await log.append([Samples.note("during the wait")])
+        try await Task.sleep(for: .milliseconds(200))
+        let wokeForNotes = woke.load(ordering: .relaxed)
+        #expect(!wokeForNotes)
+        // A waiter for notes, or for every type, returns at once.
+        await log.waitForHead(beyond: 1, matching: [EventPattern(exactly: NoteAdded.eventType)])
+        await log.waitForHead(beyond: 1)
+
+        _ = try await log.append([Samples.note("in the same commit"), counted])
+        await waiter.value
+        #expect(log.headOffset == 4)
+        // Once a commit of its type lies beyond its offset, it returns at once.
+        await log.waitForHead(beyond: 1, matching: counts)
     }
 
     /// v5 rebuilds `sealing_keys` without AUTOINCREMENT: the keys stay, and the highest id the
