@@ -126,8 +126,9 @@ struct EventLogTests {
     }
 
     /// A subscriber of one type sleeps through commits of others, also those that came between
-    /// its last read and its wait, and wakes for its own type.
-    @Test(arguments: TestLog.both)
+    /// its last read and its wait, and wakes for its own type. (A wait that wrongly sleeps would
+    /// hang: hence the time limit.)
+    @Test(.timeLimit(.minutes(1)), arguments: TestLog.both)
     func waitForHeadMatchingSleepsThroughOtherTypes(place: TestLog) async throws {
         let log = try await place.open()
         defer { log.close() }
