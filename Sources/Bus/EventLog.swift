@@ -469,7 +469,7 @@ private struct HeadWaiter {
     let patterns: [EventPattern]
     let continuation: CheckedContinuation<Void, Never>
 
-    func wakes(for types: [String]) -> Bool { patterns.isEmpty || patterns.matchAny(of: types) }
+    func wakes(for types: [String]) -> Bool { patterns.matchAny(of: types) }
 }
 
 /// The types each of the latest commits appended, so that a subscriber that has read up to an
@@ -485,15 +485,16 @@ private struct RecentCommits {
     }
 
     /// Whether the commits kept cover every event beyond `offset` (up to the head) and none of
-    /// those is of a type `patterns` match. False when `patterns` match every type.
+    /// those is of a type `patterns` match.
     func noneMatch(_ patterns: [EventPattern], beyond offset: Int64) -> Bool {
-        guard !patterns.isEmpty, let oldest = commits.first, oldest.after <= offset else { return false }
+        guard let oldest = commits.first, oldest.after <= offset else { return false }
         return !commits.contains { $0.through > offset && patterns.matchAny(of: $0.types) }
     }
 }
 
 extension [EventPattern] {
-    func matchAny(of types: [String]) -> Bool { types.contains { type in contains { $0.matches(type) } } }
+    /// Whether the patterns match any of `types`; no patterns match every type, as in a subscription.
+    func matchAny(of types: [String]) -> Bool { isEmpty || types.contains { type in contains { $0.matches(type) } } }
 }
 
 extension StoredEvent {
