@@ -1,14 +1,17 @@
 """Durable acked publishing: wzt next to NATS JetStream and RabbitMQ, on this machine, in one run.
 
 usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--ids v7|v4] [--rounds 3]
-                          [--wzt-acks grouped|single] [--strace]
+                          [--wzt-acks grouped|single] [--strace] [--nats-sync NATS_SERVER_BINARY]
 
 Each system gets the same payload (the envelope of a real domain event, about 600 bytes), the
 same number of publisher processes and the same window of unacknowledged messages per publisher:
   wzt       pyzmq DEALER to `wzt serve`; acked after the group commit with synchronous=FULL,
             the acks of one commit in one reply (`group-acks`; --wzt-acks single: one each);
             the publisher reads every reply already there before it polls again
-  NATS      nats-py JetStream publish to a file-storage stream; acked by one PubAck each
+  NATS      nats-py JetStream publish to a file-storage stream; acked by one PubAck each. The
+            Debian server (2.9) acks before it syncs; with --nats-sync, a 2.10 or later server
+            runs as well with `sync_interval: always`, which syncs every write before its ack,
+            as wzt and RabbitMQ do
   RabbitMQ  pika with publisher confirms to a durable quorum queue, persistent messages; the
             broker confirms many messages in one frame (`multiple`)
 Every acked message is read back from the store afterwards (wzt: the log file; NATS: a consumer
@@ -49,6 +52,8 @@ parser.add_argument("--rounds", type=int, default=3, help="each system this many
 parser.add_argument("--wzt-acks", choices=["grouped", "single"], default="grouped",
                     help="wzt's publishers ask for the acks of a commit in one reply, or get one reply per event")
 parser.add_argument("--strace", action="store_true")
+parser.add_argument("--nats-sync", metavar="NATS_SERVER_BINARY",
+                    help="a nats-server of 2.10 or later, run as a further system with sync_interval: always")
 args = parser.parse_args()
 
 
@@ -305,11 +310,16 @@ def run_wzt(directory):
     return acked, latencies, elapsed, usage, rss, stored, fsyncs
 
 
-def run_nats(directory):
+def run_nats(directory, binary="nats-server", sync_always=False):
     port = free_port()
     log = os.path.join(directory, "strace-nats.txt")
-    server = subprocess.Popen(["nats-server", "-js", "-sd", os.path.join(directory, "nats"), "-a", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = os.path.join(directory, "nats.conf")
+    with open(config, "w") as out:
+        out.write(f"jetstream {{\n  store_dir: {json.dumps(os.path.join(directory, 'nats'))}\n")
+        if sync_always:
+            out.write("  sync_interval: always\n")
+        out.write("}\n")
+    server = subprocess.Popen([binary, "-c", config, "-a", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_port(port)
 
     async def create_stream():
@@ -392,11 +402,19 @@ systems = [
     ("NATS JetStream 2.9", run_nats, "file storage; 2.9 acks before it syncs (no sync_interval setting)"),
     ("RabbitMQ 3.10", run_rabbitmq, "quorum queue, persistent messages, publisher confirms"),
 ]
+if args.nats_sync:
+    if not (os.path.isfile(args.nats_sync) and os.access(args.nats_sync, os.X_OK)):
+        sys.exit(f"peers: --nats-sync: {args.nats_sync} is not an executable file (Scripts/bench --peers installs one)")
+    version = subprocess.run([args.nats_sync, "--version"], capture_output=True, text=True).stdout.strip().rsplit("v", 1)[-1]
+    if tuple(int(part) for part in version.split(".")[:2] if part.isdigit()) < (2, 10):
+        sys.exit(f"peers: --nats-sync needs nats-server 2.10 or later (sync_interval: always); {args.nats_sync} is {version or 'unknown'}")
+    systems.append((f"NATS JetStream {version}, synced", lambda directory: run_nats(directory, args.nats_sync, sync_always=True),
+                    "file storage, sync_interval: always (each write synced before its ack)"))
 rounds, failures = {name: [] for name, _, _ in systems}, []
 for round_number in range(args.rounds):
     # Each round starts with the next system, so that a machine speeding up or slowing down
     # within the run does not always favour the same one.
-    for name, runner, note in systems[round_number % 3:] + systems[:round_number % 3]:
+    for name, runner, note in systems[round_number % len(systems):] + systems[:round_number % len(systems)]:
         directory = tempfile.mkdtemp(prefix="wzt-peers-")
         print(f"peers: round {round_number + 1} of {args.rounds}: {name} ...", file=sys.stderr, flush=True)
         acked, latencies, elapsed, usage, rss, stored, fsyncs = runner(directory)
