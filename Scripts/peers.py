@@ -4,7 +4,8 @@ usage: peers.py WZT_BINARY [--publishers 4] [--window 64] [--events 10000] [--id
                           [--wzt-acks grouped|single] [--strace] [--nats-sync NATS_SERVER_BINARY]
 
 Each system gets the same payload (the envelope of a real domain event, about 600 bytes), the
-same number of publisher processes and the same window of unacknowledged messages per publisher:
+same number of publisher processes and the same window of unacknowledged messages per publisher;
+each publisher builds its events before the clock starts and all start together:
   wzt       pyzmq DEALER to `wzt serve`; acked after the group commit with synchronous=FULL,
             the acks of one commit in one reply (`group-acks`; --wzt-acks single: one each);
             the publisher reads every reply already there before it polls again
@@ -160,7 +161,7 @@ def fsync_calls(tracer, log_path):
 
 # --- publishers: one process each, returning (acked ids, latencies in seconds) -----------------
 
-def publish_wzt(endpoint, publisher, results):
+def publish_wzt(endpoint, events):
     import zmq
     sock = zmq.Context().socket(zmq.DEALER)
     sock.connect(endpoint)
@@ -175,7 +176,7 @@ def publish_wzt(endpoint, publisher, results):
     sent_at, acked, latencies, number = {}, [], [], 0
     while len(acked) < args.events:
         while number < args.events and len(sent_at) < args.window:
-            event_id, body = envelope(number, publisher)
+            event_id, body = events[number]
             number += 1
             sent_at[event_id] = time.perf_counter()
             sock.send_multipart(header + [body])
@@ -196,10 +197,10 @@ def publish_wzt(endpoint, publisher, results):
                     latencies.append(now - started)
                     acked.append(event_id)
             frame = waiting_reply()
-    results.put((acked, latencies))
+    return acked, latencies
 
 
-def publish_nats(port, publisher, results):
+def publish_nats(port, events):
     import nats
 
     async def run():
@@ -210,7 +211,7 @@ def publish_nats(port, publisher, results):
 
         async def one(number):
             async with window:
-                event_id, body = envelope(number, publisher)
+                event_id, body = events[number]
                 started = time.perf_counter()
                 await stream.publish("wzt.events", body, headers={"Nats-Msg-Id": event_id}, timeout=30)
                 latencies.append(time.perf_counter() - started)
@@ -220,17 +221,17 @@ def publish_nats(port, publisher, results):
         await client.close()
         return acked, latencies
 
-    results.put(asyncio.run(run()))
+    return asyncio.run(run())
 
 
-def publish_rabbitmq(port, publisher, results):
+def publish_rabbitmq(port, events):
     import pika
     connection = pika.SelectConnection(pika.ConnectionParameters("127.0.0.1", port))
     state = {"number": 0, "tag": 0, "outstanding": {}, "acked": [], "latencies": []}
 
     def publish_more(channel):
         while state["number"] < args.events and len(state["outstanding"]) < args.window:
-            event_id, body = envelope(state["number"], publisher)
+            event_id, body = events[state["number"]]
             state["number"] += 1
             state["tag"] += 1
             state["outstanding"][state["tag"]] = (event_id, time.perf_counter())
@@ -262,27 +263,43 @@ def publish_rabbitmq(port, publisher, results):
     connection.add_on_open_error_callback(lambda conn, error: sys.exit(f"peers: cannot connect to RabbitMQ: {error}"))
     connection.add_on_close_callback(lambda conn, reason: conn.ioloop.stop())
     connection.ioloop.start()
-    results.put((state["acked"], state["latencies"]))
+    return state["acked"], state["latencies"]
+
+
+def publisher_process(target, address, publisher, ready, start, results):
+    """One publisher: builds its events, waits for the start, publishes them with `target`, and
+    returns what was acked, the latencies and the CPU seconds it used from the start on."""
+    # Built before the clock starts: building a document costs a Python publisher about 30 us,
+    # which on a small machine is taken from the server under test, the same for every system.
+    events = [envelope(number, publisher) for number in range(args.events)]
+    ready.put(publisher)
+    start.wait()
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    acked, latencies = target(address, events)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    results.put((acked, latencies, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime))
 
 
 def drive(target, address, server_pid):
     """Runs the publishers; also returns the CPU seconds the server and the publishers used meanwhile, and the bytes the server wrote."""
-    results = multiprocessing.Queue()
-    server_before, clients_before = server_usage(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
-    workers = [multiprocessing.Process(target=target, args=(address, n, results)) for n in range(args.publishers)]
-    started = time.perf_counter()
+    results, ready, start = multiprocessing.Queue(), multiprocessing.Queue(), multiprocessing.Event()
+    workers = [multiprocessing.Process(target=publisher_process, args=(target, address, n, ready, start, results)) for n in range(args.publishers)]
     for worker in workers:
         worker.start()
+    for _ in workers:
+        ready.get(timeout=600)
+    server_before = server_usage(server_pid)
+    started = time.perf_counter()
+    start.set()
     collected = [results.get(timeout=600) for _ in workers]
     elapsed = time.perf_counter() - started
     server_after = server_usage(server_pid)
     server_cpu, written = server_after[0] - server_before[0], server_after[1] - server_before[1]
     for worker in workers:
         worker.join()
-    clients_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    clients_cpu = clients_after.ru_utime + clients_after.ru_stime - clients_before.ru_utime - clients_before.ru_stime
-    acked = [event_id for ids, _ in collected for event_id in ids]
-    latencies = sorted(latency for _, values in collected for latency in values)
+    clients_cpu = sum(cpu for _, _, cpu in collected)
+    acked = [event_id for ids, _, _ in collected for event_id in ids]
+    latencies = sorted(latency for _, values, _ in collected for latency in values)
     return acked, latencies, elapsed, (server_cpu, clients_cpu, written)
 
 

@@ -244,8 +244,11 @@ indirect enum JSONNode {
         }
         func stringEnd() -> Int {
             var end = index + 1
-            while json[end] != UInt8(ascii: "\"") { end += json[end] == UInt8(ascii: "\\") ? 2 : 1 }
-            return end + 1
+            while true {
+                end = EnvelopeScan.plainRun(json, from: end, stoppingAtControls: false)
+                if json[end] == UInt8(ascii: "\"") { return end + 1 }
+                end += json[end] == UInt8(ascii: "\\") ? 2 : 1
+            }
         }
         skipSpace()
         switch json[index] {

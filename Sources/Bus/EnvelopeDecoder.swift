@@ -48,8 +48,9 @@ public struct EnvelopeDecoder: Sendable {
         guard json.count <= maxBytes else {
             throw EnvelopeError(.tooLarge, "the event is \(json.count) bytes; the limit is \(maxBytes) (bus.max_event_bytes)")
         }
-        // JSON text must be UTF-8 (RFC 8259); the scan below looks at bytes only.
-        guard String(validating: json, as: UTF8.self) != nil else {
+        // JSON text must be UTF-8 (RFC 8259); the scan below looks at bytes only. Checked in
+        // place: `String(validating:)` copied every envelope to check it.
+        guard (try? UTF8Span(validating: json.span)) != nil else {
             throw EnvelopeError(.malformedJSON, "the message is not valid UTF-8")
         }
         return try json.withUnsafeBufferPointer { bytes throws(EnvelopeError) in

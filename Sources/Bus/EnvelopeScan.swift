@@ -40,7 +40,10 @@ struct EnvelopeScan {
 
     /// A key that two members share. Objects here have a few dozen members at most.
     private static func repeatedKey(_ members: [Member]) -> String? {
-        for (index, member) in members.enumerated() where members[..<index].contains(where: { $0.key == member.key }) {
+        // Lengths first: comparing two different strings went through the standard library's
+        // slow path for every pair.
+        for (index, member) in members.enumerated()
+        where members[..<index].contains(where: { $0.key.utf8.count == member.key.utf8.count && $0.key == member.key }) {
             return member.key
         }
         return nil
@@ -93,6 +96,26 @@ struct EnvelopeScan {
             }
         }
         return String(decoding: text, as: UTF8.self)
+    }
+
+    /// The index of the first byte from `start` on that may end a run of plain string bytes: a
+    /// quote, a backslash or (`stoppingAtControls`) a control character; eight bytes at a time
+    /// while none is, since most of an envelope's bytes are inside strings (an office's address,
+    /// a motivation) and stepping over them one by one was a tenth of what validating cost.
+    /// May stop early at a byte that is none of these; never late.
+    @inline(__always)
+    static func plainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int, stoppingAtControls: Bool) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highBits: UInt64 = 0x8080_8080_8080_8080
+        // A byte of `word` below n (n <= 0x80) sets its high bit here: the usual word-at-a-time test.
+        func below(_ word: UInt64, _ n: UInt64) -> Bool { (word &- ones &* n) & ~word & highBits != 0 }
+        var index = start
+        guard let base = bytes.baseAddress else { return index }
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            if below(word ^ (ones &* 0x22), 1) || below(word ^ (ones &* 0x5C), 1) || stoppingAtControls && below(word, 0x20) { break }
+            index += 8
+        }
+        return index
     }
 
     fileprivate static func hexValue(_ byte: UInt8) -> UInt8? {
@@ -203,6 +226,8 @@ private struct Reader {
     mutating func string() throws(EnvelopeScan.Malformed) {
         index += 1
         while index < bytes.count {
+            index = EnvelopeScan.plainRun(bytes, from: index, stoppingAtControls: true)
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
