@@ -226,7 +226,7 @@ public final class EventLog: @unchecked Sendable {
             // converted twice, a row built for RETURNING) the log's appends ran 25% slower.
             var insert = try SQLiteRowInsert("INSERT INTO events (id, type, subject, appended_at, envelope) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING", sqlite)
             // One time for the events appended together, in the column default's form: SQLite's
-            // strftime for every row was a tenth of the writer's own work.
+            // strftime ran for every row.
             let recordedAt = Self.recordedAtFormat.format(Date())
             for envelope in envelopes {
                 let json = try keys.storedForm(of: envelope, newKeys: &newKeys)
