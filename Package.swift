@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // Generated sequences with shrinking, for the domain modules' invariants (tests only).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // Regional rule sets: the API as a shared library, and the built-in plugins.
         .package(path: "Plugins/PluginAPI"),
         .package(path: "Plugins/Flanders"),
@@ -206,7 +208,9 @@ let package = Package(
             .product(name: "BrusselsRules", package: "Brussels"),
         ], exclude: ["Fixtures"]),
         .testTarget(name: "ScenarioTests", dependencies: [
-            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "AMA", "IntakeContracts", "Storage", "PostgresStorage", "TestSupport",
+            "Core", "Bus", "ModuleKit", "Intake", "Mandating", "MandatingContracts", "Networks", "NetworksContracts", "GBOOnboarding", "GBOOnboardingContracts",
+            "AMA", "AMAContracts", "IntakeContracts", "Storage", "PostgresStorage", "TestSupport",
+            .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),

@@ -103,6 +103,38 @@ public final class AMAModule: Module {
                 CREATE TABLE closed_quarter (quarter TEXT PRIMARY KEY);
                 """)
         }
+        // One *running* agreement per participant and werkpost: after an agreement ended, a new
+        // one for the same werkpost is allowed. v1's table-wide UNIQUE forbade it for ever.
+        migrator.registerMigration("ama v4 one running agreement per werkpost") { db in
+            switch db.dialect {
+            case .postgres:
+                try db.execute(sql: "ALTER TABLE agreement DROP CONSTRAINT IF EXISTS agreement_participant_id_werkpost_id_key")
+            case .sqlite:
+                // SQLite cannot drop a constraint: the table is rebuilt (foreign keys are checked after the step).
+                try db.execute(sql: """
+                    CREATE TABLE agreement_v4 (
+                        id TEXT PRIMARY KEY,
+                        participant_id TEXT NOT NULL,
+                        begeleider_id TEXT NOT NULL REFERENCES begeleider(id),
+                        werkpost_id TEXT NOT NULL,
+                        werkpost_name TEXT NOT NULL,
+                        rule_set TEXT NOT NULL,
+                        active_version INTEGER,
+                        permission_valid_until TEXT,
+                        suspended INTEGER NOT NULL DEFAULT 0,
+                        social_economy INTEGER NOT NULL DEFAULT 0,
+                        reassessment_due_on TEXT,
+                        ended_on TEXT,
+                        end_reason TEXT
+                    );
+                    INSERT INTO agreement_v4 SELECT id, participant_id, begeleider_id, werkpost_id, werkpost_name, rule_set, active_version,
+                        permission_valid_until, suspended, social_economy, reassessment_due_on, ended_on, end_reason FROM agreement;
+                    DROP TABLE agreement;
+                    ALTER TABLE agreement_v4 RENAME TO agreement;
+                    """)
+            }
+            try db.execute(sql: "CREATE UNIQUE INDEX agreement_running_werkpost ON agreement (participant_id, werkpost_id) WHERE ended_on IS NULL")
+        }
     }
 
     /// The filing names the participant; the agreement, its annexes and attendance stay (the
@@ -113,7 +145,7 @@ public final class AMAModule: Module {
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let work = AMAWork(transaction: transaction)
-        do {
+        let refused = try transaction.refusable(AMARefusal.self) {
             switch event.type {
             case BegeleiderRecognised.eventType.rawValue: try work.recognise(event.data(as: BegeleiderRecognised.self))
             case BegeleiderMerged.eventType.rawValue: try work.merge(event.data(as: BegeleiderMerged.self))
@@ -129,7 +161,8 @@ public final class AMAModule: Module {
             case Reassessed.eventType.rawValue: try work.reassess(event.data(as: Reassessed.self))
             default: return
             }
-        } catch let refusal as AMARefusal {
+        }
+        if let refusal = refused {
             try transaction.publish(AMARefused(refusedEventId: event.id, refusedType: event.type, agreementId: refusal.agreementId,
                                                code: refusal.code, reason: refusal.reason), subject: refusal.agreementId ?? event.subject)
         }
@@ -138,7 +171,7 @@ public final class AMAModule: Module {
 
 struct AMARefusal: Error {
     let agreementId: String?
-    let code: String
+    let code: AMARefused.Code
     let reason: String
 }
 

@@ -11,7 +11,7 @@ struct AMAWork {
 
     func recognise(_ recognition: BegeleiderRecognised) throws {
         guard recognition.liabilityInsurance, recognition.staff > 0, !recognition.recognitionNumber.isEmpty else {
-            throw AMARefusal(agreementId: nil, code: "recognition-incomplete",
+            throw AMARefusal(agreementId: nil, code: .recognitionIncomplete,
                              reason: "a begeleider is recognised with a recognition number, liability insurance and staff (DOMAIN.md, AMA in detail: recognition of a begeleider)")
         }
         try db.execute(sql: """
@@ -32,11 +32,11 @@ struct AMAWork {
         do {
             rules = try transaction.rules.rules(region: submission.region, offer: .ama, caseStartedOn: start)
         } catch {
-            throw AMARefusal(agreementId: id, code: "no-rules", reason: error.description)
+            throw AMARefusal(agreementId: id, code: .noRules, reason: error.description)
         }
-        guard let ama = rules.ama else { throw AMARefusal(agreementId: id, code: "no-rules", reason: "\(rules.id) has no AMA") }
+        guard let ama = rules.ama else { throw AMARefusal(agreementId: id, code: .noRules, reason: "\(rules.id) has no AMA") }
         guard let sealedFiling = submission.filing else {
-            throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "an agreement is submitted electronically with facility type, recognition number, participant name and INSZ, one scan and a contact e-mail (DOMAIN.md, AMA in detail: electronic submission); `filing` is missing")
+            throw AMARefusal(agreementId: id, code: .filingIncomplete, reason: "an agreement is submitted electronically with facility type, recognition number, participant name and INSZ, one scan and a contact e-mail (DOMAIN.md, AMA in detail: electronic submission); `filing` is missing")
         }
         // Erased: the filing was checked when it was submitted; a replay keeps the agreement without it.
         let filing = sealedFiling.value
@@ -45,13 +45,13 @@ struct AMAWork {
         try checkAnnex(submission.annex, agreementId: id, ama: ama, socialEconomy: socialEconomy, ruleSet: rules.id)
         guard let begeleider = try SQLRow.fetchOne(db, sql: "SELECT facility_type, recognition_number FROM begeleider WHERE id = ? AND ended_on IS NULL",
                                                 arguments: [submission.begeleiderId]) else {
-            throw AMARefusal(agreementId: id, code: "begeleider-not-recognised", reason: "\(submission.begeleiderId) holds no current recognition as AMA begeleider (a merged organisation needs a new one)")
+            throw AMARefusal(agreementId: id, code: .begeleiderNotRecognised, reason: "\(submission.begeleiderId) holds no current recognition as AMA begeleider (a merged organisation needs a new one)")
         }
         if let filing { try checkFiling(filing, submission: submission, begeleider: begeleider, ama: ama) }
-        let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement WHERE participant_id = ? AND werkpost_id = ?)",
+        let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement WHERE participant_id = ? AND werkpost_id = ? AND ended_on IS NULL)",
                                       arguments: [submission.participantId, submission.werkpostId]) ?? false
         guard !taken else {
-            throw AMARefusal(agreementId: id, code: "werkpost-taken", reason: "the participant already has an agreement for werkpost \(submission.werkpostId): one agreement per werkpost (DOMAIN.md, AMA in detail)")
+            throw AMARefusal(agreementId: id, code: .werkpostTaken, reason: "the participant already has a running agreement for werkpost \(submission.werkpostId): one agreement per werkpost (DOMAIN.md, AMA in detail)")
         }
         try db.execute(sql: """
             INSERT INTO agreement (id, participant_id, begeleider_id, werkpost_id, werkpost_name, rule_set, social_economy) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -70,7 +70,7 @@ struct AMAWork {
         let id = submission.agreementId
         let start = submission.annex.startOn
         guard ama.ageAllows(born: submission.birthDate, startingOn: start) else {
-            throw AMARefusal(agreementId: id, code: "age", reason: "AMA participants are over \(ama.olderThan) and under \(ama.youngerThan) on the start date (\(ruleSet); DOMAIN.md, Three offers 2)")
+            throw AMARefusal(agreementId: id, code: .age, reason: "AMA participants are over \(ama.olderThan) and under \(ama.youngerThan) on the start date (\(ruleSet); DOMAIN.md, Three offers 2)")
         }
         let route = submission.accessRoute
         let allowed: Bool = ama.accessRoutes.contains { allowed in
@@ -81,38 +81,41 @@ struct AMAWork {
             }
         }
         guard allowed else {
-            throw AMARefusal(agreementId: id, code: "access-route", reason: "access route \(route.kind.rawValue) does not give access to AMA under \(ruleSet) (DOMAIN.md, AMA in detail: access routes)")
+            throw AMARefusal(agreementId: id, code: .accessRoute, reason: "access route \(route.kind.rawValue) does not give access to AMA under \(ruleSet) (DOMAIN.md, AMA in detail: access routes)")
+        }
+        if let permission = route.permissionOn, permission > start {
+            throw AMARefusal(agreementId: id, code: .permissionAfterStart, reason: "the permission (\(permission)) must be given before the AMA starts (\(start)) (DOMAIN.md, AMA in detail: access routes)")
         }
         switch route.kind {
         case .leefloon:
             guard route.permissionOn != nil else {
-                throw AMARefusal(agreementId: id, code: "access-route", reason: "leefloon gives access with the OCMW's permission; give permissionOn (DOMAIN.md, AMA in detail: access routes b)")
+                throw AMARefusal(agreementId: id, code: .accessRoute, reason: "leefloon gives access with the OCMW's permission; give permissionOn (DOMAIN.md, AMA in detail: access routes b)")
             }
         case .unfitForWork:
             let maximumYears = ama.accessRoutes.compactMap { if case .unfitForWorkWithMedicalAdvice(let years) = $0 { years } else { nil } }.first ?? 0
             guard let permission = route.permissionOn, permission.adding(months: 12 * maximumYears) >= start else {
-                throw AMARefusal(agreementId: id, code: "permission-too-old", reason: "the adviserend arts' permission must be at most \(maximumYears) years old on the start date (DOMAIN.md, AMA in detail: access routes c)")
+                throw AMARefusal(agreementId: id, code: .permissionTooOld, reason: "the adviserend arts' permission must be at most \(maximumYears) years old on the start date (DOMAIN.md, AMA in detail: access routes c)")
             }
             guard route.sameActivity == true else {
-                throw AMARefusal(agreementId: id, code: "not-same-activity", reason: "the adviserend arts' permission must be for this same activity (DOMAIN.md, AMA in detail: access routes c)")
+                throw AMARefusal(agreementId: id, code: .notSameActivity, reason: "the adviserend arts' permission must be for this same activity (DOMAIN.md, AMA in detail: access routes c)")
             }
         default: break
         }
         if let conflict = submission.concurrentSupports.first(where: ama.notCombinableWith.contains) {
-            throw AMARefusal(agreementId: id, code: "concurrent-support", reason: "AMA cannot be combined with \(conflict.rawValue) at the same time (DOMAIN.md, AMA in detail)")
+            throw AMARefusal(agreementId: id, code: .concurrentSupport, reason: "AMA cannot be combined with \(conflict.rawValue) at the same time (DOMAIN.md, AMA in detail)")
         }
     }
 
     private func checkAnnex(_ annex: AgreementSubmitted.Annex, agreementId: String, ama: AMARules, socialEconomy: SocialEconomyRules?, ruleSet: String) throws {
         guard annex.hoursPerDay >= Double(ama.minimumHoursPerDay) else {
-            throw AMARefusal(agreementId: agreementId, code: "minimum-hours", reason: "at least \(ama.minimumHoursPerDay) hours a day under \(ruleSet); the annex says \(annex.hoursPerDay) (DOMAIN.md, AMA in detail: agreement)")
+            throw AMARefusal(agreementId: agreementId, code: .minimumHours, reason: "at least \(ama.minimumHoursPerDay) hours a day under \(ruleSet); the annex says \(annex.hoursPerDay) (DOMAIN.md, AMA in detail: agreement)")
         }
         if let socialEconomy, (annex.hoursPerWeek ?? 0) < Double(socialEconomy.minimumHoursPerWeek) {
-            throw AMARefusal(agreementId: agreementId, code: "minimum-weekly-hours", reason: "AMA sociale economie asks at least \(socialEconomy.minimumHoursPerWeek) hours a week under \(ruleSet); the annex says \(annex.hoursPerWeek.map { "\($0)" } ?? "none") (DOMAIN.md, AMA in detail: AMA sociale economie)")
+            throw AMARefusal(agreementId: agreementId, code: .minimumWeeklyHours, reason: "AMA sociale economie asks at least \(socialEconomy.minimumHoursPerWeek) hours a week under \(ruleSet); the annex says \(annex.hoursPerWeek.map { "\($0)" } ?? "none") (DOMAIN.md, AMA in detail: AMA sociale economie)")
         }
         guard annex.schedule != nil || annex.totalHours != nil, !annex.tasks.isEmpty, !annex.locations.isEmpty,
               !annex.supervisorName.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw AMARefusal(agreementId: agreementId, code: "annex-incomplete", reason: "the annex lists a schedule (or total hours when flexible), tasks, locations, the werkpost supervisor and the start date (DOMAIN.md, AMA in detail: agreement)")
+            throw AMARefusal(agreementId: agreementId, code: .annexIncomplete, reason: "the annex lists a schedule (or total hours when flexible), tasks, locations, the werkpost supervisor and the start date (DOMAIN.md, AMA in detail: agreement)")
         }
     }
 
@@ -120,35 +123,38 @@ struct AMAWork {
     private func checkFiling(_ filing: ElectronicFiling, submission: AgreementSubmitted, begeleider: SQLRow, ama: AMARules) throws {
         let id = submission.agreementId
         guard filing.facilityType == begeleider["facility_type"], filing.recognitionNumber == begeleider["recognition_number"] else {
-            throw AMARefusal(agreementId: id, code: "filing-mismatch", reason: "the facility type and recognition number of the submission must be those of begeleider \(submission.begeleiderId)'s recognition")
+            throw AMARefusal(agreementId: id, code: .filingMismatch, reason: "the facility type and recognition number of the submission must be those of begeleider \(submission.begeleiderId)'s recognition")
+        }
+        guard filing.insz.matches(birthDate: submission.birthDate) else {
+            throw AMARefusal(agreementId: id, code: .inszBirthDate, reason: "the INSZ of the submission does not belong to someone born on the participant's birth date (its first six digits and, for births from 2000, its check digits say otherwise)")
         }
         let nameGiven = !filing.participantName.trimmingCharacters(in: .whitespaces).isEmpty
         let emailParts = filing.contactEmail.split(separator: "@", omittingEmptySubsequences: false)
         let emailValid = emailParts.count == 2 && !emailParts[0].isEmpty && emailParts[1].contains(".") && !filing.contactEmail.contains(" ")
         guard nameGiven, emailValid, !filing.dimonaReference.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "the submission names the participant, gives a contact e-mail address (name@domain) and the Dimona declaration (DOMAIN.md, AMA in detail: electronic submission)")
+            throw AMARefusal(agreementId: id, code: .filingIncomplete, reason: "the submission names the participant, gives a contact e-mail address (name@domain) and the Dimona declaration (DOMAIN.md, AMA in detail: electronic submission)")
         }
         if let end = filing.endOn, end < submission.annex.startOn {
-            throw AMARefusal(agreementId: id, code: "filing-incomplete", reason: "the end date \(end) is before the start date \(submission.annex.startOn)")
+            throw AMARefusal(agreementId: id, code: .filingIncomplete, reason: "the end date \(end) is before the start date \(submission.annex.startOn)")
         }
         guard let stored = try SQLRow.fetchOne(db, sql: "SELECT media_type, bytes FROM attachment WHERE sha256 = ?", arguments: [filing.attachment.sha256]) else {
-            throw AMARefusal(agreementId: id, code: "attachment-missing", reason: "no scan \(filing.attachment.sha256) is stored; store it first (`wzt ama attach FILE`) and submit its reference")
+            throw AMARefusal(agreementId: id, code: .attachmentMissing, reason: "no scan \(filing.attachment.sha256) is stored; store it first (`wzt ama attach FILE`) and submit its reference")
         }
         guard (stored["bytes"] as Int) <= ama.maximumAttachmentBytes else {
-            throw AMARefusal(agreementId: id, code: "attachment-too-large", reason: "the scan has \(stored["bytes"] as Int) bytes; at most \(ama.maximumAttachmentBytes) (DOMAIN.md, AMA in detail: electronic submission)")
+            throw AMARefusal(agreementId: id, code: .attachmentTooLarge, reason: "the scan has \(stored["bytes"] as Int) bytes; at most \(ama.maximumAttachmentBytes) (DOMAIN.md, AMA in detail: electronic submission)")
         }
         guard filing.attachment.mediaType == stored["media_type"], filing.attachment.bytes == stored["bytes"] else {
-            throw AMARefusal(agreementId: id, code: "filing-mismatch", reason: "the attachment reference does not match the stored scan (it is \(stored["media_type"] as String), \(stored["bytes"] as Int) bytes)")
+            throw AMARefusal(agreementId: id, code: .filingMismatch, reason: "the attachment reference does not match the stored scan (it is \(stored["media_type"] as String), \(stored["bytes"] as Int) bytes)")
         }
     }
 
     /// The agreement if it exists and has not ended; refusals name which of the two failed.
     func openAgreement(_ id: String) throws -> SQLRow {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
-            throw AMARefusal(agreementId: id, code: "unknown-agreement", reason: "no agreement \(id)")
+            throw AMARefusal(agreementId: id, code: .unknownAgreement, reason: "no agreement \(id)")
         }
         if let ended: String = row["ended_on"] {
-            throw AMARefusal(agreementId: id, code: "agreement-ended", reason: "agreement \(id) ended on \(ended)")
+            throw AMARefusal(agreementId: id, code: .agreementEnded, reason: "agreement \(id) ended on \(ended)")
         }
         return row
     }
@@ -157,11 +163,11 @@ struct AMAWork {
         let id = amendment.agreementId
         let row = try openAgreement(id)
         guard let active: Int = row["active_version"] else {
-            throw AMARefusal(agreementId: id, code: "invalid-confirmation", reason: "agreement \(id) is not active yet; the first annex is still awaiting confirmation")
+            throw AMARefusal(agreementId: id, code: .invalidConfirmation, reason: "agreement \(id) is not active yet; the first annex is still awaiting confirmation")
         }
         let ruleSet: String = row["rule_set"]
         guard let ama = transaction.rules.ruleSets.first(where: { $0.id == ruleSet })?.ama else {
-            throw AMARefusal(agreementId: id, code: "no-rules", reason: "rule set \(ruleSet) is not loaded")
+            throw AMARefusal(agreementId: id, code: .noRules, reason: "rule set \(ruleSet) is not loaded")
         }
         try checkAnnex(amendment.annex, agreementId: id, ama: ama, socialEconomy: (row["social_economy"] as Bool) ? ama.socialEconomy : nil, ruleSet: ruleSet)
         let latest = try Int.fetchOne(db, sql: "SELECT MAX(version) FROM annex_version WHERE agreement_id = ?", arguments: [id]) ?? active
@@ -175,7 +181,7 @@ struct AMAWork {
                                        arguments: [id, confirmation.annexVersion]) ?? false
         let active: Int? = row["active_version"]
         guard exists, confirmation.annexVersion > (active ?? 0) else {
-            throw AMARefusal(agreementId: id, code: "invalid-confirmation", reason: "annex version \(confirmation.annexVersion) of \(id) is not awaiting confirmation")
+            throw AMARefusal(agreementId: id, code: .invalidConfirmation, reason: "annex version \(confirmation.annexVersion) of \(id) is not awaiting confirmation")
         }
         try db.execute(sql: """
             INSERT INTO annex_confirmation (agreement_id, version, party, confirmed_by, confirmed_on) VALUES (?, ?, ?, ?, ?)
@@ -198,9 +204,9 @@ struct AMAWork {
         let id = renewal.agreementId
         let row = try openAgreement(id)
         guard let version: Int = row["active_version"], let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) else {
-            throw AMARefusal(agreementId: id, code: "unknown-agreement", reason: "no active agreement \(id) with a permission to renew")
+            throw AMARefusal(agreementId: id, code: .unknownAgreement, reason: "no active agreement \(id) with a permission to renew")
         }
-        for stage in PermissionDeadline.Stage.allCases { try cancelIfScheduled(permissionTimer(id, stage, validUntil: current)) }
+        for stage in PermissionDeadline.Stage.allCases { try transaction.cancelTimerIfRunning(permissionTimer(id, stage, validUntil: current)) }
         // A renewal extends from the end of the current permission, or from today when it had lapsed.
         let base = max(current.adding(days: 1), renewal.renewedOn)
         try schedulePermission(id, validUntil: base.adding(months: try renewalMonths(id)).adding(days: -1))

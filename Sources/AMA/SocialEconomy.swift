@@ -11,9 +11,9 @@ extension AMAWork {
         let id = report.agreementId
         let row = try openAgreement(id)
         if let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) {
-            for stage in PermissionDeadline.Stage.allCases { try cancelIfScheduled(permissionTimer(id, stage, validUntil: current)) }
+            for stage in PermissionDeadline.Stage.allCases { try transaction.cancelTimerIfRunning(permissionTimer(id, stage, validUntil: current)) }
         }
-        if let due = (row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try cancelIfScheduled(reassessmentTimer(id, due)) }
+        if let due = (row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
         try db.execute(sql: "UPDATE agreement SET ended_on = ?, end_reason = ? WHERE id = ?", arguments: [report.endedOn.description, report.reason.rawValue, id])
         try transaction.publish(AgreementEnded(agreementId: id, endedOn: report.endedOn, reason: report.reason, ruleSet: row["rule_set"]), subject: id)
     }
@@ -22,9 +22,9 @@ extension AMAWork {
         let id = reassessment.agreementId
         let row = try openAgreement(id)
         guard (row["social_economy"] as Bool), let socialEconomy = try socialEconomyRules(id) else {
-            throw AMARefusal(agreementId: id, code: "not-social-economy", reason: "agreement \(id) is not AMA sociale economie; only those are reassessed yearly")
+            throw AMARefusal(agreementId: id, code: .notSocialEconomy, reason: "agreement \(id) is not AMA sociale economie; only those are reassessed yearly")
         }
-        if let due = (row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try cancelIfScheduled(reassessmentTimer(id, due)) }
+        if let due = (row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
         if reassessment.continues {
             try scheduleReassessment(id, on: reassessment.on.adding(months: socialEconomy.reassessmentMonths))
         } else {
@@ -34,7 +34,7 @@ extension AMAWork {
 
     func setContingent(_ contingent: ContingentSet) throws {
         guard contingent.places >= 0 else {
-            throw AMARefusal(agreementId: nil, code: "contingent", reason: "a contingent is zero or more places, not \(contingent.places)")
+            throw AMARefusal(agreementId: nil, code: .contingent, reason: "a contingent is zero or more places, not \(contingent.places)")
         }
         try db.execute(sql: """
             INSERT INTO contingent (begeleider_id, year, places) VALUES (?, ?, ?)
@@ -42,20 +42,27 @@ extension AMAWork {
             """, arguments: [contingent.begeleiderId, contingent.year, contingent.places])
     }
 
+    /// Attendance may be reported after the agreement ended, for the quarters it ran in: the
+    /// days before the end earn their subsidy.
     func recordAttendance(_ attendance: AttendanceReported) throws {
         let id = attendance.agreementId
-        let row = try openAgreement(id)
+        guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
+            throw AMARefusal(agreementId: id, code: .unknownAgreement, reason: "no agreement \(id)")
+        }
+        if let ended = (row["ended_on"] as String?).flatMap(CalendarDate.init), attendance.quarter.firstDay > ended {
+            throw AMARefusal(agreementId: id, code: .agreementEnded, reason: "agreement \(id) ended on \(ended), before \(attendance.quarter) began")
+        }
         guard (row["social_economy"] as Bool) else {
-            throw AMARefusal(agreementId: id, code: "not-social-economy", reason: "agreement \(id) is not AMA sociale economie; attendance is reported for the sociale economie subsidy only")
+            throw AMARefusal(agreementId: id, code: .notSocialEconomy, reason: "agreement \(id) is not AMA sociale economie; attendance is reported for the sociale economie subsidy only")
         }
         guard (row["active_version"] as Int?) != nil else {
-            throw AMARefusal(agreementId: id, code: "attendance", reason: "agreement \(id) is not active yet: every party confirms it first")
+            throw AMARefusal(agreementId: id, code: .attendance, reason: "agreement \(id) is not active yet: every party confirms it first")
         }
         guard (0...attendance.quarter.days).contains(attendance.attendanceDays) else {
-            throw AMARefusal(agreementId: id, code: "attendance", reason: "\(attendance.quarter) has \(attendance.quarter.days) days; \(attendance.attendanceDays) attendance days cannot be right")
+            throw AMARefusal(agreementId: id, code: .attendance, reason: "\(attendance.quarter) has \(attendance.quarter.days) days; \(attendance.attendanceDays) attendance days cannot be right")
         }
         guard try !isClosed(attendance.quarter) else {
-            throw AMARefusal(agreementId: id, code: "quarter-closed", reason: "\(attendance.quarter) is closed and its subsidy reported; attendance can no longer change")
+            throw AMARefusal(agreementId: id, code: .quarterClosed, reason: "\(attendance.quarter) is closed and its subsidy reported; attendance can no longer change")
         }
         try db.execute(sql: """
             INSERT INTO attendance (agreement_id, quarter, days) VALUES (?, ?, ?)
@@ -68,7 +75,7 @@ extension AMAWork {
     func closeQuarter(_ closing: QuarterClosed) throws {
         let quarter = closing.quarter
         guard try !isClosed(quarter) else {
-            throw AMARefusal(agreementId: nil, code: "quarter-closed", reason: "\(quarter) was closed before; its reports stand")
+            throw AMARefusal(agreementId: nil, code: .quarterClosed, reason: "\(quarter) was closed before; its reports stand")
         }
         try db.execute(sql: "INSERT INTO closed_quarter (quarter) VALUES (?)", arguments: [quarter.description])
         let rows = try SQLRow.fetchAll(db, sql: """
@@ -81,7 +88,7 @@ extension AMAWork {
             for row in attendances {
                 let ruleSet: String = row["rule_set"]
                 guard let rules = transaction.rules.ruleSets.first(where: { $0.id == ruleSet })?.ama?.socialEconomy else {
-                    throw AMARefusal(agreementId: row["id"], code: "no-rules", reason: "rule set \(ruleSet) with AMA sociale economie is not loaded")
+                    throw AMARefusal(agreementId: row["id"], code: .noRules, reason: "rule set \(ruleSet) with AMA sociale economie is not loaded")
                 }
                 lines.append(.init(agreementId: row["id"], attendanceDays: row["days"], subsidyCents: rules.quarterSubsidyCents(attendanceDays: row["days"])))
                 quarterCap = max(quarterCap, rules.quarterSubsidyCents(attendanceDays: quarter.days))
@@ -108,9 +115,6 @@ extension AMAWork {
 
     private func reassessmentTimer(_ id: String, _ due: CalendarDate) -> String { "reassessment-\(id)-\(due)" }
 
-    func cancelIfScheduled(_ timerID: String) throws {
-        if let timer = try? transaction.timer(timerID), timer.status == .scheduled { try transaction.cancelTimer(timerID) }
-    }
 
     private func isClosed(_ quarter: Quarter) throws -> Bool {
         try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM closed_quarter WHERE quarter = ?)", arguments: [quarter.description]) ?? false

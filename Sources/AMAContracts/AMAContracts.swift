@@ -192,20 +192,46 @@ public struct AgreementStatusChanged: EventContract, Hashable {
 }
 
 public struct AMARefused: EventContract, Hashable {
+    /// The refusals this module makes.
+    public enum Code: String, Codable, Sendable, Hashable, CaseIterable {
+        case accessRoute = "access-route"
+        case age
+        case agreementEnded = "agreement-ended"
+        case annexIncomplete = "annex-incomplete"
+        case attachmentMissing = "attachment-missing"
+        case attachmentTooLarge = "attachment-too-large"
+        case attendance
+        case begeleiderNotRecognised = "begeleider-not-recognised"
+        case concurrentSupport = "concurrent-support"
+        case contingent
+        case filingIncomplete = "filing-incomplete"
+        case filingMismatch = "filing-mismatch"
+        case inszBirthDate = "insz-birth-date"
+        case invalidConfirmation = "invalid-confirmation"
+        case minimumHours = "minimum-hours"
+        case minimumWeeklyHours = "minimum-weekly-hours"
+        case noRules = "no-rules"
+        case notSameActivity = "not-same-activity"
+        case notSocialEconomy = "not-social-economy"
+        case permissionAfterStart = "permission-after-start"
+        case permissionTooOld = "permission-too-old"
+        case quarterClosed = "quarter-closed"
+        case recognitionIncomplete = "recognition-incomplete"
+        case unknownAgreement = "unknown-agreement"
+        case werkpostTaken = "werkpost-taken"
+    }
+
     public static let eventType: EventType = "be.wzt.ama.refused"
     public static let dataVersion = 1
     public var refusedEventId: String
     public var refusedType: String
     public var agreementId: String?
-    /// Stable: age, access-route, permission-too-old, not-same-activity, concurrent-support, minimum-hours,
-    /// annex-incomplete, begeleider-not-recognised, werkpost-taken, unknown-agreement, invalid-confirmation, no-rules,
-    /// recognition-incomplete, filing-incomplete, filing-mismatch, attachment-missing, attachment-too-large, agreement-ended,
-    /// not-social-economy, minimum-weekly-hours, attendance, quarter-closed, contingent.
-    public var code: String
+    /// Why, as one of a fixed vocabulary (docs/modules.md lists them, checked against `Code`).
+    public var code: Code
     /// Names the rule, with its DOMAIN.md source.
     public var reason: String
 
-    public init(refusedEventId: String, refusedType: String, agreementId: String?, code: String, reason: String) {
+    public init(refusedEventId: String, refusedType: String, agreementId: String?, code: Code, reason: String) {
         self.refusedEventId = refusedEventId
         self.refusedType = refusedType
         self.agreementId = agreementId

@@ -12,6 +12,14 @@ extension EventLog: EventAppender {}
 /// that pushes them over a link. Runs until shutdown.
 public protocol EventSource: Sendable {
     func deliver(to subscriber: any Subscriber, logger: Logger) async throws
+    /// Whether events for `subscriber` wait unapplied. A module that is behind fires no timer:
+    /// an event in its backlog (a decision in an imported history) may cancel it.
+    func hasBacklog(for subscriber: any Subscriber) async throws -> Bool
+}
+
+extension EventSource {
+    /// A source that cannot see the log's head (a core pushing over a link) never holds timers back.
+    public func hasBacklog(for subscriber: any Subscriber) async throws -> Bool { false }
 }
 
 /// The log in this process, read from the subscriber's cursor by a `Dispatcher`; with a
@@ -30,6 +38,11 @@ public struct LogSource: EventSource {
     public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
         let subscriber = projection.map { ProjectingSubscriber(subscriber, projection: $0) } ?? subscriber
         try await Dispatcher(log: log, subscriber: subscriber, configuration: configuration, logger: logger).run()
+    }
+
+    public func hasBacklog(for subscriber: any Subscriber) async throws -> Bool {
+        let cursor = try await log.cursor(subscriber.subscriptionName)
+        return try await !log.events(after: cursor, matching: subscriber.patterns, limit: 1).isEmpty
     }
 }
 

@@ -17,11 +17,13 @@ public final class GBOOnboardingModule: Module {
 
     public let name = "gbo-onboarding"
     public let contracts: [any EventContract.Type] = GBOOnboardingContracts.all
-    /// Every field of each contract, for the module's one purpose.
+    /// Every field of each contract, for the module's one purpose; of intake's status changes only
+    /// what says whether the person is still advised niet-toeleidbaar.
     public let needs: [Need] = ([
         NietToeleidbaarAdvised.eventType, GBOPartnerRegistered.eventType, LeadPartnerAssigned.eventType,
         RightExplored.eventType, HandbackRequested.eventType,
     ] as [EventType]).map { Need(EventPattern(exactly: $0), for: .gboOnboarding) }
+        + [Need(CaseStatusChanged.self, for: .gboOnboarding, fields: ["caseId", "status", "on", "advice"])]
     public let lifeDomains: [String]
 
     public init(lifeDomains: [String] = GBOOnboardingModule.defaultLifeDomains) { self.lifeDomains = lifeDomains }
@@ -75,16 +77,18 @@ public final class GBOOnboardingModule: Module {
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let onboarding = Onboarding(transaction: transaction, lifeDomains: lifeDomains)
-        do {
+        let refused = try transaction.refusable(GBORefusal.self) {
             switch event.type {
             case NietToeleidbaarAdvised.eventType.rawValue: try onboarding.open(event.data(as: NietToeleidbaarAdvised.self))
             case GBOPartnerRegistered.eventType.rawValue: try onboarding.register(event.data(as: GBOPartnerRegistered.self))
             case LeadPartnerAssigned.eventType.rawValue: try onboarding.assignLead(event.data(as: LeadPartnerAssigned.self))
             case RightExplored.eventType.rawValue: try onboarding.explore(event.data(as: RightExplored.self))
             case HandbackRequested.eventType.rawValue: try onboarding.handBack(event.data(as: HandbackRequested.self))
+            case CaseStatusChanged.eventType.rawValue: try onboarding.followAdvice(event.data(as: CaseStatusChanged.self))
             default: return
             }
-        } catch let refusal as GBORefusal {
+        }
+        if let refusal = refused {
             try transaction.publish(GBORefused(refusedEventId: event.id, refusedType: event.type, fileId: refusal.fileId,
                                                code: refusal.code, reason: refusal.reason), subject: refusal.fileId ?? event.subject)
         }
@@ -93,7 +97,7 @@ public final class GBOOnboardingModule: Module {
 
 struct GBORefusal: Error {
     let fileId: String?
-    let code: String
+    let code: GBORefused.Code
     let reason: String
 }
 
@@ -135,19 +139,24 @@ private struct Onboarding {
             """, arguments: [partner.municipality, partner.organisationId, partner.organisationName, partner.kind.rawValue])
     }
 
+    /// One open file per case: a second welzijn advice while a file is open, or the same advice
+    /// sent again, changes nothing.
     func open(_ advice: NietToeleidbaarAdvised) throws {
         let fileId = "onthaal-\(advice.caseId)-\(advice.advisedOn)"
+        let known = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM onthaal_file WHERE id = ? OR (case_id = ? AND closed_on IS NULL))",
+                                      arguments: [fileId, advice.caseId]) ?? false
+        if known { return }
         guard let municipality = advice.municipality else {
-            throw GBORefusal(fileId: nil, code: "no-municipality", reason: "case \(advice.caseId) has no municipality; GBO partners are local, so the screening advice must name it")
+            throw GBORefusal(fileId: nil, code: .noMunicipality, reason: "case \(advice.caseId) has no municipality; GBO partners are local, so the screening advice must name it")
         }
         let rules: any RegionalRules
         do {
             rules = try transaction.rules.rules(region: advice.region, offer: .gboOnboarding, caseStartedOn: advice.advisedOn)
         } catch {
-            throw GBORefusal(fileId: nil, code: "not-offered", reason: error.description)
+            throw GBORefusal(fileId: nil, code: .notOffered, reason: error.description)
         }
         guard let gbo = rules.gbo else {
-            throw GBORefusal(fileId: nil, code: "not-offered", reason: "\(rules.id) has no GBO onboarding")
+            throw GBORefusal(fileId: nil, code: .notOffered, reason: "\(rules.id) has no GBO onboarding")
         }
         let registered = try SQLRow.fetchAll(db, sql: "SELECT organisation_id, kind FROM gbo_partner WHERE municipality = ? ORDER BY organisation_id", arguments: [municipality])
         let partners = registered.compactMap { row -> OnthaalFileOpened.Partner? in
@@ -155,7 +164,7 @@ private struct Onboarding {
             return OnthaalFileOpened.Partner(organisationId: row["organisation_id"], kind: kind)
         }
         let missing = gbo.partners.subtracting(partners.map(\.kind)).sorted { $0.rawValue < $1.rawValue }
-        try db.execute(sql: "INSERT INTO onthaal_file (id, case_id, region, municipality, rule_set, opened_on) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+        try db.execute(sql: "INSERT INTO onthaal_file (id, case_id, region, municipality, rule_set, opened_on) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [fileId, advice.caseId, advice.region, municipality, rules.id, advice.advisedOn.description])
         for partner in partners {
             try db.execute(sql: "INSERT INTO onthaal_file_partner (file_id, organisation_id, kind) VALUES (?, ?, ?)",
@@ -171,7 +180,7 @@ private struct Onboarding {
         let isPartner = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM onthaal_file_partner WHERE file_id = ? AND organisation_id = ?)",
                                           arguments: [lead.fileId, lead.organisationId]) ?? false
         guard isPartner else {
-            throw GBORefusal(fileId: lead.fileId, code: "not-a-partner", reason: "\(lead.organisationId) is not a GBO partner of file \(lead.fileId); the lead partner is one of the file's partners")
+            throw GBORefusal(fileId: lead.fileId, code: .notAPartner, reason: "\(lead.organisationId) is not a GBO partner of file \(lead.fileId); the lead partner is one of the file's partners")
         }
         try db.execute(sql: "UPDATE onthaal_file SET lead_partner = ? WHERE id = ?", arguments: [lead.organisationId, lead.fileId])
     }
@@ -179,7 +188,7 @@ private struct Onboarding {
     func explore(_ exploration: RightExplored) throws {
         try openFile(exploration.fileId)
         guard lifeDomains.contains(exploration.lifeDomain) else {
-            throw GBORefusal(fileId: exploration.fileId, code: "unknown-life-domain", reason: "\(exploration.lifeDomain) is not a configured life domain; known: \(lifeDomains.joined(separator: ", "))")
+            throw GBORefusal(fileId: exploration.fileId, code: .unknownLifeDomain, reason: "\(exploration.lifeDomain) is not a configured life domain; known: \(lifeDomains.joined(separator: ", "))")
         }
         try db.execute(sql: """
             INSERT INTO right_exploration (file_id, life_domain, right_name, outcome, explored_on) VALUES (?, ?, ?, ?, ?)
@@ -194,14 +203,22 @@ private struct Onboarding {
                                                      requestedOn: handback.requestedOn), subject: caseId)
     }
 
+    /// A new screening advised something other than welzijn: the person is no longer
+    /// niet-toeleidbaar, VDAB's trajectory takes over, and the open file closes on that date.
+    func followAdvice(_ change: CaseStatusChanged) throws {
+        guard change.status == .advised, let advice = change.advice, advice != .welzijn else { return }
+        try db.execute(sql: "UPDATE onthaal_file SET closed_on = ? WHERE case_id = ? AND closed_on IS NULL",
+                       arguments: [change.on.description, change.caseId])
+    }
+
     /// The case id of an open file; refuses unknown and closed files.
     @discardableResult
     private func openFile(_ id: String) throws -> String {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT case_id, closed_on FROM onthaal_file WHERE id = ?", arguments: [id]) else {
-            throw GBORefusal(fileId: id, code: "unknown-file", reason: "no onthaal file \(id)")
+            throw GBORefusal(fileId: id, code: .unknownFile, reason: "no onthaal file \(id)")
         }
         if let closed: String = row["closed_on"] {
-            throw GBORefusal(fileId: id, code: "file-closed", reason: "onthaal file \(id) was closed on \(closed)")
+            throw GBORefusal(fileId: id, code: .fileClosed, reason: "onthaal file \(id) was closed on \(closed)")
         }
         return row["case_id"]
     }

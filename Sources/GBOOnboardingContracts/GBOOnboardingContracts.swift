@@ -130,16 +130,26 @@ public struct RescreeningRequested: EventContract, Hashable {
 }
 
 public struct GBORefused: EventContract, Hashable {
+    /// The refusals this module makes.
+    public enum Code: String, Codable, Sendable, Hashable, CaseIterable {
+        case fileClosed = "file-closed"
+        case noMunicipality = "no-municipality"
+        case notAPartner = "not-a-partner"
+        case notOffered = "not-offered"
+        case unknownFile = "unknown-file"
+        case unknownLifeDomain = "unknown-life-domain"
+    }
+
     public static let eventType: EventType = "be.wzt.gbo.refused"
     public static let dataVersion = 1
     public var refusedEventId: String
     public var refusedType: String
     public var fileId: String?
-    /// Stable: not-offered, no-municipality, unknown-file, file-closed, not-a-partner, unknown-life-domain, no-rules.
-    public var code: String
+    /// Why, as one of a fixed vocabulary (docs/modules.md lists them, checked against `Code`).
+    public var code: Code
     public var reason: String
 
-    public init(refusedEventId: String, refusedType: String, fileId: String?, code: String, reason: String) {
+    public init(refusedEventId: String, refusedType: String, fileId: String?, code: Code, reason: String) {
         self.refusedEventId = refusedEventId
         self.refusedType = refusedType
         self.fileId = fileId

@@ -18,9 +18,12 @@ struct Flow {
 
     // MARK: steps 1-5
 
+    /// The business key is the case id: the same request sent again (same person, same date)
+    /// changes nothing; another request under a case id in use is refused.
     func open(_ request: ScreeningRequested) throws {
-        guard try IntakeCase.fetchOne(db, key: request.caseID) == nil else {
-            throw IntakeRefusal(caseId: request.caseID, code: "duplicate-case", reason: "case \(request.caseID) already exists")
+        if let existing = try IntakeCase.fetchOne(db, key: request.caseID) {
+            if existing.requestedOn == request.requestedOn, existing.insz == (request.insz.value?.digits ?? IntakeCase.erased) { return }
+            throw IntakeRefusal(caseId: request.caseID, code: .duplicateCase, reason: "case \(request.caseID) already exists")
         }
         let requestedOn = request.requestedOn
         var record = IntakeCase(id: request.caseID, insz: request.insz.value?.digits ?? IntakeCase.erased, region: request.region, office: request.office,
@@ -29,11 +32,15 @@ struct Flow {
         try change(&record, to: .requested, on: requestedOn, step: "screening-requested")
     }
 
+    /// A new screening replaces the advice; the same advice sent again (same code, same day)
+    /// changes nothing.
     func advise(_ advice: ScreeningAdvised) throws {
         var record = try intakeCase(advice.caseId, in: Set([.requested, .advised, .serviceRequested, .intake, .rescreeningRequested]), for: "a screening advice")
+        let step = "screening-advised:\(advice.advice.rawValue)"
+        if record.status == .advised, record.advice == advice.advice, let last = try lastStep(of: record.id), last == (step, advice.advisedOn.description) { return }
         record.advice = advice.advice
         record.municipality = advice.municipality ?? record.municipality
-        try change(&record, to: .advised, on: advice.advisedOn, step: "screening-advised:\(advice.advice.rawValue)")
+        try change(&record, to: .advised, on: advice.advisedOn, step: step)
         if advice.advice == .welzijn {
             try transaction.publish(NietToeleidbaarAdvised(caseId: record.id, region: record.region, municipality: record.municipality,
                                                            advisedOn: advice.advisedOn), subject: record.id)
@@ -43,7 +50,7 @@ struct Flow {
     func requestService(_ request: ServiceRequested) throws {
         var record = try intakeCase(request.caseId, in: [.advised], for: "a service request")
         guard record.advice != .welzijn else {
-            throw IntakeRefusal(caseId: record.id, code: "niet-toeleidbaar", reason: "case \(record.id) is advised niet-toeleidbaar (welzijn); a new screening must change the advice before a service request")
+            throw IntakeRefusal(caseId: record.id, code: .nietToeleidbaar, reason: "case \(record.id) is advised niet-toeleidbaar (welzijn); a new screening must change the advice before a service request")
         }
         try change(&record, to: .serviceRequested, on: request.requestedOn, step: "service-requested")
     }
@@ -59,11 +66,14 @@ struct Flow {
         var record = try intakeCase(referral.caseId, in: [.intake], for: "a referral to a casemanager Zorg")
         guard let mandate = try SQLRow.fetchOne(db, sql: "SELECT organisation_id, status FROM intake_mandate WHERE application_id = ?", arguments: [referral.mandateId]),
               (mandate["status"] as String) == MandateStatus.active.rawValue else {
-            throw IntakeRefusal(caseId: record.id, code: "no-active-mandate", reason: "mandate \(referral.mandateId) is not active; only a casemanager Zorg with an active mandate takes referrals")
+            throw IntakeRefusal(caseId: record.id, code: .noActiveMandate, reason: "mandate \(referral.mandateId) is not active; only a casemanager Zorg with an active mandate takes referrals")
         }
         let organisation: String = mandate["organisation_id"]
+        guard referral.casemanagerZorgId != record.casemanagerWerkId else {
+            throw IntakeRefusal(caseId: record.id, code: .samePerson, reason: "one person cannot be both casemanager Werk and casemanager Zorg of a trajectory (\(referral.casemanagerZorgId))")
+        }
         guard organisation != record.casemanagerWerkOrganisation else {
-            throw IntakeRefusal(caseId: record.id, code: "same-organisation", reason: "casemanager Werk and casemanager Zorg of one trajectory cannot come from the same organisation (\(organisation))")
+            throw IntakeRefusal(caseId: record.id, code: .sameOrganisation, reason: "casemanager Werk and casemanager Zorg of one trajectory cannot come from the same organisation (\(organisation))")
         }
         record.mandateId = referral.mandateId
         record.casemanagerZorgId = referral.casemanagerZorgId
@@ -79,7 +89,7 @@ struct Flow {
         do {
             rules = try transaction.rules.rules(region: record.region, offer: .activationTrajectory, caseStartedOn: meeting.heldOn)
         } catch {
-            throw IntakeRefusal(caseId: record.id, code: "no-rules", reason: error.description)
+            throw IntakeRefusal(caseId: record.id, code: .noRules, reason: error.description)
         }
         record.startedOn = meeting.heldOn
         record.ruleSet = rules.id
@@ -92,7 +102,7 @@ struct Flow {
         var record = try intakeCase(plan.caseId, in: [.started], for: "a trajectory plan")
         let rules = try ruleSet(of: record)
         if plan.includesInternship && !rules.activation.internshipsAllowed {
-            throw IntakeRefusal(caseId: record.id, code: "internship-not-allowed", reason: "a stage cannot be part of the plan under \(rules.id)")
+            throw IntakeRefusal(caseId: record.id, code: .internshipNotAllowed, reason: "a stage cannot be part of the plan under \(rules.id)")
         }
         try change(&record, to: .planDrawnUp, on: plan.drawnUpOn, step: "plan-drawn-up")
     }
@@ -101,7 +111,7 @@ struct Flow {
         var record = try intakeCase(approval.caseId, in: [.planDrawnUp], for: "plan approval (a plan is approved after it is drawn up)")
         let rules = try ruleSet(of: record)
         guard approval.approverRole == rules.activation.planApprover else {
-            throw IntakeRefusal(caseId: record.id, code: "wrong-approver", reason: "under \(rules.id) the plan is approved by the \(rules.activation.planApprover.rawValue), not the \(approval.approverRole.rawValue)")
+            throw IntakeRefusal(caseId: record.id, code: .wrongApprover, reason: "under \(rules.id) the plan is approved by the \(rules.activation.planApprover.rawValue), not the \(approval.approverRole.rawValue)")
         }
         try change(&record, to: .planApproved, on: approval.approvedOn, step: "plan-approved")
     }
@@ -110,7 +120,7 @@ struct Flow {
         var record = try intakeCase(referral.caseId, in: [.planApproved], for: "a referral to a network")
         record.networkId = referral.networkId
         try change(&record, to: .referredToNetwork, on: referral.referredOn, step: "referred-to-network")
-        try transaction.publish(ReferralRequested(referralId: "\(record.id)@\(referral.networkId)", networkId: referral.networkId,
+        try transaction.publish(ReferralRequested(referralId: Self.referralId(case: record.id, network: referral.networkId), networkId: referral.networkId,
                                                   caseId: record.id, referredOn: referral.referredOn), subject: record.id)
     }
 
@@ -123,10 +133,12 @@ struct Flow {
         var record = try intakeCase(end.caseId, in: Self.running, for: "the end of a trajectory")
         let rules = try ruleSet(of: record)
         if end.completed, let started = record.startedOn, started.months(until: end.endedOn) < rules.activation.minimumMonths {
-            throw IntakeRefusal(caseId: record.id, code: "too-short", reason: "a trajectory is completed after at least \(rules.activation.minimumMonths) months under \(rules.id); this one ran from \(started) to \(end.endedOn); end it as not completed instead")
+            throw IntakeRefusal(caseId: record.id, code: .tooShort, reason: "a trajectory is completed after at least \(rules.activation.minimumMonths) months under \(rules.id); this one ran from \(started) to \(end.endedOn); end it as not completed instead")
         }
         try cancelLimit(record)
-        if record.status == .inNetwork, let network = record.networkId {
+        // Accepted, waitlisted or still waiting for the outcome, on hold or not: the network
+        // lets go of the case (a place, or a spot on its waitlist) exactly once, here.
+        if let network = record.networkId, [.inNetwork, .referredToNetwork].contains(record.runningStatus) {
             try transaction.publish(PlaceReleased(networkId: network, caseId: record.id, releasedOn: end.endedOn), subject: record.id)
         }
         record.endedOn = end.endedOn
@@ -141,31 +153,37 @@ struct Flow {
         let policy = rules.activation.extensionPolicy
         guard policy.allows(months: extension_.months, previousExtensions: record.extensions, motivated: motivated) else {
             let allowed = policy.maximumExtraMonths.map { "at most \(policy.maximumExtensions) extension(s) of at most \($0) months, with a motivation" } ?? "no extension"
-            throw IntakeRefusal(caseId: record.id, code: "extension-not-allowed", reason: "\(rules.id) allows \(allowed); asked: \(extension_.months) months\(motivated ? "" : " without a motivation") after \(record.extensions) extension(s)")
+            throw IntakeRefusal(caseId: record.id, code: .extensionNotAllowed, reason: "\(rules.id) allows \(allowed); asked: \(extension_.months) months\(motivated ? "" : " without a motivation") after \(record.extensions) extension(s)")
         }
         try cancelLimit(record)
         record.extensions += 1
         record.limitOn = record.limitOn?.adding(months: extension_.months)
         record.limitReached = false
-        try scheduleLimit(record)
-        if record.status == .onHold { try transaction.pauseTimer(limitTimer(record)) }
+        // On hold the limit does not count down; resuming schedules it, moved by the pause.
+        if record.status != .onHold { try scheduleLimit(record) }
         try change(&record, to: record.status, on: extension_.extendedOn, step: "extended:\(extension_.months)")
     }
 
+    /// A pause runs from the day it began to the day it ended (the events' own dates) and moves
+    /// the limit by exactly that many days.
     func changeHold(_ hold: TrajectoryHoldChanged) throws {
         if hold.onHold {
             var record = try intakeCase(hold.caseId, in: Self.running.subtracting([.onHold]), for: "putting a trajectory on hold")
             record.statusBeforeHold = record.status
-            try transaction.pauseTimer(limitTimer(record))
+            record.onHoldSince = hold.on
+            try cancelLimit(record)
             try change(&record, to: .onHold, on: hold.on, step: "on-hold")
         } else {
             var record = try intakeCase(hold.caseId, in: [.onHold], for: "resuming a trajectory")
-            let paused = try transaction.timer(limitTimer(record))
-            try transaction.resumeTimer(limitTimer(record))
-            // The limit moves by the time spent on hold.
-            if let remaining = paused.remaining { record.limitOn = CalendarDate(transaction.now.addingTimeInterval(remaining)) }
+            let since = record.onHoldSince ?? hold.on
+            guard hold.on >= since else {
+                throw IntakeRefusal(caseId: record.id, code: .invalidDate, reason: "case \(record.id) was put on hold on \(since); it cannot resume on \(hold.on), before that")
+            }
+            record.limitOn = record.limitOn?.adding(days: since.days(until: hold.on))
+            if !record.limitReached { try scheduleLimit(record) }
             let previous = record.statusBeforeHold ?? .started
             record.statusBeforeHold = nil
+            record.onHoldSince = nil
             try change(&record, to: previous, on: hold.on, step: "resumed")
         }
     }
@@ -192,33 +210,47 @@ struct Flow {
             """, arguments: [change.applicationId, change.organisationId, change.status.rawValue])
     }
 
+    /// The outcome of this case's own referral (its id is the one `referToNetwork` gave), also
+    /// while the trajectory is on hold: it resumes where the network left it.
     func recordReferral(_ outcome: ReferralOutcome) throws {
-        guard var record = try IntakeCase.fetchOne(db, key: outcome.caseId), record.networkId == outcome.networkId,
-              record.status == .referredToNetwork else { return }
+        guard var record = try IntakeCase.fetchOne(db, key: outcome.caseId), let network = record.networkId,
+              network == outcome.networkId, outcome.referralId == Self.referralId(case: record.id, network: network),
+              record.runningStatus == .referredToNetwork else { return }
+        let next: CaseStatus
+        let step: String
         switch outcome.outcome {
-        case .accepted: try change(&record, to: .inNetwork, on: outcome.on, step: "network-accepted")
-        case .waitlisted: try addStep("network-waitlisted:\(outcome.position ?? 0)", to: record.id, on: outcome.on)
+        case .accepted: (next, step) = (.inNetwork, "network-accepted")
+        case .waitlisted: return try addStep("network-waitlisted:\(outcome.position ?? 0)", to: record.id, on: outcome.on)
         case .rejected:
             record.networkId = nil
-            try change(&record, to: .planApproved, on: outcome.on, step: "network-rejected:\(outcome.code ?? "")")
+            (next, step) = (.planApproved, "network-rejected:\(outcome.code?.rawValue ?? "")")
+        }
+        if record.status == .onHold {
+            record.statusBeforeHold = next
+            try record.update(db)
+            try addStep(step, to: record.id, on: outcome.on)
+        } else {
+            try change(&record, to: next, on: outcome.on, step: step)
         }
     }
+
+    static func referralId(case caseId: String, network networkId: String) -> String { "\(caseId)@\(networkId)" }
 
     // MARK: helpers
 
     private func intakeCase(_ id: String, in statuses: Set<CaseStatus>, for what: String) throws -> IntakeCase {
         guard let record = try IntakeCase.fetchOne(db, key: id) else {
-            throw IntakeRefusal(caseId: id, code: "unknown-case", reason: "no case \(id)")
+            throw IntakeRefusal(caseId: id, code: .unknownCase, reason: "no case \(id)")
         }
         guard statuses.contains(record.status) else {
-            throw IntakeRefusal(caseId: id, code: "invalid-transition", reason: "case \(id) is \(record.status.rawValue); \(what) is not possible now")
+            throw IntakeRefusal(caseId: id, code: .invalidTransition, reason: "case \(id) is \(record.status.rawValue); \(what) is not possible now")
         }
         return record
     }
 
     private func ruleSet(of record: IntakeCase) throws -> any RegionalRules {
         guard let id = record.ruleSet, let rules = transaction.rules.ruleSets.first(where: { $0.id == id }) else {
-            throw IntakeRefusal(caseId: record.id, code: "no-rules", reason: "the rule set of case \(record.id) is not loaded")
+            throw IntakeRefusal(caseId: record.id, code: .noRules, reason: "the rule set of case \(record.id) is not loaded")
         }
         return rules
     }
@@ -234,9 +266,12 @@ struct Flow {
     }
 
     private func cancelLimit(_ record: IntakeCase) throws {
-        if let timer = try? transaction.timer(limitTimer(record)), timer.status == .scheduled || timer.status == .paused {
-            try transaction.cancelTimer(limitTimer(record))
-        }
+        try transaction.cancelTimerIfRunning(limitTimer(record))
+    }
+
+    private func lastStep(of caseId: String) throws -> (String, String)? {
+        try SQLRow.fetchOne(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid DESC LIMIT 1", arguments: [caseId])
+            .map { ($0["step"], $0["step_on"]) }
     }
 
     private func addStep(_ step: String, to caseId: String, on date: CalendarDate) throws {
@@ -251,4 +286,9 @@ struct Flow {
         try transaction.publish(CaseStatusChanged(caseId: record.id, status: status, on: date, ruleSet: record.ruleSet, limitOn: record.limitOn,
                                                   advice: record.advice, eindadvies: record.eindadvies), subject: record.id)
     }
+}
+
+extension IntakeCase {
+    /// Where the trajectory stands, seen through a hold: on hold, the status it will resume to.
+    var runningStatus: CaseStatus { status == .onHold ? statusBeforeHold ?? .started : status }
 }

@@ -16,6 +16,8 @@ public struct IntakeCase: Codable, Sendable, Hashable, SQLRecord {
     public var requestedOn: CalendarDate
     public var status: CaseStatus
     public var statusBeforeHold: CaseStatus?
+    /// The day the current hold began; nil while the trajectory runs.
+    public var onHoldSince: CalendarDate?
     public var advice: AdviceCode?
     public var municipality: String?
     public var casemanagerWerkId: String?
@@ -33,7 +35,7 @@ public struct IntakeCase: Codable, Sendable, Hashable, SQLRecord {
     public var eindadvies: Eindadvies?
 
     enum CodingKeys: String, CodingKey {
-        case id, insz, region, office, requestedOn = "requested_on", status, statusBeforeHold = "status_before_hold", advice, municipality
+        case id, insz, region, office, requestedOn = "requested_on", status, statusBeforeHold = "status_before_hold", onHoldSince = "on_hold_since", advice, municipality
         case casemanagerWerkId = "casemanager_werk_id", casemanagerWerkOrganisation = "casemanager_werk_organisation"
         case casemanagerZorgId = "casemanager_zorg_id", casemanagerZorgOrganisation = "casemanager_zorg_organisation"
         case mandateId = "mandate_id", startedOn = "started_on", ruleSet = "rule_set", limitOn = "limit_on", extensions

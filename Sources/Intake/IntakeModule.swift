@@ -34,7 +34,7 @@ public final class IntakeModule: Module {
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let flow = Flow(event: event, transaction: transaction)
-        do {
+        let refused = try transaction.refusable(IntakeRefusal.self) {
             switch event.type {
             case ScreeningRequested.eventType.rawValue: try flow.open(event.data(as: ScreeningRequested.self))
             case ScreeningAdvised.eventType.rawValue: try flow.advise(event.data(as: ScreeningAdvised.self))
@@ -60,7 +60,8 @@ public final class IntakeModule: Module {
             case RescreeningRequested.eventType.rawValue: try flow.requestRescreening(event.data(as: RescreeningRequested.self))
             default: return
             }
-        } catch let refusal as IntakeRefusal {
+        }
+        if let refusal = refused {
             try transaction.publish(IntakeRefused(refusedEventId: event.id, refusedType: event.type, caseId: refusal.caseId,
                                                   code: refusal.code, reason: refusal.reason), subject: refusal.caseId ?? event.subject)
         }
@@ -69,6 +70,6 @@ public final class IntakeModule: Module {
 
 struct IntakeRefusal: Error {
     let caseId: String?
-    let code: String
+    let code: IntakeRefused.Code
     let reason: String
 }

@@ -44,5 +44,9 @@ enum IntakeSchema {
                 );
                 """)
         }
+        // A pause is measured between the hold's own dates, so the day it began is kept.
+        migrator.registerMigration("intake v2 hold since") { db in
+            try db.execute(sql: "ALTER TABLE intake_case ADD COLUMN on_hold_since TEXT")
+        }
     }
 }

@@ -1,3 +1,5 @@
+import PluginAPI
+
 /// A Belgian national number (INSZ / rijksregisternummer): 11 digits `YYMMDDSSSCC`.
 ///
 /// The check number is 97 − (first 9 digits mod 97); for people born in 2000 or later the
@@ -41,6 +43,20 @@ public struct INSZ: Hashable, Sendable, Codable, CustomStringConvertible {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(digits)
+    }
+
+    /// Whether this number can belong to someone born on `birthDate`: `YYMMDD` is the birth date
+    /// (the month plus 20 or 40 in a bis number; month and day 00 when the date was unknown), and
+    /// the check digits use the leading `2` exactly when the person was born in 2000 or later.
+    public func matches(birthDate: CalendarDate) -> Bool {
+        let numbers = Array(digits.utf8).map { Int($0) - 48 }
+        let (yy, mm, dd) = (numbers[0] * 10 + numbers[1], numbers[2] * 10 + numbers[3], numbers[4] * 10 + numbers[5])
+        let base = numbers[0..<9].reduce(0) { $0 * 10 + $1 }
+        let check = numbers[9] * 10 + numbers[10]
+        let century = birthDate.year >= 2000 ? 97 - (2_000_000_000 + base) % 97 : 97 - base % 97
+        let unknownDate = mm % 20 == 0 && dd == 0
+        let dateMatches = unknownDate || ([0, 20, 40].contains(mm - birthDate.month) && dd == birthDate.day)
+        return check == century && yy == birthDate.year % 100 && dateMatches
     }
 
     /// Masked: an INSZ must never reach a log line by accident.

@@ -73,17 +73,33 @@ public struct TrajectoryLimitReached: EventContract, Hashable {
 
 /// An incoming step was not applied, with a stable code and a reason that says what is wrong.
 public struct IntakeRefused: EventContract, Hashable {
+    /// The refusals this module makes.
+    public enum Code: String, Codable, Sendable, Hashable, CaseIterable {
+        case duplicateCase = "duplicate-case"
+        case extensionNotAllowed = "extension-not-allowed"
+        case internshipNotAllowed = "internship-not-allowed"
+        case invalidDate = "invalid-date"
+        case invalidTransition = "invalid-transition"
+        case nietToeleidbaar = "niet-toeleidbaar"
+        case noActiveMandate = "no-active-mandate"
+        case noRules = "no-rules"
+        case sameOrganisation = "same-organisation"
+        case samePerson = "same-person"
+        case tooShort = "too-short"
+        case unknownCase = "unknown-case"
+        case wrongApprover = "wrong-approver"
+    }
+
     public static let eventType: EventType = "be.wzt.intake.refused"
     public static let dataVersion = 1
     public var refusedEventId: String
     public var refusedType: String
     public var caseId: String?
-    /// Stable: unknown-case, duplicate-case, invalid-transition, niet-toeleidbaar, no-active-mandate, same-organisation,
-    /// wrong-approver, internship-not-allowed, extension-not-allowed, too-short, no-rules.
-    public var code: String
+    /// Why, as one of a fixed vocabulary (docs/modules.md lists them, checked against `Code`).
+    public var code: Code
     public var reason: String
 
-    public init(refusedEventId: String, refusedType: String, caseId: String?, code: String, reason: String) {
+    public init(refusedEventId: String, refusedType: String, caseId: String?, code: Code, reason: String) {
         self.refusedEventId = refusedEventId
         self.refusedType = refusedType
         self.caseId = caseId

@@ -22,7 +22,7 @@ public final class MandatingModule: Module {
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let handling = Handling(event: event, transaction: transaction)
-        do {
+        let refused = try transaction.refusable(Refusal.self) {
             switch event.type {
             case ApplicationReceived.eventType.rawValue: try handling.receive(event.data(as: ApplicationReceived.self))
             case AdmissibilityDecided.eventType.rawValue: try handling.decideAdmissibility(event.data(as: AdmissibilityDecided.self))
@@ -33,7 +33,8 @@ public final class MandatingModule: Module {
             case MandateTermEnded.eventType.rawValue: try handling.endTerm(event.data(as: MandateTermEnded.self))
             default: return
             }
-        } catch let refusal as Refusal {
+        }
+        if let refusal = refused {
             try transaction.publish(MandatingRefused(refusedEventId: event.id, refusedType: event.type, applicationId: refusal.applicationId,
                                                      code: refusal.code, reason: refusal.reason), subject: refusal.applicationId ?? event.subject)
         }
@@ -43,7 +44,7 @@ public final class MandatingModule: Module {
 /// A business refusal: published as `MandatingRefused`, never retried.
 struct Refusal: Error {
     let applicationId: String?
-    let code: String
+    let code: MandatingRefused.Code
     let reason: String
 }
 
@@ -58,24 +59,24 @@ private struct Handling {
     func receive(_ application: ApplicationReceived) throws {
         let id = application.applicationId
         guard try MandateApplication.fetchOne(db, key: id) == nil else {
-            throw Refusal(applicationId: id, code: "duplicate-application", reason: "application \(id) was already received")
+            throw Refusal(applicationId: id, code: .duplicateApplication, reason: "application \(id) was already received")
         }
         let rules: any RegionalRules
         do {
             rules = try transaction.rules.rules(region: application.region, offer: .activationTrajectory, caseStartedOn: application.receivedOn)
         } catch {
-            throw Refusal(applicationId: id, code: "no-rules", reason: error.description)
+            throw Refusal(applicationId: id, code: .noRules, reason: error.description)
         }
         let mandating = rules.mandating
         if let excluded = mandating.excludedOrganisationKinds[application.organisationKind] {
-            throw Refusal(applicationId: id, code: "not-eligible", reason: "\(application.organisationKind.rawValue): \(excluded) (\(rules.id))")
+            throw Refusal(applicationId: id, code: .notEligible, reason: "\(application.organisationKind.rawValue): \(excluded) (\(rules.id))")
         }
         guard mandating.eligibleOrganisationKinds.contains(application.organisationKind) else {
             let eligible = mandating.eligibleOrganisationKinds.map(\.rawValue).sorted().joined(separator: ", ")
-            throw Refusal(applicationId: id, code: "not-eligible", reason: "a \(application.organisationKind.rawValue) cannot be mandated under \(rules.id); eligible: \(eligible)")
+            throw Refusal(applicationId: id, code: .notEligible, reason: "a \(application.organisationKind.rawValue) cannot be mandated under \(rules.id); eligible: \(eligible)")
         }
         if mandating.staffMustKnowICF && !application.icfTrainedStaff {
-            throw Refusal(applicationId: id, code: "icf-training-required", reason: "\(rules.id) requires staff trained in ICF")
+            throw Refusal(applicationId: id, code: .icfTrainingRequired, reason: "\(rules.id) requires staff trained in ICF")
         }
         var decisionDue: CalendarDate?
         switch mandating.procedure {
@@ -83,9 +84,10 @@ private struct Handling {
             decisionDue = mandating.decisionTerms(appliedOn: application.receivedOn)?.admissibility
         case .call(let minimumFacilities):
             try checkCall(application)
-            let facilities = application.facilities?.count ?? 0
+            // A facility named twice is still one facility.
+            let facilities = Set((application.facilities ?? []).map(\.organisationId)).count
             guard facilities >= minimumFacilities else {
-                throw Refusal(applicationId: id, code: "too-few-facilities", reason: "a samenwerkingsverband Zorg needs at least \(minimumFacilities) facilities under \(rules.id); the application names \(facilities)")
+                throw Refusal(applicationId: id, code: .tooFewFacilities, reason: "a samenwerkingsverband Zorg needs at least \(minimumFacilities) different facilities under \(rules.id); the application names \(facilities)")
             }
         }
         var record = MandateApplication(
@@ -101,25 +103,25 @@ private struct Handling {
     private func checkCall(_ application: ApplicationReceived) throws {
         let id = application.applicationId
         guard let callId = application.callId else {
-            throw Refusal(applicationId: id, code: "no-open-call", reason: "under this regime applications answer a mandate call; give callId")
+            throw Refusal(applicationId: id, code: .noOpenCall, reason: "under this regime applications answer a mandate call; give callId")
         }
         guard let call = try MandateCall.fetchOne(db, key: callId) else {
-            throw Refusal(applicationId: id, code: "unknown-call", reason: "no mandate call \(callId)")
+            throw Refusal(applicationId: id, code: .unknownCall, reason: "no mandate call \(callId)")
         }
         guard call.region == application.region, call.werkingsgebied == application.werkingsgebied else {
-            throw Refusal(applicationId: id, code: "no-open-call", reason: "call \(callId) is for \(call.werkingsgebied) in \(call.region), not \(application.werkingsgebied)")
+            throw Refusal(applicationId: id, code: .noOpenCall, reason: "call \(callId) is for \(call.werkingsgebied) in \(call.region), not \(application.werkingsgebied)")
         }
         guard application.receivedOn >= call.opensOn, application.receivedOn <= call.closesOn else {
-            throw Refusal(applicationId: id, code: "no-open-call", reason: "call \(callId) is open from \(call.opensOn) to \(call.closesOn); the application came on \(application.receivedOn)")
+            throw Refusal(applicationId: id, code: .noOpenCall, reason: "call \(callId) is open from \(call.opensOn) to \(call.closesOn); the application came on \(application.receivedOn)")
         }
     }
 
     func openCall(_ call: CallOpened) throws {
         guard call.closesOn >= call.opensOn else {
-            throw Refusal(applicationId: nil, code: "invalid-call", reason: "call \(call.callId) closes (\(call.closesOn)) before it opens (\(call.opensOn))")
+            throw Refusal(applicationId: nil, code: .invalidCall, reason: "call \(call.callId) closes (\(call.closesOn)) before it opens (\(call.opensOn))")
         }
         guard try MandateCall.fetchOne(db, key: call.callId) == nil else {
-            throw Refusal(applicationId: nil, code: "duplicate-call", reason: "call \(call.callId) was already opened")
+            throw Refusal(applicationId: nil, code: .duplicateCall, reason: "call \(call.callId) was already opened")
         }
         try MandateCall(id: call.callId, region: call.region, werkingsgebied: call.werkingsgebied, opensOn: call.opensOn, closesOn: call.closesOn).insert(db)
     }
@@ -128,7 +130,7 @@ private struct Handling {
 
     func decideAdmissibility(_ decision: AdmissibilityDecided) throws {
         var record = try application(decision.applicationId, expecting: [.applied], for: "an admissibility decision")
-        try cancelTimer("admissibility-\(record.id)")
+        try transaction.cancelTimerIfRunning("admissibility-\(record.id)")
         guard decision.admissible else {
             record.decisionDueOn = nil
             return try change(&record, to: .inadmissible, on: decision.decidedOn, reason: decision.reason)
@@ -141,7 +143,7 @@ private struct Handling {
 
     func decideMerits(_ decision: MeritsDecided) throws {
         var record = try application(decision.applicationId, expecting: [.admissible], for: "a decision on the merits")
-        try cancelTimer("merits-\(record.id)")
+        try transaction.cancelTimerIfRunning("merits-\(record.id)")
         record.decisionDueOn = nil
         guard decision.granted else {
             return try change(&record, to: .refused, on: decision.decidedOn, reason: decision.reason)
@@ -158,7 +160,7 @@ private struct Handling {
 
     func withdraw(_ withdrawal: MandateWithdrawn) throws {
         var record = try application(withdrawal.applicationId, expecting: [.active], for: "a withdrawal")
-        try cancelTimer("term-\(record.id)")
+        try transaction.cancelTimerIfRunning("term-\(record.id)")
         try change(&record, to: .withdrawn, on: withdrawal.withdrawnOn, reason: withdrawal.reason)
     }
 
@@ -178,18 +180,18 @@ private struct Handling {
 
     private func application(_ id: String, expecting statuses: Set<MandateStatus>, for what: String) throws -> MandateApplication {
         guard let record = try MandateApplication.fetchOne(db, key: id) else {
-            throw Refusal(applicationId: id, code: "unknown-application", reason: "no application \(id)")
+            throw Refusal(applicationId: id, code: .unknownApplication, reason: "no application \(id)")
         }
         guard statuses.contains(record.status) else {
             let expected = statuses.map(\.rawValue).sorted().joined(separator: " or ")
-            throw Refusal(applicationId: id, code: "invalid-transition", reason: "application \(id) is \(record.status.rawValue); \(what) needs it \(expected)")
+            throw Refusal(applicationId: id, code: .invalidTransition, reason: "application \(id) is \(record.status.rawValue); \(what) needs it \(expected)")
         }
         return record
     }
 
     private func ruleSet(of record: MandateApplication) throws -> any RegionalRules {
         guard let rules = transaction.rules.ruleSets.first(where: { $0.id == record.ruleSet }) else {
-            throw Refusal(applicationId: record.id, code: "no-rules", reason: "rule set \(record.ruleSet) of application \(record.id) is not loaded")
+            throw Refusal(applicationId: record.id, code: .noRules, reason: "rule set \(record.ruleSet) of application \(record.id) is not loaded")
         }
         return rules
     }
@@ -200,11 +202,6 @@ private struct Handling {
                                  publish: DecisionOverdue(applicationId: record.id, decision: decision, dueOn: dueOn), subject: record.id)
     }
 
-    private func cancelTimer(_ id: String) throws {
-        if let timer = try? transaction.timer(id), timer.status == .scheduled || timer.status == .paused {
-            try transaction.cancelTimer(id)
-        }
-    }
 
     private func change(_ record: inout MandateApplication, to status: MandateStatus, on date: CalendarDate, reason: String? = nil) throws {
         record.status = status

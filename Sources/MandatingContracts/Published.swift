@@ -77,18 +77,32 @@ public struct MandateTermEnded: EventContract, Hashable {
 
 /// An incoming event was not applied: the rules or the status of the application forbid it.
 public struct MandatingRefused: EventContract, Hashable {
+    /// The refusals this module makes.
+    public enum Code: String, Codable, Sendable, Hashable, CaseIterable {
+        case duplicateApplication = "duplicate-application"
+        case duplicateCall = "duplicate-call"
+        case icfTrainingRequired = "icf-training-required"
+        case invalidCall = "invalid-call"
+        case invalidTransition = "invalid-transition"
+        case noOpenCall = "no-open-call"
+        case noRules = "no-rules"
+        case notEligible = "not-eligible"
+        case tooFewFacilities = "too-few-facilities"
+        case unknownApplication = "unknown-application"
+        case unknownCall = "unknown-call"
+    }
+
     public static let eventType: EventType = "be.wzt.mandating.refused"
     public static let dataVersion = 1
 
     public var refusedEventId: String
     public var refusedType: String
     public var applicationId: String?
-    /// Stable: not-eligible, icf-training-required, no-open-call, too-few-facilities, unknown-application,
-    /// unknown-call, invalid-transition, duplicate-application, no-rules.
-    public var code: String
+    /// Why, as one of a fixed vocabulary (docs/modules.md lists them, checked against `Code`).
+    public var code: Code
     public var reason: String
 
-    public init(refusedEventId: String, refusedType: String, applicationId: String?, code: String, reason: String) {
+    public init(refusedEventId: String, refusedType: String, applicationId: String?, code: Code, reason: String) {
         self.refusedEventId = refusedEventId
         self.refusedType = refusedType
         self.applicationId = applicationId

@@ -67,18 +67,22 @@ public final class ManualClock: BusClock {
 }
 
 extension CalendarDate {
-    /// Midnight at the start of this day, UTC: when a deadline "on the day after" begins.
+    /// Legal days are Belgian calendar days: Europe/Brussels from tzdata, with summer time. Where
+    /// tzdata is missing, Central European Time without summer time is the nearest honest answer.
+    public static let legalTimeZone = TimeZone(identifier: "Europe/Brussels") ?? TimeZone(secondsFromGMT: 3600) ?? .gmt
+
+    /// Midnight at the start of this day in Brussels: when a term that ran through the day
+    /// before is overdue, and when a deadline "on" this day fires. Midnight is never skipped
+    /// there (summer time starts and ends at night), so the offset of that moment is the day's.
     public var startOfDay: Date {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        return calendar.date(from: DateComponents(year: year, month: month, day: day))!
+        let utcMidnight = Date(timeIntervalSince1970: TimeInterval(daysSinceEpoch) * 86_400)
+        let guess = utcMidnight.addingTimeInterval(-TimeInterval(Self.legalTimeZone.secondsFromGMT(for: utcMidnight)))
+        return utcMidnight.addingTimeInterval(-TimeInterval(Self.legalTimeZone.secondsFromGMT(for: guess)))
     }
 
-    /// The day `date` falls on, UTC.
+    /// The day `date` falls on in Brussels.
     public init(_ date: Date) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        self = CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        let local = date.timeIntervalSince1970 + TimeInterval(Self.legalTimeZone.secondsFromGMT(for: date))
+        self.init(daysSinceEpoch: Int((local / 86_400).rounded(.down)))
     }
 }

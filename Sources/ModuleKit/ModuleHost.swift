@@ -67,14 +67,23 @@ public final class ModuleHost: Service {
 
 extension ModuleHost {
     /// Fires due timers through the outbox, then sleeps until the next one is due or a
-    /// transaction changes the timers. Ends when cancelled.
+    /// transaction changes the timers. While the module is behind the log, a due timer waits
+    /// until the backlog is applied: a history imported late gives the events it gave live.
+    /// Ends when cancelled.
     func runTimers() async throws {
-        let (store, clock, relay, changed) = (self.store, context.clock, context.relay, context.timersChanged)
+        let (store, clock, relay, changed, source, subscriber) = (self.store, context.clock, context.relay, context.timersChanged, self.source, self.subscriber)
         while !Task.isCancelled {
             do {
-                if try await store.fireDueTimers(now: clock.now()) > 0 { try await relay.flush() }
-                let next = try await store.nextTimerDue()
-                await withTaskGroup(of: Void.self) { group in
+                var next = try await store.nextTimerDue()
+                if let due = next, due <= clock.now() {
+                    if try await source.hasBacklog(for: subscriber) {
+                        try await Task.sleep(for: .milliseconds(20))
+                        continue
+                    }
+                    if try await store.fireDueTimers(now: clock.now()) > 0 { try await relay.flush() }
+                    next = try await store.nextTimerDue()
+                }
+                await withTaskGroup(of: Void.self) { [next] group in
                     if let next { group.addTask { try? await clock.sleep(until: next) } }
                     group.addTask { await changed.wait() }
                     await group.next()

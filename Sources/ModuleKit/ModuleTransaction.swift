@@ -1,5 +1,6 @@
 import Bus
 import Foundation
+import PluginAPI
 import Storage
 
 /// One transaction of a module's database: its tables through `db`, and `publish` for events
@@ -11,7 +12,8 @@ public final class ModuleTransaction {
     let purpose: Purpose?
     let decoder: EnvelopeDecoder
     let cause: IncomingEvent?
-    /// The module's clock at the start of the transaction.
+    /// The module's clock at the start of the transaction: when it was processed, which is
+    /// bookkeeping only. Domain dates come from the events (`eventTime`, the data's own dates).
     public let now: Date
     /// The regional rule sets.
     public let rules: RuleBook
@@ -31,11 +33,11 @@ public final class ModuleTransaction {
 
     /// Queues `data` in the outbox. The envelope is checked against its contract now, so a
     /// mistake fails this transaction instead of reaching the bus. Returns the event id.
+    /// `time` defaults to `eventTime`: what a fact causes happens when the fact did.
     @discardableResult
-    /// `time` defaults to the module clock's now, the time the transaction started.
     public func publish<T: EventContract>(_ data: T, subject: String?, time: Date? = nil) throws -> String {
-        let time = time ?? now
-        let id = EventID.make(at: time)
+        let time = time ?? eventTime
+        let id = EventID.make(at: now)
         let json = try envelope(data, subject: subject, id: id, time: time, actor: origin.actor)
         try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [id, Data(json)])
         published += 1
@@ -45,6 +47,33 @@ public final class ModuleTransaction {
     /// Runs `action` once this transaction has committed (never when it rolls back).
     public func afterCommit(_ action: @escaping @Sendable () -> Void) {
         committed.append(action)
+    }
+
+    /// When the fact being handled happened: its envelope's `time`, else (a publisher that left it
+    /// out, or work without a cause) the moment the transaction started.
+    public var eventTime: Date { origin.time ?? now }
+
+    /// The Belgian calendar day of `eventTime`, for facts whose data carry no date of their own.
+    public var eventDate: CalendarDate { CalendarDate(eventTime) }
+
+    /// Runs `handling` in a savepoint. A refusal of type `R` undoes all that `handling` did (rows,
+    /// outbox, timers, after-commit actions) and is returned for the module to publish: a refused
+    /// event changes no table. Any other error is thrown, which rolls back the whole delivery and
+    /// asks for a retry.
+    public func refusable<R: Error>(_ refusal: R.Type, _ handling: () throws -> Void) throws -> R? {
+        let before = (published, scheduledTimers, committed.count)
+        try db.execute(sql: "SAVEPOINT wzt_refusable")
+        do {
+            try handling()
+            try db.execute(sql: "RELEASE SAVEPOINT wzt_refusable")
+            return nil
+        } catch let refused as R {
+            try db.execute(sql: "ROLLBACK TO SAVEPOINT wzt_refusable")
+            try db.execute(sql: "RELEASE SAVEPOINT wzt_refusable")
+            (published, scheduledTimers) = (before.0, before.1)
+            committed.removeSubrange(before.2...)
+            return refused
+        }
     }
 
     /// What is left to do once the transaction commits.
@@ -78,9 +107,10 @@ public final class ModuleTransaction {
     /// id when it started the chain), who caused it, and its purpose. Without a cause, or from a
     /// system publisher, the module acts on its own account for its own purpose. Computed once
     /// per transaction: it parses the cause's envelope.
-    lazy var origin: (correlationID: String?, actor: Actor, purpose: Purpose?) = {
-        guard let cause else { return (nil, .module(module), purpose) }
+    lazy var origin: (correlationID: String?, actor: Actor, purpose: Purpose?, time: Date?) = {
+        guard let cause else { return (nil, .module(module), purpose, nil) }
         let envelope = try? decoder.decode(cause.json)
-        return (envelope?.correlationID ?? cause.id, envelope?.actor ?? .module(module), envelope?.purpose ?? purpose)
+        return (envelope?.correlationID ?? cause.id, envelope?.actor ?? .module(module), envelope?.purpose ?? purpose,
+                envelope?.time.flatMap(EventTime.parse))
     }()
 }

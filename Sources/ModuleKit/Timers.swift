@@ -6,14 +6,14 @@ import Storage
 /// it survives restarts; it fires once, through the outbox.
 public struct ScheduledTimer: Sendable, Hashable {
     public enum Status: String, Sendable {
+        /// `paused` is no longer set: a pause is a legal fact with its own dates, which the module
+        /// that owns the deadline turns into a new due date. Older databases may still hold it.
         case scheduled, paused, fired, cancelled
     }
 
     public let id: String
     public let dueAt: Date
     public let status: Status
-    /// While paused: how much time was left when it was paused.
-    public let remaining: TimeInterval?
 }
 
 /// Timer errors name the timer and what state it is in.
@@ -36,24 +36,6 @@ extension ModuleTransaction {
         scheduledTimers += 1
     }
 
-    /// Stops the countdown; `resumeTimer` restarts it with the time that was left.
-    public func pauseTimer(_ id: String) throws {
-        let timer = try self.timer(id)
-        guard timer.status == .scheduled else { throw TimerError(description: "timer \(id) is \(timer.status.rawValue), not scheduled; only a running timer can be paused") }
-        try db.execute(sql: "UPDATE wzt_timers SET status = 'paused', remaining = ? WHERE id = ?",
-                       arguments: [max(0, timer.dueAt.timeIntervalSince(now)), id])
-    }
-
-    public func resumeTimer(_ id: String) throws {
-        let timer = try self.timer(id)
-        guard timer.status == .paused, let remaining = timer.remaining else {
-            throw TimerError(description: "timer \(id) is \(timer.status.rawValue), not paused")
-        }
-        try db.execute(sql: "UPDATE wzt_timers SET status = 'scheduled', due_at = ?, remaining = NULL WHERE id = ?",
-                       arguments: [now.addingTimeInterval(remaining).timeIntervalSince1970, id])
-        scheduledTimers += 1
-    }
-
     /// Cancels a timer that has not fired; cancelling one that has fired or does not exist is an error.
     public func cancelTimer(_ id: String) throws {
         let timer = try self.timer(id)
@@ -61,6 +43,11 @@ extension ModuleTransaction {
             throw TimerError(description: "timer \(id) is \(timer.status.rawValue) and cannot be cancelled")
         }
         try db.execute(sql: "UPDATE wzt_timers SET status = 'cancelled' WHERE id = ?", arguments: [id])
+    }
+
+    /// Cancels the timer if it exists and has neither fired nor been cancelled; a no-op otherwise.
+    public func cancelTimerIfRunning(_ id: String) throws {
+        try db.execute(sql: "UPDATE wzt_timers SET status = 'cancelled' WHERE id = ? AND status IN ('scheduled', 'paused')", arguments: [id])
     }
 
     public func timer(_ id: String) throws -> ScheduledTimer {
@@ -71,12 +58,12 @@ extension ModuleTransaction {
 
 extension ScheduledTimer {
     static func fetch(_ db: any SQLDatabase, id: String) throws -> ScheduledTimer? {
-        try SQLRow.fetchOne(db, sql: "SELECT id, due_at, status, remaining FROM wzt_timers WHERE id = ?", arguments: [id]).map(ScheduledTimer.init(row:))
+        try SQLRow.fetchOne(db, sql: "SELECT id, due_at, status FROM wzt_timers WHERE id = ?", arguments: [id]).map(ScheduledTimer.init(row:))
     }
 
     init(row: SQLRow) {
         self.init(id: row["id"], dueAt: Date(timeIntervalSince1970: row["due_at"]),
-                  status: Status(rawValue: row["status"]) ?? .scheduled, remaining: row["remaining"])
+                  status: Status(rawValue: row["status"]) ?? .scheduled)
     }
 }
 
@@ -89,14 +76,16 @@ extension ModuleStore {
     }
 
     /// Marks every timer due at `now` as fired and puts its event in the outbox, in one
-    /// transaction: a timer fires once even if the process dies right after.
+    /// transaction: a timer fires once even if the process dies right after. The event is dated
+    /// when it was due, not when it fired: a deadline that passed while the node was down, or
+    /// during an import, says the same as one that fired on time.
     func fireDueTimers(now: Date) async throws -> Int {
         try await database.write { db in
-            let due = try SQLRow.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
+            let due = try SQLRow.fetchAll(db, sql: "SELECT id, due_at, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
                                        arguments: [now.timeIntervalSince1970])
             for row in due {
                 let envelope: Data = row["envelope"]
-                let fired = try Self.stamp(envelope, firedAt: now)
+                let fired = try Self.stamp(envelope, firedAt: now, dueAt: Date(timeIntervalSince1970: row["due_at"]))
                 try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [fired.id, fired.json])
                 try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [row["id"] as String])
             }
@@ -104,14 +93,14 @@ extension ModuleStore {
         }
     }
 
-    /// The scheduled envelope with a fresh id and the moment it actually fired.
-    private static func stamp(_ envelope: Data, firedAt now: Date) throws -> (id: String, json: Data) {
+    /// The scheduled envelope with a fresh id, dated when it was due.
+    private static func stamp(_ envelope: Data, firedAt now: Date, dueAt: Date) throws -> (id: String, json: Data) {
         guard var object = try JSONSerialization.jsonObject(with: envelope) as? [String: Any] else {
             throw TimerError(description: "a stored timer envelope is not a JSON object")
         }
         let id = EventID.make(at: now)
         object["id"] = id
-        object["time"] = EventTime.format(now)
+        object["time"] = EventTime.format(dueAt)
         return (id, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
     }
 }

@@ -22,7 +22,7 @@ public final class NetworksModule: Module {
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let work = NetworkWork(transaction: transaction)
-        do {
+        let refused = try transaction.refusable(NetworkRefusal.self) {
             switch event.type {
             case NetworkRegistered.eventType.rawValue: try work.register(event.data(as: NetworkRegistered.self))
             case PartnerJoined.eventType.rawValue: try work.join(event.data(as: PartnerJoined.self))
@@ -32,7 +32,8 @@ public final class NetworksModule: Module {
             case PlaceReleased.eventType.rawValue: try work.release(event.data(as: PlaceReleased.self))
             default: return
             }
-        } catch let refusal as NetworkRefusal {
+        }
+        if let refusal = refused {
             try transaction.publish(NetworksRefused(refusedEventId: event.id, refusedType: event.type, networkId: refusal.networkId,
                                                     code: refusal.code, reason: refusal.reason), subject: refusal.networkId ?? event.subject)
         }
@@ -41,7 +42,7 @@ public final class NetworksModule: Module {
 
 struct NetworkRefusal: Error {
     let networkId: String?
-    let code: String
+    let code: NetworksRefused.Code
     let reason: String
 }
 
@@ -77,10 +78,10 @@ private struct NetworkWork {
 
     func register(_ network: NetworkRegistered) throws {
         guard network.capacity >= 0 else {
-            throw NetworkRefusal(networkId: network.networkId, code: "invalid-capacity", reason: "capacity must be 0 or more places; got \(network.capacity)")
+            throw NetworkRefusal(networkId: network.networkId, code: .invalidCapacity, reason: "capacity must be 0 or more places; got \(network.capacity)")
         }
         guard try !exists(network.networkId) else {
-            throw NetworkRefusal(networkId: network.networkId, code: "duplicate-network", reason: "network \(network.networkId) is already registered")
+            throw NetworkRefusal(networkId: network.networkId, code: .duplicateNetwork, reason: "network \(network.networkId) is already registered")
         }
         try db.execute(sql: "INSERT INTO network (id, name, region, werkingsgebied, coordinator, capacity) VALUES (?, ?, ?, ?, ?, ?)",
                        arguments: [network.networkId, network.name, network.region, network.werkingsgebied, network.coordinatorOrganisationId, network.capacity])
@@ -98,20 +99,20 @@ private struct NetworkWork {
         let row = try network(request.networkId)
         let id = request.networkId
         if let since: String = row["active_since"] {
-            throw NetworkRefusal(networkId: id, code: "already-active", reason: "network \(id) is active since \(since)")
+            throw NetworkRefusal(networkId: id, code: .alreadyActive, reason: "network \(id) is active since \(since)")
         }
         let region: String = row["region"]
         let rules: any RegionalRules
         do {
             rules = try transaction.rules.rules(region: region, offer: .activationTrajectory, caseStartedOn: request.requestedOn)
         } catch {
-            throw NetworkRefusal(networkId: id, code: "no-rules", reason: error.description)
+            throw NetworkRefusal(networkId: id, code: .noRules, reason: error.description)
         }
         let kinds = Set(try String.fetchAll(db, sql: "SELECT kind FROM network_partner WHERE network_id = ?", arguments: [id]).compactMap(OrganisationKind.init(rawValue:)))
         let missing = rules.networks.missingPartners(given: kinds)
         guard missing.isEmpty else {
             let names = missing.map { "one of " + $0.map(\.rawValue).sorted().joined(separator: ", ") }.joined(separator: "; ")
-            throw NetworkRefusal(networkId: id, code: "missing-mandatory-partner", reason: "network \(id) cannot be activated under \(rules.id): it lacks a mandatory partner: \(names)")
+            throw NetworkRefusal(networkId: id, code: .missingMandatoryPartner, reason: "network \(id) cannot be activated under \(rules.id): it lacks a mandatory partner: \(names)")
         }
         try db.execute(sql: "UPDATE network SET active_since = ?, rule_set = ? WHERE id = ?", arguments: [request.requestedOn.description, rules.id, id])
         try transaction.publish(NetworkActivated(networkId: id, region: region, werkingsgebied: row["werkingsgebied"], ruleSet: rules.id,
@@ -121,28 +122,34 @@ private struct NetworkWork {
     func changeCapacity(_ change: CapacityChanged) throws {
         _ = try network(change.networkId)
         guard change.capacity >= 0 else {
-            throw NetworkRefusal(networkId: change.networkId, code: "invalid-capacity", reason: "capacity must be 0 or more places; got \(change.capacity)")
+            throw NetworkRefusal(networkId: change.networkId, code: .invalidCapacity, reason: "capacity must be 0 or more places; got \(change.capacity)")
         }
         try db.execute(sql: "UPDATE network SET capacity = ? WHERE id = ?", arguments: [change.capacity, change.networkId])
-        try admitFromWaitlist(change.networkId, on: nil)
+        try admitFromWaitlist(change.networkId, on: transaction.eventDate)
     }
 
     func refer(_ referral: ReferralRequested) throws {
-        func outcome(_ kind: ReferralOutcome.Outcome, position: Int? = nil, code: String? = nil, reason: String? = nil) throws {
+        func outcome(_ kind: ReferralOutcome.Outcome, position: Int? = nil, code: ReferralOutcome.RejectionCode? = nil, reason: String? = nil) throws {
             try transaction.publish(ReferralOutcome(referralId: referral.referralId, networkId: referral.networkId, caseId: referral.caseId,
                                                     outcome: kind, on: referral.referredOn, position: position, code: code, reason: reason),
                                     subject: referral.caseId)
         }
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [referral.networkId]) else {
-            return try outcome(.rejected, code: "unknown-network", reason: "no network \(referral.networkId)")
+            return try outcome(.rejected, code: .unknownNetwork, reason: "no network \(referral.networkId)")
         }
         guard (row["active_since"] as String?) != nil else {
-            return try outcome(.rejected, code: "network-not-active", reason: "network \(referral.networkId) is not active yet")
+            return try outcome(.rejected, code: .networkNotActive, reason: "network \(referral.networkId) is not active yet")
+        }
+        if let earlier = try SQLRow.fetchOne(db, sql: "SELECT network_id, case_id, state FROM referral WHERE id = ?", arguments: [referral.referralId]) {
+            // The same referral sent again (a system retrying with a new event id) is one referral.
+            let open = ["accepted", "waitlisted"].contains(earlier["state"] as String)
+            if open, earlier["network_id"] == referral.networkId, earlier["case_id"] == referral.caseId { return }
+            return try outcome(.rejected, code: .referralIdUsed, reason: "referral \(referral.referralId) was used before; a new referral needs an id of its own")
         }
         let open = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referral WHERE network_id = ? AND case_id = ? AND state IN ('accepted', 'waitlisted')",
                                     arguments: [referral.networkId, referral.caseId]) ?? 0
         guard open == 0 else {
-            return try outcome(.rejected, code: "already-referred", reason: "case \(referral.caseId) is already in or waiting for network \(referral.networkId)")
+            return try outcome(.rejected, code: .alreadyReferred, reason: "case \(referral.caseId) is already in or waiting for network \(referral.networkId)")
         }
         let capacity: Int = row["capacity"]
         let occupied = try occupiedPlaces(referral.networkId)
@@ -156,18 +163,24 @@ private struct NetworkWork {
         }
     }
 
+    /// The case leaves the network: its place, or its spot on the waitlist, is freed once.
     func release(_ release: PlaceReleased) throws {
         _ = try network(release.networkId)
-        try db.execute(sql: "UPDATE referral SET state = 'released' WHERE network_id = ? AND case_id = ? AND state = 'accepted'",
+        try db.execute(sql: "UPDATE referral SET state = 'released', queued_at = NULL WHERE network_id = ? AND case_id = ? AND state IN ('accepted', 'waitlisted')",
                        arguments: [release.networkId, release.caseId])
         guard db.changesCount == 1 else {
-            throw NetworkRefusal(networkId: release.networkId, code: "not-in-network", reason: "case \(release.caseId) holds no place in network \(release.networkId)")
+            let releasedBefore = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM referral WHERE network_id = ? AND case_id = ? AND state = 'released')",
+                                                   arguments: [release.networkId, release.caseId]) ?? false
+            // The same release sent again changes nothing.
+            if releasedBefore { return }
+            throw NetworkRefusal(networkId: release.networkId, code: .notInNetwork, reason: "case \(release.caseId) holds no place in and is not waiting for network \(release.networkId)")
         }
         try admitFromWaitlist(release.networkId, on: release.releasedOn)
     }
 
-    /// Accepts waiting referrals, first come first served, while places are free.
-    private func admitFromWaitlist(_ networkId: String, on date: CalendarDate?) throws {
+    /// Accepts waiting referrals, first come first served, while places are free, dated by the
+    /// fact that freed the place.
+    private func admitFromWaitlist(_ networkId: String, on date: CalendarDate) throws {
         let capacity = try Int.fetchOne(db, sql: "SELECT capacity FROM network WHERE id = ?", arguments: [networkId]) ?? 0
         var free = capacity - (try occupiedPlaces(networkId))
         let waiting = try SQLRow.fetchAll(db, sql: "SELECT id, case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [networkId])
@@ -175,7 +188,7 @@ private struct NetworkWork {
             let referralId: String = row["id"], caseId: String = row["case_id"]
             try db.execute(sql: "UPDATE referral SET state = 'accepted', queued_at = NULL WHERE id = ?", arguments: [referralId])
             try transaction.publish(ReferralOutcome(referralId: referralId, networkId: networkId, caseId: caseId, outcome: .accepted,
-                                                    on: date ?? CalendarDate(transaction.now)), subject: caseId)
+                                                    on: date), subject: caseId)
             free -= 1
         }
     }
@@ -184,7 +197,6 @@ private struct NetworkWork {
         let queue = state == "waitlisted" ? (try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(queued_at), 0) + 1 FROM referral")) : nil
         try db.execute(sql: """
             INSERT INTO referral (id, network_id, case_id, referred_on, state, queued_at) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(id) DO NOTHING
             """, arguments: [referral.referralId, referral.networkId, referral.caseId, referral.referredOn.description, state, queue])
     }
 
@@ -198,7 +210,7 @@ private struct NetworkWork {
 
     private func network(_ id: String) throws -> SQLRow {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM network WHERE id = ?", arguments: [id]) else {
-            throw NetworkRefusal(networkId: id, code: "unknown-network", reason: "no network \(id)")
+            throw NetworkRefusal(networkId: id, code: .unknownNetwork, reason: "no network \(id)")
         }
         return row
     }

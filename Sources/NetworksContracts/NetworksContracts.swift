@@ -122,6 +122,14 @@ public struct NetworkActivated: EventContract, Hashable {
 
 /// The outcome of a referral, for the referrer.
 public struct ReferralOutcome: EventContract, Hashable {
+    /// Why a referral was rejected.
+    public enum RejectionCode: String, Codable, Sendable, Hashable, CaseIterable {
+        case alreadyReferred = "already-referred"
+        case networkNotActive = "network-not-active"
+        case referralIdUsed = "referral-id-used"
+        case unknownNetwork = "unknown-network"
+    }
+
     public static let eventType: EventType = "be.wzt.networks.referral-outcome"
     public static let dataVersion = 1
 
@@ -135,11 +143,11 @@ public struct ReferralOutcome: EventContract, Hashable {
     /// Waitlisted: the place in the queue, 1 first.
     public var position: Int?
     /// Rejected: why.
-    public var code: String?
+    public var code: RejectionCode?
     public var reason: String?
 
     public init(referralId: String, networkId: String, caseId: String, outcome: Outcome, on: CalendarDate,
-                position: Int? = nil, code: String? = nil, reason: String? = nil) {
+                position: Int? = nil, code: RejectionCode? = nil, reason: String? = nil) {
         self.referralId = referralId
         self.networkId = networkId
         self.caseId = caseId
@@ -153,16 +161,27 @@ public struct ReferralOutcome: EventContract, Hashable {
 
 /// An incoming event was not applied.
 public struct NetworksRefused: EventContract, Hashable {
+    /// The refusals this module makes.
+    public enum Code: String, Codable, Sendable, Hashable, CaseIterable {
+        case alreadyActive = "already-active"
+        case duplicateNetwork = "duplicate-network"
+        case invalidCapacity = "invalid-capacity"
+        case missingMandatoryPartner = "missing-mandatory-partner"
+        case noRules = "no-rules"
+        case notInNetwork = "not-in-network"
+        case unknownNetwork = "unknown-network"
+    }
+
     public static let eventType: EventType = "be.wzt.networks.refused"
     public static let dataVersion = 1
     public var refusedEventId: String
     public var refusedType: String
     public var networkId: String?
-    /// Stable: unknown-network, duplicate-network, missing-mandatory-partner, invalid-capacity, no-rules, already-active.
-    public var code: String
+    /// Why, as one of a fixed vocabulary (docs/modules.md lists them, checked against `Code`).
+    public var code: Code
     public var reason: String
 
-    public init(refusedEventId: String, refusedType: String, networkId: String?, code: String, reason: String) {
+    public init(refusedEventId: String, refusedType: String, networkId: String?, code: Code, reason: String) {
         self.refusedEventId = refusedEventId
         self.refusedType = refusedType
         self.networkId = networkId

@@ -8,7 +8,7 @@ import Testing
 @testable import ModuleKit
 import Storage
 
-/// Sets an 18-month deadline per case and pauses, resumes or cancels it on command.
+/// Sets an 18-month deadline per case and cancels it on command.
 final class DeadlineModule: Module {
     let name = "deadlines"
     let contracts: [any EventContract.Type] = []
@@ -24,8 +24,6 @@ final class DeadlineModule: Module {
         case "start":
             try transaction.schedule(timer: timer, at: transaction.now.addingTimeInterval(Self.eighteenMonths),
                                      publish: NotesCounted(count: 18), subject: event.subject)
-        case "pause": try transaction.pauseTimer(timer)
-        case "resume": try transaction.resumeTimer(timer)
         case "cancel": try transaction.cancelTimer(timer)
         default: break
         }
@@ -106,23 +104,6 @@ struct TimerTests {
         }
     }
 
-    @Test func pausedDeadlineKeepsTheTimeThatWasLeft() async throws {
-        let harness = try Harness()
-        let clock = ManualClock(now: Self.start)
-        try await withServices([try harness.host(clock)]) {
-            try await harness.command("start")
-            clock.advance(by: 100 * day)
-            try await harness.command("pause")
-            clock.advance(by: 1000 * day)
-            #expect(try await settle(harness) == 0)
-            try await harness.command("resume")
-            clock.advance(by: DeadlineModule.eighteenMonths - 101 * day)
-            #expect(try await settle(harness) == 0)
-            clock.advance(by: day)
-            #expect(await eventually { (try? harness.deadlinesFired().count) == 1 })
-        }
-    }
-
     @Test func cancelledDeadlineNeverFires() async throws {
         let harness = try Harness()
         let clock = ManualClock(now: Self.start)
@@ -135,13 +116,5 @@ struct TimerTests {
         let store = try harness.host(clock).store
         let status = try await store.database.read { db in try ScheduledTimer.fetch(db, id: "limit-case-1")?.status }
         #expect(status == .cancelled)
-    }
-
-    @Test func pausingATimerThatIsNotRunningIsRefused() async throws {
-        let harness = try Harness()
-        let host = try harness.host(ManualClock(now: Self.start))
-        await #expect(throws: TimerError.self) {
-            try await host.context.transaction { try $0.pauseTimer("limit-nobody") }
-        }
     }
 }

@@ -37,6 +37,8 @@ enum JSONValue: Codable, Hashable, CustomStringConvertible {
         switch (self, expected) {
         case (.object(let actual), .object(let wanted)):
             return wanted.allSatisfy { key, value in actual[key]?.contains(value) ?? (value == .null) }
+        case (.array(let actual), .array(let wanted)):
+            return actual.count == wanted.count && zip(actual, wanted).allSatisfy { $0.contains($1) }
         default:
             return self == expected
         }

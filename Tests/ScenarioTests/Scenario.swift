@@ -7,15 +7,19 @@ struct Scenario: Decodable {
     let name: String
     /// What the scenario shows, for the reader of the file.
     let about: String?
-    /// The clock's first day (UTC midnight).
+    /// The clock's first day (midnight in Brussels).
     let start: CalendarDate
     let steps: [Step]
 
     enum Step: Decodable {
         /// Publish an event: `{"publish": {"type": …, "subject": …, "data": {…}}}`.
         case publish(Publish)
-        /// Move the clock: `{"advanceDays": 30}`.
+        /// Move the clock to the start (in Brussels) of the day `n` days on: `{"advanceDays": 30}`.
         case advanceDays(Int)
+        /// Move the clock to a moment: `{"advanceTo": "2023-03-31T22:00:00Z"}`.
+        case advanceTo(String)
+        /// Append events in one batch, as an import does: the modules see them as one backlog.
+        case publishTogether([Publish])
         /// The next unmatched event of this type (and subject) has at least these data fields.
         case expect(Expectation)
         /// No unmatched event of this type has been published.
@@ -34,16 +38,18 @@ struct Scenario: Decodable {
         /// An AMA agreement: `{"expectAgreement": {"id": …, "activeVersion": 2, "confirmations": [[1, "werkpost", "who", "2024-02-03"], …]}}`.
         case expectAgreement(AgreementExpectation)
 
-        enum CodingKeys: String, CodingKey { case publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement, attach }
+        enum CodingKeys: String, CodingKey { case publish, advanceDays, advanceTo, publishTogether, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement, attach }
 
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             guard let key = container.allKeys.first, container.allKeys.count == 1 else {
-                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, advanceDays, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement, attach"))
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "a step has exactly one of: publish, publishTogether, advanceDays, advanceTo, expect, expectNone, expectMandate, expectNetwork, expectCase, expectOnthaalFile, expectAgreement, attach"))
             }
             switch key {
             case .publish: self = .publish(try container.decode(Publish.self, forKey: key))
             case .advanceDays: self = .advanceDays(try container.decode(Int.self, forKey: key))
+            case .advanceTo: self = .advanceTo(try container.decode(String.self, forKey: key))
+            case .publishTogether: self = .publishTogether(try container.decode([Publish].self, forKey: key))
             case .expect: self = .expect(try container.decode(Expectation.self, forKey: key))
             case .expectNone: self = .expectNone(try container.decode(String.self, forKey: key))
             case .expectMandate: self = .expectMandate(try container.decode(MandateExpectation.self, forKey: key))
@@ -59,6 +65,8 @@ struct Scenario: Decodable {
     struct Publish: Decodable {
         let type: String
         let subject: String?
+        /// The envelope's `time` (RFC 3339), when the fact's moment matters.
+        let time: String?
         let dataversion: Int?
         let data: JSONValue
     }

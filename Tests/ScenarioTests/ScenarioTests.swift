@@ -106,18 +106,19 @@ final class ScenarioRun: Sendable {
         let at = "\(name), step \(number)"
         switch step {
         case .publish(let publish):
-            var envelope: [String: JSONValue] = [
-                "specversion": .string("1.0"), "id": .string(EventID.make()), "source": .string("/scenario"),
-                "type": .string(publish.type), "dataversion": .number(Double(publish.dataversion ?? 1)), "data": publish.data,
-            ]
-            if let subject = publish.subject { envelope["subject"] = .string(subject) }
-            let json = Array(try JSONEncoder().encode(JSONValue.object(envelope)))
-            let valid: Envelope
-            do { valid = try decoder.decode(json) } catch { throw ScenarioFailure("\(at): the event is refused at ingress: \(error)") }
-            _ = try await log.append([valid])
+            _ = try await log.append([try envelope(publish, at: at)])
+            try await settle()
+        case .publishTogether(let publishes):
+            _ = try await log.append(try publishes.map { try envelope($0, at: at) })
+            try await settle()
+        case .advanceTo(let moment):
+            let date = try #require(EventTime.parse(moment), "\(at): \(moment) is not an RFC 3339 time")
+            clock.set(to: date)
+            try await Task.sleep(for: .milliseconds(50))
             try await settle()
         case .advanceDays(let days):
-            clock.advance(by: TimeInterval(days) * 86_400)
+            // To the start of that day in Brussels, summer time or not.
+            clock.set(to: CalendarDate(clock.now()).adding(days: days).startOfDay)
             try await Task.sleep(for: .milliseconds(50))
             try await settle()
         case .expect(let expectation):
@@ -187,6 +188,18 @@ final class ScenarioRun: Sendable {
             if let accepted = expectation.accepted { #expect(network.accepted == accepted, "\(at)") }
             if let waitlist = expectation.waitlist { #expect(network.waitlist == waitlist, "\(at)") }
         }
+    }
+
+    /// An event as an external system would publish it, checked as the ingress checks it.
+    private func envelope(_ publish: Scenario.Publish, at: String) throws -> Envelope {
+        var envelope: [String: JSONValue] = [
+            "specversion": .string("1.0"), "id": .string(EventID.make()), "source": .string("/scenario"),
+            "type": .string(publish.type), "dataversion": .number(Double(publish.dataversion ?? 1)), "data": publish.data,
+        ]
+        if let subject = publish.subject { envelope["subject"] = .string(subject) }
+        if let time = publish.time { envelope["time"] = .string(time) }
+        let json = Array(try JSONEncoder().encode(JSONValue.object(envelope)))
+        do { return try decoder.decode(json) } catch { throw ScenarioFailure("\(at): the event is refused at ingress: \(error)") }
     }
 
     /// The INSZ is carried by the requests that must name the person (the screening request, the

@@ -9,8 +9,9 @@ import ServiceLifecycle
 public final class TemporaryDirectory: Sendable {
     public let path: String
 
-    public init(_ name: String = "wzt-test") {
-        path = NSTemporaryDirectory() + "\(name)-\(UUID().uuidString.prefix(8))"
+    /// Under `base` when given (a memory file system, for tests that write a lot), else the temporary directory.
+    public init(_ name: String = "wzt-test", in base: String? = nil) {
+        path = (base.map { $0 + "/" } ?? NSTemporaryDirectory()) + "\(name)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

@@ -245,18 +245,5 @@ public struct GBORules: Hashable, Sendable {
 
 extension CalendarDate {
     /// The date `days` later.
-    public func adding(days: Int) -> CalendarDate {
-        var (year, month, day) = (self.year, self.month, self.day + days)
-        while day > CalendarDate.days(inMonth: month, year: year) {
-            day -= CalendarDate.days(inMonth: month, year: year)
-            month += 1
-            if month > 12 { month = 1; year += 1 }
-        }
-        while day < 1 {
-            month -= 1
-            if month < 1 { month = 12; year -= 1 }
-            day += CalendarDate.days(inMonth: month, year: year)
-        }
-        return CalendarDate(year: year, month: month, day: day)!
-    }
+    public func adding(days: Int) -> CalendarDate { CalendarDate(daysSinceEpoch: daysSinceEpoch + days) }
 }
