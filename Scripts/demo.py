@@ -33,10 +33,12 @@ parser.add_argument("--ama-data", help="data directory of the process that hosts
 args = parser.parse_args()
 
 
-def insz(number):
-    """A valid INSZ for someone born 1980-1999, different for each number."""
-    base = f"{80 + number // 998 % 20:02d}0101{number % 998 + 1:03d}"
-    return base + f"{97 - int(base) % 97:02d}"
+def insz(number, born=None):
+    """A valid INSZ, different for each number: for someone born on `born` (yyyy-mm-dd) when given,
+    else on 1 January of a year from 1980 to 1999."""
+    year, month, day = (int(part) for part in born.split("-")) if born else (1980 + number // 998 % 20, 1, 1)
+    base = f"{year % 100:02d}{month:02d}{day:02d}{number % 998 + 1:03d}"
+    return base + f"{97 - (int(base) + (2_000_000_000 if year >= 2000 else 0)) % 97:02d}"
 
 
 def ids_in(value, found):
@@ -98,11 +100,11 @@ for replica in range(1, args.replicas + 1):
                 found.add(publish["subject"])
         mapping = {value: f"{value}-d{replica}" for value in found}
         numbers = set()
-        for number in filter(None, [p["data"].get("insz") or (p["data"].get("filing") or {}).get("insz") for p in publishes]):
-            if number not in numbers:
+        for number, born in [(p["data"].get("insz") or (p["data"].get("filing") or {}).get("insz"), p["data"].get("birthDate")) for p in publishes]:
+            if number and number not in numbers:
                 numbers.add(number)
                 people += 1
-                mapping[number] = insz(people)
+                mapping[number] = insz(people, born)
         plays.append([{
             "specversion": "1.0", "id": str(uuid.uuid4()), "source": "/demo/" + os.path.basename(scenario["name"]).split(":")[0].lower().replace(" ", "-")[:40],
             "type": publish["type"], "dataversion": publish.get("dataversion", 1), **actor(publish["type"]),

@@ -38,6 +38,15 @@ public final class GBOOnboardingModule: Module {
         ].filter { !$0.value.isEmpty }
     }
 
+    /// For the case an event names.
+    public let invariants: [Invariant] = [
+        Invariant("at most one open onthaal file per case") { db, ids in
+            guard let caseId = ids["caseId"] else { return [] }
+            let open = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM onthaal_file WHERE case_id = ? AND closed_on IS NULL", arguments: [caseId]) ?? 0
+            return open > 1 ? ["case \(caseId) has \(open) open onthaal files"] : []
+        },
+    ]
+
     public func registerMigrations(_ migrator: inout SQLMigrations) {
         migrator.registerMigration("gbo-onboarding v1") { db in
             try db.execute(sql: """

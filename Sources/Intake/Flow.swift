@@ -143,6 +143,8 @@ struct Flow {
         }
         record.endedOn = end.endedOn
         record.eindadvies = end.eindadvies
+        // Ended on hold: the hold ends with the trajectory.
+        (record.statusBeforeHold, record.onHoldSince) = (nil, nil)
         try change(&record, to: .ended, on: end.endedOn, step: end.completed ? "ended" : "stopped")
     }
 
@@ -255,18 +257,16 @@ struct Flow {
         return rules
     }
 
-    /// One timer per limit: an extension replaces the limit, also one that already fired.
-    private func limitTimer(_ record: IntakeCase) -> String { "limit-\(record.id)-\(record.extensions)" }
 
     private func scheduleLimit(_ record: IntakeCase) throws {
         guard let limit = record.limitOn else { return }
-        try transaction.schedule(timer: limitTimer(record), at: limit.startOfDay,
+        try transaction.schedule(timer: record.limitTimer, at: limit.startOfDay,
                                  publish: TrajectoryLimitReached(caseId: record.id, limitOn: limit, casemanagerWerkId: record.casemanagerWerkId,
                                                                  casemanagerZorgId: record.casemanagerZorgId), subject: record.id)
     }
 
     private func cancelLimit(_ record: IntakeCase) throws {
-        try transaction.cancelTimerIfRunning(limitTimer(record))
+        try transaction.cancelTimerIfRunning(record.limitTimer)
     }
 
     private func lastStep(of caseId: String) throws -> (String, String)? {
@@ -289,6 +289,9 @@ struct Flow {
 }
 
 extension IntakeCase {
+    /// One timer per limit: an extension replaces the limit, also one that already fired.
+    var limitTimer: String { "limit-\(id)-\(extensions)" }
+
     /// Where the trajectory stands, seen through a hold: on hold, the status it will resume to.
     var runningStatus: CaseStatus { status == .onHold ? statusBeforeHold ?? .started : status }
 }

@@ -27,6 +27,28 @@ public final class IntakeModule: Module {
 
     public func registerMigrations(_ migrator: inout SQLMigrations) { IntakeSchema.register(&migrator) }
 
+    /// For the case an event names.
+    public let invariants: [Invariant] = [
+        Invariant("a hold knows its first day and what it resumes to") { db, ids in
+            guard let record = try ids["caseId"].flatMap({ try IntakeCase.fetchOne(db, key: $0) }) else { return [] }
+            let onHold = record.status == .onHold
+            return onHold == (record.onHoldSince != nil && record.statusBeforeHold != nil) ? [] : ["case \(record.id) is \(record.status.rawValue) with hold fields that say otherwise"]
+        },
+        Invariant("a running trajectory has a rule set and a limit") { db, ids in
+            guard let record = try ids["caseId"].flatMap({ try IntakeCase.fetchOne(db, key: $0) }), Flow.running.contains(record.status) else { return [] }
+            return record.ruleSet != nil && record.limitOn != nil && record.startedOn != nil ? [] : ["running case \(record.id) lacks its rule set, start or limit"]
+        },
+        Invariant("the limit's deadline runs exactly while the trajectory counts down") { db, ids in
+            guard let record = try ids["caseId"].flatMap({ try IntakeCase.fetchOne(db, key: $0) }) else { return [] }
+            let scheduled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [record.id]) ?? 0
+            let current = try String.fetchOne(db, sql: "SELECT status FROM wzt_timers WHERE id = ?", arguments: [record.limitTimer])
+            let countingDown = Flow.running.contains(record.status) && record.status != .onHold && !record.limitReached
+            // Fired and not yet back as `trajectory-limit-reached` still counts as running out.
+            let holds = countingDown ? scheduled <= 1 && (current == "scheduled" || current == "fired") : scheduled == 0
+            return holds ? [] : ["case \(record.id) is \(record.status.rawValue) with \(scheduled) scheduled limit deadline(s)"]
+        },
+    ]
+
     /// The INSZ is the only personal field intake keeps; the case, its dates and statuses stay.
     public func erase(subject: String, _ transaction: ModuleTransaction) throws {
         try transaction.db.execute(sql: "UPDATE intake_case SET insz = ? WHERE id = ?", arguments: [IntakeCase.erased, subject])

@@ -20,6 +20,27 @@ public final class MandatingModule: Module {
 
     public func registerMigrations(_ migrator: inout SQLMigrations) { MandatingSchema.register(&migrator) }
 
+    /// The status machine (DOMAIN.md, Mandating): what may follow each status.
+    static let next: [MandateStatus: Set<MandateStatus>] = [
+        .applied: [.admissible, .inadmissible], .admissible: [.granted, .refused], .granted: [.active], .active: [.expired, .withdrawn],
+    ]
+
+    /// For the application an event names.
+    public let invariants: [Invariant] = [
+        Invariant("a mandate's status follows its machine") { db, ids in
+            guard let id = ids["applicationId"], let record = try MandateApplication.fetchOne(db, key: id) else { return [] }
+            let history = try String.fetchAll(db, sql: "SELECT status FROM mandate_history WHERE application_id = ? ORDER BY rowid", arguments: [id])
+                .compactMap(MandateStatus.init(rawValue:))
+            let follows = history.first == .applied && zip(history, history.dropFirst()).allSatisfy { next[$0]?.contains($1) ?? false }
+            return follows && history.last == record.status ? [] : ["application \(id) is \(record.status.rawValue) after \(history.map(\.rawValue))"]
+        },
+        Invariant("a final mandate has no deadline left") { db, ids in
+            guard let id = ids["applicationId"], let record = try MandateApplication.fetchOne(db, key: id), record.status.isFinal else { return [] }
+            let scheduled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [id]) ?? 0
+            return scheduled == 0 ? [] : ["application \(id) is \(record.status.rawValue) with \(scheduled) deadline(s) still scheduled"]
+        },
+    ]
+
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let handling = Handling(event: event, transaction: transaction)
         let refused = try transaction.refusable(Refusal.self) {

@@ -36,6 +36,8 @@ public protocol Module: Sendable {
     /// What the module keeps about `subject` beyond its `views`, table by table, for the person's
     /// right of access (`wzt privacy export`).
     func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]]
+    /// Rules about the module's state that hold after every event it handles.
+    var invariants: [Invariant] { get }
 }
 
 extension Module {
@@ -49,6 +51,7 @@ extension Module {
     public var views: [ReadView] { [] }
     public func erase(subject: String, _ transaction: ModuleTransaction) throws {}
     public func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]] { [:] }
+    public var invariants: [Invariant] { [] }
 
     /// What the bus delivers: the module's needs, and `SubjectErased`, which every module gets.
     public var deliveredNeeds: [Need] { needs + [Need(SubjectErased.self, for: .erasure)] }

@@ -35,7 +35,8 @@ public final class ModuleHost: Service {
         let timersChanged = Signal()
         context = ModuleContext(name: module.name, purpose: module.needs.first?.purpose, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
                                 relay: relay, timersChanged: timersChanged)
-        subscriber = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: clock, rules: rules, timersChanged: timersChanged)
+        subscriber = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: clock, rules: rules, timersChanged: timersChanged,
+                                      logger: logger)
     }
 
     /// Whether the module's `start` completed and deliveries run (for readiness checks).
@@ -108,6 +109,7 @@ struct ModuleSubscriber: Subscriber {
     let clock: any BusClock
     let rules: RuleBook
     let timersChanged: Signal
+    var logger = Logger(label: "wzt.module")
 
     var subscriptionName: String { module.name }
     var patterns: [EventPattern] { module.deliveredNeeds.map(\.pattern) }
@@ -115,10 +117,10 @@ struct ModuleSubscriber: Subscriber {
     func deliver(_ event: StoredEvent) async throws {
         let incoming = IncomingEvent(event, decoder: decoder)
         let (module, decoder, now, rules) = (self.module, self.decoder, clock.now(), self.rules)
-        let outcome = try await store.database.write { db -> ModuleTransaction.Outcome in
+        let (outcome, violations) = try await store.database.write { db -> (ModuleTransaction.Outcome, [String]) in
             let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
             // Handled before: the relay may have failed after that commit (a full disk), so flush again.
-            if seen { return .init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []) }
+            if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), []) }
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
             let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
             let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
@@ -127,7 +129,10 @@ struct ModuleSubscriber: Subscriber {
             } else {
                 try module.handle(incoming, transaction)
             }
-            return transaction.outcome
+            return (transaction.outcome, try module.violations(after: incoming, in: db))
+        }
+        for violation in violations {
+            logger.error("invariant violated", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "wzt.invariant": "\(violation)"])
         }
         try await outcome.settle(timersChanged: timersChanged, relay: relay)
     }

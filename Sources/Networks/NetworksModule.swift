@@ -20,6 +20,26 @@ public final class NetworksModule: Module {
 
     public func registerMigrations(_ migrator: inout SQLMigrations) { NetworksSchema.register(&migrator) }
 
+    /// For the network an event names.
+    public let invariants: [Invariant] = [
+        Invariant("no free place while someone waits") { db, ids in
+            guard let id = ids["networkId"],
+                  let row = try SQLRow.fetchOne(db, sql: """
+                      SELECT n.capacity, SUM(CASE WHEN r.state = 'accepted' THEN 1 ELSE 0 END) AS accepted,
+                             SUM(CASE WHEN r.state = 'waitlisted' THEN 1 ELSE 0 END) AS waiting
+                      FROM network n LEFT JOIN referral r ON r.network_id = n.id WHERE n.id = ? GROUP BY n.capacity
+                      """, arguments: [id]) else { return [] }
+            let (capacity, accepted, waiting): (Int, Int, Int) = (row["capacity"], row["accepted"] ?? 0, row["waiting"] ?? 0)
+            return waiting > 0 && accepted < capacity ? ["network \(id) has \(capacity - accepted) free place(s) while \(waiting) wait"] : []
+        },
+        Invariant("one open referral per case and network") { db, ids in
+            guard let id = ids["networkId"] else { return [] }
+            return try String.fetchAll(db, sql: """
+                SELECT case_id FROM referral WHERE network_id = ? AND state IN ('accepted', 'waitlisted') GROUP BY case_id HAVING COUNT(*) > 1
+                """, arguments: [id]).map { "case \($0) holds more than one open referral in network \(id)" }
+        },
+    ]
+
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let work = NetworkWork(transaction: transaction)
         let refused = try transaction.refusable(NetworkRefusal.self) {

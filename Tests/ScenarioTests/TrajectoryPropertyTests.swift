@@ -224,6 +224,9 @@ final class TrajectoryWorld: @unchecked Sendable {
                 let before = try await tables(of: host.store)
                 let published = bus.published
                 try await host.subscriber.deliver(event)
+                let incoming = IncomingEvent(event, decoder: decoder)
+                let violations = try await host.store.database.read { db in try host.module.violations(after: incoming, in: db) }
+                #expect(violations.isEmpty, "\(host.module.name) after \(event.type): \(violations)")
                 let refused = bus.published(since: published).contains { $0.type.rawValue.hasSuffix(".refused") && $0.causationID == event.id }
                 if refused {
                     let after = try await tables(of: host.store)
