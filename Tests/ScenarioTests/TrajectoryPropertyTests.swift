@@ -82,43 +82,17 @@ enum Step: Sendable, CustomStringConvertible {
 /// Intake, networks and GBO onboarding on one in-memory bus, their databases in memory where the
 /// machine has a memory file system: one world per sequence.
 final class TrajectoryWorld: @unchecked Sendable {
-    private let directory = TrajectoryWorld.directory()
     static let net = "net-1"
     static let cases = (0..<4).map { "case-\($0)" }
     static let firstDay = CalendarDate(year: 2024, month: 3, day: 1)!
-
+    static let parts = Result<ModuleWorld.Parts, any Error> { try ModuleWorld.Parts(modules()) }
     static func modules() -> [any Module] { [IntakeModule(), NetworksModule(), GBOOnboardingModule()] }
-    static func makeDecoder() throws -> EnvelopeDecoder {
-        EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + modules().flatMap(\.contracts)))
-    }
-    static let sharedDecoder = Result<EnvelopeDecoder, any Error> { try makeDecoder() }
-    static let sharedRules = Result<RuleBook, any Error> { try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets)) }
 
-    static func directory() -> TemporaryDirectory {
-        TemporaryDirectory("wzt-properties", in: FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : nil)
-    }
-    private let decoder: EnvelopeDecoder
-    private let hosts: [(module: any Module, store: ModuleStore, subscriber: ModuleSubscriber)]
-    private let bus = MemoryBus()
+    let world: ModuleWorld
 
     /// A world whose databases start as copies of `template`'s, or empty.
-    init(copying template: TemporaryDirectory? = nil) async throws {
-        if let template {
-            for file in try FileManager.default.contentsOfDirectory(atPath: template.path) {
-                try FileManager.default.copyItem(atPath: template.file(file), toPath: directory.file(file))
-            }
-        }
-        let modules = Self.modules()
-        decoder = try Self.sharedDecoder.get()
-        let rules = try Self.sharedRules.get()
-        var hosts: [(any Module, ModuleStore, ModuleSubscriber)] = []
-        let clock = ManualClock(now: CalendarDate(year: 2024, month: 1, day: 1)!.startOfDay)
-        for module in modules {
-            let store = try ModuleStore(module: module, path: directory.file("\(module.name).sqlite"))
-            hosts.append((module, store, ModuleSubscriber(module: module, store: store, decoder: decoder, relay: OutboxRelay(store: store, appender: bus, decoder: decoder),
-                                                          clock: clock, rules: rules, timersChanged: Signal())))
-        }
-        self.hosts = hosts.map { (module: $0.0, store: $0.1, subscriber: $0.2) }
+    init(copying template: TemporaryDirectory? = nil) throws {
+        world = try ModuleWorld(Self.modules(), parts: try Self.parts.get(), copying: template)
     }
 
     // MARK: one sequence
@@ -126,10 +100,10 @@ final class TrajectoryWorld: @unchecked Sendable {
     /// Databases holding an active mandate, an active network of one place, three trajectories
     /// with an approved plan and a case at its screening advice; closed, ready to copy.
     static func setUp() async throws -> TemporaryDirectory {
-        let world = try await TrajectoryWorld()
+        let world = try TrajectoryWorld()
         let (net, cases, run) = (net, cases, 1)
         func date() -> JSONValue { .string(firstDay.description) }
-        let publish = world.publish
+        let publish = { try await world.world.publish($0, $1, $2) }
         try await publish("be.wzt.mandating.mandate-status-changed", "app-\(run)", .object([
             "applicationId": .string("app-\(run)"), "organisationId": .string("org-zorg"), "region": .string("flanders"),
             "werkingsgebied": .string("Gent"), "status": .string("active"), "on": date(), "ruleSet": .string("flanders-2014")]))
@@ -160,7 +134,7 @@ final class TrajectoryWorld: @unchecked Sendable {
                 "caseId": c, "approvedOn": date(), "approverRole": .string("network-coordinator"), "approverId": .string("coord")]))
         }
         try await world.checkInvariants(net: net, cases: cases, after: "the set-up")
-        return world.directory
+        return world.world.directory
     }
 
     func play(_ steps: [Step]) async throws {
@@ -172,7 +146,7 @@ final class TrajectoryWorld: @unchecked Sendable {
         func send(_ type: String, _ subject: String, _ data: [String: JSONValue]) async throws {
             let event = JSONValue.object(data)
             last = .object(["type": .string(type), "subject": .string(subject), "data": event])
-            try await publish(type, subject, event)
+            try await world.publish(type, subject, event)
         }
 
         for (index, step) in steps.enumerated() {
@@ -202,7 +176,7 @@ final class TrajectoryWorld: @unchecked Sendable {
             case .resendLast:
                 guard case .object(let event)? = last, case .string(let type)? = event["type"], case .string(let subject)? = event["subject"],
                       let data = event["data"] else { continue }
-                try await publish(type, subject, data)
+                try await world.publish(type, subject, data)
             case .wait(let days):
                 day = day.adding(days: days)
             }
@@ -212,50 +186,12 @@ final class TrajectoryWorld: @unchecked Sendable {
         }
     }
 
-    /// Publishes one event as an outside system would, then delivers until the bus is quiet,
-    /// checking after each delivery that a refused event changed no table.
-    private func publish(_ type: String, _ subject: String, _ data: JSONValue) async throws {
-        let json = Array(try JSONEncoder().encode(JSONValue.object([
-            "specversion": .string("1.0"), "id": .string(EventID.make()), "source": .string("/properties"), "type": .string(type),
-            "subject": .string(subject), "dataversion": .number(1), "data": data])))
-        _ = try await bus.append([try decoder.decode(json)])
-        while let event = bus.next() {
-            for host in hosts where host.module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) {
-                let before = try await tables(of: host.store)
-                let published = bus.published
-                try await host.subscriber.deliver(event)
-                let incoming = IncomingEvent(event, decoder: decoder)
-                let violations = try await host.store.database.read { db in try host.module.violations(after: incoming, in: db) }
-                #expect(violations.isEmpty, "\(host.module.name) after \(event.type): \(violations)")
-                let refused = bus.published(since: published).contains { $0.type.rawValue.hasSuffix(".refused") && $0.causationID == event.id }
-                if refused {
-                    let after = try await tables(of: host.store)
-                    #expect(after == before, "\(host.module.name) refused \(event.type) and still changed its tables")
-                }
-            }
-        }
-    }
-
-    /// Every row of the module's own tables (not the inbox, outbox or timers), as text.
-    private func tables(of store: ModuleStore) async throws -> [String: [String]] {
-        try await store.database.read { db in
-            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'wzt_%' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'")
-            var tables: [String: [String]] = [:]
-            for name in names {
-                tables[name] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(name)").map { "\($0.values)" }.sorted()
-            }
-            return tables
-        }
-    }
-
     // MARK: invariants
 
     /// `byHand`: cases whose referral or release a system sent to the network directly; intake
     /// never hears of those, so only the network's own invariants hold for them.
     private func checkInvariants(net: String, cases: [String], byHand: Set<String> = [], after step: String) async throws {
-        let intake = try #require(hosts.first { $0.module.name == "intake" }).store
-        let networks = try #require(hosts.first { $0.module.name == "networks" }).store
-        let gbo = try #require(hosts.first { $0.module.name == "gbo-onboarding" }).store
+        let (intake, networks, gbo) = (try world.store("intake"), try world.store("networks"), try world.store("gbo-onboarding"))
         let network = try #require(try await NetworksQueries(database: networks.database).network(net))
         let referrals = try await networks.database.read { db in
             try SQLRow.fetchAll(db, sql: "SELECT case_id, state, queued_at FROM referral WHERE network_id = ?", arguments: [net])
@@ -291,39 +227,3 @@ final class TrajectoryWorld: @unchecked Sendable {
     }
 }
 
-/// The log of the property tests: events in the order they were appended, handed out once each.
-final class MemoryBus: EventAppender, @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [Envelope] = []
-    private var delivered = 0
-
-    /// How many events were ever appended.
-    var published: Int { lock.withLock { events.count } }
-
-    func published(since count: Int) -> [Envelope] { lock.withLock { Array(events[count...]) } }
-
-    func append(_ envelopes: [Envelope]) async throws -> [Appended] {
-        lock.withLock {
-            let first = events.count
-            events += envelopes
-            return envelopes.enumerated().map { Appended(id: $1.id, offset: Int64(first + $0 + 1), duplicate: false) }
-        }
-    }
-
-    /// The next event nobody was handed yet.
-    func next() -> StoredEvent? {
-        lock.withLock {
-            guard delivered < events.count else { return nil }
-            delivered += 1
-            let envelope = events[delivered - 1]
-            return StoredEvent(offset: Int64(delivered), id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: envelope.json)
-        }
-    }
-}
-
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    var value: Int { lock.withLock { count } }
-    func add() { lock.withLock { count += 1 } }
-}

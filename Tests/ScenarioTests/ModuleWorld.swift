@@ -1,0 +1,144 @@
+import Bus
+import Core
+import Foundation
+@testable import ModuleKit
+import PluginAPI
+import Storage
+import TestSupport
+import Testing
+
+/// Modules on an in-memory bus, for generated sequences: every event is handed to each module
+/// that needs it, in order, until the bus is quiet, and after every delivery the module's
+/// invariants hold and a refused event has changed none of its tables. Databases live in memory
+/// where the machine has a memory file system.
+final class ModuleWorld: @unchecked Sendable {
+    let directory = TemporaryDirectory("wzt-properties", in: FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : nil)
+    let decoder: EnvelopeDecoder
+    let hosts: [(module: any Module, store: ModuleStore, subscriber: ModuleSubscriber)]
+    let bus = MemoryBus()
+
+    /// The decoder and rule book of a set of modules, made once per test: they cost more than a world.
+    struct Parts: Sendable {
+        let decoder: EnvelopeDecoder
+        let rules: RuleBook
+
+        init(_ modules: [any Module]) throws {
+            decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts)))
+            rules = try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
+        }
+    }
+
+    /// A world whose databases start as copies of `template`'s, or empty.
+    init(_ modules: [any Module], parts: Parts, copying template: TemporaryDirectory? = nil) throws {
+        if let template {
+            for file in try FileManager.default.contentsOfDirectory(atPath: template.path) {
+                try FileManager.default.copyItem(atPath: template.file(file), toPath: directory.file(file))
+            }
+        }
+        decoder = parts.decoder
+        let clock = ManualClock(now: CalendarDate(year: 2020, month: 1, day: 1)!.startOfDay)
+        var hosts: [(module: any Module, store: ModuleStore, subscriber: ModuleSubscriber)] = []
+        for module in modules {
+            let store = try ModuleStore(module: module, path: directory.file("\(module.name).sqlite"))
+            let relay = OutboxRelay(store: store, appender: bus, decoder: decoder)
+            hosts.append((module, store, ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: clock,
+                                                          rules: parts.rules, timersChanged: Signal())))
+        }
+        self.hosts = hosts
+    }
+
+    func store(_ module: String) throws -> ModuleStore { try #require(hosts.first { $0.module.name == module }).store }
+
+    /// Publishes one event as an outside system would (dated `time` when given), then delivers
+    /// until the bus is quiet.
+    func publish(_ type: String, _ subject: String, _ data: JSONValue, time: Date? = nil) async throws {
+        var envelope: [String: JSONValue] = [
+            "specversion": .string("1.0"), "id": .string(EventID.make()), "source": .string("/properties"), "type": .string(type),
+            "subject": .string(subject), "dataversion": .number(1), "data": data]
+        if let time { envelope["time"] = .string(EventTime.format(time)) }
+        _ = try await bus.append([try decoder.decode(Array(try JSONEncoder().encode(JSONValue.object(envelope))))])
+        try await deliverAll()
+    }
+
+    /// Fires every timer due at `now`, as the hosts' timer loops do once nothing waits in the log.
+    func fireTimers(at now: Date) async throws {
+        for host in hosts where try await host.store.fireDueTimers(now: now) > 0 {
+            try await host.subscriber.relay.flush()
+        }
+        try await deliverAll()
+    }
+
+    private func deliverAll() async throws {
+        while let event = bus.next() {
+            for host in hosts where host.module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) {
+                let before = try await tables(of: host.store)
+                let published = bus.published
+                try await host.subscriber.deliver(event)
+                let incoming = IncomingEvent(event, decoder: decoder)
+                let violations = try await host.store.database.read { db in try host.module.violations(after: incoming, in: db) }
+                #expect(violations.isEmpty, "\(host.module.name) after \(event.type): \(violations)")
+                let refused = bus.published(since: published).contains { $0.type.rawValue.hasSuffix(".refused") && $0.causationID == event.id }
+                if refused {
+                    let after = try await tables(of: host.store)
+                    #expect(after == before, "\(host.module.name) refused \(event.type) and still changed its tables")
+                }
+            }
+        }
+    }
+
+    /// Every row of the module's own tables (not the inbox, outbox or timers), as text.
+    private func tables(of store: ModuleStore) async throws -> [String: [String]] {
+        try await store.database.read { db in
+            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'wzt_%' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'")
+            var tables: [String: [String]] = [:]
+            for name in names {
+                tables[name] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(name)").map { "\($0.values)" }.sorted()
+            }
+            return tables
+        }
+    }
+
+    /// The data of every event of `type` on the bus, in order.
+    func published(_ type: String) throws -> [JSONValue] {
+        try bus.published(since: 0).filter { $0.type.rawValue == type }.map { envelope in
+            try JSONDecoder().decode(JSONValue.self, from: Data(envelope.json))["data"] ?? .null
+        }
+    }
+}
+
+/// The log of a world: events in the order they were appended, handed out once each.
+final class MemoryBus: EventAppender, @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [Envelope] = []
+    private var delivered = 0
+
+    /// How many events were ever appended.
+    var published: Int { lock.withLock { events.count } }
+
+    func published(since count: Int) -> [Envelope] { lock.withLock { Array(events[count...]) } }
+
+    func append(_ envelopes: [Envelope]) async throws -> [Appended] {
+        lock.withLock {
+            let first = events.count
+            events += envelopes
+            return envelopes.enumerated().map { Appended(id: $1.id, offset: Int64(first + $0 + 1), duplicate: false) }
+        }
+    }
+
+    /// The next event nobody was handed yet.
+    func next() -> StoredEvent? {
+        lock.withLock {
+            guard delivered < events.count else { return nil }
+            delivered += 1
+            let envelope = events[delivered - 1]
+            return StoredEvent(offset: Int64(delivered), id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: envelope.json)
+        }
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func add() { lock.withLock { count += 1 } }
+}
