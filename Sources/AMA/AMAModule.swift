@@ -21,6 +21,9 @@ public final class AMAModule: Module {
 
     public init() {}
 
+    /// Scans are stored beside the events (`wzt ama attach`), never in them.
+    public let tablesKeptOnRebuild = ["attachment"]
+
     /// For the agreement an event names.
     public let invariants: [Invariant] = [
         Invariant("an ended agreement has no deadline left") { db, ids in

@@ -250,8 +250,15 @@ struct AMAWork {
         return try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data(json.utf8)).startOn
     }
 
+    /// Sorted keys: the same annex is the same text, in every process and in a rebuild.
+    private static let annexEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
     private func propose(_ annex: AgreementSubmitted.Annex, agreementId: String, version: Int, on date: CalendarDate, ruleSet: String) throws {
-        let encoded = String(decoding: try JSONEncoder().encode(annex), as: UTF8.self)
+        let encoded = String(decoding: try Self.annexEncoder.encode(annex), as: UTF8.self)
         try db.execute(sql: "INSERT INTO annex_version (agreement_id, version, annex, proposed_on) VALUES (?, ?, ?, ?)",
                        arguments: [agreementId, version, encoded, date.description])
         try transaction.publish(AgreementStatusChanged(agreementId: agreementId, status: .awaitingConfirmation, annexVersion: version,

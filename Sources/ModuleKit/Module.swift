@@ -38,6 +38,9 @@ public protocol Module: Sendable {
     func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]]
     /// Rules about the module's state that hold after every event it handles.
     var invariants: [Invariant] { get }
+    /// Tables whose rows do not come from events (files stored beside them, say): a rebuild from
+    /// the log copies them from the old database first.
+    var tablesKeptOnRebuild: [String] { get }
 }
 
 extension Module {
@@ -52,6 +55,7 @@ extension Module {
     public func erase(subject: String, _ transaction: ModuleTransaction) throws {}
     public func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]] { [:] }
     public var invariants: [Invariant] { [] }
+    public var tablesKeptOnRebuild: [String] { [] }
 
     /// What the bus delivers: the module's needs, and `SubjectErased`, which every module gets.
     public var deliveredNeeds: [Need] { needs + [Need(SubjectErased.self, for: .erasure)] }

@@ -1,0 +1,109 @@
+import Bus
+import Foundation
+import Storage
+
+/// Rebuilds a module's state from the log alone: every event it takes, from the first, handed to
+/// a fresh database through the same inbox, handler and projection as live delivery. What it
+/// publishes is in the log already and goes nowhere; a timer it fired is marked fired where its
+/// event stands in the log. Because every domain date comes from the events, the result equals
+/// the live state row for row.
+public struct ModuleRebuild: Sendable {
+    public let module: any Module
+    public let log: EventLog
+    public let decoder: EnvelopeDecoder
+    public let rules: RuleBook
+
+    public init(module: any Module, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook) {
+        self.module = module
+        self.log = log
+        self.decoder = decoder
+        self.rules = rules
+    }
+
+    public struct Report: Sendable {
+        /// The log's head when the replay ended: the rebuilt state has applied everything up to it.
+        public var head: Int64 = 0
+        public var delivered = 0
+        public var timersFired = 0
+        /// Events whose handler failed (they are dead letters live too): offset and error.
+        public var failed: [(offset: Int64, error: String)] = []
+    }
+
+    /// Replays the log into `store`, which must be new, after copying the tables the module keeps
+    /// across rebuilds from `old`. `progress` is told the offset reached and the head, every page.
+    public func replay(into store: ModuleStore, keepingFrom old: ModuleStore?, progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
+        if let old {
+            for table in module.tablesKeptOnRebuild {
+                let rows = try await old.database.read { db in try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)") }
+                try await store.database.write { db in
+                    for row in rows {
+                        let columns = row.columnNames.joined(separator: ", ")
+                        let places = Array(repeating: "?", count: row.values.count).joined(separator: ", ")
+                        try db.execute(sql: "INSERT INTO \(table) (\(columns)) VALUES (\(places))", arguments: SQLArguments(row.values))
+                    }
+                }
+            }
+        }
+        let relay = OutboxRelay(store: store, appender: Discarding(), decoder: decoder)
+        let inner = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: SystemClock(), rules: rules, timersChanged: Signal())
+        let subscriber = ProjectingSubscriber(inner, projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
+        let patterns = module.deliveredNeeds.map(\.pattern)
+        let source = "/wzt/\(module.name)"
+        var report = Report()
+        let head = log.headOffset
+        var offset: Int64 = 0
+        while offset < head {
+            let page = try await log.events(after: offset, limit: 512).filter { $0.offset <= head }
+            guard let last = page.last else { break }
+            for event in page {
+                if let envelope = try? decoder.decode(event.json), envelope.source == source {
+                    report.timersFired += try await store.markFired(envelope)
+                }
+                guard patterns.contains(where: { $0.matches(event.type) }) else { continue }
+                do {
+                    try await subscriber.deliver(event)
+                    report.delivered += 1
+                } catch {
+                    report.failed.append((event.offset, "\(error)"))
+                }
+            }
+            offset = last.offset
+            progress(offset, head)
+        }
+        report.head = head
+        return report
+    }
+
+    /// What the rebuilt module publishes: already in the log, so nothing is written.
+    struct Discarding: EventAppender {
+        func append(_ envelopes: [Envelope]) async throws -> [Appended] {
+            envelopes.map { Appended(id: $0.id, offset: 0, duplicate: true) }
+        }
+    }
+}
+
+extension ModuleStore {
+    /// Marks fired the scheduled timer whose event `envelope` is (same type, subject and data):
+    /// the live module fired it there. Returns 1 when one was found.
+    func markFired(_ envelope: Envelope) async throws -> Int {
+        let (type, subject, data) = (envelope.type.rawValue, envelope.subject, Self.data(of: envelope.json))
+        let match = try await database.read { db -> String? in
+            try SQLRow.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND publishes = ? ORDER BY due_at, id", arguments: [type])
+                .first { row in
+                    let stored: Data = row["envelope"]
+                    let scheduled = (try? JSONSerialization.jsonObject(with: stored)) as? [String: Any]
+                    return scheduled?["subject"] as? String == subject && Self.data(of: Array(stored)) == data
+                }
+                .map { $0["id"] as String }
+        }
+        guard let match else { return 0 }
+        try await database.write { db in try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [match]) }
+        return 1
+    }
+
+    /// The `data` member, with its keys sorted: the same data is the same bytes.
+    private static func data(of json: [UInt8]) -> Data? {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(json))) as? [String: Any], let data = object["data"] else { return nil }
+        return try? JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])
+    }
+}
