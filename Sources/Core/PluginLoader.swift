@@ -27,7 +27,7 @@ public enum PluginLoader {
 
     /// The rule book of a process: built-in rule sets and the plugins of `plugins.paths`. Refused
     /// plugins are logged and returned; the process starts with the rest.
-    static func ruleBook(_ configuration: NodeConfiguration, logger: Logger) throws -> (RuleBook, [Refusal]) {
+    public static func ruleBook(_ configuration: NodeConfiguration, logger: Logger) throws -> (RuleBook, [Refusal]) {
         let plugins = load(directories: configuration.pluginPaths)
         for refusal in plugins.refused {
             logger.error("plugin refused", metadata: ["wzt.plugin": "\(refusal.path)", "wzt.reason": "\(refusal.reason)"])

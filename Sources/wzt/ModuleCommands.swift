@@ -1,5 +1,6 @@
 import AMA
 import ArgumentParser
+import Bus
 import Core
 import Foundation
 import Logging
@@ -99,6 +100,80 @@ struct NotificationsCommand: AsyncParsableCommand {
             let queries = NotificationsQueries(database: try await LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).database)
             guard try await queries.retry(id) else { throw CommandFailure("no failed notification \(id); `wzt notifications failed` lists them") }
             print("notification \(id) queued again")
+        }
+    }
+}
+
+struct ModulesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modules",
+        abstract: "Work on a module's database as a whole.",
+        subcommands: [Rebuild.self]
+    )
+
+    struct Rebuild: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rebuild a module's state from the event log into a fresh database, then swap it in.",
+            discussion: """
+                Stop the node (or the process that hosts the module) first: nothing is delivered while the state is rebuilt. \
+                Every event the module takes is handed to a new database, in log order, as live delivery does; what the module \
+                publishes is already in the log and is not appended again. The old database is kept beside the new one as \
+                <module>.sqlite.before-rebuild. The module's cursor is set to the log's head. Modules in PostgreSQL and the \
+                notifications module (its rows record deliveries, not events) cannot be rebuilt.
+                """
+        )
+
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: ArgumentHelp("The module.", valueName: "name")) var name: String
+
+        func run() async throws {
+            let configuration = try options.load()
+            guard let make = ModuleCatalog.modules[name] else {
+                throw CommandFailure("no module \(name); modules: \(ModuleCatalog.moduleNames.sorted().joined(separator: ", "))")
+            }
+            guard name != "notifications" else {
+                throw CommandFailure("notifications cannot be rebuilt: its rows record what was delivered to the outside world, which the log does not hold")
+            }
+            guard case .sqlite = configuration.storage(of: name) else {
+                throw CommandFailure("\(name) keeps its tables in PostgreSQL; a rebuild works on SQLite module databases only for now")
+            }
+            let module = make(configuration)
+            let path = configuration.modulePath(name)
+            let fresh = path + ".rebuild"
+            for leftover in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: fresh + leftover) }
+            let logger = Logger(label: "wzt.cli")
+            let log = try await LocalLog.open(configuration)
+            defer { log.close() }
+            let all = ModuleCatalog.modules.values.map { $0(configuration) }
+            let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + all.flatMap(\.contracts)), maxBytes: configuration.maxEventBytes)
+            let (rules, _) = try PluginLoader.ruleBook(configuration, logger: logger)
+            let report = try await Self.replay(module, log: log, decoder: decoder, rules: rules, old: path, into: fresh)
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try? FileManager.default.removeItem(atPath: path + ".before-rebuild" + suffix)
+                try FileManager.default.moveItem(atPath: path + suffix, toPath: path + ".before-rebuild" + suffix)
+            }
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: fresh + suffix) {
+                try FileManager.default.moveItem(atPath: fresh + suffix, toPath: path + suffix)
+            }
+            try await log.saveCursor(name, offset: report.head)
+            print("\(name) rebuilt from offsets 1 to \(report.head): \(report.delivered) events applied, \(report.timersFired) deadlines fired where the log has them")
+            for failure in report.failed { print("  offset \(failure.offset) failed (a dead letter live as well): \(failure.error)") }
+            print("the previous database is at \(path).before-rebuild")
+        }
+
+        /// The stores are closed when this returns, so their files can move.
+        static func replay(_ module: any Module, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook, old: String, into fresh: String) async throws -> ModuleRebuild.Report {
+            let store = try ModuleStore(module: module, path: fresh)
+            let previous = FileManager.default.fileExists(atPath: old) ? try ModuleStore(module: module, path: old) : nil
+            let interactive = isatty(STDERR_FILENO) == 1
+            let report = try await ModuleRebuild(module: module, log: log, decoder: decoder, rules: rules).replay(into: store, keepingFrom: previous) { offset, head in
+                guard head > 0 else { return }
+                let filled = Int(offset * 40 / head)
+                let bar = "[\(String(repeating: "#", count: filled))\(String(repeating: " ", count: 40 - filled))] \(offset)/\(head)"
+                FileHandle.standardError.write(Data(((interactive ? "\r" : "") + bar + (interactive ? "" : "\n")).utf8))
+            }
+            if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+            return report
         }
     }
 }

@@ -11,6 +11,6 @@ struct WZT: AsyncParsableCommand {
             the live feed, and the modules configured for it. The other commands talk to a running node \
             over ZeroMQ or read its data directory.
             """,
-        subcommands: [Serve.self, Publish.self, Tail.self, Status.self, DeadLetters.self, AuditCommand.self, PrivacyCommand.self, NotificationsCommand.self, AMACommand.self, CheckConfig.self, Contracts.self, Plugins.self, Keys.self]
+        subcommands: [Serve.self, Publish.self, Tail.self, Status.self, DeadLetters.self, ModulesCommand.self, AuditCommand.self, PrivacyCommand.self, NotificationsCommand.self, AMACommand.self, CheckConfig.self, Contracts.self, Plugins.self, Keys.self]
     )
 }

@@ -75,6 +75,47 @@ extension ProcessTests {
             #expect(status.output.contains("intake"))
         }
 
+        @Test func aStoppedModuleIsRebuiltFromTheLogAndSwappedIn() async throws {
+            let directory = TemporaryDirectory("wzt-rebuild")
+            let server = ServerProcess(dataDirectory: directory.file("data"))
+            try server.start()
+            let lines = (1...3).map { Self.screening.replacingOccurrences(of: "case-1", with: "case-\($0)") }.joined(separator: "\n")
+            #expect(try await wzt(["publish", "--endpoint", server.ingress], input: lines).status == 0)
+            var status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            for _ in 0..<100 where !status.output.contains("head 6, 6 events") {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            }
+            #expect(status.output.contains("head 6, 6 events"), "\(status.output)")
+            _ = server.kill(SIGTERM)
+
+            let rebuilt = try await wzt(["modules", "rebuild", "intake", "--data-dir", server.dataDirectory])
+            #expect(rebuilt.status == 0, "\(rebuilt.errors)")
+            #expect(rebuilt.output.contains("intake rebuilt from offsets 1 to 6: 3 events applied"), "\(rebuilt.output)")
+            #expect(FileManager.default.fileExists(atPath: server.dataDirectory + "/modules/intake.sqlite.before-rebuild"))
+            let after = try await wzt(["status", "--json", "--data-dir", server.dataDirectory])
+            let rows = (try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [String: Any])?["subscriptions"] as? [[String: Any]] ?? []
+            #expect(rows.first { $0["subscription"] as? String == "intake" }?["lag"] as? Int == 0, "\(after.output)")
+
+            // The node starts on the rebuilt database: case-1 exists there, so the same request sent again changes nothing.
+            try server.start()
+            defer { _ = server.kill(SIGTERM) }
+            #expect(try await wzt(["publish", "--endpoint", server.ingress], input: Self.screening).status == 0)
+            status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            for _ in 0..<50 where !status.output.contains("head 7, 7 events") {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            #expect(status.output.contains("head 7, 7 events"), "a request sent again is one case; no refusal, no second case: \(status.output)")
+
+            let unknown = try await wzt(["modules", "rebuild", "nope", "--data-dir", server.dataDirectory])
+            #expect(unknown.status != 0 && unknown.errors.contains("no module nope"))
+            let notifications = try await wzt(["modules", "rebuild", "notifications", "--data-dir", server.dataDirectory])
+            #expect(notifications.status != 0 && notifications.errors.contains("cannot be rebuilt"))
+        }
+
         /// With the event log in the data directory, and in PostgreSQL (`[storage] log`).
         @Test(arguments: TestLog.Engine.allCases)
         func deadLettersCanBeListedShownRetriedAndDiscarded(engine: TestLog.Engine) async throws {
