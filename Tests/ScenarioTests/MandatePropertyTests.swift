@@ -12,7 +12,7 @@ import Testing
 /// decisions did not meet, once.
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct MandatePropertyTests {
-    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 3_000
+    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_000
     static let parts = Result<ModuleWorld.Parts, any Error> { try ModuleWorld.Parts([MandatingModule()]) }
 
     enum Step: Sendable, CustomStringConvertible {

@@ -22,7 +22,7 @@ import Testing
 /// `WZT_PROPERTY_SEQUENCES` sets how many sequences run (a soak run sets it high).
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct TrajectoryPropertyTests {
-    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 3_000
+    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_000
 
     @Test func networkPlacesAndTrajectoriesAgreeUnderAnySequence() async throws {
         let played = Counter()
