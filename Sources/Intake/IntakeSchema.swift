@@ -44,9 +44,15 @@ enum IntakeSchema {
                 );
                 """)
         }
-        // A pause is measured between the hold's own dates, so the day it began is kept.
+        // A pause is measured between the hold's own dates, so the day it began is kept; a case on
+        // hold already takes it from its last `on-hold` step.
         migrator.registerMigration("intake v2 hold since") { db in
             try db.execute(sql: "ALTER TABLE intake_case ADD COLUMN on_hold_since TEXT")
+            try db.execute(sql: """
+                UPDATE intake_case SET on_hold_since = (
+                    SELECT s.step_on FROM intake_step s WHERE s.case_id = intake_case.id AND s.step = 'on-hold' ORDER BY s.rowid DESC LIMIT 1)
+                WHERE status = 'on-hold'
+                """)
         }
     }
 }
