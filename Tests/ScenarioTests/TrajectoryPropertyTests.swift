@@ -193,18 +193,9 @@ final class TrajectoryWorld: @unchecked Sendable {
     private func checkInvariants(net: String, cases: [String], byHand: Set<String> = [], after step: String) async throws {
         let (intake, networks, gbo) = (try world.store("intake"), try world.store("networks"), try world.store("gbo-onboarding"))
         let network = try #require(try await NetworksQueries(database: networks.database).network(net))
-        let referrals = try await networks.database.read { db in
-            try SQLRow.fetchAll(db, sql: "SELECT case_id, state, queued_at FROM referral WHERE network_id = ?", arguments: [net])
-                .map { (caseId: $0["case_id"] as String, state: $0["state"] as String) }
-        }
         let at = "\(net) after \(step)"
-        // A place stays free only while nobody waits.
-        #expect(network.waitlist.isEmpty || network.accepted.count >= network.capacity, "\(at): a place is free while \(network.waitlist) wait")
-        // A case holds at most one open referral.
-        for id in cases {
-            let open = referrals.filter { $0.caseId == id && ["accepted", "waitlisted"].contains($0.state) }
-            #expect(open.count <= 1, "\(at): \(id) has \(open.count) open referrals")
-        }
+        // Each module's own invariants were checked after every delivery (ModuleWorld); these are
+        // the ones between modules.
         for id in cases where !byHand.contains(id) {
             let record = try #require(try await IntakeQueries(database: intake.database).intakeCase(id))
             let running = record.status == .onHold ? record.statusBeforeHold ?? .started : record.status
@@ -217,12 +208,11 @@ final class TrajectoryWorld: @unchecked Sendable {
             }
             if accepted { #expect(running == .inNetwork, "\(at): the network accepted \(id), intake has it \(record.status.rawValue)") }
             if waiting { #expect(running == .referredToNetwork, "\(at): the network waitlists \(id), intake has it \(record.status.rawValue)") }
-            // At most one open onthaal file, and only while the advice is welzijn.
+            // An open onthaal file only while the advice is welzijn.
             let openFiles = try await gbo.database.read { db in
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM onthaal_file WHERE case_id = ? AND closed_on IS NULL", arguments: [id]) ?? 0
             }
-            #expect(openFiles <= 1, "\(at): \(id) has \(openFiles) open onthaal files")
-            if openFiles == 1 { #expect(record.advice == .welzijn, "\(at): \(id) has an open onthaal file and advice \(record.advice?.rawValue ?? "none")") }
+            if openFiles > 0 { #expect(record.advice == .welzijn, "\(at): \(id) has an open onthaal file and advice \(record.advice?.rawValue ?? "none")") }
         }
     }
 }
