@@ -48,8 +48,10 @@ struct AMAWork {
             throw AMARefusal(agreementId: id, code: .begeleiderNotRecognised, reason: "\(submission.begeleiderId) holds no current recognition as AMA begeleider (a merged organisation needs a new one)")
         }
         if let filing { try checkFiling(filing, submission: submission, begeleider: begeleider, ama: ama) }
-        let taken = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement WHERE participant_id = ? AND werkpost_id = ? AND ended_on IS NULL)",
-                                      arguments: [submission.participantId, submission.werkpostId]) ?? false
+        // Running, or ended on or after this one's start: the two would overlap.
+        let taken = try Bool.fetchOne(db, sql: """
+            SELECT EXISTS (SELECT 1 FROM agreement WHERE participant_id = ? AND werkpost_id = ? AND (ended_on IS NULL OR ended_on >= ?))
+            """, arguments: [submission.participantId, submission.werkpostId, start.description]) ?? false
         guard !taken else {
             throw AMARefusal(agreementId: id, code: .werkpostTaken, reason: "the participant already has a running agreement for werkpost \(submission.werkpostId): one agreement per werkpost (DOMAIN.md, AMA in detail)")
         }
@@ -245,7 +247,7 @@ struct AMAWork {
         return transaction.rules.ruleSets.first { $0.id == ruleSet }?.ama?.permissionRenewalMonths ?? 12
     }
 
-    private func annexStart(_ id: String, version: Int) throws -> CalendarDate {
+    func annexStart(_ id: String, version: Int) throws -> CalendarDate {
         let json = try String.fetchOne(db, sql: "SELECT annex FROM annex_version WHERE agreement_id = ? AND version = ?", arguments: [id, version]) ?? "{}"
         return try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data(json.utf8)).startOn
     }

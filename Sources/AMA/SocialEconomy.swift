@@ -58,6 +58,10 @@ extension AMAWork {
         guard (row["active_version"] as Int?) != nil else {
             throw AMARefusal(agreementId: id, code: .attendance, reason: "agreement \(id) is not active yet: every party confirms it first")
         }
+        let start = try annexStart(id, version: 1)
+        guard attendance.quarter.lastDay >= start else {
+            throw AMARefusal(agreementId: id, code: .attendance, reason: "agreement \(id) starts on \(start), after \(attendance.quarter) ended")
+        }
         guard (0...attendance.quarter.days).contains(attendance.attendanceDays) else {
             throw AMARefusal(agreementId: id, code: .attendance, reason: "\(attendance.quarter) has \(attendance.quarter.days) days; \(attendance.attendanceDays) attendance days cannot be right")
         }

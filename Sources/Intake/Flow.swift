@@ -37,7 +37,7 @@ struct Flow {
     func advise(_ advice: ScreeningAdvised) throws {
         var record = try intakeCase(advice.caseId, in: Set([.requested, .advised, .serviceRequested, .intake, .rescreeningRequested]), for: "a screening advice")
         let step = "screening-advised:\(advice.advice.rawValue)"
-        if record.status == .advised, record.advice == advice.advice, let last = try lastStep(of: record.id), last == (step, advice.advisedOn.description) { return }
+        if try hasStep(step, on: advice.advisedOn, of: record.id) { return }
         record.advice = advice.advice
         record.municipality = advice.municipality ?? record.municipality
         try change(&record, to: .advised, on: advice.advisedOn, step: step)
@@ -131,6 +131,7 @@ struct Flow {
 
     func end(_ end: TrajectoryEnded) throws {
         var record = try intakeCase(end.caseId, in: Self.running, for: "the end of a trajectory")
+        try checkDate(end.endedOn, of: record, for: "its end")
         let rules = try ruleSet(of: record)
         if end.completed, let started = record.startedOn, started.months(until: end.endedOn) < rules.activation.minimumMonths {
             throw IntakeRefusal(caseId: record.id, code: .tooShort, reason: "a trajectory is completed after at least \(rules.activation.minimumMonths) months under \(rules.id); this one ran from \(started) to \(end.endedOn); end it as not completed instead")
@@ -171,6 +172,7 @@ struct Flow {
     func changeHold(_ hold: TrajectoryHoldChanged) throws {
         if hold.onHold {
             var record = try intakeCase(hold.caseId, in: Self.running.subtracting([.onHold]), for: "putting a trajectory on hold")
+            try checkDate(hold.on, of: record, for: "a hold")
             record.statusBeforeHold = record.status
             record.onHoldSince = hold.on
             try cancelLimit(record)
@@ -269,9 +271,19 @@ struct Flow {
         try transaction.cancelTimerIfRunning(record.limitTimer)
     }
 
-    private func lastStep(of caseId: String) throws -> (String, String)? {
-        try SQLRow.fetchOne(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid DESC LIMIT 1", arguments: [caseId])
-            .map { ($0["step"], $0["step_on"]) }
+    private func hasStep(_ step: String, on date: CalendarDate, of caseId: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM intake_step WHERE case_id = ? AND step = ? AND step_on = ?)",
+                          arguments: [caseId, step, date.description]) ?? false
+    }
+
+    /// A step of a running trajectory dated before it started, or before the hold it ends, is refused.
+    private func checkDate(_ date: CalendarDate, of record: IntakeCase, for what: String) throws {
+        if let started = record.startedOn, date < started {
+            throw IntakeRefusal(caseId: record.id, code: .invalidDate, reason: "case \(record.id) started on \(started); \(what) cannot be dated \(date), before that")
+        }
+        if let since = record.onHoldSince, date < since {
+            throw IntakeRefusal(caseId: record.id, code: .invalidDate, reason: "case \(record.id) is on hold since \(since); \(what) cannot be dated \(date), before that")
+        }
     }
 
     private func addStep(_ step: String, to caseId: String, on date: CalendarDate) throws {
