@@ -50,6 +50,7 @@ let package = Package(
         // The bus: envelope, contracts registry, durable event log, in-process dispatch.
         .target(name: "Bus", dependencies: [
             "Storage", "COpenSSL",
+            .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),

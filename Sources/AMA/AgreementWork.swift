@@ -221,7 +221,9 @@ struct AMAWork {
 
     func reachDeadline(_ deadline: PermissionDeadline) throws {
         guard deadline.stage == .expired,
-              let row = try SQLRow.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ? AND ended_on IS NULL", arguments: [deadline.agreementId]),
+              // A permission renewed since the timer fired has a later last day: nothing expired.
+              let row = try SQLRow.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ? AND ended_on IS NULL AND permission_valid_until = ?",
+                                            arguments: [deadline.agreementId, deadline.validUntil.description]),
               let version: Int = row["active_version"] else { return }
         try db.execute(sql: "UPDATE agreement SET suspended = 1 WHERE id = ?", arguments: [deadline.agreementId])
         try transaction.publish(AgreementStatusChanged(agreementId: deadline.agreementId, status: .suspended, annexVersion: version, awaiting: [],

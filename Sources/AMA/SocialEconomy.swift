@@ -10,6 +10,9 @@ extension AMAWork {
     func end(_ report: EndReported) throws {
         let id = report.agreementId
         let row = try openAgreement(id)
+        if let start = try? annexStart(id, version: 1), report.endedOn < start {
+            throw AMARefusal(agreementId: id, code: .invalidDate, reason: "agreement \(id) starts on \(start); it cannot end on \(report.endedOn), before that")
+        }
         if let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) {
             for stage in PermissionDeadline.Stage.allCases { try transaction.cancelTimerIfRunning(permissionTimer(id, stage, validUntil: current)) }
         }

@@ -208,6 +208,7 @@ public struct AMARefused: EventContract, Hashable {
         case filingMismatch = "filing-mismatch"
         case inszBirthDate = "insz-birth-date"
         case invalidConfirmation = "invalid-confirmation"
+        case invalidDate = "invalid-date"
         case minimumHours = "minimum-hours"
         case minimumWeeklyHours = "minimum-weekly-hours"
         case noRules = "no-rules"
@@ -514,3 +515,15 @@ public struct Reassessed: EventContract, Hashable {
         self.continues = continues
     }
 }
+
+// The day each fact happened, which places it among deadlines.
+extension BegeleiderRecognised: DatedFact { public var factDate: CalendarDate { recognisedOn } }
+extension BegeleiderMerged: DatedFact { public var factDate: CalendarDate { mergedOn } }
+extension AnnexConfirmed: DatedFact { public var factDate: CalendarDate { confirmedOn } }
+extension AnnexAmended: DatedFact { public var factDate: CalendarDate { amendedOn } }
+extension AgreementStatusChanged: DatedFact { public var factDate: CalendarDate { on } }
+extension PermissionRenewed: DatedFact { public var factDate: CalendarDate { renewedOn } }
+extension EndReported: DatedFact { public var factDate: CalendarDate { endedOn } }
+extension AgreementEnded: DatedFact { public var factDate: CalendarDate { endedOn } }
+extension ReassessmentDue: DatedFact { public var factDate: CalendarDate { dueOn } }
+extension Reassessed: DatedFact { public var factDate: CalendarDate { on } }

@@ -1,3 +1,5 @@
+import PluginAPI
+
 /// The data of one event type at one version: a plain Codable struct, no logic, no storage.
 ///
 /// A contract that replaces an older version conforms to `UpcastingContract`, so events stored
@@ -18,4 +20,11 @@ extension EventContract {
 public protocol UpcastingContract: EventContract {
     associatedtype Previous: EventContract
     init(upcasting previous: Previous)
+}
+
+/// A fact whose data say on which day it happened (a decision's `decidedOn`, a hold's `on`). That
+/// day places it among the deadlines of the module that takes it: a deadline due before the day
+/// has passed when the fact is applied, however late the fact reaches the bus.
+public protocol DatedFact {
+    var factDate: CalendarDate { get }
 }

@@ -164,3 +164,10 @@ public enum GBOOnboardingContracts {
         OnthaalFileOpened.self, RescreeningRequested.self, GBORefused.self,
     ]
 }
+
+// The day each fact happened, which places it among deadlines.
+extension LeadPartnerAssigned: DatedFact { public var factDate: CalendarDate { assignedOn } }
+extension RightExplored: DatedFact { public var factDate: CalendarDate { exploredOn } }
+extension HandbackRequested: DatedFact { public var factDate: CalendarDate { requestedOn } }
+extension OnthaalFileOpened: DatedFact { public var factDate: CalendarDate { openedOn } }
+extension RescreeningRequested: DatedFact { public var factDate: CalendarDate { requestedOn } }

@@ -38,6 +38,12 @@ struct Flow {
         var record = try intakeCase(advice.caseId, in: Set([.requested, .advised, .serviceRequested, .intake, .rescreeningRequested]), for: "a screening advice")
         let step = "screening-advised:\(advice.advice.rawValue)"
         if try hasStep(step, on: advice.advisedOn, of: record.id) { return }
+        let previous = try String.fetchOne(db, sql: "SELECT MAX(step_on) FROM intake_step WHERE case_id = ? AND step LIKE 'screening-advised:%'",
+                                           arguments: [record.id]).flatMap(CalendarDate.init)
+        let since = max(previous ?? record.requestedOn, record.requestedOn)
+        guard advice.advisedOn >= since else {
+            throw IntakeRefusal(caseId: record.id, code: .invalidDate, reason: "case \(record.id) was requested or last advised on \(since); an advice cannot be dated \(advice.advisedOn), before that")
+        }
         record.advice = advice.advice
         record.municipality = advice.municipality ?? record.municipality
         try change(&record, to: .advised, on: advice.advisedOn, step: step)
@@ -193,7 +199,8 @@ struct Flow {
     }
 
     func flagLimit(_ limit: TrajectoryLimitReached) throws {
-        guard var record = try IntakeCase.fetchOne(db, key: limit.caseId), Self.running.contains(record.status) else { return }
+        // A limit an extension or a pause has moved since the timer fired is no longer the case's.
+        guard var record = try IntakeCase.fetchOne(db, key: limit.caseId), Self.running.contains(record.status), record.limitOn == limit.limitOn else { return }
         record.limitReached = true
         try record.update(db)
         try addStep("limit-reached", to: record.id, on: limit.limitOn)

@@ -117,3 +117,8 @@ public enum IntakeContracts {
         CaseStatusChanged.self, NietToeleidbaarAdvised.self, TrajectoryLimitReached.self, IntakeRefused.self,
     ]
 }
+
+// The day each fact happened, which places it among deadlines.
+extension CaseStatusChanged: DatedFact { public var factDate: CalendarDate { on } }
+extension NietToeleidbaarAdvised: DatedFact { public var factDate: CalendarDate { advisedOn } }
+extension TrajectoryLimitReached: DatedFact { public var factDate: CalendarDate { limitOn } }

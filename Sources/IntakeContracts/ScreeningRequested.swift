@@ -41,3 +41,5 @@ public struct ScreeningRequested: EventContract, Hashable {
     }
 }
 
+// The day each fact happened, which places it among deadlines.
+extension ScreeningRequested: DatedFact { public var factDate: CalendarDate { requestedOn } }

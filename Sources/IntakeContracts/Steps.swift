@@ -196,3 +196,18 @@ public struct TrajectoryHoldChanged: EventContract, Hashable {
     public var on: CalendarDate
     public init(caseId: String, onHold: Bool, on: CalendarDate) { self.caseId = caseId; self.onHold = onHold; self.on = on }
 }
+
+// The day each fact happened, which places it among deadlines.
+extension ScreeningAdvised: DatedFact { public var factDate: CalendarDate { advisedOn } }
+extension ServiceRequested: DatedFact { public var factDate: CalendarDate { requestedOn } }
+extension IntakeHeld: DatedFact { public var factDate: CalendarDate { heldOn } }
+extension ReferredToCasemanagerZorg: DatedFact { public var factDate: CalendarDate { referredOn } }
+extension FirstMeetingHeld: DatedFact { public var factDate: CalendarDate { heldOn } }
+extension PlanDrawnUp: DatedFact { public var factDate: CalendarDate { drawnUpOn } }
+extension PlanApproved: DatedFact { public var factDate: CalendarDate { approvedOn } }
+extension ReferredToNetwork: DatedFact { public var factDate: CalendarDate { referredOn } }
+extension FollowUpNoted: DatedFact { public var factDate: CalendarDate { notedOn } }
+extension RightsTalkHeld: DatedFact { public var factDate: CalendarDate { heldOn } }
+extension TrajectoryEnded: DatedFact { public var factDate: CalendarDate { endedOn } }
+extension TrajectoryExtended: DatedFact { public var factDate: CalendarDate { extendedOn } }
+extension TrajectoryHoldChanged: DatedFact { public var factDate: CalendarDate { on } }

@@ -105,8 +105,8 @@ private struct Handling {
             decisionDue = mandating.decisionTerms(appliedOn: application.receivedOn)?.admissibility
         case .call(let minimumFacilities):
             try checkCall(application)
-            // A facility named twice is still one facility.
-            let facilities = Set((application.facilities ?? []).map(\.organisationId)).count
+            // A facility named twice is still one facility, in any letter case or spacing.
+            let facilities = Set((application.facilities ?? []).map { $0.organisationId.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }).count
             guard facilities >= minimumFacilities else {
                 throw Refusal(applicationId: id, code: .tooFewFacilities, reason: "a samenwerkingsverband Zorg needs at least \(minimumFacilities) different facilities under \(rules.id); the application names \(facilities)")
             }
@@ -150,7 +150,7 @@ private struct Handling {
     // MARK: decisions
 
     func decideAdmissibility(_ decision: AdmissibilityDecided) throws {
-        var record = try application(decision.applicationId, expecting: [.applied], for: "an admissibility decision")
+        var record = try application(decision.applicationId, expecting: [.applied], for: "an admissibility decision", on: decision.decidedOn)
         try transaction.cancelTimerIfRunning("admissibility-\(record.id)")
         guard decision.admissible else {
             record.decisionDueOn = nil
@@ -163,7 +163,7 @@ private struct Handling {
     }
 
     func decideMerits(_ decision: MeritsDecided) throws {
-        var record = try application(decision.applicationId, expecting: [.admissible], for: "a decision on the merits")
+        var record = try application(decision.applicationId, expecting: [.admissible], for: "a decision on the merits", on: decision.decidedOn)
         try transaction.cancelTimerIfRunning("merits-\(record.id)")
         record.decisionDueOn = nil
         guard decision.granted else {
@@ -180,7 +180,7 @@ private struct Handling {
     }
 
     func withdraw(_ withdrawal: MandateWithdrawn) throws {
-        var record = try application(withdrawal.applicationId, expecting: [.active], for: "a withdrawal")
+        var record = try application(withdrawal.applicationId, expecting: [.active], for: "a withdrawal", on: withdrawal.withdrawnOn)
         try transaction.cancelTimerIfRunning("term-\(record.id)")
         try change(&record, to: .withdrawn, on: withdrawal.withdrawnOn, reason: withdrawal.reason)
     }
@@ -199,13 +199,18 @@ private struct Handling {
 
     // MARK: helpers
 
-    private func application(_ id: String, expecting statuses: Set<MandateStatus>, for what: String) throws -> MandateApplication {
+    /// The application if it is in one of `statuses`, and `date` is not before the day it got there:
+    /// a decision cannot precede the application, nor the decision it follows.
+    private func application(_ id: String, expecting statuses: Set<MandateStatus>, for what: String, on date: CalendarDate) throws -> MandateApplication {
         guard let record = try MandateApplication.fetchOne(db, key: id) else {
             throw Refusal(applicationId: id, code: .unknownApplication, reason: "no application \(id)")
         }
         guard statuses.contains(record.status) else {
             let expected = statuses.map(\.rawValue).sorted().joined(separator: " or ")
             throw Refusal(applicationId: id, code: .invalidTransition, reason: "application \(id) is \(record.status.rawValue); \(what) needs it \(expected)")
+        }
+        guard date >= record.statusOn else {
+            throw Refusal(applicationId: id, code: .invalidDate, reason: "application \(id) is \(record.status.rawValue) since \(record.statusOn); \(what) cannot be dated \(date), before that")
         }
         return record
     }

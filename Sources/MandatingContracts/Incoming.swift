@@ -114,3 +114,10 @@ public struct CallOpened: EventContract, Hashable {
         self.closesOn = closesOn
     }
 }
+
+// The day each fact happened, which places it among deadlines.
+extension ApplicationReceived: DatedFact { public var factDate: CalendarDate { receivedOn } }
+extension AdmissibilityDecided: DatedFact { public var factDate: CalendarDate { decidedOn } }
+extension MeritsDecided: DatedFact { public var factDate: CalendarDate { decidedOn } }
+extension MandateWithdrawn: DatedFact { public var factDate: CalendarDate { withdrawnOn } }
+extension CallOpened: DatedFact { public var factDate: CalendarDate { opensOn } }

@@ -83,6 +83,7 @@ public struct MandatingRefused: EventContract, Hashable {
         case duplicateCall = "duplicate-call"
         case icfTrainingRequired = "icf-training-required"
         case invalidCall = "invalid-call"
+        case invalidDate = "invalid-date"
         case invalidTransition = "invalid-transition"
         case noOpenCall = "no-open-call"
         case noRules = "no-rules"
@@ -118,3 +119,7 @@ public enum MandatingContracts {
         MandateStatusChanged.self, DecisionOverdue.self, MandateTermEnded.self, MandatingRefused.self,
     ]
 }
+
+// The day each fact happened, which places it among deadlines.
+extension MandateStatusChanged: DatedFact { public var factDate: CalendarDate { on } }
+extension MandateTermEnded: DatedFact { public var factDate: CalendarDate { endedOn } }

@@ -124,6 +124,7 @@ struct ModuleSubscriber: Subscriber {
             try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
             let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
             let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
+            try transaction.fireTimersDueBeforeCause()
             if incoming.isA(SubjectErased.self) {
                 try module.erase(subject: try incoming.data(as: SubjectErased.self).subject, transaction)
             } else {

@@ -56,6 +56,19 @@ public final class ModuleTransaction {
     /// The Belgian calendar day of `eventTime`, for facts whose data carry no date of their own.
     public var eventDate: CalendarDate { CalendarDate(eventTime) }
 
+    /// Where the cause stands among deadlines: the start of the day its data say it happened
+    /// (`DatedFact`), or its envelope's `time`, whichever is earlier; nil when it has neither.
+    /// The earlier of the two, because an import sends old facts with today's `time`, and a
+    /// publisher's mistaken future date must not make deadlines pass early.
+    var factMoment: Date? {
+        guard let cause else { return nil }
+        let day = ((try? decoder.currentData(of: cause.json))?.data as? any DatedFact)?.factDate.startOfDay
+        switch (day, origin.time) {
+        case let (day?, time?): return min(day, time)
+        case let (day, time): return day ?? time
+        }
+    }
+
     /// Runs `handling` in a savepoint. A refusal of type `R` undoes all that `handling` did (rows,
     /// outbox, timers, after-commit actions) and is returned for the module to publish: a refused
     /// event changes no table. Any other error is thrown, which rolls back the whole delivery and

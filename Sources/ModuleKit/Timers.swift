@@ -50,6 +50,14 @@ extension ModuleTransaction {
         try db.execute(sql: "UPDATE wzt_timers SET status = 'cancelled' WHERE id = ? AND status IN ('scheduled', 'paused')", arguments: [id])
     }
 
+    /// Fires, before the cause is handled, every deadline that passed before it happened
+    /// (`factMoment`): a late decision finds its term overdue whether it reached the bus live or
+    /// months later in an import, and one in time finds it running.
+    func fireTimersDueBeforeCause() throws {
+        guard let moment = factMoment else { return }
+        published += try ModuleStore.fireTimers(in: db, dueBy: moment, now: now)
+    }
+
     public func timer(_ id: String) throws -> ScheduledTimer {
         guard let timer = try ScheduledTimer.fetch(db, id: id) else { throw TimerError(description: "no timer \(id)") }
         return timer
@@ -76,21 +84,24 @@ extension ModuleStore {
     }
 
     /// Marks every timer due at `now` as fired and puts its event in the outbox, in one
-    /// transaction: a timer fires once even if the process dies right after. The event is dated
-    /// when it was due, not when it fired: a deadline that passed while the node was down, or
-    /// during an import, says the same as one that fired on time.
+    /// transaction: a timer fires once even if the process dies right after.
     func fireDueTimers(now: Date) async throws -> Int {
-        try await database.write { db in
-            let due = try SQLRow.fetchAll(db, sql: "SELECT id, due_at, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
-                                       arguments: [now.timeIntervalSince1970])
-            for row in due {
-                let envelope: Data = row["envelope"]
-                let fired = try Self.stamp(envelope, firedAt: now, dueAt: Date(timeIntervalSince1970: row["due_at"]))
-                try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [fired.id, fired.json])
-                try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [row["id"] as String])
-            }
-            return due.count
+        try await database.write { db in try Self.fireTimers(in: db, dueBy: now, now: now) }
+    }
+
+    /// Marks fired every running timer due by `moment` and puts its event in the outbox. The event
+    /// is dated when it was due, not when it fired: a deadline that passed while the node was
+    /// down, or during an import, says the same as one that fired on time.
+    static func fireTimers(in db: any SQLDatabase, dueBy moment: Date, now: Date) throws -> Int {
+        let due = try SQLRow.fetchAll(db, sql: "SELECT id, due_at, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
+                                      arguments: [moment.timeIntervalSince1970])
+        for row in due {
+            let envelope: Data = row["envelope"]
+            let fired = try stamp(envelope, firedAt: now, dueAt: Date(timeIntervalSince1970: row["due_at"]))
+            try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [fired.id, fired.json])
+            try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [row["id"] as String])
         }
+        return due.count
     }
 
     /// The scheduled envelope with a fresh id, dated when it was due.

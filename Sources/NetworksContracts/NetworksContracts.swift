@@ -196,3 +196,11 @@ public enum NetworksContracts {
         PlaceReleased.self, NetworkActivated.self, ReferralOutcome.self, NetworksRefused.self,
     ]
 }
+
+// The day each fact happened, which places it among deadlines.
+extension NetworkRegistered: DatedFact { public var factDate: CalendarDate { registeredOn } }
+extension NetworkActivationRequested: DatedFact { public var factDate: CalendarDate { requestedOn } }
+extension ReferralRequested: DatedFact { public var factDate: CalendarDate { referredOn } }
+extension PlaceReleased: DatedFact { public var factDate: CalendarDate { releasedOn } }
+extension NetworkActivated: DatedFact { public var factDate: CalendarDate { activatedOn } }
+extension ReferralOutcome: DatedFact { public var factDate: CalendarDate { on } }

@@ -52,9 +52,10 @@ struct TimerTests {
             try log.eventsNow(after: 0, matching: [try EventPattern(NotesCounted.eventType.rawValue)])
         }
 
-        /// Publishes a command and waits until the module has handled it.
-        func command(_ text: String, case subject: String = "case-1") async throws {
-            let offset = try await log.append([Samples.note(text, subject: subject)])[0].offset
+        /// Publishes a command dated `time` (when it happens, for the deadlines it meets) and waits
+        /// until the module has handled it.
+        func command(_ text: String, case subject: String = "case-1", at time: Date) async throws {
+            let offset = try await log.append([Samples.note(text, subject: subject, time: time)])[0].offset
             #expect(await eventually { (try? self.log.cursor("deadlines")) ?? 0 >= offset })
         }
     }
@@ -69,7 +70,7 @@ struct TimerTests {
         let harness = try Harness()
         let clock = ManualClock(now: Self.start)
         try await withServices([try harness.host(clock)]) {
-            try await harness.command("start")
+            try await harness.command("start", at: clock.now())
             clock.advance(by: DeadlineModule.eighteenMonths - day)
             #expect(try await settle(harness) == 0)
             clock.advance(by: day)
@@ -90,7 +91,7 @@ struct TimerTests {
     @Test func deadlineSurvivesARestart() async throws {
         let harness = try Harness()
         try await withServices([try harness.host(ManualClock(now: Self.start))]) {
-            try await harness.command("start")
+            try await harness.command("start", at: Self.start)
         }
         #expect(try harness.deadlinesFired().isEmpty)
         // The process was down when the date passed: the timer fires at the next start.
@@ -104,12 +105,30 @@ struct TimerTests {
         }
     }
 
+    /// The bus clock has not reached the deadline, but a fact dated after it has: the deadline
+    /// passed before that fact, and fires before it is handled, dated when it was due.
+    @Test func aFactDatedAfterADeadlineFindsItPassed() async throws {
+        let harness = try Harness()
+        let clock = ManualClock(now: Self.start)
+        try await withServices([try harness.host(clock)]) {
+            try await harness.command("start", at: Self.start)
+            try await harness.command("noted", at: Self.start.addingTimeInterval(DeadlineModule.eighteenMonths - day))
+            #expect(try harness.deadlinesFired().isEmpty)
+            try await harness.command("noted", at: Self.start.addingTimeInterval(DeadlineModule.eighteenMonths + day))
+            let fired = try harness.deadlinesFired()
+            #expect(fired.count == 1)
+            let time = try fired.first.map { try Samples.decoder.decode($0.json).time }
+            #expect(time == EventTime.format(Self.start.addingTimeInterval(DeadlineModule.eighteenMonths)))
+            #expect(try await settle(harness) == 1)
+        }
+    }
+
     @Test func cancelledDeadlineNeverFires() async throws {
         let harness = try Harness()
         let clock = ManualClock(now: Self.start)
         try await withServices([try harness.host(clock)]) {
-            try await harness.command("start")
-            try await harness.command("cancel")
+            try await harness.command("start", at: clock.now())
+            try await harness.command("cancel", at: clock.now())
             clock.advance(by: 3 * 365 * day)
             #expect(try await settle(harness) == 0)
         }

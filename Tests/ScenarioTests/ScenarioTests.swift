@@ -21,8 +21,11 @@ import Testing
 struct ScenarioTests {
     static let directory = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../Scenarios").standardized.path
 
+    /// Every scenario, or those whose file name contains WZT_SCENARIO (to play one while writing it).
     static var files: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        let only = ProcessInfo.processInfo.environment["WZT_SCENARIO"] ?? ""
+        return ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+            .filter { $0.hasSuffix(".json") && (only.isEmpty || $0.contains(only)) }.sorted()
     }
 
     @Test func scenariosArePresent() { #expect(!Self.files.isEmpty, "no scenarios in \(Self.directory)") }

@@ -27,12 +27,12 @@ public enum Samples {
     public static let noRules = try! RuleBook([])
 
     /// A valid note-added envelope.
-    public static func noteJSON(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make()) -> [UInt8] {
-        try! EnvelopeEncoder.envelope(NoteAdded(text: text), source: "/test", subject: subject, id: id)
+    public static func noteJSON(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make(), time: Date = Date()) -> [UInt8] {
+        try! EnvelopeEncoder.envelope(NoteAdded(text: text), source: "/test", subject: subject, id: id, time: time)
     }
 
-    public static func note(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make()) -> Envelope {
-        try! decoder.decode(noteJSON(text, subject: subject, id: id))
+    public static func note(_ text: String = "hello", subject: String = "case-1", id: String = EventID.make(), time: Date = Date()) -> Envelope {
+        try! decoder.decode(noteJSON(text, subject: subject, id: id, time: time))
     }
 }
 
