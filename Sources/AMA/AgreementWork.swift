@@ -28,6 +28,10 @@ struct AMAWork {
     func submit(_ submission: AgreementSubmitted) throws {
         let id = submission.agreementId
         let start = submission.annex.startOn
+        // The same submission sent again, or another one under a used id: either way not a new agreement.
+        guard !(try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM agreement WHERE id = ?)", arguments: [id]) ?? false) else {
+            throw AMARefusal(agreementId: id, code: .duplicateAgreement, reason: "agreement id \(id) is already used; a new agreement needs an id of its own")
+        }
         let rules: any RegionalRules
         do {
             rules = try transaction.rules.rules(region: submission.region, offer: .ama, caseStartedOn: start)

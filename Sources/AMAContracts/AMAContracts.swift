@@ -204,6 +204,7 @@ public struct AMARefused: EventContract, Hashable {
         case begeleiderNotRecognised = "begeleider-not-recognised"
         case concurrentSupport = "concurrent-support"
         case contingent
+        case duplicateAgreement = "duplicate-agreement"
         case filingIncomplete = "filing-incomplete"
         case filingMismatch = "filing-mismatch"
         case inszBirthDate = "insz-birth-date"

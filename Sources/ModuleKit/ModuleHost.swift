@@ -115,6 +115,14 @@ struct ModuleSubscriber: Subscriber {
     var patterns: [EventPattern] { module.deliveredNeeds.map(\.pattern) }
 
     func deliver(_ event: StoredEvent) async throws {
+        for violation in try await apply(event) {
+            logger.error("invariant violated", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "wzt.invariant": "\(violation)"])
+        }
+    }
+
+    /// Handles `event` in one transaction, relays what it published, and returns the invariants
+    /// the module broke in that transaction.
+    func apply(_ event: StoredEvent) async throws -> [String] {
         let incoming = IncomingEvent(event, decoder: decoder)
         let (module, decoder, now, rules) = (self.module, self.decoder, clock.now(), self.rules)
         let (outcome, violations) = try await store.database.write { db -> (ModuleTransaction.Outcome, [String]) in
@@ -132,10 +140,8 @@ struct ModuleSubscriber: Subscriber {
             }
             return (transaction.outcome, try module.violations(after: incoming, in: db))
         }
-        for violation in violations {
-            logger.error("invariant violated", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "wzt.invariant": "\(violation)"])
-        }
         try await outcome.settle(timersChanged: timersChanged, relay: relay)
+        return violations
     }
 }
 

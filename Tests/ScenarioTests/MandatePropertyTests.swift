@@ -44,12 +44,14 @@ struct MandatePropertyTests {
     @Test func deadlinesFireOnceAndOnlyForDecisionsThatCameLate() async throws {
         let parts = try Self.parts.get()
         let played = Counter()
-        await propertyCheck(count: Self.sequences, input: Step.generator.array(of: 1...20)) { steps in
-            do {
-                try await Self.play(steps, world: try ModuleWorld([MandatingModule()], parts: parts))
-                played.add()
-            } catch {
-                Issue.record("\(error)")
+        await onEveryCore(Self.sequences) { count in
+            await propertyCheck(count: count, input: Step.generator.array(of: 1...20)) { steps in
+                do {
+                    try await Self.play(steps, world: try ModuleWorld([MandatingModule()], parts: parts))
+                    played.add()
+                } catch {
+                    Issue.record("\(error)")
+                }
             }
         }
         #expect(played.value >= Self.sequences)

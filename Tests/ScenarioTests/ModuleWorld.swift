@@ -73,9 +73,7 @@ final class ModuleWorld: @unchecked Sendable {
             for host in hosts where host.module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) {
                 let before = try await tables(of: host.store)
                 let published = bus.published
-                try await host.subscriber.deliver(event)
-                let incoming = IncomingEvent(event, decoder: decoder)
-                let violations = try await host.store.database.read { db in try host.module.violations(after: incoming, in: db) }
+                let violations = try await host.subscriber.apply(event)
                 #expect(violations.isEmpty, "\(host.module.name) after \(event.type): \(violations)")
                 let refused = bus.published(since: published).contains { $0.type.rawValue.hasSuffix(".refused") && $0.causationID == event.id }
                 if refused {
@@ -86,15 +84,15 @@ final class ModuleWorld: @unchecked Sendable {
         }
     }
 
-    /// Every row of the module's own tables (not the inbox, outbox or timers), as text.
-    private func tables(of store: ModuleStore) async throws -> [String: [String]] {
+    /// Every row of the module's own tables (not the inbox, outbox or timers), one JSON text per
+    /// table, made by SQLite itself: this runs twice for every delivery.
+    private func tables(of store: ModuleStore) async throws -> [String] {
         try await store.database.read { db in
-            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'wzt_%' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%'")
-            var tables: [String: [String]] = [:]
-            for name in names {
-                tables[name] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(name)").map { "\($0.values)" }.sorted()
+            let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'wzt_%' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name")
+            return try names.map { name in
+                let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [name]).map { "quote(\"\($0)\")" }
+                return try String.fetchOne(db, sql: "SELECT json_group_array(json_array(\(columns.joined(separator: ", ")))) FROM (SELECT * FROM \"\(name)\" ORDER BY rowid)") ?? ""
             }
-            return tables
         }
     }
 
@@ -141,4 +139,16 @@ final class Counter: @unchecked Sendable {
     private var count = 0
     var value: Int { lock.withLock { count } }
     func add() { lock.withLock { count += 1 } }
+}
+
+/// Splits `count` generated sequences over the machine's cores: `check` runs once per core with
+/// its share, each a property check of its own (its own seed, its own shrinking).
+func onEveryCore(_ count: Int, _ check: @escaping @Sendable (Int) async -> Void) async {
+    let cores = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
+    await withTaskGroup(of: Void.self) { group in
+        for core in 0..<cores {
+            let share = count / cores + (core < count % cores ? 1 : 0)
+            group.addTask { await check(share) }
+        }
+    }
 }

@@ -260,7 +260,12 @@ final class ScenarioRun: Sendable {
         while Date() < deadline {
             let head = log.headOffset
             var caughtUp = true
-            for host in hosts where try await log.cursor(host.module.name) < head { caughtUp = false }
+            // A module is caught up when nothing it takes lies beyond its cursor (its cursor moves
+            // past events it does not take only when it next looks).
+            for host in hosts {
+                let patterns = host.module.deliveredNeeds.map(\.pattern)
+                if try await !log.events(after: try await log.cursor(host.module.name), matching: patterns, limit: 1).isEmpty { caughtUp = false }
+            }
             if head != lastHead { lastHead = head; stableSince = Date() }
             if caughtUp && Date().timeIntervalSince(stableSince) > 0.05 { return }
             try await Task.sleep(for: .milliseconds(10))

@@ -29,12 +29,14 @@ struct TrajectoryPropertyTests {
         // The set-up (a mandate, an active network, four cases) is made once; every sequence
         // starts from a copy of its databases.
         let template = try await TrajectoryWorld.setUp()
-        await propertyCheck(count: Self.sequences, input: Step.generator.array(of: 1...24)) { steps in
-            do {
-                try await TrajectoryWorld(copying: template).play(steps)
-                played.add()
-            } catch {
-                Issue.record("\(error)")
+        await onEveryCore(Self.sequences) { count in
+            await propertyCheck(count: count, input: Step.generator.array(of: 1...24)) { steps in
+                do {
+                    try await TrajectoryWorld(copying: template).play(steps)
+                    played.add()
+                } catch {
+                    Issue.record("\(error)")
+                }
             }
         }
         #expect(played.value >= Self.sequences)
