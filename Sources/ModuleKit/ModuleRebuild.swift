@@ -32,46 +32,59 @@ public struct ModuleRebuild: Sendable {
     /// Replays the log into `store`, which must be new, after copying the tables the module keeps
     /// across rebuilds from `old`. `progress` is told the offset reached and the head, every page.
     public func replay(into store: ModuleStore, keepingFrom old: ModuleStore?, progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
-        if let old {
-            for table in module.tablesKeptOnRebuild {
-                let rows = try await old.database.read { db in try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)") }
-                try await store.database.write { db in
-                    for row in rows {
-                        let columns = row.columnNames.joined(separator: ", ")
-                        let places = Array(repeating: "?", count: row.values.count).joined(separator: ", ")
-                        try db.execute(sql: "INSERT INTO \(table) (\(columns)) VALUES (\(places))", arguments: SQLArguments(row.values))
-                    }
-                }
-            }
-        }
-        let relay = OutboxRelay(store: store, appender: Discarding(), decoder: decoder)
-        let inner = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: SystemClock(), rules: rules, timersChanged: Signal())
-        let subscriber = ProjectingSubscriber(inner, projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
-        let patterns = module.deliveredNeeds.map(\.pattern)
-        let source = "/wzt/\(module.name)"
+        if let old { try await Self.copyTablesKept(by: module, from: old, to: store) }
+        let subscriber = ProjectingSubscriber(Self.subscriber(module, store: store, decoder: decoder, rules: rules),
+                                              projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
         var report = Report()
         let head = log.headOffset
         var offset: Int64 = 0
         while offset < head {
             let page = try await log.events(after: offset, limit: 512).filter { $0.offset <= head }
             guard let last = page.last else { break }
-            for event in page {
-                if let envelope = try? decoder.decode(event.json), envelope.source == source {
-                    report.timersFired += try await store.markFired(envelope)
-                }
-                guard patterns.contains(where: { $0.matches(event.type) }) else { continue }
-                do {
-                    try await subscriber.deliver(event)
-                    report.delivered += 1
-                } catch {
-                    report.failed.append((event.offset, "\(error)"))
-                }
-            }
+            for event in page { try await Self.replay(event, to: subscriber, of: module, store: store, decoder: decoder, report: &report) }
             offset = last.offset
             progress(offset, head)
         }
         report.head = head
         return report
+    }
+
+    /// Copies the tables the log cannot give again (`Module.tablesKeptOnRebuild`).
+    static func copyTablesKept(by module: any Module, from old: ModuleStore, to store: ModuleStore) async throws {
+        for table in module.tablesKeptOnRebuild {
+            let rows = try await old.database.read { db in try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)") }
+            try await store.database.write { db in
+                for row in rows {
+                    // PostgreSQL shows the `rowid` its tables carry for SQLite's sake; the new table numbers its own.
+                    let copied = zip(row.columnNames, row.values).filter { $0.0 != "rowid" }
+                    let columns = copied.map(\.0).joined(separator: ", ")
+                    let places = Array(repeating: "?", count: copied.count).joined(separator: ", ")
+                    try db.execute(sql: "INSERT INTO \(table) (\(columns)) VALUES (\(places))", arguments: SQLArguments(copied.map(\.1)))
+                }
+            }
+        }
+    }
+
+    /// The delivery path of live modules, with an outbox that goes nowhere.
+    static func subscriber(_ module: any Module, store: ModuleStore, decoder: EnvelopeDecoder, rules: RuleBook) -> ModuleSubscriber {
+        let relay = OutboxRelay(store: store, appender: Discarding(), decoder: decoder)
+        return ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: SystemClock(), rules: rules, timersChanged: Signal())
+    }
+
+    /// One event of the log, replayed: the module's own timer event marks its timer fired; an
+    /// event the module takes is delivered.
+    static func replay(_ event: StoredEvent, to subscriber: any Subscriber, of module: any Module, store: ModuleStore, decoder: EnvelopeDecoder,
+                       report: inout Report) async throws {
+        if let envelope = try? decoder.decode(event.json), envelope.source == "/wzt/\(module.name)" {
+            report.timersFired += try await store.markFired(envelope)
+        }
+        guard module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) else { return }
+        do {
+            try await subscriber.deliver(event)
+            report.delivered += 1
+        } catch {
+            report.failed.append((event.offset, "\(error)"))
+        }
     }
 
     /// What the rebuilt module publishes: already in the log, so nothing is written.

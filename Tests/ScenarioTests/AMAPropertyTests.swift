@@ -16,7 +16,7 @@ import Testing
 /// agreement ended once, and attendance lies within the agreement's own dates.
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct AMAPropertyTests {
-    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_000
+    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_500
     static let parts = Result<ModuleWorld.Parts, any Error> { try ModuleWorld.Parts([AMAModule()]) }
     static let firstDay = CalendarDate(year: 2025, month: 1, day: 2)!
     static let scan = Data("%PDF-1.4\n% scan of the signed three-party agreement\n%%EOF\n".utf8)
@@ -62,8 +62,10 @@ struct AMAPropertyTests {
         await onEveryCore(Self.sequences) { count in
             await propertyCheck(count: count, input: Step.generator.array(of: 1...20)) { steps in
                 do {
-                    try await Self.play(steps, world: try ModuleWorld([AMAModule()], parts: parts, copying: template))
+                    let world = try ModuleWorld([AMAModule()], parts: parts, copying: template)
+                    try await Self.play(steps, world: world)
                     played.add()
+                    if steps.count.isMultiple(of: rebuildEvery) { try await world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
                 } catch {
                     Issue.record("\(error)")
                 }
@@ -73,7 +75,7 @@ struct AMAPropertyTests {
     }
 
     /// Two recognised begeleiders, contingents for three years and the scan every filing names.
-    static func setUp(_ parts: ModuleWorld.Parts) async throws -> TemporaryDirectory {
+    static func setUp(_ parts: ModuleWorld.Parts) async throws -> ModuleWorld.Template {
         let world = try ModuleWorld([AMAModule()], parts: parts)
         _ = try await AMAAttachments(database: try world.store("ama").database).store(scan)
         for (id, type, number) in [("beg-1", "dagcentrum", "AMA-2024-017"), ("mwb-1", "maatwerkbedrijf", "AMA-2024-112")] {
@@ -84,7 +86,7 @@ struct AMAPropertyTests {
         for year in 2025...2027 {
             try await world.publish("be.wzt.ama.contingent-set", "mwb-1", .object(["begeleiderId": .string("mwb-1"), "year": .number(Double(year)), "places": .number(2)]))
         }
-        return world.directory
+        return world.template
     }
 
     static func play(_ steps: [Step], world: ModuleWorld) async throws {
@@ -182,3 +184,4 @@ struct AMAPropertyTests {
         }
     }
 }
+

@@ -12,7 +12,7 @@ import Testing
 /// decisions did not meet, once.
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct MandatePropertyTests {
-    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_000
+    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_500
     static let parts = Result<ModuleWorld.Parts, any Error> { try ModuleWorld.Parts([MandatingModule()]) }
 
     enum Step: Sendable, CustomStringConvertible {
@@ -47,8 +47,10 @@ struct MandatePropertyTests {
         await onEveryCore(Self.sequences) { count in
             await propertyCheck(count: count, input: Step.generator.array(of: 1...20)) { steps in
                 do {
-                    try await Self.play(steps, world: try ModuleWorld([MandatingModule()], parts: parts))
+                    let world = try ModuleWorld([MandatingModule()], parts: parts)
+                    try await Self.play(steps, world: world)
                     played.add()
+                    if steps.count.isMultiple(of: rebuildEvery) { try await world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
                 } catch {
                     Issue.record("\(error)")
                 }

@@ -12,7 +12,8 @@ import Testing
 /// invariants hold and a refused event has changed none of its tables. Databases live in memory
 /// where the machine has a memory file system.
 final class ModuleWorld: @unchecked Sendable {
-    let directory = TemporaryDirectory("wzt-properties", in: FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : nil)
+    static let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : nil
+    let directory = TemporaryDirectory("wzt-properties", in: base)
     let decoder: EnvelopeDecoder
     let hosts: [(module: any Module, store: ModuleStore, subscriber: ModuleSubscriber)]
     let bus = MemoryBus()
@@ -28,12 +29,22 @@ final class ModuleWorld: @unchecked Sendable {
         }
     }
 
-    /// A world whose databases start as copies of `template`'s, or empty.
-    init(_ modules: [any Module], parts: Parts, copying template: TemporaryDirectory? = nil) throws {
+    /// A world set up once for many sequences: its databases, and the events that made them.
+    struct Template: Sendable {
+        let directory: TemporaryDirectory
+        let history: [Envelope]
+    }
+
+    /// This world as a template for others (its databases must be closed before they are copied).
+    var template: Template { Template(directory: directory, history: bus.published(since: 0)) }
+
+    /// A world whose databases and bus start as copies of `template`'s, or empty.
+    init(_ modules: [any Module], parts: Parts, copying template: Template? = nil) throws {
         if let template {
-            for file in try FileManager.default.contentsOfDirectory(atPath: template.path) {
-                try FileManager.default.copyItem(atPath: template.file(file), toPath: directory.file(file))
+            for file in try FileManager.default.contentsOfDirectory(atPath: template.directory.path) {
+                try FileManager.default.copyItem(atPath: template.directory.file(file), toPath: directory.file(file))
             }
+            bus.replace(with: template.history)
         }
         decoder = parts.decoder
         let clock = ManualClock(now: CalendarDate(year: 2020, month: 1, day: 1)!.startOfDay)
@@ -96,10 +107,58 @@ final class ModuleWorld: @unchecked Sendable {
         }
     }
 
+    /// Replays everything on the bus into new databases, as `wzt modules rebuild` does from the
+    /// log, and expects every table (timers included) to equal the live one row for row.
+    func expectRebuildsEqualTheLiveState(after what: String) async throws {
+        let events = bus.published(since: 0).enumerated().map { index, envelope in
+            StoredEvent(offset: Int64(index + 1), id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: envelope.json)
+        }
+        let rebuilt = TemporaryDirectory("wzt-properties-rebuilt", in: Self.base)
+        for host in hosts {
+            let store = try ModuleStore(module: host.module, path: rebuilt.file("\(host.module.name).sqlite"))
+            try await ModuleRebuild.copyTablesKept(by: host.module, from: host.store, to: store)
+            let subscriber = ModuleRebuild.subscriber(host.module, store: store, decoder: decoder, rules: host.subscriber.rules)
+            var report = ModuleRebuild.Report()
+            for event in events {
+                try await ModuleRebuild.replay(event, to: subscriber, of: host.module, store: store, decoder: decoder, report: &report)
+            }
+            #expect(report.failed.isEmpty, "\(what): rebuilding \(host.module.name) failed at \(report.failed)")
+            let (live, again) = (try await RebuiltRows.of(host.store), try await RebuiltRows.of(store))
+            for table in Set(live.keys).union(again.keys).sorted() where live[table] != again[table] {
+                Issue.record("\(what): \(host.module.name).\(table) differs after a rebuild: live \(live[table] ?? []), rebuilt \(again[table] ?? [])")
+            }
+        }
+    }
+
     /// The data of every event of `type` on the bus, in order.
     func published(_ type: String) throws -> [JSONValue] {
         try bus.published(since: 0).filter { $0.type.rawValue == type }.map { envelope in
             try JSONDecoder().decode(JSONValue.self, from: Data(envelope.json))["data"] ?? .null
+        }
+    }
+}
+
+/// Every row of every table of a module's database that a rebuild must give again, as text,
+/// sorted: all but the outbox and the migrations' bookkeeping, without the columns a rebuild
+/// numbers or times on its own.
+enum RebuiltRows {
+    static let sqliteTables = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' AND name <> 'wzt_outbox'"
+    static let postgresTables = """
+        SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+        AND table_name NOT IN ('wzt_outbox', 'wzt_migrations')
+        """
+    // `rowid` is a column of its own in PostgreSQL, numbered by a sequence that a copy renumbers.
+    static let unstable: Set<String> = ["handled_at", "envelope", "rowid"]
+
+    static func of(_ store: ModuleStore, tables query: String = sqliteTables) async throws -> [String: [String]] {
+        try await store.database.read { db in
+            var tables: [String: [String]] = [:]
+            for table in try String.fetchAll(db, sql: query) {
+                tables[table] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)").map { row in
+                    zip(row.columnNames, row.values).filter { !unstable.contains($0.0) }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
+                }.sorted()
+            }
+            return tables
         }
     }
 }
@@ -123,6 +182,11 @@ final class MemoryBus: EventAppender, @unchecked Sendable {
         }
     }
 
+    /// Starts with `history`, all of it handled already.
+    func replace(with history: [Envelope]) {
+        lock.withLock { (events, delivered) = (history, history.count) }
+    }
+
     /// The next event nobody was handed yet.
     func next() -> StoredEvent? {
         lock.withLock {
@@ -133,6 +197,11 @@ final class MemoryBus: EventAppender, @unchecked Sendable {
         }
     }
 }
+
+/// Sequences whose length is a multiple of this (about one in four) are also rebuilt from their
+/// bus and compared with their live tables: chosen by the sequence itself, so that shrinking a
+/// failed rebuild keeps rebuilding.
+let rebuildEvery = 4
 
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()

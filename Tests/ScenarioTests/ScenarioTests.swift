@@ -54,7 +54,7 @@ struct ScenarioTests {
                 if !letters.isEmpty { break }
             }
             try await run.expectNoPersonalNumbersInTheLog(scenario)
-            if case .sqlite = storage { try await run.expectRebuildsEqualTheLiveState() }
+            try await run.expectRebuildsEqualTheLiveState()
         }
     }
 }
@@ -69,6 +69,9 @@ final class ScenarioRun: Sendable {
     let decoder: EnvelopeDecoder
     let hosts: [ModuleHost]
     let name: String
+    private let storage: Storage
+    /// Names this run's PostgreSQL schemas.
+    private let run = UUID().uuidString.prefix(8).lowercased()
     private let matched = Matched()
 
     enum Storage {
@@ -81,7 +84,7 @@ final class ScenarioRun: Sendable {
         name = scenario.name
         var logger = Logger(label: "scenario")
         logger.logLevel = .error
-        let run = UUID().uuidString.prefix(8).lowercased()
+        self.storage = storage
         switch storage {
         case .sqlite: place = TestLog(.sqlite)
         case .postgres(let url): place = TestLog(.postgres, server: url)
@@ -228,27 +231,32 @@ final class ScenarioRun: Sendable {
         try await settle()
         let rules = try RuleBook(PluginLoader.builtIn.flatMap(\.ruleSets))
         for host in hosts where host.module.name != "notifications" {
-            let store = try ModuleStore(module: host.module, path: directory.file("\(host.module.name).rebuilt.sqlite"))
+            let store = try await rebuiltStore(of: host.module)
             let report = try await ModuleRebuild(module: host.module, log: log, decoder: decoder, rules: rules).replay(into: store, keepingFrom: host.store)
             #expect(report.failed.isEmpty, "\(name): rebuilding \(host.module.name) failed at \(report.failed)")
-            let (live, rebuilt) = (try await Self.rows(of: host.store), try await Self.rows(of: store))
+            let (live, rebuilt) = (try await rows(of: host.store), try await rows(of: store))
             for table in Set(live.keys).union(rebuilt.keys).sorted() {
                 #expect(live[table] == rebuilt[table], "\(name): \(host.module.name).\(table) differs after a rebuild: live \(live[table] ?? []), rebuilt \(rebuilt[table] ?? [])")
             }
         }
     }
 
-    /// Every row of every table of a module's SQLite database but the outbox, as text, sorted.
-    static func rows(of store: ModuleStore) async throws -> [String: [String]] {
-        let unstable: Set<String> = ["handled_at", "envelope"]
-        return try await store.database.read { db in
-            var tables: [String: [String]] = [:]
-            for table in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' AND name <> 'wzt_outbox'") {
-                tables[table] = try SQLRow.fetchAll(db, sql: "SELECT * FROM \(table)").map { row in
-                    zip(row.columnNames, row.values).filter { !unstable.contains($0.0) }.map { "\($0.0)=\($0.1)" }.joined(separator: " ")
-                }.sorted()
-            }
-            return tables
+    /// A new, empty store for `module` beside the live one, on the same engine.
+    private func rebuiltStore(of module: any Module) async throws -> ModuleStore {
+        switch storage {
+        case .sqlite: return try ModuleStore(module: module, path: directory.file("\(module.name).rebuilt.sqlite"))
+        case .postgres(let url):
+            var logger = Logger(label: "scenario")
+            logger.logLevel = .error
+            return ModuleStore(database: try await PostgresStore.open(url: url, schema: "\(module.name)_\(run)_rebuilt",
+                                                                     migrations: ModuleStore.migrations(of: module), logger: logger))
+        }
+    }
+
+    func rows(of store: ModuleStore) async throws -> [String: [String]] {
+        switch storage {
+        case .sqlite: try await RebuiltRows.of(store, tables: RebuiltRows.sqliteTables)
+        case .postgres: try await RebuiltRows.of(store, tables: RebuiltRows.postgresTables)
         }
     }
 

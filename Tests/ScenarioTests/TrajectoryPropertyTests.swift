@@ -22,7 +22,7 @@ import Testing
 /// `WZT_PROPERTY_SEQUENCES` sets how many sequences run (a soak run sets it high).
 @Suite(.serialized, .timeLimit(.minutes(10)))
 struct TrajectoryPropertyTests {
-    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_000
+    static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_500
 
     @Test func networkPlacesAndTrajectoriesAgreeUnderAnySequence() async throws {
         let played = Counter()
@@ -32,8 +32,10 @@ struct TrajectoryPropertyTests {
         await onEveryCore(Self.sequences) { count in
             await propertyCheck(count: count, input: Step.generator.array(of: 1...24)) { steps in
                 do {
-                    try await TrajectoryWorld(copying: template).play(steps)
+                    let world = try TrajectoryWorld(copying: template)
+                    try await world.play(steps)
                     played.add()
+                    if steps.count.isMultiple(of: rebuildEvery) { try await world.world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
                 } catch {
                     Issue.record("\(error)")
                 }
@@ -93,7 +95,7 @@ final class TrajectoryWorld: @unchecked Sendable {
     let world: ModuleWorld
 
     /// A world whose databases start as copies of `template`'s, or empty.
-    init(copying template: TemporaryDirectory? = nil) throws {
+    init(copying template: ModuleWorld.Template? = nil) throws {
         world = try ModuleWorld(Self.modules(), parts: try Self.parts.get(), copying: template)
     }
 
@@ -101,7 +103,7 @@ final class TrajectoryWorld: @unchecked Sendable {
 
     /// Databases holding an active mandate, an active network of one place, three trajectories
     /// with an approved plan and a case at its screening advice; closed, ready to copy.
-    static func setUp() async throws -> TemporaryDirectory {
+    static func setUp() async throws -> ModuleWorld.Template {
         let world = try TrajectoryWorld()
         let (net, cases, run) = (net, cases, 1)
         func date() -> JSONValue { .string(firstDay.description) }
@@ -136,7 +138,7 @@ final class TrajectoryWorld: @unchecked Sendable {
                 "caseId": c, "approvedOn": date(), "approverRole": .string("network-coordinator"), "approverId": .string("coord")]))
         }
         try await world.checkInvariants(net: net, cases: cases, after: "the set-up")
-        return world.world.directory
+        return world.world.template
     }
 
     func play(_ steps: [Step]) async throws {
