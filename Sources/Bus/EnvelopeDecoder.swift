@@ -58,7 +58,7 @@ public struct EnvelopeDecoder: Sendable {
             do throws(EnvelopeScan.Malformed) {
                 scan = try EnvelopeScan(bytes)
             } catch {
-                throw EnvelopeError(.malformedJSON, error.reason)
+                throw EnvelopeError(error.tooComplex ? .tooComplex : .malformedJSON, error.reason)
             }
             return try EnvelopeHeader(scan, of: bytes, registry: registry, refusesStoredForms: refusesStoredForms)
         }

@@ -7,6 +7,8 @@ public struct EnvelopeError: Error, Hashable, Sendable, CustomStringConvertible 
         public var description: String { rawValue }
 
         public static let tooLarge = Code("too-large")
+        /// Valid JSON with more members than an envelope or its `data` may have.
+        public static let tooComplex = Code("too-complex")
         public static let emptyMessage = Code("empty-message")
         public static let extraFrames = Code("extra-frames")
         public static let malformedJSON = Code("malformed-json")

@@ -16,9 +16,14 @@ struct EnvelopeScan {
 
     /// Deeper documents are refused rather than risk the stack of the thread reading them.
     static let maxDepth = 512
+    /// Members of the envelope or of its `data`: contracts have a few dozen; more is refused
+    /// (`too-complex`) before any work that grows with their number.
+    static let maxMembers = 1_000
 
     struct Malformed: Error {
         let reason: String
+        /// Valid JSON, but more than one message may cost to read.
+        var tooComplex = false
     }
 
     init(_ json: UnsafeBufferPointer<UInt8>) throws(Malformed) {
@@ -38,15 +43,10 @@ struct EnvelopeScan {
         if let key = Self.repeatedKey(dataMembers) { throw Malformed(reason: "`data.\(key)` appears more than once") }
     }
 
-    /// A key that two members share. Objects here have a few dozen members at most.
+    /// A key that two members share, in one pass.
     private static func repeatedKey(_ members: [Member]) -> String? {
-        // Lengths first: comparing two different strings went through the standard library's
-        // slow path for every pair.
-        for (index, member) in members.enumerated()
-        where members[..<index].contains(where: { $0.key.utf8.count == member.key.utf8.count && $0.key == member.key }) {
-            return member.key
-        }
-        return nil
+        var seen = Set<String>(minimumCapacity: members.count)
+        return members.first { !seen.insert($0.key).inserted }?.key
     }
 
     /// The text of the JSON string at `range`, escapes decoded; nil when the value there is not a string.
@@ -184,6 +184,9 @@ private struct Reader {
             skipSpace()
             let valueStart = index
             if let key {
+                guard members.count < EnvelopeScan.maxMembers else {
+                    throw EnvelopeScan.Malformed(reason: "an object of the envelope or its `data` has more than \(EnvelopeScan.maxMembers) members", tooComplex: true)
+                }
                 if try !readValue(key, &self) { try value(depth: depth + 1) }
                 members.append(EnvelopeScan.Member(key: key, value: valueStart..<index))
             } else {

@@ -15,6 +15,7 @@ public final class ReplayServer: Service, Sendable {
     public typealias Audit = @Sendable (_ reader: String?, _ events: [StoredEvent]) throws -> Void
 
     static let maxLimit = 5000
+    static let maxTypes = 64
 
     private let socket: Socket
     private let log: EventLog
@@ -60,13 +61,17 @@ public final class ReplayServer: Service, Sendable {
               let request = try? JSONDecoder().decode(ReplayRequest.self, from: Data(payload[0])) else {
             return [Array(#"{"status":"error","reason":"send one frame: {\"from\": OFFSET, \"limit\": N, \"types\": [PATTERN, ...]}"}"#.utf8)]
         }
+        guard request.from >= 0 else { return Self.error("`from` is an offset, 0 or more; got \(request.from)") }
+        guard (request.types ?? []).count <= Self.maxTypes else { return Self.error("at most \(Self.maxTypes) `types` in one request") }
         do {
             let patterns = try (request.types ?? []).map { pattern throws(EnvelopeError) in try EventPattern(pattern) }
             let limit = min(max(request.limit ?? 1000, 1), Self.maxLimit)
             let head = log.headOffset
             let events = try log.eventsNow(after: max(request.from, 1) - 1, matching: patterns, limit: limit)
             // Events appended after `head` was read may be in `events`; never hand them out twice.
-            let next = events.count == limit ? events.last!.offset + 1 : max(head, events.last?.offset ?? 0, request.from - 1) + 1
+            // A full page goes on after its last event; a short one after all it looked at.
+            let last = events.count == limit ? events.last?.offset : nil
+            let next = last.map { $0 + 1 } ?? max(head, events.last?.offset ?? 0, max(request.from, 1) - 1) + 1
             do {
                 try audit?(reader, events)
             } catch {
@@ -81,8 +86,12 @@ public final class ReplayServer: Service, Sendable {
             return frames
         } catch {
             let reason = (error as? EnvelopeError)?.reason ?? "the log could not be read"
-            return [Array(#"{"status":"error","reason":\#(Reply.jsonString(reason))}"#.utf8)]
+            return Self.error(reason)
         }
+    }
+
+    private static func error(_ reason: String) -> [[UInt8]] {
+        [Array(#"{"status":"error","reason":\#(Reply.jsonString(reason))}"#.utf8)]
     }
 }
 

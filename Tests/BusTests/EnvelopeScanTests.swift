@@ -131,6 +131,25 @@ struct EnvelopeScanTests {
         }
         #expect(accepted > 100, "too few mutations kept the envelope valid to compare anything")
     }
+
+    /// `data` with `extra` more members (`m0`, `m1`, …) than a note has.
+    private func note(extraDataMembers extra: Int, repeating key: String? = nil) -> [UInt8] {
+        let json = String(decoding: Samples.noteJSON("hello"), as: UTF8.self)
+        let members = (0..<extra).map { "\"m\($0)\":\($0)" } + (key.map { ["\"\($0)\":1"] } ?? [])
+        return Array(json.replacingOccurrences(of: #""data":{"#, with: #""data":{"# + members.joined(separator: ",") + ",").utf8)
+    }
+
+    /// 20,000 extra members once took 25 s to check for repeated keys while every other publisher
+    /// waited; now more than 1,000 are refused before that check, and the check is one pass.
+    @Test func objectsWithTooManyMembersAreRefusedAsTooComplex() throws {
+        for extra in [1_000, 20_000] {
+            let error = #expect(throws: EnvelopeError.self) { try decoder.decode(note(extraDataMembers: extra)) }
+            #expect(error?.code == .tooComplex, "\(extra) members: \(error?.description ?? "")")
+        }
+        let repeated = #expect(throws: EnvelopeError.self) { try decoder.decode(note(extraDataMembers: 990, repeating: "m3")) }
+        #expect(repeated?.code == .malformedJSON && repeated?.reason.contains("`data.m3` appears more than once") == true, "\(repeated?.description ?? "")")
+        _ = try decoder.decode(note(extraDataMembers: 990))
+    }
 }
 
 /// A small seeded generator, so a failure comes back on every run.

@@ -77,6 +77,26 @@ struct NodeTests {
         }
     }
 
+    /// Any reader may send a replay request: every field of it is checked, and a bad one gets an
+    /// error reply, never a crash (`from` at Int64.min once overflowed `from - 1`).
+    @Test func badReplayRequestsAreRefusedAndTheNodeKeepsServing() async throws {
+        try await withNode { node in
+            let context = Context()
+            let endpoint = node.replay.endpoint
+            let notes = try EventPattern(NoteAdded.eventType.rawValue)
+            for (from, types) in [(Int64.min, []), (Int64.min, [notes]), (-1, [notes]), (-9_223_372_036_854_775_807, [])] as [(Int64, [EventPattern])] {
+                let failure = await #expect(throws: ReplayClient.Failure.self, "from \(from)") {
+                    try await blocking { try ReplayClient(context: context, endpoint: endpoint).page(from: from, types: types) }
+                }
+                #expect(failure?.description.contains("from") == true, "\(failure?.description ?? "")")
+            }
+            let far = try await blocking { try ReplayClient(context: context, endpoint: endpoint).page(from: Int64.max, types: [notes]) }
+            #expect(far.events.isEmpty && far.next == Int64.max)
+            let page = try await blocking { try ReplayClient(context: context, endpoint: endpoint).page(from: 1) }
+            #expect(page.events.isEmpty && page.next == 1, "still serving")
+        }
+    }
+
     @Test func badInputIsNackedAndTheNodeKeepsServing() async throws {
         try await withNode { node in
             let context = Context()
