@@ -57,6 +57,16 @@ public enum PluginLoader {
     public static func load(path: String) -> Result<any RuleSetProvider, Refusal> {
         // A bare name would be searched on the library path, not here.
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        // Checked in the file before loading it: loading runs the library's own code.
+        let required: Set<String> = [PluginAPI.versionSymbol, PluginAPI.entrySymbol]
+        do throws(ELFSymbols.Unreadable) {
+            let missing = required.subtracting(try ELFSymbols.defined(required, in: absolute))
+            guard missing.isEmpty else {
+                return .failure(Refusal(path: path, reason: "not a wzt plugin: it does not export \(missing.sorted().joined(separator: " and ")) (a library such as libPluginAPI.so does not belong in the plugins directory)"))
+            }
+        } catch {
+            return .failure(Refusal(path: path, reason: "not loadable: \(error.reason)"))
+        }
         guard let handle = dlopen(absolute, RTLD_NOW | RTLD_LOCAL) else {
             return .failure(Refusal(path: path, reason: "not loadable: \(dlerrorText())"))
         }
