@@ -18,8 +18,15 @@ public struct EnvelopeDecoder: Sendable {
     /// The same decoder for events that come from publishers.
     public var forPublishers: EnvelopeDecoder { EnvelopeDecoder(registry: registry, maxBytes: maxBytes, refusesStoredForms: true) }
 
+    /// Checks `json` against its contract. An `id` in another letter case than its canonical
+    /// form (a lower-case UUID, an upper-case ULID) is rewritten to it in place: the same event
+    /// sent with `E232D7F0-…` and `e232d7f0-…` is one event.
     public func decode(_ json: [UInt8]) throws(EnvelopeError) -> Envelope {
-        Envelope(header: try header(json), json: json)
+        let header = try header(json)
+        guard let range = header.nonCanonicalID else { return Envelope(header: header, json: json) }
+        var canonical = json
+        canonical.replaceSubrange(range, with: header.id.utf8)
+        return Envelope(header: header, json: canonical)
     }
 
     /// Reads the data of a stored event as contract `T`, upcasting older versions. One parse:
@@ -72,6 +79,8 @@ struct EnvelopeHeader: Sendable {
     static let refusesStoredFormsKey = CodingUserInfoKey(rawValue: "be.wzt.bus.refuses-stored-forms")!
 
     let id: String
+    /// Where the id is in the bytes, when they spell it in another letter case than `id`.
+    let nonCanonicalID: Range<Int>?
     let source: String
     let type: EventType
     let subject: String?
@@ -91,9 +100,17 @@ struct EnvelopeHeader: Sendable {
         guard specVersion == "1.0" else {
             throw EnvelopeError(.badSpecVersion, "attribute `specversion` must be \"1.0\"; got \(quoted(specVersion))")
         }
-        id = try attributes.requiredString(.id)
-        guard EventID.isValid(id) else {
-            throw EnvelopeError(.badID, "attribute `id` must be a UUID (preferably v7) or a ULID; got \(quoted(id))")
+        let givenID = try attributes.requiredString(.id)
+        guard EventID.isValid(givenID) else {
+            throw EnvelopeError(.badID, "attribute `id` must be a UUID (preferably v7) or a ULID; got \(quoted(givenID))")
+        }
+        id = EventID.canonical(givenID)
+        if id == givenID {
+            nonCanonicalID = nil
+        } else if let range = attributes[.id], range.count == givenID.utf8.count + 2 {
+            nonCanonicalID = range.lowerBound + 1..<range.upperBound - 1
+        } else {
+            throw EnvelopeError(.badID, "attribute `id` must be written without escapes")
         }
         source = try attributes.requiredString(.source)
         guard !source.isEmpty, source.utf8.count <= 1024, !source.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PluginAPI
 
 /// Event ids: UUIDs (v7 when wzt makes them, so they sort by creation time) or ULIDs.
 public enum EventID {
@@ -45,6 +46,11 @@ public enum EventID {
         return false
     }
 
+    /// A valid id as the log keeps it: a UUID in lower case, a ULID in upper case.
+    public static func canonical(_ id: String) -> String {
+        id.utf8.count == 36 ? id.lowercased() : id.uppercased()
+    }
+
     private static func isHex(_ byte: UInt8) -> Bool {
         (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66) || (byte >= 0x41 && byte <= 0x46)
     }
@@ -75,6 +81,11 @@ public enum EventTime {
         func char(_ index: Int, _ options: String) -> Bool { index < b.count && options.utf8.contains(b[index]) }
         guard digits(0..<4), char(4, "-"), digits(5..<7), char(7, "-"), digits(8..<10), char(10, "Tt "),
               digits(11..<13), char(13, ":"), digits(14..<16), char(16, ":"), digits(17..<19) else { return false }
+        func number(_ range: Range<Int>) -> Int { range.reduce(0) { $0 * 10 + Int(b[$1] - 0x30) } }
+        // A real day and time of day (a leap second, :60, is not one Foundation can hold).
+        let (year, month, day) = (number(0..<4), number(5..<7), number(8..<10))
+        guard CalendarDate(year: year, month: month, day: day) != nil,
+              number(11..<13) <= 23, number(14..<16) <= 59, number(17..<19) <= 59 else { return false }
         var index = 19
         if char(index, ".") {
             index += 1
@@ -84,6 +95,7 @@ public enum EventTime {
         }
         if char(index, "Zz") { return index + 1 == b.count }
         return char(index, "+-") && digits(index + 1..<index + 3) && char(index + 3, ":") && digits(index + 4..<index + 6) && index + 6 == b.count
+            && number(index + 1..<index + 3) <= 23 && number(index + 4..<index + 6) <= 59
     }
 }
 

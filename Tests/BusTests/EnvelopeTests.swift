@@ -47,6 +47,22 @@ struct EnvelopeTests {
         #expect(try refusal(object).code == .badID)
     }
 
+    @Test(arguments: ["2026-13-45T99:99:99Z", "2026-02-29T10:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T10:60:00Z", "2026-11-23T10:00:60Z",
+                      "2026-11-23T10:00:00+24:00", "2026-00-10T10:00:00Z"])
+    func impossibleTimeIsRefused(_ time: String) throws {
+        var object = try noteObject()
+        object["time"] = time
+        #expect(try refusal(object).code == .badAttribute)
+    }
+
+    @Test func possibleTimesAreAccepted() throws {
+        for time in ["2028-02-29T23:59:59Z", "2026-11-23T10:15:00.123+01:00", "2026-03-29T02:30:00+02:00"] {
+            var object = try noteObject()
+            object["time"] = time
+            #expect(throws: Never.self, "\(time)") { try decoder.decode(Array(JSONSerialization.data(withJSONObject: object))) }
+        }
+    }
+
     @Test func ulidIsAccepted() throws {
         var object = try noteObject()
         object["id"] = "01ARZ3NDEKTSV4RRFFQ69G5FAV"

@@ -44,6 +44,23 @@ struct EventLogTests {
         #expect(try Samples.decoder.data(NoteAdded.self, of: stored.json).text == "first")
     }
 
+    /// An id in another letter case is the same id: it was once stored twice, both acked.
+    @Test(arguments: TestLog.both)
+    func anIDInAnotherLetterCaseIsADuplicate(place: TestLog) async throws {
+        let log = try await place.open()
+        defer { log.close() }
+        let id = EventID.make()
+        let first = try await log.append([Samples.note("first", id: id)])
+        let again = try await log.append([Samples.note("upper", id: id.uppercased()), Samples.note("ulid", id: "01arz3ndektsv4rrffq69g5fav"),
+                                          Samples.note("ULID", id: "01ARZ3NDEKTSV4RRFFQ69G5FAV")])
+        #expect(again[0] == Appended(id: id, offset: first[0].offset, duplicate: true))
+        #expect(again[1].id == "01ARZ3NDEKTSV4RRFFQ69G5FAV" && !again[1].duplicate)
+        #expect(again[2] == Appended(id: again[1].id, offset: again[1].offset, duplicate: true))
+        #expect(try log.count() == 2)
+        let stored = try await #require(try log.event(at: again[1].offset))
+        #expect(stored.id == "01ARZ3NDEKTSV4RRFFQ69G5FAV" && String(decoding: stored.json, as: UTF8.self).contains("01ARZ3NDEKTSV4RRFFQ69G5FAV"))
+    }
+
     @Test(arguments: TestLog.both)
     func concurrentAppendsShareCommits(place: TestLog) async throws {
         let log = try await place.open()
