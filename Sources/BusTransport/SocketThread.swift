@@ -78,9 +78,11 @@ public struct TransportConfiguration: Sendable, Hashable {
             .filter { !Self.isLocal($0.1) }
     }
 
-    /// ipc and inproc stay on this host; tcp does when its host is a loopback address.
+    /// ipc and inproc stay on this host; tcp does when its host is a loopback address; any
+    /// other transport (tipc, pgm, epgm, vmci…) may reach beyond it.
     static func isLocal(_ endpoint: String) -> Bool {
-        guard endpoint.hasPrefix("tcp://") else { return true }
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
         let address = endpoint.dropFirst("tcp://".count)
         let host = address[..<(address.lastIndex(of: ":") ?? address.endIndex)]
         return host == "localhost" || host.hasPrefix("127.") || host == "[::1]" || host == "::1"

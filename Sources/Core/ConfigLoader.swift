@@ -461,17 +461,7 @@ final class TableReader {
     /// A ZeroMQ endpoint to bind: tcp://HOST:PORT, ipc://PATH or inproc://NAME.
     func endpoint(_ key: String) throws(ConfigError) -> String? {
         guard let text = try string(key, nonEmpty: true) else { return nil }
-        let schemes = ["tcp://", "ipc://", "inproc://"]
-        guard schemes.contains(where: text.hasPrefix) else {
-            throw error(key, "\"\(text)\" is not a ZeroMQ endpoint; write tcp://127.0.0.1:5555, ipc:///run/wzt/ingress or inproc://name")
-        }
-        if text.hasPrefix("tcp://") {
-            let address = text.dropFirst("tcp://".count)
-            guard let colon = address.lastIndex(of: ":"), !address[..<colon].isEmpty,
-                  address[address.index(after: colon)...] == "*" || UInt16(address[address.index(after: colon)...]) != nil else {
-                throw error(key, "\"\(text)\" needs a host and a port, e.g. tcp://127.0.0.1:5555 (or :* for any free port)")
-            }
-        }
+        if let problem = NodeConfiguration.endpointProblem(text) { throw error(key, problem) }
         return text
     }
 

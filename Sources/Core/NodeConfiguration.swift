@@ -58,6 +58,23 @@ public struct NodeConfiguration: Sendable {
     public var hostedModules: [String] { modules ?? ModuleCatalog.moduleNames.filter { !remoteModules.contains($0) } }
 
     /// Refuses a configuration that would listen beyond this host in plain text.
+    /// What is wrong with `text` as an endpoint to bind, for a config key and a command-line
+    /// flag alike; nil when it is a tcp, ipc or inproc endpoint.
+    public static func endpointProblem(_ text: String) -> String? {
+        let schemes = ["tcp://", "ipc://", "inproc://"]
+        guard schemes.contains(where: text.hasPrefix) else {
+            return "\"\(text)\" is not a ZeroMQ endpoint wzt binds; write tcp://127.0.0.1:5555, ipc:///run/wzt/ingress or inproc://name"
+        }
+        if text.hasPrefix("tcp://") {
+            let address = text.dropFirst("tcp://".count)
+            guard let colon = address.lastIndex(of: ":"), !address[..<colon].isEmpty,
+                  address[address.index(after: colon)...] == "*" || UInt16(address[address.index(after: colon)...]) != nil else {
+                return "\"\(text)\" needs a host and a port, e.g. tcp://127.0.0.1:5555 (or :* for any free port)"
+            }
+        }
+        return nil
+    }
+
     public func checkExposure() throws(ConfigError) {
         guard let (key, endpoint) = transport.exposedPlainEndpoints.first else { return }
         throw ConfigError(origin: origin, key: key, """

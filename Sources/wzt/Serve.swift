@@ -30,6 +30,10 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         var configuration = try options.load()
+        // Flags are checked as the config's keys are: syntax here, exposure when the node starts.
+        for (flag, value) in [("--ingress", ingress), ("--egress", egress), ("--replay", replay)] {
+            if let value, let problem = NodeConfiguration.endpointProblem(value) { throw CommandFailure("\(flag): \(problem)") }
+        }
         if let ingress { configuration.transport.ingressEndpoint = ingress }
         if let egress { configuration.transport.egressEndpoint = egress }
         if let replay { configuration.transport.replayEndpoint = replay }

@@ -196,6 +196,14 @@ struct ConfigTests {
         #expect(throws: ConfigError.self) { try exposed.checkExposure() }
         exposed.transport.security = security
         try exposed.checkExposure()
+        // Transports other than tcp, ipc and inproc may reach beyond this host: they were once let through.
+        for endpoint in ["tipc://{5560,0,0}", "epgm://eth0;239.192.1.1:5555", "vmci://1:5555"] {
+            var other = NodeConfiguration()
+            other.transport.ingressEndpoint = endpoint
+            #expect(throws: ConfigError.self, "\(endpoint)") { try other.checkExposure() }
+            #expect(NodeConfiguration.endpointProblem(endpoint) != nil, "\(endpoint)")
+        }
+        #expect(NodeConfiguration.endpointProblem("ipc:///run/wzt/ingress") == nil && NodeConfiguration.endpointProblem("tcp://127.0.0.1:*") == nil)
     }
 
     @Test func usersGetTheirAgencysOrganisations() throws {

@@ -170,6 +170,12 @@ extension ProcessTests {
             let serve = try await wzt(["serve", "--config", path])
             #expect(serve.status != 0)
             #expect(serve.errors.contains("`ingress.endpoint`"))
+
+            // Flags are held to the same rules as the keys they override.
+            for (flag, endpoint) in [("--ingress", "tipc://{5560,0,0}"), ("--egress", "epgm://eth0;239.192.1.1:5555"), ("--replay", "localhost:5557")] {
+                let flagged = try await wzt(["serve", "--data-dir", directory.file("data"), "--http", "off", flag, endpoint])
+                #expect(flagged.status != 0 && flagged.errors.contains(flag) && flagged.errors.contains("tcp://127.0.0.1:5555"), "\(flag) \(endpoint): \(flagged.errors)")
+            }
         }
 
         @Test func statusWithoutALogSaysWhereItLooked() async throws {
