@@ -198,7 +198,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "CoreTests", dependencies: [
-            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts", "Storage", "TestSupport",
+            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "OperatorHTTP", "ZeroMQ", "IntakeContracts", "Storage", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),

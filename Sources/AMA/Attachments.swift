@@ -42,16 +42,41 @@ public struct AMAAttachments: Sendable {
         return AttachmentReference(sha256: hex(SHA256.hash(data: content)), mediaType: mediaType, bytes: content.count)
     }
 
-    /// What the bytes are, from their signature; a file name or a declared type is not trusted.
+    /// What the bytes are, from their structure: the signature at the start and what the format
+    /// puts at its end (a PDF's `%%EOF`, a PNG's IHDR and IEND chunks, a JPEG's end-of-image
+    /// marker, a TIFF's first directory inside the file). A file name or a declared type is not
+    /// trusted, and markup near the start (what a browser would sniff as HTML or SVG, as in
+    /// `FF D8 FF <svg onload=…>`) makes any file unacceptable.
     static func mediaType(of content: Data) -> String? {
-        let signatures: [(String, [UInt8])] = [
-            ("application/pdf", Array("%PDF-".utf8)),
-            ("image/png", [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]),
-            ("image/jpeg", [0xFF, 0xD8, 0xFF]),
-            ("image/tiff", [0x49, 0x49, 0x2A, 0x00]),
-            ("image/tiff", [0x4D, 0x4D, 0x00, 0x2A]),
-        ]
-        return signatures.first { content.starts(with: $0.1) }?.0
+        let bytes = [UInt8](content)
+        let head = bytes.prefix(1024), tail = bytes.suffix(1024)
+        guard !containsMarkup(head) else { return nil }
+        func starts(_ signature: [UInt8]) -> Bool { bytes.starts(with: signature) }
+        func tailHas(_ marker: [UInt8], within count: Int) -> Bool { contains(Array(tail.suffix(count)), marker) }
+        if starts(Array("%PDF-".utf8)) { return tailHas(Array("%%EOF".utf8), within: 1024) ? "application/pdf" : nil }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            return bytes.count >= 33 && Array(bytes[12..<16]) == Array("IHDR".utf8) && tailHas(Array("IEND".utf8), within: 12) ? "image/png" : nil
+        }
+        if starts([0xFF, 0xD8, 0xFF]) { return tailHas([0xFF, 0xD9], within: 64) ? "image/jpeg" : nil }
+        let littleEndian = starts([0x49, 0x49, 0x2A, 0x00])
+        if littleEndian || starts([0x4D, 0x4D, 0x00, 0x2A]) {
+            guard bytes.count >= 8 else { return nil }
+            let field = Array(bytes[4..<8])
+            let directory = (littleEndian ? field.reversed() : field).reduce(0) { $0 << 8 | Int($1) }
+            return directory >= 8 && directory < bytes.count ? "image/tiff" : nil
+        }
+        return nil
+    }
+
+    private static func containsMarkup(_ head: ArraySlice<UInt8>) -> Bool {
+        let lowered = head.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
+        return ["<svg", "<script", "<html", "<!doctype html", "<iframe", "<body", "<img", "<object", "<embed"]
+            .contains { contains(lowered, Array($0.utf8)) }
+    }
+
+    private static func contains(_ bytes: [UInt8], _ marker: [UInt8]) -> Bool {
+        guard bytes.count >= marker.count else { return false }
+        return (0...(bytes.count - marker.count)).contains { bytes[$0..<$0 + marker.count].elementsEqual(marker) }
     }
 
     static func hex(_ digest: SHA256.Digest) -> String {
@@ -69,7 +94,7 @@ public enum AttachmentError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .empty: "the attachment is empty"
         case .tooLarge(let bytes, let maximum): "the attachment has \(bytes) bytes; at most \(maximum) are accepted (one scan of at most 10 MB)"
-        case .unsupportedType: "the attachment is not a PDF, PNG, JPEG or TIFF scan (judged by its content, not its name)"
+        case .unsupportedType: "the attachment is not a whole PDF, PNG, JPEG or TIFF scan (judged by its content, not its name; markup such as <svg> or <script> near the start is refused)"
         case .corrupt(let sha256): "stored attachment \(sha256) no longer matches its checksum; restore the AMA database from a backup"
         }
     }

@@ -18,6 +18,8 @@ public final class ModuleProcess: Sendable {
     private let logger: Logger
     private let context = Context()
     private let shutdownTrigger = ShutdownTrigger()
+    /// This process's hold on its data directory, for as long as it exists.
+    private let directoryLock: DataDirectoryLock
 
     public init(configuration: NodeConfiguration, core: CoreConnection, modules: [any Module], logger: Logger) async throws {
         self.configuration = configuration
@@ -26,6 +28,7 @@ public final class ModuleProcess: Sendable {
             throw ConfigError(origin: configuration.origin, key: "modules.enabled", "a module process needs at least one module, e.g. enabled = [\"intake\"]")
         }
         try configuration.checkPurposes(of: modules)
+        directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve (modules \(modules.map(\.name).joined(separator: ", ")) of core \(core.endpoint))")
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, _) = try PluginLoader.ruleBook(configuration, logger: logger)
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))

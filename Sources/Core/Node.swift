@@ -38,6 +38,8 @@ public final class Node: Sendable {
     /// Requests erasure when retention periods end; nil without `[privacy.retention]`.
     private let retention: RetentionWatch?
     private let logger: Logger
+    /// This node's hold on its data directory, for as long as it exists.
+    private let directoryLock: DataDirectoryLock
 
     /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
     /// `metrics` is the registry that `/metrics` shows; the process bootstraps swift-metrics with it.
@@ -49,6 +51,7 @@ public final class Node: Sendable {
         self.logger = logger
         try configuration.checkExposure()
         try configuration.checkPurposes(of: modules + remote)
+        directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve")
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
         self.ruleBook = ruleBook
@@ -91,7 +94,8 @@ public final class Node: Sendable {
             if let endpoint = configuration.http {
                 http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers, actors: configuration.transport.actors,
                                             users: configuration.httpUsers, audit: audit, hosts: hosts,
-                                            remote: remote, link: link, registry: metrics, logger: logger, onBound: httpPort.set)
+                                            remote: remote, link: link, dataDirectory: configuration.dataDirectory, registry: metrics, logger: logger,
+                                            onBound: httpPort.set)
             } else {
                 http = nil
             }
@@ -121,7 +125,9 @@ public final class Node: Sendable {
         if let retention { ordered.append(retention) }
         ordered.append(ingress)
         if let http { ordered.append(http) }
-        ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady)] as [any Service]
+        // Ready means every listener is bound: the HTTP side binds once its service runs.
+        let (httpPort, hasHTTP) = (self.httpPort, http != nil)
+        ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady) { !hasHTTP || httpPort.value != nil }] as [any Service]
         let services = ordered.map {
             ServiceGroupConfiguration.ServiceConfiguration(
                 service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)
@@ -176,9 +182,14 @@ private final class BoundPort: Sendable {
 /// Started last, inside the group (whose signal handlers are installed before any service runs).
 struct ReadyAnnouncer: Service {
     let announce: @Sendable () -> Void
+    /// Whether all that the announcement promises is up; asked until it is.
+    var isReady: @Sendable () -> Bool = { true }
 
     func run() async throws {
-        announce()
+        let ready: Void? = try? await cancelWhenGracefulShutdown {
+            while !isReady() { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        if ready != nil { announce() }
         try? await gracefulShutdown()
     }
 }

@@ -26,6 +26,12 @@ enum HTTPIngress {
             guard let publisher = Bearer.match(request, publishers, token: \.token) else {
                 return Bearer.unauthorized("send `Authorization: Bearer <token>` with a token from http.publishers")
             }
+            // The media type without its parameters (`; charset=utf-8`), in any letter case.
+            let mediaType = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
+            guard let mediaType, ["application/json", "application/cloudevents+json"].contains(mediaType) else {
+                return problem(.unsupportedMediaType, code: "unsupported-media-type",
+                               "send the envelope with `Content-Type: application/json` or `application/cloudevents+json`; got \(mediaType.map { "`\($0)`" } ?? "none")")
+            }
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: decoder.maxBytes)

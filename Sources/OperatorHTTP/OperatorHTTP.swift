@@ -7,6 +7,20 @@ import Logging
 import ModuleKit
 import Prometheus
 import ServiceLifecycle
+import Synchronization
+
+/// The HTTP side could not listen: where, why, and what to do.
+public struct HTTPBindError: Error, CustomStringConvertible {
+    public let endpoint: String
+    public let cause: String
+
+    public var description: String {
+        let inUse = cause.contains("errno: 98") || cause.localizedCaseInsensitiveContains("address already in use")
+        let hint = inUse ? "the address is in use (another wzt serve?); stop that process, choose a free port with --http HOST:PORT or http.endpoint, or --http off"
+                         : "\(cause); check http.endpoint (HOST:PORT of this host), or --http off"
+        return "\(endpoint): cannot listen for HTTP: \(hint)"
+    }
+}
 
 /// The node's HTTP side: liveness, readiness, Prometheus metrics and the status page for operators,
 /// the case documents of `/api` for caseworkers, and `POST /events` for systems that cannot speak
@@ -17,7 +31,8 @@ public enum OperatorHTTP {
     /// read health details (operators) or case documents (caseworkers); see `Access`.
     public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule = ActorRule(),
                                users: [HTTPUser], audit: AuditLog, hosts: [ModuleHost], remote: [any Module] = [], link: ModuleLinkServer? = nil,
-                               registry: PrometheusCollectorRegistry, logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
+                               dataDirectory: String? = nil, registry: PrometheusCollectorRegistry, logger: Logger,
+                               onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
         let access = Access(users: users, host: host)
         let watched = WatchedModule.all(hosts: hosts, remote: remote, link: link)
@@ -30,6 +45,7 @@ public enum OperatorHTTP {
         router.get("ready") { request, _ in
             var problems: [String] = []
             if log.isClosed { problems.append("the event log is closed") }
+            if let dataDirectory, let problem = Self.unwritable(dataDirectory) { problems.append(problem) }
             problems += hosts.filter { !$0.isStarted }.map { "module \($0.module.name) has not started" }
             // Anyone may probe readiness; which part is not ready is a health detail for operators.
             let details = access.refuseUnlessOperator(request) == nil ? problems : nil
@@ -49,9 +65,44 @@ public enum OperatorHTTP {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "wzt"), onServerRunning: { channel in
+        let bound = Bound()
+        let application = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "wzt"), onServerRunning: { channel in
+            bound.set()
             onBound(channel.localAddress?.port ?? port)
         }, logger: logger)
+        return HTTPSide(application: application, endpoint: "\(host):\(port)", bound: bound)
+    }
+
+    /// Why nothing could be written in `directory` (every publish would be nacked), or nil.
+    /// Tried, not inferred from permissions: root ignores them, a read-only mount does not.
+    static func unwritable(_ directory: String) -> String? {
+        let probe = directory + "/.wzt-ready-\(getpid())"
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return "the data directory \(directory) is not writable: \(String(cString: strerror(errno)))" }
+        close(descriptor)
+        unlink(probe)
+        return nil
+    }
+
+    /// The server, with a bind failure told as the ZeroMQ sockets tell theirs: endpoint, cause, what to do.
+    private struct HTTPSide: Service {
+        let application: any Service
+        let endpoint: String
+        let bound: Bound
+
+        func run() async throws {
+            do {
+                try await application.run()
+            } catch where !bound.isSet {
+                throw HTTPBindError(endpoint: endpoint, cause: "\(error)")
+            }
+        }
+    }
+
+    private final class Bound: Sendable {
+        private let flag = Atomic<Bool>(false)
+        var isSet: Bool { flag.load(ordering: .acquiring) }
+        func set() { flag.store(true, ordering: .releasing) }
     }
 
     private struct Readiness: Encodable {

@@ -11,35 +11,42 @@ import ModuleKit
 enum ReadAPI {
     static func add(to router: Router<BasicRequestContext>, hosts: [ModuleHost], log: EventLog, audit: AuditLog, access: Access) {
         router.get("api") { request, _ -> Response in
-            if let refusal = caller(request, access).refusal { return refusal }
+            if case .refused(let refusal, let user) = caller(request, access) {
+                if let user { try await audit.record(AuditEntry(refused: user, action: "GET /api", subject: "", purpose: "operations")) }
+                return refusal
+            }
             let views = hosts.flatMap { host in host.module.views.map { "/api/\(host.module.name)/\($0.name)/{id}" } }
             return try json(["views": views])
         }
         router.get("api/:module/:view/:id") { request, context -> Response in
+            let moduleName = context.parameters.get("module") ?? "", viewName = context.parameters.get("view") ?? ""
+            let id = context.parameters.get("id") ?? ""
+            let action = "GET /api/\(moduleName)/\(viewName)/\(id.prefix(128))"
+            let view = hosts.first { $0.module.name == moduleName }.flatMap { host in host.module.views.first { $0.name == viewName }.map { (host, $0) } }
+            let purpose = view?.1.purpose.rawValue ?? "operations"
             let user: HTTPUser
             switch caller(request, access) {
             case .caseworker(let caseworker): user = caseworker
-            case .refused(let response): return response
+            case .refused(let response, let known):
+                // Every refused attempt of a known user is traced, whatever the view holds.
+                if let known { try await audit.record(AuditEntry(refused: known, action: action, subject: String(id.prefix(128)), purpose: purpose)) }
+                return response
             }
-            let moduleName = context.parameters.get("module") ?? "", viewName = context.parameters.get("view") ?? ""
-            let id = context.parameters.get("id") ?? ""
-            guard let host = hosts.first(where: { $0.module.name == moduleName }), let view = host.module.views.first(where: { $0.name == viewName }) else {
+            guard let (host, view) = view else {
                 let known = hosts.flatMap { host in host.module.views.map { "\(host.module.name)/\($0.name)" } }.joined(separator: ", ")
                 return HTTPIngress.problem(.notFound, code: "not-found", "no view \(moduleName)/\(viewName) on this node; the views here are: \(known)")
             }
             guard isValidID(id) else {
                 return HTTPIngress.problem(.badRequest, code: "invalid-id", "an id is 1 to 128 letters, digits, '-', '_', '.' or ':'")
             }
-            guard let (document, deadlines) = try await host.read(view, id: id) else {
-                return HTTPIngress.problem(.notFound, code: "not-found", "\(moduleName) has no \(viewName) \(id)")
-            }
-            let action = "GET /api/\(moduleName)/\(viewName)/\(id)"
             func entry(_ outcome: AuditEntry.Outcome) -> AuditEntry {
                 AuditEntry(actor: user.name, role: user.role.rawValue, agency: user.agency, action: action, subject: id, purpose: view.purpose.rawValue, outcome: outcome)
             }
-            guard may(user, read: document) else {
-                if view.personalData { try await audit.record(entry(.refused)) }
-                return HTTPIngress.problem(.forbidden, code: "forbidden", "\(id) does not concern agency \(user.agency ?? "(none)") of user \(user.name)")
+            // An id that does not exist and one of another agency get the same answer, so that
+            // ids cannot be probed; both are traced.
+            guard let (document, deadlines) = try await host.read(view, id: id), may(user, read: document) else {
+                try await audit.record(entry(.refused))
+                return HTTPIngress.problem(.notFound, code: "not-found", "\(moduleName) has no \(viewName) \(id) that user \(user.name) may read")
             }
             let timeline = try await log.events(subject: id).map(TimelineEntry.init)
             // Recorded before the data leaves: no read of personal data without its trace.
@@ -58,17 +65,16 @@ enum ReadAPI {
 
     private enum Caller {
         case caseworker(HTTPUser)
-        case refused(Response)
-
-        var refusal: Response? { if case .refused(let response) = self { response } else { nil } }
+        /// The answer, and who asked when the token was known.
+        case refused(Response, HTTPUser?)
     }
 
     private static func caller(_ request: Request, _ access: Access) -> Caller {
         guard let user = access.user(request) else {
-            return .refused(Bearer.unauthorized("send `Authorization: Bearer <token>` with the token of a caseworker from http.users"))
+            return .refused(Bearer.unauthorized("send `Authorization: Bearer <token>` with the token of a caseworker from http.users"), nil)
         }
         guard user.role == .caseworker else {
-            return .refused(HTTPIngress.problem(.forbidden, code: "forbidden", "user \(user.name) has role \(user.role.rawValue); case documents are for the caseworker role"))
+            return .refused(HTTPIngress.problem(.forbidden, code: "forbidden", "user \(user.name) has role \(user.role.rawValue); case documents are for the caseworker role"), user)
         }
         return .caseworker(user)
     }
@@ -125,5 +131,12 @@ enum ReadAPI {
         let value: any Encodable
         init(_ value: any Encodable) { self.value = value }
         func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+    }
+}
+
+extension AuditEntry {
+    /// A refused request of a known user.
+    init(refused user: HTTPUser, action: String, subject: String, purpose: String) {
+        self.init(actor: user.name, role: user.role.rawValue, agency: user.agency, action: action, subject: subject, purpose: purpose, outcome: .refused)
     }
 }

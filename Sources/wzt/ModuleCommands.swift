@@ -41,6 +41,12 @@ struct AMACommand: AsyncParsableCommand {
         @Argument(help: "The scan to store.") var file: String
 
         func run() async throws {
+            // Size and kind first: a 2 GB file, or /dev/zero, is refused without being read.
+            let attributes = (try? FileManager.default.attributesOfItem(atPath: file)) ?? [:]
+            guard attributes[.type] as? FileAttributeType == .typeRegular, let size = attributes[.size] as? Int else {
+                throw CommandFailure("\(file) is not a file that can be read (missing, a directory or a device)")
+            }
+            guard size <= AMAAttachments.maximumBytes else { throw CommandFailure("\(file): \(AttachmentError.tooLarge(bytes: size, maximum: AMAAttachments.maximumBytes))") }
             let content: Data
             do { content = try Data(contentsOf: URL(filePath: file)) } catch { throw CommandFailure("cannot read \(file): \(error.localizedDescription)") }
             do { _ = try AMAAttachments.reference(for: content) } catch { throw CommandFailure("\(file): \(error)") }
@@ -115,7 +121,8 @@ struct ModulesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rebuild a module's state from the event log into a fresh database, then swap it in.",
             discussion: """
-                Stop the node (or the process that hosts the module) first: nothing is delivered while the state is rebuilt. \
+                Stop the node (or the process that hosts the module) first: nothing is delivered while the state is rebuilt, and \
+                a node that holds the data directory makes the rebuild refuse to start. \
                 Every event the module takes is handed to a new database, in log order, as live delivery does; what the module \
                 publishes is already in the log and is not appended again. The old database is kept beside the new one as \
                 <module>.sqlite.before-rebuild. The module's cursor is set to the log's head. Modules in PostgreSQL and the \
@@ -137,6 +144,13 @@ struct ModulesCommand: AsyncParsableCommand {
             guard case .sqlite = configuration.storage(of: name) else {
                 throw CommandFailure("\(name) keeps its tables in PostgreSQL; a rebuild works on SQLite module databases only for now")
             }
+            let held: DataDirectoryLock
+            do {
+                held = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt modules rebuild \(name)")
+            } catch {
+                throw CommandFailure("\(error); a rebuild needs the node stopped")
+            }
+            defer { withExtendedLifetime(held) {} }
             let module = make(configuration)
             let path = configuration.modulePath(name)
             let fresh = path + ".rebuild"

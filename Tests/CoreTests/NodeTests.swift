@@ -3,6 +3,7 @@ import BusTransport
 import Foundation
 import Logging
 import ModuleKit
+@testable import OperatorHTTP
 import TestSupport
 import Testing
 import ZeroMQ
@@ -74,6 +75,20 @@ struct NodeTests {
             }
             #expect(page.events.count == 200)
             #expect(page.next == 401)
+        }
+    }
+
+    /// Two nodes on one data directory once both started, and the second wrote the first's log
+    /// with keys of its own. The second is refused, told who holds it; once the first is gone it starts.
+    @Test func aSecondNodeOnTheSameDataDirectoryIsRefused() async throws {
+        try await withNode { node in
+            var configuration = node.configuration
+            configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+            configuration.http = nil
+            let refused = await #expect(throws: DataDirectoryLock.Held.self) {
+                _ = try await Node(configuration: configuration, modules: [SampleModule()], logger: Logger(label: "test"))
+            }
+            #expect(refused?.description.contains("is in use by wzt serve (pid \(getpid())") == true, "\(refused?.description ?? "")")
         }
     }
 
@@ -353,4 +368,17 @@ private func groupedAcks(from dealer: Socket, count: Int) throws -> (acks: [(id:
         }
     }
     return (acks, messages)
+}
+
+/// The HTTP side's readiness checks, on their own.
+struct ReadinessTests {
+    /// Ready means the data directory takes writes: it once said ready while every publish was nacked.
+    @Test func aDataDirectoryThatTakesNoWritesIsNotReady() throws {
+        let directory = TemporaryDirectory("wzt-http-unwritable")
+        #expect(OperatorHTTP.unwritable(directory.path) == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).isEmpty, "the probe leaves nothing behind")
+        #expect(OperatorHTTP.unwritable(directory.file("missing"))?.contains("is not writable") == true)
+        try Data().write(to: URL(filePath: directory.file("a-file")))
+        #expect(OperatorHTTP.unwritable(directory.file("a-file"))?.contains("is not writable") == true)
+    }
 }

@@ -178,6 +178,36 @@ extension ProcessTests {
             }
         }
 
+        /// A scan's size and kind are checked before it is read: a file of any size, or a device
+        /// that never ends, was once read into memory whole first.
+        @Test func amaAttachRefusesWhatItShouldNotRead() async throws {
+            let directory = TemporaryDirectory("wzt-cli-attach")
+            let large = directory.file("large.pdf")
+            FileManager.default.createFile(atPath: large, contents: Data("%PDF-1.4\n".utf8))
+            let handle = try FileHandle(forWritingTo: URL(filePath: large))
+            try handle.truncate(atOffset: 2 << 30)
+            try handle.close()
+            let tooLarge = try await wzt(["ama", "attach", large, "--data-dir", directory.file("data")])
+            #expect(tooLarge.status != 0 && tooLarge.errors.contains("at most 10485760"), "\(tooLarge.errors)")
+            let device = try await wzt(["ama", "attach", "/dev/zero", "--data-dir", directory.file("data")])
+            #expect(device.status != 0 && device.errors.contains("not a file that can be read"), "\(device.errors)")
+        }
+
+        /// A busy HTTP port once ended in a raw `bind(…) errno 98` after `wzt ready` was printed.
+        /// Now ready waits for every listener, and the failure says where, why and what to do.
+        @Test func aBusyHTTPPortIsReportedLikeABusyZeroMQPort() async throws {
+            let first = TemporaryDirectory("wzt-cli-http-busy")
+            let server = ServerProcess(dataDirectory: first.file("data"))
+            try server.start()
+            defer { server.kill(SIGTERM) }
+            let second = TemporaryDirectory("wzt-cli-http-busy-2")
+            let refused = try await wzt(["serve", "--data-dir", second.file("data"), "--http", server.http,
+                                         "--ingress", "tcp://127.0.0.1:*", "--egress", "tcp://127.0.0.1:*", "--replay", "tcp://127.0.0.1:*"])
+            #expect(refused.status != 0)
+            #expect(!refused.output.contains("wzt ready"), "ready was announced: \(refused.output)")
+            #expect(refused.errors.contains("\(server.http): cannot listen for HTTP: the address is in use") && refused.errors.contains("--http"), "\(refused.errors)")
+        }
+
         @Test func statusWithoutALogSaysWhereItLooked() async throws {
             let result = try await wzt(["status", "--data-dir", "/nonexistent/wzt"])
             #expect(result.status != 0)

@@ -13,12 +13,13 @@ extension ProcessTests {
         }
 
         /// (status, content type, body) of one HTTP request made by Python's urllib.
-        func request(_ method: String, _ url: String, body: String = "", token: String? = nil) async throws -> (status: Int, type: String, body: String) {
+        func request(_ method: String, _ url: String, body: String = "", token: String? = nil,
+                     contentType: String = "application/json") async throws -> (status: Int, type: String, body: String) {
             let script = """
                 import sys, urllib.request, urllib.error
-                method, url, body, token = sys.argv[1], sys.argv[2], sys.stdin.buffer.read(), sys.argv[3]
+                method, url, body, token, kind = sys.argv[1], sys.argv[2], sys.stdin.buffer.read(), sys.argv[3], sys.argv[4]
                 request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
-                request.add_header("Content-Type", "application/json")
+                request.add_header("Content-Type", kind)
                 if token:
                     request.add_header("Authorization", "Bearer " + token)
                 try:
@@ -28,7 +29,7 @@ extension ProcessTests {
                     status, kind, data = error.code, error.headers.get("Content-Type", ""), error.read()
                 sys.stdout.write(str(status) + "\\n" + kind + "\\n" + data.decode())
                 """
-            let output = try await blocking { try Interop.run(Interop.python, ["-c", script, method, url, token ?? ""], input: body) }
+            let output = try await blocking { try Interop.run(Interop.python, ["-c", script, method, url, token ?? "", contentType], input: body) }
             let parts = output.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
             return (Int(parts[0]) ?? 0, parts.count > 1 ? parts[1] : "", parts.count > 2 ? parts[2] : "")
         }
@@ -63,7 +64,12 @@ extension ProcessTests {
             let wrongToken = try await request("POST", url, body: event, token: "not-the-token-0123456789")
             #expect(wrongToken.status == 401)
 
-            let acked = try await request("POST", url, body: event, token: intakeToken)
+            // A valid envelope sent as text or as a form is not taken: it was once acked.
+            for kind in ["text/plain", "application/x-www-form-urlencoded"] {
+                let wrongType = try await request("POST", url, body: event, token: intakeToken, contentType: kind)
+                #expect(wrongType.status == 415 && json(wrongType.body)["code"] as? String == "unsupported-media-type", "\(kind): \(wrongType)")
+            }
+            let acked = try await request("POST", url, body: event, token: intakeToken, contentType: "application/cloudevents+json; charset=utf-8")
             #expect(acked.status == 200, "\(acked)")
             #expect(json(acked.body)["status"] as? String == "ack")
             let offset = json(acked.body)["offset"] as? Int

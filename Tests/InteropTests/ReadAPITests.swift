@@ -126,7 +126,8 @@ extension ProcessTests {
             #expect(timeline.contains { $0["type"] as? String == "be.wzt.intake.case-status-changed" && $0["source"] as? String == "/wzt/intake" })
 
             let otherAgency = try await get(server, "/api/intake/trajectories/case-1", tokens.olivia)
-            #expect(otherAgency.status == 403 && otherAgency.json["code"] as? String == "forbidden" && otherAgency.type == "application/problem+json", "\(otherAgency)")
+            // Another agency's case looks like one that does not exist: ids cannot be probed.
+            #expect(otherAgency.status == 404 && otherAgency.json["code"] as? String == "not-found" && otherAgency.type == "application/problem+json", "\(otherAgency)")
             #expect(!otherAgency.body.contains("85073003328"))
             let anonymous = try await get(server, "/api/intake/trajectories/case-1")
             #expect(anonymous.status == 401 && anonymous.json["code"] as? String == "unauthorized")
@@ -139,6 +140,8 @@ extension ProcessTests {
             #expect(badID.status == 400 && badID.json["code"] as? String == "invalid-id", "\(badID)")
             let unknownCase = try await get(server, "/api/intake/trajectories/case-404", tokens.an)
             #expect(unknownCase.status == 404 && unknownCase.json["code"] as? String == "not-found")
+            #expect((unknownCase.json["detail"] as? String)?.replacingOccurrences(of: "case-404", with: "case-1").replacingOccurrences(of: "user an", with: "user olivia")
+                    == otherAgency.json["detail"] as? String, "the same answer: \(unknownCase.body) \(otherAgency.body)")
             let unknownView = try await get(server, "/api/intake/plans/case-1", tokens.an)
             #expect(unknownView.status == 404 && (unknownView.json["detail"] as? String)?.contains("intake/trajectories") == true, "\(unknownView)")
             let list = try await get(server, "/api", tokens.olivia)
@@ -155,7 +158,7 @@ extension ProcessTests {
             let versions = (agreement.json["document"] as? [String: Any])?["versions"] as? [[String: Any]] ?? []
             #expect(agreement.status == 200 && versions.count == 2, "\(agreement.body)")
             #expect(versions.last.map { ($0["confirmations"] as? [Any])?.count == 3 } == true)
-            #expect(try await get(server, "/api/ama/agreements/agr-1-d1", tokens.an).status == 403)
+            #expect(try await get(server, "/api/ama/agreements/agr-1-d1", tokens.an).status == 404)
 
             // A network's capacity and waitlist, for its coordinator's agency.
             let network = try await get(server, "/api/networks/networks/net-aalst-d1", tokens.nora)
@@ -176,7 +179,7 @@ extension ProcessTests {
             // The audit log: who read case-1, and who was refused; mandates are not in it.
             let audit = try await blocking { try Interop.run(wzt, ["audit", "--subject", "case-1", "--only", "reads", "--json", "--data-dir", data]) }
             let entries = audit.split(separator: "\n").map { http.json(String($0)) }
-            #expect(entries.map { "\($0["actor"] ?? "") \($0["outcome"] ?? "")" } == ["an allowed", "olivia refused"], "\(audit)")
+            #expect(entries.map { "\($0["actor"] ?? "") \($0["outcome"] ?? "")" } == ["an allowed", "olivia refused", "otto refused"], "\(audit)")
             #expect(entries.first?["purpose"] as? String == "activation-trajectory" && entries.first?["agency"] as? String == "vdab-gent")
             // And who changed it: the events about case-1, the caseworker's and those intake published because of them.
             let changes = try await blocking { try Interop.run(wzt, ["audit", "--subject", "case-1", "--only", "changes", "--json", "--data-dir", data]) }
@@ -187,6 +190,9 @@ extension ProcessTests {
                 && $0["purpose"] as? String == "activation-trajectory" }, "\(changes)")
             let mandateReads = try await blocking { try Interop.run(wzt, ["audit", "--subject", "app-swv", "--only", "reads", "--data-dir", data]) }
             #expect(mandateReads.contains("no audit entries"), "\(mandateReads)")
+            // Refusals are traced on every view, and for ids that do not exist.
+            let probes = try await blocking { try Interop.run(wzt, ["audit", "--subject", "case-404", "--only", "reads", "--json", "--data-dir", data]) }
+            #expect(probes.contains("\"refused\"") && probes.contains("\"an\""), "\(probes)")
             let byBert = try await blocking { try Interop.run(wzt, ["audit", "--actor", "bert", "--data-dir", data]) }
             #expect(byBert.contains("GET /api/ama/agreements/agr-1-d1") && byBert.contains("purpose ama-agreement"), "\(byBert)")
         }

@@ -10,14 +10,23 @@ import Testing
 /// The AMA module's scans: accepted by content, named by checksum, checked when read.
 @Suite struct AttachmentTests {
     static let pdf = Data("%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n".utf8)
-    static let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13])
-    static let jpeg = Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16])
+    static let png = Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13] + Array("IHDR".utf8) + [UInt8](repeating: 1, count: 17)
+                          + [0, 0, 0, 0] + Array("IEND".utf8) + [0xAE, 0x42, 0x60, 0x82])
+    static let jpeg = Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0xFF, 0xD9])
 
     @Test func typeComesFromTheContent() throws {
         #expect(try AMAAttachments.reference(for: Self.pdf).mediaType == "application/pdf")
         #expect(try AMAAttachments.reference(for: Self.png).mediaType == "image/png")
         #expect(try AMAAttachments.reference(for: Self.jpeg).mediaType == "image/jpeg")
-        #expect(try AMAAttachments.reference(for: Data("II*\0rest".utf8)).mediaType == "image/tiff")
+        #expect(try AMAAttachments.reference(for: Data(Array("II*\0".utf8) + [8, 0, 0, 0, 1, 0])).mediaType == "image/tiff")
+        // A signature alone is not a file: a JPEG start followed by SVG markup was once stored as a
+        // scan, and so were files cut short.
+        #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Data([0xFF, 0xD8, 0xFF] + Array("<svg onload=alert(1)>".utf8) + [0xFF, 0xD9])) }
+        #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 16])) }
+        #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Self.pdf.prefix(20)) }
+        #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Self.png.prefix(20)) }
+        #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Data("%PDF-1.7\n<html><script>x</script>\n%%EOF".utf8)) }
+        #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Data(Array("II*\0".utf8) + [0xFF, 0, 0, 0])) }
         // A text file or an executable is refused, whatever it would be called.
         #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Data("scan.pdf but really text".utf8)) }
         #expect(throws: AttachmentError.unsupportedType) { try AMAAttachments.reference(for: Data([0x7F, 0x45, 0x4C, 0x46, 2, 1])) }
@@ -25,8 +34,10 @@ import Testing
     }
 
     @Test func tenMegabytesIsTheLimit() throws {
+        let end = Data("%%EOF\n".utf8)
         var atLimit = Self.pdf
-        atLimit.append(Data(count: AMAAttachments.maximumBytes - atLimit.count))
+        atLimit.append(Data(count: AMAAttachments.maximumBytes - atLimit.count - end.count))
+        atLimit.append(end)
         #expect(try AMAAttachments.reference(for: atLimit).bytes == 10 << 20)
         atLimit.append(0)
         #expect(throws: AttachmentError.tooLarge(bytes: (10 << 20) + 1, maximum: 10 << 20)) { try AMAAttachments.reference(for: atLimit) }
