@@ -216,8 +216,8 @@ public struct AMAQueries: Sendable {
         try await database.read { db in
             try SQLRow.fetchAll(db, sql: "SELECT version, party, confirmed_by, confirmed_on FROM annex_confirmation WHERE agreement_id = ? ORDER BY version, rowid",
                              arguments: [agreementId]).map {
-                AnnexConfirmationRecord(version: $0["version"], party: AgreementParty(rawValue: $0["party"]) ?? .participant,
-                                        confirmedBy: $0["confirmed_by"], confirmedOn: $0["confirmed_on"])
+                AnnexConfirmationRecord(version: try $0["version"], party: AgreementParty(rawValue: try $0["party"]) ?? .participant,
+                                        confirmedBy: try $0["confirmed_by"], confirmedOn: try $0["confirmed_on"])
             }
         }
     }

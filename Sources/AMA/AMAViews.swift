@@ -13,22 +13,22 @@ extension AMAModule {
                                                  arguments: [id])
             let versions = try SQLRow.fetchAll(db, sql: "SELECT version, annex, proposed_on FROM annex_version WHERE agreement_id = ? ORDER BY version",
                                             arguments: [id]).map { row in
-                let version: Int = row["version"]
-                let annex: String = row["annex"]
+                let version: Int = try row["version"]
+                let annex: String = try row["annex"]
                 return AgreementDocument.AnnexVersion(
-                    version: version, proposedOn: row["proposed_on"], annex: try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data(annex.utf8)),
-                    confirmations: confirmations.filter { ($0["version"] as Int) == version }.map {
-                        AgreementDocument.Confirmation(party: $0["party"], by: $0["confirmed_by"], on: $0["confirmed_on"])
+                    version: version, proposedOn: try row["proposed_on"], annex: try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data(annex.utf8)),
+                    confirmations: try confirmations.filter { (try $0["version"] as Int) == version }.map {
+                        AgreementDocument.Confirmation(party: try $0["party"], by: try $0["confirmed_by"], on: try $0["confirmed_on"])
                     })
             }
             let filing = try SQLRow.fetchOne(db, sql: "SELECT participant_name, insz, contact_email FROM agreement_filing WHERE agreement_id = ?", arguments: [id])
-            let begeleider: String = agreement["begeleider_id"]
+            let begeleider: String = try agreement["begeleider_id"]
             let document = AgreementDocument(
-                agreementId: id, participantId: agreement["participant_id"], participantName: filing?["participant_name"], insz: filing?["insz"],
-                begeleiderId: begeleider, werkpostId: agreement["werkpost_id"], werkpostName: agreement["werkpost_name"], ruleSet: agreement["rule_set"],
-                activeVersion: agreement["active_version"], permissionValidUntil: agreement["permission_valid_until"], suspended: agreement["suspended"],
-                socialEconomy: agreement["social_economy"], reassessmentDueOn: agreement["reassessment_due_on"], endedOn: agreement["ended_on"],
-                endReason: agreement["end_reason"], versions: versions)
+                agreementId: id, participantId: try agreement["participant_id"], participantName: try filing?["participant_name"], insz: try filing?["insz"],
+                begeleiderId: begeleider, werkpostId: try agreement["werkpost_id"], werkpostName: try agreement["werkpost_name"], ruleSet: try agreement["rule_set"],
+                activeVersion: try agreement["active_version"], permissionValidUntil: try agreement["permission_valid_until"], suspended: try agreement["suspended"],
+                socialEconomy: try agreement["social_economy"], reassessmentDueOn: try agreement["reassessment_due_on"], endedOn: try agreement["ended_on"],
+                endReason: try agreement["end_reason"], versions: versions)
             return ReadDocument(audience: .organisations([begeleider]), body: document)
         }]
     }

@@ -128,7 +128,8 @@ struct AMAWork {
     /// Checks the electronic submission against the begeleider's recognition and the stored scan.
     private func checkFiling(_ filing: ElectronicFiling, submission: AgreementSubmitted, begeleider: SQLRow, ama: AMARules) throws {
         let id = submission.agreementId
-        guard filing.facilityType == begeleider["facility_type"], filing.recognitionNumber == begeleider["recognition_number"] else {
+        let (facilityType, recognitionNumber): (String, String) = (try begeleider["facility_type"], try begeleider["recognition_number"])
+        guard filing.facilityType == facilityType, filing.recognitionNumber == recognitionNumber else {
             throw AMARefusal(agreementId: id, code: .filingMismatch, reason: "the facility type and recognition number of the submission must be those of begeleider \(submission.begeleiderId)'s recognition")
         }
         guard filing.insz.matches(birthDate: submission.birthDate) else {
@@ -146,11 +147,12 @@ struct AMAWork {
         guard let stored = try SQLRow.fetchOne(db, sql: "SELECT media_type, bytes FROM attachment WHERE sha256 = ?", arguments: [filing.attachment.sha256]) else {
             throw AMARefusal(agreementId: id, code: .attachmentMissing, reason: "no scan \(filing.attachment.sha256) is stored; store it first (`wzt ama attach FILE`) and submit its reference")
         }
-        guard (stored["bytes"] as Int) <= ama.maximumAttachmentBytes else {
-            throw AMARefusal(agreementId: id, code: .attachmentTooLarge, reason: "the scan has \(stored["bytes"] as Int) bytes; at most \(ama.maximumAttachmentBytes) (DOMAIN.md, AMA in detail: electronic submission)")
+        guard (try stored["bytes"] as Int) <= ama.maximumAttachmentBytes else {
+            throw AMARefusal(agreementId: id, code: .attachmentTooLarge, reason: "the scan has \(try stored["bytes"] as Int) bytes; at most \(ama.maximumAttachmentBytes) (DOMAIN.md, AMA in detail: electronic submission)")
         }
-        guard filing.attachment.mediaType == stored["media_type"], filing.attachment.bytes == stored["bytes"] else {
-            throw AMARefusal(agreementId: id, code: .filingMismatch, reason: "the attachment reference does not match the stored scan (it is \(stored["media_type"] as String), \(stored["bytes"] as Int) bytes)")
+        let (mediaType, bytes): (String, Int) = (try stored["media_type"], try stored["bytes"])
+        guard filing.attachment.mediaType == mediaType, filing.attachment.bytes == bytes else {
+            throw AMARefusal(agreementId: id, code: .filingMismatch, reason: "the attachment reference does not match the stored scan (it is \(try stored["media_type"] as String), \(try stored["bytes"] as Int) bytes)")
         }
     }
 
@@ -159,7 +161,7 @@ struct AMAWork {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
             throw AMARefusal(agreementId: id, code: .unknownAgreement, reason: "no agreement \(id)")
         }
-        if let ended: String = row["ended_on"] {
+        if let ended: String = try row["ended_on"] {
             throw AMARefusal(agreementId: id, code: .agreementEnded, reason: "agreement \(id) ended on \(ended)")
         }
         return row
@@ -168,10 +170,10 @@ struct AMAWork {
     func amend(_ amendment: AnnexAmended) throws {
         let id = amendment.agreementId
         let row = try openAgreement(id)
-        guard let active: Int = row["active_version"] else {
+        guard let active: Int = try row["active_version"] else {
             throw AMARefusal(agreementId: id, code: .invalidConfirmation, reason: "agreement \(id) is not active yet; the first annex is still awaiting confirmation")
         }
-        let ruleSet: String = row["rule_set"]
+        let ruleSet: String = try row["rule_set"]
         guard let ama = transaction.rules.ruleSets.first(where: { $0.id == ruleSet })?.ama else {
             throw AMARefusal(agreementId: id, code: .noRules, reason: "rule set \(ruleSet) is not loaded")
         }
@@ -185,7 +187,7 @@ struct AMAWork {
         let row = try openAgreement(id)
         let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM annex_version WHERE agreement_id = ? AND version = ?)",
                                        arguments: [id, confirmation.annexVersion]) ?? false
-        let active: Int? = row["active_version"]
+        let active: Int? = try row["active_version"]
         guard exists, confirmation.annexVersion > (active ?? 0) else {
             throw AMARefusal(agreementId: id, code: .invalidConfirmation, reason: "annex version \(confirmation.annexVersion) of \(id) is not awaiting confirmation")
         }
@@ -209,14 +211,14 @@ struct AMAWork {
     func renew(_ renewal: PermissionRenewed) throws {
         let id = renewal.agreementId
         let row = try openAgreement(id)
-        guard let version: Int = row["active_version"], let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) else {
+        guard let version: Int = try row["active_version"], let current = (try row["permission_valid_until"] as String?).flatMap(CalendarDate.init) else {
             throw AMARefusal(agreementId: id, code: .unknownAgreement, reason: "no active agreement \(id) with a permission to renew")
         }
         for stage in PermissionDeadline.Stage.allCases { try transaction.cancelTimerIfRunning(permissionTimer(id, stage, validUntil: current)) }
         // A renewal extends from the end of the current permission, or from today when it had lapsed.
         let base = max(current.adding(days: 1), renewal.renewedOn)
         try schedulePermission(id, validUntil: base.adding(months: try renewalMonths(id)).adding(days: -1))
-        if (row["suspended"] as Int) == 1 {
+        if (try row["suspended"] as Int) == 1 {
             try db.execute(sql: "UPDATE agreement SET suspended = 0 WHERE id = ?", arguments: [id])
             try transaction.publish(AgreementStatusChanged(agreementId: id, status: .active, annexVersion: version, awaiting: [],
                                                            on: renewal.renewedOn, ruleSet: row["rule_set"]), subject: id)
@@ -228,7 +230,7 @@ struct AMAWork {
               // A permission renewed since the timer fired has a later last day: nothing expired.
               let row = try SQLRow.fetchOne(db, sql: "SELECT rule_set, active_version FROM agreement WHERE id = ? AND ended_on IS NULL AND permission_valid_until = ?",
                                             arguments: [deadline.agreementId, deadline.validUntil.description]),
-              let version: Int = row["active_version"] else { return }
+              let version: Int = try row["active_version"] else { return }
         try db.execute(sql: "UPDATE agreement SET suspended = 1 WHERE id = ?", arguments: [deadline.agreementId])
         try transaction.publish(AgreementStatusChanged(agreementId: deadline.agreementId, status: .suspended, annexVersion: version, awaiting: [],
                                                        on: deadline.validUntil.adding(days: 1), ruleSet: row["rule_set"]), subject: deadline.agreementId)

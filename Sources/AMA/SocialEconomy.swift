@@ -13,10 +13,10 @@ extension AMAWork {
         if let start = try? annexStart(id, version: 1), report.endedOn < start {
             throw AMARefusal(agreementId: id, code: .invalidDate, reason: "agreement \(id) starts on \(start); it cannot end on \(report.endedOn), before that")
         }
-        if let current = (row["permission_valid_until"] as String?).flatMap(CalendarDate.init) {
+        if let current = (try row["permission_valid_until"] as String?).flatMap(CalendarDate.init) {
             for stage in PermissionDeadline.Stage.allCases { try transaction.cancelTimerIfRunning(permissionTimer(id, stage, validUntil: current)) }
         }
-        if let due = (row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
+        if let due = (try row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
         try db.execute(sql: "UPDATE agreement SET ended_on = ?, end_reason = ? WHERE id = ?", arguments: [report.endedOn.description, report.reason.rawValue, id])
         try transaction.publish(AgreementEnded(agreementId: id, endedOn: report.endedOn, reason: report.reason, ruleSet: row["rule_set"]), subject: id)
     }
@@ -24,10 +24,10 @@ extension AMAWork {
     func reassess(_ reassessment: Reassessed) throws {
         let id = reassessment.agreementId
         let row = try openAgreement(id)
-        guard (row["social_economy"] as Bool), let socialEconomy = try socialEconomyRules(id) else {
+        guard (try row["social_economy"] as Bool), let socialEconomy = try socialEconomyRules(id) else {
             throw AMARefusal(agreementId: id, code: .notSocialEconomy, reason: "agreement \(id) is not AMA sociale economie; only those are reassessed yearly")
         }
-        if let due = (row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
+        if let due = (try row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
         if reassessment.continues {
             try scheduleReassessment(id, on: reassessment.on.adding(months: socialEconomy.reassessmentMonths))
         } else {
@@ -52,13 +52,13 @@ extension AMAWork {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM agreement WHERE id = ?", arguments: [id]) else {
             throw AMARefusal(agreementId: id, code: .unknownAgreement, reason: "no agreement \(id)")
         }
-        if let ended = (row["ended_on"] as String?).flatMap(CalendarDate.init), attendance.quarter.firstDay > ended {
+        if let ended = (try row["ended_on"] as String?).flatMap(CalendarDate.init), attendance.quarter.firstDay > ended {
             throw AMARefusal(agreementId: id, code: .agreementEnded, reason: "agreement \(id) ended on \(ended), before \(attendance.quarter) began")
         }
-        guard (row["social_economy"] as Bool) else {
+        guard (try row["social_economy"] as Bool) else {
             throw AMARefusal(agreementId: id, code: .notSocialEconomy, reason: "agreement \(id) is not AMA sociale economie; attendance is reported for the sociale economie subsidy only")
         }
-        guard (row["active_version"] as Int?) != nil else {
+        guard (try row["active_version"] as Int?) != nil else {
             throw AMARefusal(agreementId: id, code: .attendance, reason: "agreement \(id) is not active yet: every party confirms it first")
         }
         let start = try annexStart(id, version: 1)
@@ -89,15 +89,15 @@ extension AMAWork {
             SELECT a.begeleider_id, a.id, a.rule_set, t.days FROM attendance t JOIN agreement a ON a.id = t.agreement_id
             WHERE t.quarter = ? ORDER BY a.begeleider_id, a.id
             """, arguments: [quarter.description])
-        for (begeleider, attendances) in Dictionary(grouping: rows, by: { $0["begeleider_id"] as String }).sorted(by: { $0.key < $1.key }) {
+        for (begeleider, attendances) in try Dictionary(grouping: rows, by: { try $0["begeleider_id"] as String }).sorted(by: { $0.key < $1.key }) {
             var lines: [SubsidyReported.Line] = []
             var quarterCap = 0
             for row in attendances {
-                let ruleSet: String = row["rule_set"]
+                let ruleSet: String = try row["rule_set"]
                 guard let rules = transaction.rules.ruleSets.first(where: { $0.id == ruleSet })?.ama?.socialEconomy else {
-                    throw AMARefusal(agreementId: row["id"], code: .noRules, reason: "rule set \(ruleSet) with AMA sociale economie is not loaded")
+                    throw AMARefusal(agreementId: try row["id"], code: .noRules, reason: "rule set \(ruleSet) with AMA sociale economie is not loaded")
                 }
-                lines.append(.init(agreementId: row["id"], attendanceDays: row["days"], subsidyCents: rules.quarterSubsidyCents(attendanceDays: row["days"])))
+                lines.append(.init(agreementId: try row["id"], attendanceDays: try row["days"], subsidyCents: rules.quarterSubsidyCents(attendanceDays: try row["days"])))
                 quarterCap = max(quarterCap, rules.quarterSubsidyCents(attendanceDays: quarter.days))
             }
             let places = try Int.fetchOne(db, sql: "SELECT places FROM contingent WHERE begeleider_id = ? AND year = ?", arguments: [begeleider, quarter.year]) ?? 0
@@ -115,8 +115,8 @@ extension AMAWork {
 
     func socialEconomyRules(_ id: String) throws -> SocialEconomyRules? {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT rule_set, social_economy FROM agreement WHERE id = ?", arguments: [id]),
-              (row["social_economy"] as Bool) else { return nil }
-        let ruleSet: String = row["rule_set"]
+              (try row["social_economy"] as Bool) else { return nil }
+        let ruleSet: String = try row["rule_set"]
         return transaction.rules.ruleSets.first { $0.id == ruleSet }?.ama?.socialEconomy
     }
 

@@ -243,10 +243,20 @@ private struct Reader {
                      UInt8(ascii: "r"), UInt8(ascii: "t"):
                     index += 2
                 case UInt8(ascii: "u"):
-                    guard index + 6 <= bytes.count, bytes[index + 2..<index + 6].allSatisfy({ EnvelopeScan.hexValue($0) != nil }) else {
-                        throw failure("a \\u escape needs four hex digits")
-                    }
+                    guard let unit = codeUnit(at: index) else { throw failure("a \\u escape needs four hex digits") }
                     index += 6
+                    // Half a surrogate pair is no character: Foundation's parser, which modules
+                    // read their events with, refuses it, so an event holding one could never be
+                    // delivered.
+                    if (0xD800..<0xDC00).contains(unit) {
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+                              let low = codeUnit(at: index), (0xDC00..<0xE000).contains(low) else {
+                            throw failure("a \\u escape holds half a surrogate pair")
+                        }
+                        index += 6
+                    } else if (0xDC00..<0xE000).contains(unit) {
+                        throw failure("a \\u escape holds half a surrogate pair")
+                    }
                 default: throw failure("an unknown escape in a string")
                 }
                 continue
@@ -255,6 +265,17 @@ private struct Reader {
             index += 1
         }
         throw failure("a string is not closed")
+    }
+
+    /// The UTF-16 code unit of the `\\uXXXX` escape starting at `start`, or nil without four hex digits.
+    private func codeUnit(at start: Int) -> UInt32? {
+        guard start + 6 <= bytes.count else { return nil }
+        var unit: UInt32 = 0
+        for byte in bytes[start + 2..<start + 6] {
+            guard let value = EnvelopeScan.hexValue(byte) else { return nil }
+            unit = unit << 4 | UInt32(value)
+        }
+        return unit
     }
 
     mutating func number() throws(EnvelopeScan.Malformed) {

@@ -36,7 +36,7 @@ extension EventLog {
     public func cursors() throws -> [Cursor] {
         try store.readNow { db in
             try SQLRow.fetchAll(db, sql: #"SELECT subscription, "offset", updated_at FROM cursors ORDER BY subscription"#).map {
-                Cursor(subscription: $0["subscription"], offset: $0["offset"], updatedAt: $0["updated_at"])
+                Cursor(subscription: try $0["subscription"], offset: try $0["offset"], updatedAt: try $0["updated_at"])
             }
         }
     }

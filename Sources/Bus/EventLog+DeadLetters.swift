@@ -76,10 +76,10 @@ extension EventLog {
 }
 
 extension DeadLetter {
-    init(row: SQLRow) {
+    init(row: SQLRow) throws(SQLRowError) {
         self.init(
-            id: row["id"], subscription: row["subscription"], eventOffset: row["event_offset"], eventID: row["event_id"],
-            eventType: row["event_type"], error: row["error"], attempts: row["attempts"],
-            status: Status(rawValue: row["status"]) ?? .open, createdAt: row["created_at"], updatedAt: row["updated_at"])
+            id: try row["id"], subscription: try row["subscription"], eventOffset: try row["event_offset"], eventID: try row["event_id"],
+            eventType: try row["event_type"], error: try row["error"], attempts: try row["attempts"],
+            status: Status(rawValue: try row["status"]) ?? .open, createdAt: try row["created_at"], updatedAt: try row["updated_at"])
     }
 }

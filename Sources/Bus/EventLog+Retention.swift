@@ -25,7 +25,7 @@ extension EventLog {
         try await store.read { db in
             let due = try SQLRow.fetchAll(db, sql: "SELECT subject, purpose, due_at FROM retention_due WHERE due_at <= ? ORDER BY due_at",
                                        arguments: [now.timeIntervalSince1970]).map { row in
-                RetentionDue(subject: row["subject"], purpose: Purpose(rawValue: row["purpose"]), dueAt: Date(timeIntervalSince1970: row["due_at"]))
+                RetentionDue(subject: try row["subject"], purpose: Purpose(rawValue: try row["purpose"]), dueAt: Date(timeIntervalSince1970: try row["due_at"]))
             }
             let next = try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM retention_due WHERE due_at > ?", arguments: [now.timeIntervalSince1970])
             return (due, next.map(Date.init(timeIntervalSince1970:)))

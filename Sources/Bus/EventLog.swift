@@ -256,7 +256,7 @@ public final class EventLog: @unchecked Sendable {
             let sql = "INSERT INTO events (id, type, subject, envelope) VALUES " + repeatElement("(?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
                 + #" ON CONFLICT(id) DO NOTHING RETURNING "offset", id"#
             var inserted: [String: Int64] = [:]
-            for row in try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(values)) { inserted[row[1]] = row[0] }
+            for row in try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(values)) { inserted[try row[1]] = try row[0] }
             var previous = appended.last?.offset ?? 0
             for (envelope, json) in zip(chunk, jsons) {
                 // Removed when taken: a second copy of the id in this append is a duplicate.
@@ -381,7 +381,7 @@ public final class EventLog: @unchecked Sendable {
     public func recorded(subject: String, limit: Int = 1000) async throws -> [(event: StoredEvent, at: String)] {
         try await store.read { db in
             try SQLRow.fetchAll(db, sql: #"SELECT "offset", id, type, subject, envelope, appended_at FROM events WHERE subject = ? ORDER BY "offset" LIMIT ?"#,
-                                arguments: [subject, limit]).map { (StoredEvent(row: $0), $0["appended_at"]) }
+                                arguments: [subject, limit]).map { (try StoredEvent(row: $0), try $0["appended_at"]) }
         }
     }
 
@@ -507,13 +507,13 @@ extension [EventPattern] {
 extension StoredEvent {
     /// From a row whose first columns are `"offset", id, type, subject, envelope`, as every query
     /// of the log reads them.
-    init(row: SQLRow) {
-        let json: [UInt8] = switch row.values[4] {
+    init(row: SQLRow) throws(SQLRowError) {
+        let json: [UInt8] = switch row.values.count > 4 ? row.values[4] : .null {
         case .blob(let bytes): bytes
         case .text(let text): Array(text.utf8)
-        default: preconditionFailure("an event's envelope is neither a blob nor text")
+        default: throw SQLRowError(description: "an event's envelope is neither a blob nor text")
         }
-        self.init(offset: row[0], id: row[1], type: row[2], subject: row[3], json: json)
+        self.init(offset: try row[0], id: try row[1], type: try row[2], subject: try row[3], json: json)
     }
 }
 

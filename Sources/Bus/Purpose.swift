@@ -90,10 +90,14 @@ public struct Projection: Sendable {
         return allowed
     }
 
-    public func apply(_ event: StoredEvent) throws(EnvelopeError) -> StoredEvent {
+    /// `event` with its personal fields opened and only the allowed fields of `data`. With
+    /// `cachedKeysOnly`, a key that is not in memory throws `SubjectKeys.KeyNotCached`.
+    public func apply(_ event: StoredEvent, cachedKeysOnly: Bool = false) throws -> StoredEvent {
         let opened: [UInt8]
         do {
-            opened = try keys.map { try Sealing.open(event.json, id: event.id, subject: event.subject, keys: $0) } ?? event.json
+            opened = try keys.map { try Sealing.open(event.json, id: event.id, subject: event.subject, keys: $0, cachedOnly: cachedKeysOnly) } ?? event.json
+        } catch let notCached as SubjectKeys.KeyNotCached {
+            throw notCached
         } catch {
             throw error as? EnvelopeError ?? EnvelopeError(.storageFailed, "the personal fields of event \(event.id) could not be opened: \(error)")
         }
@@ -134,7 +138,16 @@ public struct ProjectingSubscriber: Subscriber {
     public var subscriptionName: String { inner.subscriptionName }
     public var patterns: [EventPattern] { inner.patterns }
 
+    /// Keys in memory are used here; one that must be read from the log (after a restart, or
+    /// once the cache thinned) is read on a thread of its own, never on the cooperative pool.
     public func deliver(_ event: StoredEvent) async throws {
-        try await inner.deliver(projection.apply(event))
+        let projected: StoredEvent
+        do {
+            projected = try projection.apply(event, cachedKeysOnly: true)
+        } catch is SubjectKeys.KeyNotCached {
+            let projection = self.projection
+            projected = try await onOwnThread { try projection.apply(event) }
+        }
+        try await inner.deliver(projected)
     }
 }

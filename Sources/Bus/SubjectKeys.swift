@@ -179,9 +179,14 @@ public final class SubjectKeys: Sendable {
         }
     }
 
-    /// The key with `id`, or nil when it was erased.
-    func openingKey(id: KeyID) throws -> SymmetricKey? {
+    /// Thrown instead of reading the log when only cached keys may be used.
+    struct KeyNotCached: Error {}
+
+    /// The key with `id`, or nil when it was erased. With `cachedOnly`, a key not in memory throws
+    /// `KeyNotCached` rather than block the caller on a read.
+    func openingKey(id: KeyID, cachedOnly: Bool = false) throws -> SymmetricKey? {
         if let known = opening.withLock({ $0[id] }) { return known }
+        if cachedOnly { throw KeyNotCached() }
         guard let stored = try store.readNow({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
         let key = SymmetricKey(data: stored)
         remember([(id, key)])
@@ -229,7 +234,7 @@ public final class SubjectKeys: Sendable {
     /// The subjects erased so far, with when and why.
     public func erased() throws -> [(subject: String, at: String, reason: String)] {
         try store.readNow { db in
-            try SQLRow.fetchAll(db, sql: "SELECT subject, erased_at, reason FROM erased_subjects ORDER BY rowid").map { ($0["subject"], $0["erased_at"], $0["reason"]) }
+            try SQLRow.fetchAll(db, sql: "SELECT subject, erased_at, reason FROM erased_subjects ORDER BY rowid").map { (try $0["subject"], try $0["erased_at"], try $0["reason"]) }
         }
     }
 }
@@ -369,7 +374,9 @@ public enum Sealing {
 
     /// `json` with every sealed personal field opened, or marked `{"erased":true}` when its key is
     /// gone. Unchanged when it holds nothing sealed.
-    public static func open(_ json: [UInt8], id: String, subject: String?, keys: SubjectKeys) throws -> [UInt8] {
+    /// With `cachedOnly`, a key that would have to be read from the log throws
+    /// `SubjectKeys.KeyNotCached` instead.
+    public static func open(_ json: [UInt8], id: String, subject: String?, keys: SubjectKeys, cachedOnly: Bool = false) throws -> [UInt8] {
         guard json.firstRange(of: Array(#""sealed":"#.utf8)) != nil,
               var envelope = try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
               var data = envelope["data"] as? [String: Any] else { return json }
@@ -377,8 +384,10 @@ public enum Sealing {
             guard let form = value as? [String: Any], let sealed = form["sealed"] as? String else { continue }
             let key: SymmetricKey?
             if let keyID = form["key"] as? NSNumber {
-                key = try keys.openingKey(id: keyID.int64Value)
+                key = try keys.openingKey(id: keyID.int64Value, cachedOnly: cachedOnly)
             } else {
+                // Keys from before key ids are never cached.
+                if cachedOnly { throw SubjectKeys.KeyNotCached() }
                 key = try subject.flatMap { try keys.legacyKey(for: $0) }
             }
             guard let key else {

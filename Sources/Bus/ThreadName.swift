@@ -20,3 +20,11 @@ extension Thread {
         #endif
     }
 }
+
+/// Runs blocking work (a synchronous read, a libzmq call) on a thread of its own, so that it never
+/// holds a thread of the cooperative pool: on two cores, two such waits stop every task.
+public func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}

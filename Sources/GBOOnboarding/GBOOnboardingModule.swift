@@ -130,7 +130,7 @@ public struct GBOQueries: Sendable {
             guard let row = try SQLRow.fetchOne(db, sql: "SELECT * FROM onthaal_file WHERE id = ?", arguments: [id]) else { return nil }
             let domains = try String.fetchAll(db, sql: "SELECT DISTINCT life_domain FROM right_exploration WHERE file_id = ? ORDER BY life_domain", arguments: [id])
             let rights = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM right_exploration WHERE file_id = ?", arguments: [id]) ?? 0
-            return OnthaalFile(id: id, caseId: row["case_id"], leadPartner: row["lead_partner"], closed: (row["closed_on"] as String?) != nil,
+            return OnthaalFile(id: id, caseId: try row["case_id"], leadPartner: try row["lead_partner"], closed: (try row["closed_on"] as String?) != nil,
                                exploredDomains: domains, exploredRights: rights)
         }
     }
@@ -168,9 +168,9 @@ private struct Onboarding {
             throw GBORefusal(fileId: nil, code: .notOffered, reason: "\(rules.id) has no GBO onboarding")
         }
         let registered = try SQLRow.fetchAll(db, sql: "SELECT organisation_id, kind FROM gbo_partner WHERE municipality = ? ORDER BY organisation_id", arguments: [municipality])
-        let partners = registered.compactMap { row -> OnthaalFileOpened.Partner? in
-            guard let kind = OrganisationKind(rawValue: row["kind"]), gbo.partners.contains(kind) else { return nil }
-            return OnthaalFileOpened.Partner(organisationId: row["organisation_id"], kind: kind)
+        let partners = try registered.compactMap { row -> OnthaalFileOpened.Partner? in
+            guard let kind = OrganisationKind(rawValue: try row["kind"]), gbo.partners.contains(kind) else { return nil }
+            return OnthaalFileOpened.Partner(organisationId: try row["organisation_id"], kind: kind)
         }
         let missing = gbo.partners.subtracting(partners.map(\.kind)).sorted { $0.rawValue < $1.rawValue }
         try db.execute(sql: "INSERT INTO onthaal_file (id, case_id, region, municipality, rule_set, opened_on) VALUES (?, ?, ?, ?, ?, ?)",
@@ -226,9 +226,9 @@ private struct Onboarding {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT case_id, closed_on FROM onthaal_file WHERE id = ?", arguments: [id]) else {
             throw GBORefusal(fileId: id, code: .unknownFile, reason: "no onthaal file \(id)")
         }
-        if let closed: String = row["closed_on"] {
+        if let closed: String = try row["closed_on"] {
             throw GBORefusal(fileId: id, code: .fileClosed, reason: "onthaal file \(id) was closed on \(closed)")
         }
-        return row["case_id"]
+        return try row["case_id"]
     }
 }

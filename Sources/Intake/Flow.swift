@@ -71,10 +71,10 @@ struct Flow {
     func referToZorg(_ referral: ReferredToCasemanagerZorg) throws {
         var record = try intakeCase(referral.caseId, in: [.intake], for: "a referral to a casemanager Zorg")
         guard let mandate = try SQLRow.fetchOne(db, sql: "SELECT organisation_id, status FROM intake_mandate WHERE application_id = ?", arguments: [referral.mandateId]),
-              (mandate["status"] as String) == MandateStatus.active.rawValue else {
+              (try mandate["status"] as String) == MandateStatus.active.rawValue else {
             throw IntakeRefusal(caseId: record.id, code: .noActiveMandate, reason: "mandate \(referral.mandateId) is not active; only a casemanager Zorg with an active mandate takes referrals")
         }
-        let organisation: String = mandate["organisation_id"]
+        let organisation: String = try mandate["organisation_id"]
         guard referral.casemanagerZorgId != record.casemanagerWerkId else {
             throw IntakeRefusal(caseId: record.id, code: .samePerson, reason: "one person cannot be both casemanager Werk and casemanager Zorg of a trajectory (\(referral.casemanagerZorgId))")
         }

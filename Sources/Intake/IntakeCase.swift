@@ -55,7 +55,7 @@ public struct IntakeQueries: Sendable {
     /// The steps of a case in order: (step, date).
     public func timeline(_ id: String) async throws -> [(step: String, on: String)] {
         try await database.read { db in
-            try SQLRow.fetchAll(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id]).map { ($0["step"], $0["step_on"]) }
+            try SQLRow.fetchAll(db, sql: "SELECT step, step_on FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id]).map { (try $0["step"], try $0["step_on"]) }
         }
     }
 }

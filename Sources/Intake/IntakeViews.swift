@@ -10,7 +10,7 @@ extension IntakeModule {
         [ReadView(name: "trajectories", purpose: .activationTrajectory, personalData: true) { id, db in
             guard let record = try IntakeCase.fetchOne(db, key: id) else { return nil }
             let steps = try SQLRow.fetchAll(db, sql: "SELECT step, step_on, event_id FROM intake_step WHERE case_id = ? ORDER BY rowid", arguments: [id])
-                .map { TrajectoryDocument.Step(step: $0["step"], on: $0["step_on"], eventId: $0["event_id"]) }
+                .map { TrajectoryDocument.Step(step: try $0["step"], on: try $0["step_on"], eventId: try $0["event_id"]) }
             let organisations = Set([record.office, record.casemanagerWerkOrganisation, record.casemanagerZorgOrganisation].compactMap(\.self))
             return ReadDocument(audience: .organisations(organisations), body: TrajectoryDocument(record, steps: steps))
         }]

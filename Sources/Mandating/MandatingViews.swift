@@ -10,7 +10,7 @@ extension MandatingModule {
         [ReadView(name: "mandates", purpose: .casemanagerMandate, personalData: false) { id, db in
             guard let application = try MandateApplication.fetchOne(db, key: id) else { return nil }
             let history = try SQLRow.fetchAll(db, sql: "SELECT status, status_on, reason, event_id FROM mandate_history WHERE application_id = ? ORDER BY rowid",
-                                           arguments: [id]).map { MandateDocument.Change(status: $0["status"], on: $0["status_on"], reason: $0["reason"], eventId: $0["event_id"]) }
+                                           arguments: [id]).map { MandateDocument.Change(status: try $0["status"], on: try $0["status_on"], reason: try $0["reason"], eventId: try $0["event_id"]) }
             return ReadDocument(audience: .everyCaseworker, body: MandateDocument(application, history: history))
         }]
     }

@@ -103,11 +103,11 @@ extension ModuleStore {
         let match = try await database.read { db -> String? in
             try SQLRow.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND publishes = ? ORDER BY due_at, id", arguments: [type])
                 .first { row in
-                    let stored: Data = row["envelope"]
+                    let stored: Data = try row["envelope"]
                     let scheduled = (try? JSONSerialization.jsonObject(with: stored)) as? [String: Any]
                     return scheduled?["subject"] as? String == subject && Self.data(of: Array(stored)) == data
                 }
-                .map { $0["id"] as String }
+                .map { try $0["id"] as String }
         }
         guard let match else { return 0 }
         try await database.write { db in try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [match]) }

@@ -71,8 +71,8 @@ public struct ModuleStore: Sendable {
     func pendingOutbox() async throws -> [(seq: Int64, json: [UInt8])] {
         try await database.read { db in
             try SQLRow.fetchAll(db, sql: "SELECT seq, envelope FROM wzt_outbox ORDER BY seq LIMIT 1000").map { row in
-                let json: Data = row["envelope"]
-                return (row["seq"], Array(json))
+                let json: Data = try row["envelope"]
+                return (try row["seq"], Array(json))
             }
         }
     }

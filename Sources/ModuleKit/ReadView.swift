@@ -63,9 +63,9 @@ extension ModuleHost {
                 WHERE status IN ('scheduled', 'paused') AND subject = ?
                 ORDER BY due_at
                 """, arguments: [id]).map { row in
-                let status: String = row["status"]
-                let due: Double = row["due_at"]
-                return Deadline(timer: row["id"], publishes: row["publishes"], dueAt: status == "paused" ? nil : Date(timeIntervalSince1970: due), status: status)
+                let status: String = try row["status"]
+                let due: Double = try row["due_at"]
+                return Deadline(timer: try row["id"], publishes: try row["publishes"], dueAt: status == "paused" ? nil : Date(timeIntervalSince1970: due), status: status)
             }
             return (document, deadlines)
         }

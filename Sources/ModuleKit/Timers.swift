@@ -71,9 +71,9 @@ extension ScheduledTimer {
         try SQLRow.fetchOne(db, sql: "SELECT id, due_at, status FROM wzt_timers WHERE id = ?", arguments: [id]).map(ScheduledTimer.init(row:))
     }
 
-    init(row: SQLRow) {
-        self.init(id: row["id"], dueAt: Date(timeIntervalSince1970: row["due_at"]),
-                  status: Status(rawValue: row["status"]) ?? .scheduled)
+    init(row: SQLRow) throws(SQLRowError) {
+        self.init(id: try row["id"], dueAt: Date(timeIntervalSince1970: try row["due_at"]),
+                  status: Status(rawValue: try row["status"]) ?? .scheduled)
     }
 }
 
@@ -98,7 +98,7 @@ extension ModuleStore {
         let due = try SQLRow.fetchAll(db, sql: "SELECT id, due_at, envelope FROM wzt_timers WHERE status = 'scheduled' AND due_at <= ? ORDER BY due_at, id",
                                       arguments: [moment.timeIntervalSince1970])
         for row in due {
-            let envelope: Data = row["envelope"]
+            let envelope: Data = try row["envelope"]
             let fired = try stamp(envelope, firedAt: now, dueAt: Date(timeIntervalSince1970: row["due_at"]))
             try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [fired.id, fired.json])
             try db.execute(sql: "UPDATE wzt_timers SET status = 'fired' WHERE id = ?", arguments: [row["id"] as String])

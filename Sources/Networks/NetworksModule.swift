@@ -29,7 +29,7 @@ public final class NetworksModule: Module {
                              SUM(CASE WHEN r.state = 'waitlisted' THEN 1 ELSE 0 END) AS waiting
                       FROM network n LEFT JOIN referral r ON r.network_id = n.id WHERE n.id = ? GROUP BY n.capacity
                       """, arguments: [id]) else { return [] }
-            let (capacity, accepted, waiting): (Int, Int, Int) = (row["capacity"], row["accepted"] ?? 0, row["waiting"] ?? 0)
+            let (capacity, accepted, waiting): (Int, Int, Int) = (try row["capacity"], try row["accepted"] ?? 0, try row["waiting"] ?? 0)
             return waiting > 0 && accepted < capacity ? ["network \(id) has \(capacity - accepted) free place(s) while \(waiting) wait"] : []
         },
         Invariant("one open referral per case and network") { db, ids in
@@ -86,8 +86,8 @@ public struct NetworksQueries: Sendable {
             guard let row = try SQLRow.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [id]) else { return nil }
             let accepted = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'accepted' ORDER BY rowid", arguments: [id])
             let waitlist = try String.fetchAll(db, sql: "SELECT case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [id])
-            let since: String? = row["active_since"]
-            return NetworkState(id: id, capacity: row["capacity"], activeSince: since.flatMap(CalendarDate.init), accepted: accepted, waitlist: waitlist)
+            let since: String? = try row["active_since"]
+            return NetworkState(id: id, capacity: try row["capacity"], activeSince: since.flatMap(CalendarDate.init), accepted: accepted, waitlist: waitlist)
         }
     }
 }
@@ -118,10 +118,10 @@ private struct NetworkWork {
     func activate(_ request: NetworkActivationRequested) throws {
         let row = try network(request.networkId)
         let id = request.networkId
-        if let since: String = row["active_since"] {
+        if let since: String = try row["active_since"] {
             throw NetworkRefusal(networkId: id, code: .alreadyActive, reason: "network \(id) is active since \(since)")
         }
-        let region: String = row["region"]
+        let region: String = try row["region"]
         let rules: any RegionalRules
         do {
             rules = try transaction.rules.rules(region: region, offer: .activationTrajectory, caseStartedOn: request.requestedOn)
@@ -157,13 +157,13 @@ private struct NetworkWork {
         guard let row = try SQLRow.fetchOne(db, sql: "SELECT capacity, active_since FROM network WHERE id = ?", arguments: [referral.networkId]) else {
             return try outcome(.rejected, code: .unknownNetwork, reason: "no network \(referral.networkId)")
         }
-        guard (row["active_since"] as String?) != nil else {
+        guard (try row["active_since"] as String?) != nil else {
             return try outcome(.rejected, code: .networkNotActive, reason: "network \(referral.networkId) is not active yet")
         }
         if let earlier = try SQLRow.fetchOne(db, sql: "SELECT network_id, case_id, state FROM referral WHERE id = ?", arguments: [referral.referralId]) {
             // The same referral sent again (a system retrying with a new event id) is one referral.
-            let open = ["accepted", "waitlisted"].contains(earlier["state"] as String)
-            if open, earlier["network_id"] == referral.networkId, earlier["case_id"] == referral.caseId { return }
+            let open = ["accepted", "waitlisted"].contains(try earlier["state"] as String)
+            if open, try earlier["network_id"] == referral.networkId, try earlier["case_id"] == referral.caseId { return }
             return try outcome(.rejected, code: .referralIdUsed, reason: "referral \(referral.referralId) was used before; a new referral needs an id of its own")
         }
         let open = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referral WHERE network_id = ? AND case_id = ? AND state IN ('accepted', 'waitlisted')",
@@ -171,7 +171,7 @@ private struct NetworkWork {
         guard open == 0 else {
             return try outcome(.rejected, code: .alreadyReferred, reason: "case \(referral.caseId) is already in or waiting for network \(referral.networkId)")
         }
-        let capacity: Int = row["capacity"]
+        let capacity: Int = try row["capacity"]
         let occupied = try occupiedPlaces(referral.networkId)
         let waiting = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM referral WHERE network_id = ? AND state = 'waitlisted'", arguments: [referral.networkId]) ?? 0
         if occupied < capacity && waiting == 0 {
@@ -205,7 +205,7 @@ private struct NetworkWork {
         var free = capacity - (try occupiedPlaces(networkId))
         let waiting = try SQLRow.fetchAll(db, sql: "SELECT id, case_id FROM referral WHERE network_id = ? AND state = 'waitlisted' ORDER BY queued_at", arguments: [networkId])
         for row in waiting where free > 0 {
-            let referralId: String = row["id"], caseId: String = row["case_id"]
+            let referralId: String = try row["id"], caseId: String = try row["case_id"]
             try db.execute(sql: "UPDATE referral SET state = 'accepted', queued_at = NULL WHERE id = ?", arguments: [referralId])
             try transaction.publish(ReferralOutcome(referralId: referralId, networkId: networkId, caseId: caseId, outcome: .accepted,
                                                     on: date), subject: caseId)

@@ -15,18 +15,18 @@ public struct PendingNotification: Sendable, Hashable {
     public let attempts: Int
     public let lastError: String?
 
-    init(_ row: SQLRow) {
-        id = row["id"]
-        channel = row["channel"]
-        eventID = row["event_id"]
-        eventType = row["event_type"]
-        module = row["module"]
-        reference = row["reference"]
-        what = row["what"]
-        createdAt = Date(timeIntervalSince1970: row["created_at"])
-        status = row["status"]
-        attempts = row["attempts"]
-        lastError = row["last_error"]
+    init(_ row: SQLRow) throws(SQLRowError) {
+        id = try row["id"]
+        channel = try row["channel"]
+        eventID = try row["event_id"]
+        eventType = try row["event_type"]
+        module = try row["module"]
+        reference = try row["reference"]
+        what = try row["what"]
+        createdAt = Date(timeIntervalSince1970: try row["created_at"])
+        status = try row["status"]
+        attempts = try row["attempts"]
+        lastError = try row["last_error"]
     }
 }
 
@@ -86,7 +86,7 @@ public struct NotificationsQueries: Sendable {
     public func attempts(_ id: String) async throws -> [(attempt: Int, at: Date, outcome: String, detail: String?)] {
         try await database.read { db in
             try SQLRow.fetchAll(db, sql: "SELECT * FROM delivery_attempt WHERE notification_id = ? ORDER BY seq", arguments: [id]).map {
-                ($0["attempt"], Date(timeIntervalSince1970: $0["at"]), $0["outcome"], $0["detail"])
+                (try $0["attempt"], Date(timeIntervalSince1970: try $0["at"]), try $0["outcome"], try $0["detail"])
             }
         }
     }

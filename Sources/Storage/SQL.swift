@@ -96,27 +96,44 @@ public struct SQLRow: Sendable {
     }
 
     /// The value of `column`, nil when it is NULL. A column the row lacks, or a value of another
-    /// type, is a mistake in the module's SQL: it stops the process with the column's name.
+    /// type, is a mistake in the module's SQL or a stored value it did not expect: it throws,
+    /// naming the column, so the event in hand is retried and dead-lettered like any failure
+    /// instead of stopping a process that hosts every module.
     public subscript<T: SQLValueConvertible>(_ column: String) -> T? {
-        guard let value = value(column) else { preconditionFailure("no column `\(column)` in a row of \(columnNames)") }
-        if value == .null { return nil }
-        guard let converted = T(sqlValue: value) else { preconditionFailure("column `\(column)` does not hold a \(T.self)") }
-        return converted
+        get throws(SQLRowError) {
+            guard let value = value(column) else { throw SQLRowError(description: "no column `\(column)` in a row of \(columnNames)") }
+            if value == .null { return nil }
+            guard let converted = T(sqlValue: value) else { throw SQLRowError(description: "column `\(column)` does not hold a \(T.self)") }
+            return converted
+        }
     }
 
     public subscript<T: SQLValueConvertible>(_ column: String) -> T {
-        guard let value: T = self[column] else { preconditionFailure("column `\(column)` is NULL where a \(T.self) was expected") }
-        return value
+        get throws(SQLRowError) {
+            guard let value: T = try self[column] else { throw SQLRowError(description: "column `\(column)` is NULL where a \(T.self) was expected") }
+            return value
+        }
     }
 
     public subscript<T: SQLValueConvertible>(_ index: Int) -> T? {
-        values[index] == .null ? nil : T(sqlValue: values[index])
+        get throws(SQLRowError) {
+            guard values.indices.contains(index) else { throw SQLRowError(description: "no column \(index) in a row of \(columnNames)") }
+            return values[index] == .null ? nil : T(sqlValue: values[index])
+        }
     }
 
     public subscript<T: SQLValueConvertible>(_ index: Int) -> T {
-        guard let value: T = self[index] else { preconditionFailure("column \(index) of \(columnNames) is NULL or not a \(T.self)") }
-        return value
+        get throws(SQLRowError) {
+            guard let value: T = try self[index] else { throw SQLRowError(description: "column \(index) of \(columnNames) is NULL or not a \(T.self)") }
+            return value
+        }
     }
+}
+
+/// A row read from a module's tables is not what the code reading it expects.
+public struct SQLRowError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 extension SQLRow {

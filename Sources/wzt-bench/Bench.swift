@@ -212,7 +212,7 @@ struct Bench {
             let cpuBefore = processCPUSeconds()
             let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
                 for batch in batches {
-                    group.addTask { try await onThread { try publish(batch, to: endpoint, curve: credentials, context: context, window: window) } }
+                    group.addTask { try await onOwnThread { try publish(batch, to: endpoint, curve: credentials, context: context, window: window) } }
                 }
                 return try await group.reduce(into: [Histogram<UInt64>]()) { $0.append($1) }
             }
@@ -331,7 +331,7 @@ struct Bench {
             try await Task.sleep(for: .milliseconds(500))
             let endpoint = node.ingress.endpoint
             let started = Date()
-            let watcher = Task { try await onThread { () throws -> Histogram<UInt64> in
+            let watcher = Task { try await onOwnThread { () throws -> Histogram<UInt64> in
                 var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000)
                 var seen = 0
                 try feed.setReceiveTimeout(milliseconds: 30_000)
@@ -344,7 +344,7 @@ struct Bench {
                 }
                 return latency
             } }
-            _ = try await onThread {
+            _ = try await onOwnThread {
                 try publish(Array(batch[..<events]), to: endpoint, curve: credentials, context: context, window: 64) { id in
                     sentAt.withLock { $0[caseID(id)] = DispatchTime.now().uptimeNanoseconds }
                 }
@@ -352,7 +352,7 @@ struct Bench {
             _ = try await watcher.value
             let seconds = Date().timeIntervalSince(started)
             // Latency without a queue: one screening at a time, the next once the module reacted.
-            let latency = try await onThread { () throws -> Histogram<UInt64> in
+            let latency = try await onOwnThread { () throws -> Histogram<UInt64> in
                 let socket = try context.socket(.dealer)
                 try socket.secure(with: credentials)
                 try socket.setReceiveTimeout(milliseconds: 10_000)
@@ -463,11 +463,6 @@ struct BenchFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try work() }) }.start()
-    }
-}
 
 extension String {
     func leftPad(_ width: Int) -> String { count >= width ? " " + self : String(repeating: " ", count: width - count) + self }

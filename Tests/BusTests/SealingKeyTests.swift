@@ -92,6 +92,36 @@ struct SealingKeyTests {
 
     /// Erasing a subject deletes its keys: its values read as erased, after a restart too, while
     /// other subjects' values and every event stay; its next event gets a key of a new id.
+    /// After a restart no key is in memory: a module's delivery once read each one with a blocking
+    /// read on the cooperative pool. Now that read happens on a thread of its own, and the event
+    /// arrives opened as before.
+    @Test(arguments: TestLog.both)
+    func aKeyThatIsNotInMemoryIsReadOffThePool(place: TestLog) async throws {
+        var log = try await place.open()
+        _ = try await log.append([try request("case-1")])
+        log.close()
+        log = try await place.open()
+        defer { log.close() }
+        let event = try #require(try await log.events(after: 0, limit: 1).first)
+        let projection = Projection(needs: [Need(ScreeningRequested.self, for: "testing")], decoder: decoder, keys: log.keys)
+        #expect(throws: SubjectKeys.KeyNotCached.self) { try projection.apply(event, cachedKeysOnly: true) }
+        let received = Received()
+        try await ProjectingSubscriber(received, projection: projection).deliver(event)
+        let delivered = try #require(received.events.first)
+        #expect(try decoder.data(ScreeningRequested.self, of: delivered.json).insz == .value(insz))
+        // Now in memory: the next delivery does not leave the pool.
+        _ = try projection.apply(event, cachedKeysOnly: true)
+    }
+
+    final class Received: Subscriber, @unchecked Sendable {
+        private let lock = NSLock()
+        private var delivered: [StoredEvent] = []
+        var events: [StoredEvent] { lock.withLock { delivered } }
+        let subscriptionName = "received"
+        let patterns: [EventPattern] = [.all]
+        func deliver(_ event: StoredEvent) async throws { lock.withLock { delivered.append(event) } }
+    }
+
     @Test(arguments: TestLog.both)
     func erasureDeletesTheSubjectsKeysOnly(place: TestLog) async throws {
         var log = try await place.open()

@@ -170,17 +170,19 @@ struct AMAPropertyTests {
         for row in rows {
             let annex = try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data((row["annex"] as String).utf8))
             let quarter = try Quarter(row["quarter"] as String)
-            let ended = (row["ended_on"] as String?).flatMap(CalendarDate.init)
+            let ended = (try row["ended_on"] as String?).flatMap(CalendarDate.init)
+            let id: String = try row["id"]
             #expect(quarter.lastDay >= annex.startOn && (ended.map { quarter.firstDay <= $0 } ?? true),
-                    "\(step): attendance for \(quarter) lies outside agreement \(row["id"] as String) (\(annex.startOn)–\(ended?.description ?? ""))")
+                    "\(step): attendance for \(quarter) lies outside agreement \(id) (\(annex.startOn)–\(ended?.description ?? ""))")
         }
         let endedBeforeStart = try await world.store("ama").database.read { db in
             try SQLRow.fetchAll(db, sql: "SELECT a.id, a.ended_on, v.annex FROM agreement a JOIN annex_version v ON v.agreement_id = a.id AND v.version = 1 WHERE a.ended_on IS NOT NULL")
         }
         for row in endedBeforeStart {
             let annex = try JSONDecoder().decode(AgreementSubmitted.Annex.self, from: Data((row["annex"] as String).utf8))
-            let endedOn = try #require(CalendarDate(row["ended_on"] as String))
-            #expect(endedOn >= annex.startOn, "\(step): agreement \(row["id"] as String) ended on \(endedOn), before its start \(annex.startOn)")
+            let endedOn = try #require(CalendarDate(try row["ended_on"] as String))
+            let id: String = try row["id"]
+            #expect(endedOn >= annex.startOn, "\(step): agreement \(id) ended on \(endedOn), before its start \(annex.startOn)")
         }
     }
 }

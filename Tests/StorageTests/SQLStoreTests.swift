@@ -92,9 +92,13 @@ struct SQLStoreTests {
         #expect(body == bytes)
         #expect(ordered == ["b", "a"])
         let row = try #require(try await store.read { db in try SQLRow.fetchOne(db, sql: "SELECT id, extensions, due, note FROM record_case WHERE id = ?", arguments: ["a"]) })
-        #expect(row["id"] as String == "a")
-        #expect(row["extensions"] as Int == 0)
-        #expect(row["note"] as String? == nil)
+        #expect(try row["id"] as String == "a")
+        #expect(try row["extensions"] as Int == 0)
+        #expect(try row["note"] as String? == nil)
+        // A column the row lacks, or a value of another type, throws and names the column.
+        #expect(throws: SQLRowError.self) { try row["missing"] as String }
+        let wrongType = #expect(throws: SQLRowError.self) { try row["id"] as Int }
+        #expect(wrongType?.description.contains("`id`") == true)
     }
 
     @Test(arguments: Engine.allCases)

@@ -56,7 +56,7 @@ public final class SampleModule: Module {
     /// The notes stored, in the order they were handled.
     public static func notes(in store: ModuleStore) throws -> [(eventID: String, subject: String, text: String)] {
         try store.database.readNow { db in
-            try SQLRow.fetchAll(db, sql: "SELECT event_id, subject, text FROM note ORDER BY rowid").map { ($0["event_id"], $0["subject"], $0["text"]) }
+            try SQLRow.fetchAll(db, sql: "SELECT event_id, subject, text FROM note ORDER BY rowid").map { (try $0["event_id"], try $0["subject"], try $0["text"]) }
         }
     }
 }
