@@ -27,7 +27,6 @@ extension AMAWork {
         guard (try row["social_economy"] as Bool), let socialEconomy = try socialEconomyRules(id) else {
             throw AMARefusal(agreementId: id, code: .notSocialEconomy, reason: "agreement \(id) is not AMA sociale economie; only those are reassessed yearly")
         }
-        if let due = (try row["reassessment_due_on"] as String?).flatMap(CalendarDate.init) { try transaction.cancelTimerIfRunning(reassessmentTimer(id, due)) }
         if reassessment.continues {
             try scheduleReassessment(id, on: reassessment.on.adding(months: socialEconomy.reassessmentMonths))
         } else {
@@ -108,7 +107,12 @@ extension AMAWork {
         }
     }
 
+    /// One reassessment deadline per agreement: a new one replaces the one before (a reassessment
+    /// reported before the agreement started once left that one running after the agreement ended).
     func scheduleReassessment(_ id: String, on due: CalendarDate) throws {
+        if let previous = try String.fetchOne(db, sql: "SELECT reassessment_due_on FROM agreement WHERE id = ?", arguments: [id]).flatMap(CalendarDate.init) {
+            try transaction.cancelTimerIfRunning(reassessmentTimer(id, previous))
+        }
         try db.execute(sql: "UPDATE agreement SET reassessment_due_on = ? WHERE id = ?", arguments: [due.description, id])
         try transaction.schedule(timer: reassessmentTimer(id, due), at: due.startOfDay, publish: ReassessmentDue(agreementId: id, dueOn: due), subject: id)
     }

@@ -25,7 +25,7 @@ struct PostgresHostTests {
         let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, dispatch: dispatch, logger: logger)
         try await withServices([host]) {
             _ = try await log.append((0..<10).map { Samples.note("before \($0)") })
-            #expect(await eventually { (try? SampleModule.notes(in: store).count) == 10 })
+            #expect(await eventually(seconds: 30) { (try? SampleModule.notes(in: store).count) == 10 })
 
             try server.stop()
             _ = try await log.append((0..<10).map { Samples.note("during \($0)") })

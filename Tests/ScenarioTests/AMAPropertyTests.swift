@@ -61,17 +61,28 @@ struct AMAPropertyTests {
         let template = try await Self.setUp(parts)
         await onEveryCore(Self.sequences) { count in
             await propertyCheck(count: count, input: Step.generator.array(of: 1...20)) { steps in
-                do {
+                await playSequence(steps, counting: played) {
                     let world = try ModuleWorld([AMAModule()], parts: parts, copying: template)
                     try await Self.play(steps, world: world)
-                    played.add()
-                    if steps.count.isMultiple(of: rebuildEvery) { try await world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
-                } catch {
-                    Issue.record("\(error)")
+                    return world
                 }
             }
         }
         #expect(played.value >= Self.sequences)
+    }
+
+    /// Found by the generated sequences: a reassessment reported before the agreement was
+    /// confirmed scheduled a deadline that the start's own reassessment did not replace, so the
+    /// agreement ended with a deadline still running.
+    @Test func aReassessmentBeforeTheStartLeavesNoDeadlineAfterTheEnd() async throws {
+        let parts = try Self.parts.get()
+        let world = try ModuleWorld([AMAModule()], parts: parts, copying: try await Self.setUp(parts))
+        try await Self.play([.submit(3, participant: 0, werkpost: 0, socialEconomy: true, startsIn: 0), .reassess(3, continues: true), .confirm(3),
+                             .end(3, beforeStart: false)], world: world)
+        let running = try await world.store("ama").database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = 'ag-3' AND status = 'scheduled'")
+        }
+        #expect(running == 0)
     }
 
     /// Two recognised begeleiders, contingents for three years and the scan every filing names.

@@ -46,13 +46,10 @@ struct MandatePropertyTests {
         let played = Counter()
         await onEveryCore(Self.sequences) { count in
             await propertyCheck(count: count, input: Step.generator.array(of: 1...20)) { steps in
-                do {
+                await playSequence(steps, counting: played) {
                     let world = try ModuleWorld([MandatingModule()], parts: parts)
                     try await Self.play(steps, world: world)
-                    played.add()
-                    if steps.count.isMultiple(of: rebuildEvery) { try await world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
-                } catch {
-                    Issue.record("\(error)")
+                    return world
                 }
             }
         }

@@ -203,6 +203,19 @@ final class MemoryBus: EventAppender, @unchecked Sendable {
 /// failed rebuild keeps rebuilding.
 let rebuildEvery = 4
 
+/// Plays one generated sequence (`play` makes its world and plays `steps` in it), counts it, and
+/// rebuilds the world when the sequence is one of those that are rebuilt. A failure is recorded
+/// as an issue of the sequence, for the property check to shrink.
+func playSequence<Step>(_ steps: [Step], counting played: Counter, _ play: () async throws -> ModuleWorld) async {
+    do {
+        let world = try await play()
+        played.add()
+        if steps.count.isMultiple(of: rebuildEvery) { try await world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
+    } catch {
+        Issue.record("\(error)")
+    }
+}
+
 final class Counter: @unchecked Sendable {
     private let lock = NSLock()
     private var count = 0

@@ -31,13 +31,10 @@ struct TrajectoryPropertyTests {
         let template = try await TrajectoryWorld.setUp()
         await onEveryCore(Self.sequences) { count in
             await propertyCheck(count: count, input: Step.generator.array(of: 1...24)) { steps in
-                do {
+                await playSequence(steps, counting: played) {
                     let world = try TrajectoryWorld(copying: template)
                     try await world.play(steps)
-                    played.add()
-                    if steps.count.isMultiple(of: rebuildEvery) { try await world.world.expectRebuildsEqualTheLiveState(after: "\(steps)") }
-                } catch {
-                    Issue.record("\(error)")
+                    return world.world
                 }
             }
         }
