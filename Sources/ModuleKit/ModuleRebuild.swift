@@ -96,12 +96,17 @@ public struct ModuleRebuild: Sendable {
 }
 
 extension ModuleStore {
-    /// Marks fired the scheduled timer whose event `envelope` is (same type, subject and data):
-    /// the live module fired it there. Returns 1 when one was found.
+    /// Marks fired the timer whose event `envelope` is (same type, subject and data): the live
+    /// module fired it. A scheduled one first; else one the replay cancelled already, because a
+    /// timer that fired just before the live module applied the event cancelling it has its
+    /// event after that one in the log. Returns 1 when one was found.
     func markFired(_ envelope: Envelope) async throws -> Int {
         let (type, subject, data) = (envelope.type.rawValue, envelope.subject, Self.data(of: envelope.json))
         let match = try await database.read { db -> String? in
-            try SQLRow.fetchAll(db, sql: "SELECT id, envelope FROM wzt_timers WHERE status = 'scheduled' AND publishes = ? ORDER BY due_at, id", arguments: [type])
+            try SQLRow.fetchAll(db, sql: """
+                SELECT id, envelope FROM wzt_timers WHERE status IN ('scheduled', 'cancelled') AND publishes = ?
+                ORDER BY status = 'scheduled' DESC, due_at, id
+                """, arguments: [type])
                 .first { row in
                     let stored: Data = try row["envelope"]
                     let scheduled = (try? JSONSerialization.jsonObject(with: stored)) as? [String: Any]
