@@ -14,7 +14,7 @@ import Testing
 /// attendance, closed quarters, reassessments, facts sent again and months passing. After every
 /// event the module's invariants hold; after every step, every deadline fired once, every
 /// agreement ended once, and attendance lies within the agreement's own dates.
-@Suite(.serialized, .timeLimit(.minutes(10)))
+@Suite(.serialized, .timeLimit(.minutes(120)))
 struct AMAPropertyTests {
     static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_500
     static let parts = Result<ModuleWorld.Parts, any Error> { try ModuleWorld.Parts([AMAModule()]) }

@@ -10,7 +10,7 @@ import Testing
 /// in any order, withdrawals, facts sent again, and days passing so that terms run out. The
 /// module's invariants hold after every event, and every deadline it fires is one its own
 /// decisions did not meet, once.
-@Suite(.serialized, .timeLimit(.minutes(10)))
+@Suite(.serialized, .timeLimit(.minutes(120)))
 struct MandatePropertyTests {
     static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_500
     static let parts = Result<ModuleWorld.Parts, any Error> { try ModuleWorld.Parts([MandatingModule()]) }

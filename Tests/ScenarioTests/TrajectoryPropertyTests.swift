@@ -20,7 +20,7 @@ import Testing
 /// event. A failure is shrunk to the shortest sequence that still breaks an invariant.
 ///
 /// `WZT_PROPERTY_SEQUENCES` sets how many sequences run (a soak run sets it high).
-@Suite(.serialized, .timeLimit(.minutes(10)))
+@Suite(.serialized, .timeLimit(.minutes(120)))
 struct TrajectoryPropertyTests {
     static let sequences = ProcessInfo.processInfo.environment["WZT_PROPERTY_SEQUENCES"].flatMap(Int.init) ?? 2_500
 
