@@ -57,6 +57,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // ZeroMQ ingress (ROUTER), egress (PUB) and replay (ROUTER) in front of the bus.
         .target(name: "BusTransport", dependencies: [
@@ -64,6 +65,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         // A module's own database behind one protocol: SQLite through GRDB (synchronous=FULL, WAL) by default.
         .target(name: "Storage", dependencies: [
@@ -88,6 +90,7 @@ let package = Package(
             "Bus", "Storage",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
 
         // Contracts: versioned Codable events, no logic, no storage.
@@ -155,6 +158,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(name: "wzt", dependencies: [
             "Audit", "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit",
@@ -171,6 +175,7 @@ let package = Package(
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
 
         // A sample module and helpers shared by the test targets.
@@ -179,6 +184,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], path: "Tests/Support"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "StorageTests", dependencies: [
@@ -191,11 +197,13 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], exclude: ["Corpus"]),
         .testTarget(name: "ModuleKitTests", dependencies: [
             "ModuleKit", "Bus", "Storage", "PostgresStorage", "TestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "CoreTests", dependencies: [
             "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "OperatorHTTP", "ZeroMQ", "IntakeContracts", "Storage", "TestSupport",
@@ -221,10 +229,17 @@ let package = Package(
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
-        .testTarget(name: "InteropTests", dependencies: ["TestSupport", "Bus"], exclude: ["Python"]),
+        .testTarget(name: "InteropTests", dependencies: ["TestSupport", "Bus", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")], exclude: ["Python"]),
     ]
 )
+
+// Scripts/fuzz builds the fuzz targets that need the node's libraries with libFuzzer, which
+// supplies `main`; an ordinary build does not see them.
+if Context.environment["WZT_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(name: "wzt-fuzz", dependencies: ["Bus", "Core"], path: "Tests/Fuzz/Linked"))
+}
 
 for target in package.targets where target.type != .system {
     target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings

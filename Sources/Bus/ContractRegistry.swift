@@ -61,7 +61,7 @@ public struct ContractRegistry: Sendable {
         decoders(T.Previous.self).mapValues { decodePrevious in
             { decoder in
                 guard let previous = try decodePrevious(decoder) as? T.Previous else {
-                    fatalError("contract chain of \(T.eventType) returned a value of the wrong version")
+                    throw EnvelopeError(.unsupportedDataVersion, "the contract chain of \(T.eventType) does not lead from this dataversion to \(T.dataVersion)")
                 }
                 return T(upcasting: previous)
             }

@@ -154,7 +154,12 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
         try value(key).container(keyedBy: type)
     }
     func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer { try value(key).unkeyedContainer() }
-    func superDecoder() throws -> any Decoder { try value(Key(stringValue: "super")!) }
+    func superDecoder() throws -> any Decoder {
+        guard let key = Key(stringValue: "super") else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "this contract has no `super` member"))
+        }
+        return try value(key)
+    }
     func superDecoder(forKey key: Key) throws -> any Decoder { try value(key) }
 }
 

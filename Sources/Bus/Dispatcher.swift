@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import Storage
 import Synchronization
@@ -37,10 +38,10 @@ public final class Dispatcher: Service, Sendable {
     private let configuration: Configuration
     private let logger: Logger
     private let metrics: DispatchMetrics
-    private let inFlight = Mutex<InFlight?>(nil)
+    private let inFlight = NIOLockedValueBox<InFlight?>(nil)
     private let delivered = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
-    private let idleWait = Mutex<Task<Void, Never>?>(nil)
+    private let idleWait = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     public init(log: EventLog, subscriber: any Subscriber, configuration: Configuration = Configuration(), logger: Logger) {
         self.log = log
@@ -65,7 +66,7 @@ public final class Dispatcher: Service, Sendable {
         } onGracefulShutdown: {
             // Finish the event in hand rather than cancel it; only an idle wait is cut short.
             self.stopping.store(true, ordering: .releasing)
-            self.idleWait.withLock { $0?.cancel() }
+            self.idleWait.withLockedValue { $0?.cancel() }
         }
     }
 
@@ -119,8 +120,8 @@ public final class Dispatcher: Service, Sendable {
         var waits = 0
         while true {
             attempt += 1
-            inFlight.withLock { $0 = InFlight(event: event, started: .now) }
-            defer { inFlight.withLock { $0 = nil } }
+            inFlight.withLockedValue { $0 = InFlight(event: event, started: .now) }
+            defer { inFlight.withLockedValue { $0 = nil } }
             do {
                 try await subscriber.deliver(event)
                 delivered.add(1, ordering: .relaxed)
@@ -209,10 +210,10 @@ public final class Dispatcher: Service, Sendable {
                 group.cancelAll()
             }
         }
-        idleWait.withLock { $0 = wait }
+        idleWait.withLockedValue { $0 = wait }
         if shouldStop { wait.cancel() }
         await withTaskCancellationHandler { await wait.value } onCancel: { wait.cancel() }
-        idleWait.withLock { $0 = nil }
+        idleWait.withLockedValue { $0 = nil }
     }
 
     private func watchSlowHandlers() async {
@@ -220,7 +221,7 @@ public final class Dispatcher: Service, Sendable {
         var reported: Int64?
         while !Task.isCancelled {
             try? await Task.sleep(for: threshold / 4)
-            guard let current = inFlight.withLock({ $0 }) else { continue }
+            guard let current = inFlight.withLockedValue({ $0 }) else { continue }
             let elapsed = ContinuousClock.now - current.started
             if elapsed >= threshold, reported != current.event.offset {
                 reported = current.event.offset

@@ -61,8 +61,13 @@ struct EnvelopeScan {
         var text: [UInt8] = []
         text.reserveCapacity(inner.count)
         var index = 0
-        func hex(at start: Int) -> UInt32 {
-            inner[start..<start + 4].reduce(0) { value, byte in value << 4 | UInt32(hexValue(byte)!) }
+        func hex(at start: Int) -> UInt32? {
+            var value: UInt32 = 0
+            for byte in inner[start..<start + 4] {
+                guard let digit = hexValue(byte) else { return nil }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
         }
         while index < inner.count {
             let byte = inner[index]
@@ -80,18 +85,18 @@ struct EnvelopeScan {
             case UInt8(ascii: "r"): text.append(0x0D)
             case UInt8(ascii: "t"): text.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = hex(at: index)
+                guard index + 4 <= inner.count, var scalar = hex(at: index) else { throw Malformed(reason: "a \\u escape needs four hex digits") }
                 index += 4
                 if (0xD800..<0xDC00).contains(scalar) {
                     guard index + 6 <= inner.count, inner[index] == UInt8(ascii: "\\"), inner[index + 1] == UInt8(ascii: "u"),
-                          case let low = hex(at: index + 2), (0xDC00..<0xE000).contains(low) else {
+                          let low = hex(at: index + 2), (0xDC00..<0xE000).contains(low) else {
                         throw Malformed(reason: "a \\u escape holds half a surrogate pair")
                     }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     index += 6
                 }
                 guard let unicode = Unicode.Scalar(scalar) else { throw Malformed(reason: "a \\u escape holds half a surrogate pair") }
-                text.append(contentsOf: UTF8.encode(unicode)!)
+                text.append(contentsOf: unicode.utf8)
             default: text.append(escape)  // " \ /
             }
         }
@@ -283,6 +288,7 @@ private struct Reader {
             guard let first = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { throw failure("a digit was expected") }
             while let next = peek, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(next) { index += 1 }
         }
+        let start = index
         if peek == UInt8(ascii: "-") { index += 1 }
         if peek == UInt8(ascii: "0") {
             index += 1
@@ -293,10 +299,20 @@ private struct Reader {
             index += 1
             try digits()
         }
+        var exponent = false
         if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+            exponent = true
             index += 1
             if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
             try digits()
+        }
+        // Beyond a Double's range the number is valid JSON that Foundation, which opens sealed
+        // events, refuses: every reader after the log would fail on it. Only an exponent or more
+        // than 308 digits can get there.
+        if exponent || index - start > 308,
+           Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))?.isFinite != true {
+            index = start
+            throw failure("a number beyond ±1.8e308, which no reader can hold")
         }
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import Storage
-import Synchronization
 
 /// The append-only event log: the source of truth of the bus.
 ///
@@ -24,9 +24,9 @@ public final class EventLog: @unchecked Sendable {
     private var closing = false
     private let writerDone = DispatchSemaphore(value: 0)
 
-    private let head: Mutex<HeadState>
-    private let observers = Mutex<[@Sendable ([StoredEvent]) -> Void]>([])
-    private let statistics = Mutex(Statistics())
+    private let head: NIOLockedValueBox<HeadState>
+    private let observers = NIOLockedValueBox<[@Sendable ([StoredEvent]) -> Void]>([])
+    private let statistics = NIOLockedValueBox(Statistics())
     private let metrics = LogMetrics()
     /// The keys of subjects' personal fields, kept in the log's own tables.
     public let keys: SubjectKeys
@@ -63,7 +63,7 @@ public final class EventLog: @unchecked Sendable {
         self.sealsPersonalFields = sealsPersonalFields
         keys = try SubjectKeys(store: store, cacheLimit: keyCacheLimit)
         let last = try store.readNow { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
-        head = Mutex(HeadState(offset: last))
+        head = NIOLockedValueBox(HeadState(offset: last))
         let thread = Thread { [unowned self] in
             Thread.nameCurrent("wzt.log-writer")
             self.writerLoop()
@@ -80,7 +80,7 @@ public final class EventLog: @unchecked Sendable {
         queueLock.unlock()
         guard !wasClosing else { return }
         writerDone.wait()
-        let waiters = head.withLock { state in
+        let waiters = head.withLockedValue { state in
             state.closed = true
             defer { state.waiters.removeAll() }
             return state.waiters.values
@@ -199,11 +199,11 @@ public final class EventLog: @unchecked Sendable {
         keys.commitEnded(newKeys: newKeys, succeeded: true)
         if let last = newEvents.last {
             publishHead(last.offset, types: Self.distinctTypes(of: newEvents))
-            for observer in observers.withLock({ $0 }) { observer(newEvents) }
+            for observer in observers.withLockedValue({ $0 }) { observer(newEvents) }
         }
         let eventCount = appended.reduce(0) { $0 + $1.count }
         let duration = ContinuousClock.now - started
-        statistics.withLock { $0.record(groupSize: eventCount, duration: duration) }
+        statistics.withLockedValue { $0.record(groupSize: eventCount, duration: duration) }
         metrics.appended.increment(by: newEvents.count)
         metrics.commitDuration.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
         metrics.batchSize.record(eventCount)
@@ -305,12 +305,12 @@ public final class EventLog: @unchecked Sendable {
     // MARK: observing
 
     /// The offset of the newest event, 0 when the log is empty.
-    public var headOffset: Int64 { head.withLock { $0.offset } }
+    public var headOffset: Int64 { head.withLockedValue { $0.offset } }
 
     /// Calls `observer` on the writer thread with the events of every commit, after it is durable.
     /// Keep it short: the next group commit waits for it.
     public func onCommit(_ observer: @escaping @Sendable ([StoredEvent]) -> Void) {
-        observers.withLock { $0.append(observer) }
+        observers.withLockedValue { $0.append(observer) }
     }
 
     /// Returns once an event of a type `patterns` match (any type when they are empty) is appended
@@ -322,7 +322,7 @@ public final class EventLog: @unchecked Sendable {
         let token = UUID()
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = head.withLock { state -> Bool in
+                let ready = head.withLockedValue { state -> Bool in
                     if state.closed || Task.isCancelled || state.offset > offset && !state.recent.noneMatch(patterns, beyond: offset) { return true }
                     state.waiters[token] = HeadWaiter(patterns: patterns, continuation: continuation)
                     return false
@@ -330,12 +330,12 @@ public final class EventLog: @unchecked Sendable {
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            head.withLock { $0.waiters.removeValue(forKey: token) }?.continuation.resume()
+            head.withLockedValue { $0.waiters.removeValue(forKey: token) }?.continuation.resume()
         }
     }
 
     private func publishHead(_ offset: Int64, types: [String]) {
-        let woken = head.withLock { state in
+        let woken = head.withLockedValue { state in
             state.recent.record(after: state.offset, through: offset, types: types)
             state.offset = offset
             var woken: [CheckedContinuation<Void, Never>] = []
@@ -356,7 +356,7 @@ public final class EventLog: @unchecked Sendable {
         return types
     }
 
-    public var isClosed: Bool { head.withLock { $0.closed } }
+    public var isClosed: Bool { head.withLockedValue { $0.closed } }
 
     // MARK: reading
 
@@ -432,7 +432,7 @@ public final class EventLog: @unchecked Sendable {
         return try file.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
     }
 
-    public var groupCommitStatistics: Statistics { statistics.withLock { $0 } }
+    public var groupCommitStatistics: Statistics { statistics.withLockedValue { $0 } }
 
     /// How the group commit has behaved since the log opened.
     public struct Statistics: Sendable {

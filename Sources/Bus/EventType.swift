@@ -79,11 +79,15 @@ public struct EventPattern: Hashable, Sendable, CustomStringConvertible {
 
     /// The pattern that matches `type` and nothing else.
     public init(exactly type: EventType) {
-        rawValue = type.rawValue
-        prefix = nil
+        self.init(rawValue: type.rawValue, prefix: nil)
     }
 
-    public static let all = try! EventPattern("*")
+    public static let all = EventPattern(rawValue: "*", prefix: "")
+
+    private init(rawValue: String, prefix: String?) {
+        self.rawValue = rawValue
+        self.prefix = prefix
+    }
 
     public func matches(_ type: EventType) -> Bool { matches(type.rawValue) }
 

@@ -2,6 +2,7 @@ import COpenSSL
 import Crypto
 import Foundation
 import GRDB
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import Storage
 import Synchronization
 
@@ -52,15 +53,15 @@ public final class SubjectKeys: Sendable {
     /// events, and keeping every key it made or read would grow its memory without end.
     private let cacheLimit: Int
     /// The key this process seals each subject's fields with; stored with the first event it seals.
-    private let sealing = Mutex<[String: SealingKey]>([:])
+    private let sealing = NIOLockedValueBox<[String: SealingKey]>([:])
     /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
     /// Only the log's writer stores keys, and it starts above every id the log has ever held.
     private let lastID: Atomic<KeyID>
     /// Keys for opening, by id: those this process made, and those it read. Erasure removes them.
-    private let opening = Mutex<[KeyID: SymmetricKey]>([:])
+    private let opening = NIOLockedValueBox<[KeyID: SymmetricKey]>([:])
     /// Random bytes for new keys, drawn from the system 4 KiB at a time: one system call per key
     /// was about a sixth of what sealing cost.
-    private let keyMaterial = Mutex(KeyMaterial())
+    private let keyMaterial = NIOLockedValueBox(KeyMaterial())
 
     init(store: any SQLStore, cacheLimit: Int) throws {
         self.store = store
@@ -83,12 +84,12 @@ public final class SubjectKeys: Sendable {
     /// in order. The subjects' keys are found or made under one lock for the whole batch; the
     /// fields of a large batch are then sealed on every core, without a lock of this object.
     func seal(_ envelopes: [Envelope]) -> [Result<Envelope, EnvelopeError>] {
-        let keys: [Result<SealingKey, EnvelopeError>?] = sealing.withLock { keys in
+        let keys: [Result<SealingKey, EnvelopeError>?] = sealing.withLockedValue { keys in
             var made: [(id: KeyID, key: SymmetricKey)] = []
             // Remembered for opening before the lock is given back, so that an erasure, which
             // takes it, finds every key it must forget.
             defer { if !made.isEmpty { remember(made) } }
-            return envelopes.map { envelope in
+            return envelopes.map { envelope -> Result<SealingKey, EnvelopeError>? in
                 guard !envelope.personalFields.isEmpty else { return nil }
                 guard let subject = envelope.subject else {
                     return .failure(EnvelopeError(.missingAttribute, "event \(envelope.id) carries personal data (\(envelope.personalFields.sorted().joined(separator: ", "))) and needs a `subject`: its personal fields are sealed with the subject's key"))
@@ -99,7 +100,7 @@ public final class SubjectKeys: Sendable {
                     // hold several); keys not yet durable stay for erasure to find.
                     keys = keys.filter { !$0.value.durable.load(ordering: .relaxed) }
                 }
-                let key = SealingKey(id: lastID.add(1, ordering: .relaxed).newValue, key: keyMaterial.withLock { $0.nextKey() }, subject: subject)
+                let key = SealingKey(id: lastID.add(1, ordering: .relaxed).newValue, key: keyMaterial.withLockedValue { $0.nextKey() }, subject: subject)
                 keys[subject] = key
                 made.append((key.id, key.key))
                 return .success(key)
@@ -185,7 +186,7 @@ public final class SubjectKeys: Sendable {
     /// The key with `id`, or nil when it was erased. With `cachedOnly`, a key not in memory throws
     /// `KeyNotCached` rather than block the caller on a read.
     func openingKey(id: KeyID, cachedOnly: Bool = false) throws -> SymmetricKey? {
-        if let known = opening.withLock({ $0[id] }) { return known }
+        if let known = opening.withLockedValue({ $0[id] }) { return known }
         if cachedOnly { throw KeyNotCached() }
         guard let stored = try store.readNow({ db in try Data.fetchOne(db, sql: "SELECT key FROM sealing_keys WHERE id = ?", arguments: [id]) }) else { return nil }
         let key = SymmetricKey(data: stored)
@@ -196,7 +197,7 @@ public final class SubjectKeys: Sendable {
     /// Caches `keys` for opening; a full cache starts again empty (keys are read back from the
     /// log when needed).
     private func remember(_ keys: [(id: KeyID, key: SymmetricKey)]) {
-        opening.withLock { cache in
+        opening.withLockedValue { cache in
             for (id, key) in keys {
                 if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
                 cache[id] = key
@@ -225,9 +226,9 @@ public final class SubjectKeys: Sendable {
         let deleted = !ids.isEmpty || db.changesCount > 0
         try db.execute(sql: "INSERT INTO erased_subjects (subject, reason) VALUES (?, ?)", arguments: [subject, reason])
         // The key this process seals the subject with may not be stored yet; it is erased too.
-        let current = sealing.withLock { $0.removeValue(forKey: subject) }
+        let current = sealing.withLockedValue { $0.removeValue(forKey: subject) }
         current?.erased.store(true, ordering: .relaxed)
-        opening.withLock { cache in for id in ids + (current.map { [$0.id] } ?? []) { cache.removeValue(forKey: id) } }
+        opening.withLockedValue { cache in for id in ids + (current.map { [$0.id] } ?? []) { cache.removeValue(forKey: id) } }
         return deleted
     }
 
@@ -270,7 +271,7 @@ private struct KeyMaterial {
 /// `AES.GCM.seal` builds a context, a key schedule and several `Data` values per call, four
 /// times what the cipher costs for a field of a few bytes (docs/performance.md).
 enum FieldCipher {
-    private static let contexts = Mutex<[Context]>([])
+    private static let contexts = NIOLockedValueBox<[Context]>([])
 
     /// An `EVP_CIPHER_CTX`, used by one caller at a time (taken from and given back to `contexts`).
     private struct Context: @unchecked Sendable {
@@ -280,11 +281,15 @@ enum FieldCipher {
     /// Writes the ciphertext of `plain`, then its 16-byte tag, to `output` (`plain.count + 16` bytes).
     static func seal(_ plain: UnsafeRawBufferPointer, key: SymmetricKey, nonce: UnsafeRawBufferPointer, authenticating authenticated: [UInt8],
                      into output: UnsafeMutableRawBufferPointer) throws(EnvelopeError) {
-        precondition(nonce.count == 12 && output.count == plain.count + 16 && key.bitCount == 256)
-        guard let context = contexts.withLock({ $0.popLast() }) ?? COpenSSL_gcm_context().map(Context.init(pointer:)) else {
+        // A key read back from storage may be damaged: refuse it instead of sealing with part of it.
+        guard key.bitCount == 256 else { throw EnvelopeError(.storageFailed, "a sealing key in the log is \(key.bitCount) bits, not 256: the key store is damaged") }
+        guard nonce.count == 12, output.count == plain.count + 16 else {
+            throw EnvelopeError(.storageFailed, "AES-GCM needs a 12-byte nonce and room for the text and its tag")
+        }
+        guard let context = contexts.withLockedValue({ $0.popLast() }) ?? COpenSSL_gcm_context().map(Context.init(pointer:)) else {
             throw EnvelopeError(.storageFailed, "AES-GCM is not available from libcrypto")
         }
-        defer { contexts.withLock { $0.append(context) } }
+        defer { contexts.withLockedValue { $0.append(context) } }
         let sealed = key.withUnsafeBytes { key in
             authenticated.withUnsafeBytes { authenticated in
                 COpenSSL_gcm_seal(context.pointer, key.baseAddress, nonce.baseAddress, authenticated.baseAddress, Int32(authenticated.count),

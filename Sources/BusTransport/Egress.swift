@@ -1,5 +1,6 @@
 import Bus
 import Logging
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import Synchronization
 import ZeroMQ
@@ -15,12 +16,13 @@ public final class Egress: Service, Sendable {
 
     private let socket: Socket
     private let logger: Logger
-    private let stop = StopSignal()
-    private let queue = Mutex<[StoredEvent]>([])
+    private let stop: StopSignal
+    private let queue = NIOLockedValueBox<[StoredEvent]>([])
     private let droppedCount = Atomic<Int>(0)
     public let endpoint: String
 
     public init(context: Context, log: EventLog, configuration: TransportConfiguration, logger: Logger) throws {
+        stop = try StopSignal()
         socket = try context.boundSocket(.pub, endpoint: configuration.egressEndpoint, role: "egress", key: "egress.endpoint") { socket throws(ZeroMQError) in
             try socket.setHighWaterMarks(send: 100_000, receive: 1000)
             try socket.secure(with: configuration.security)
@@ -28,7 +30,7 @@ public final class Egress: Service, Sendable {
         self.endpoint = socket.lastEndpoint
         self.logger = logger
         log.onCommit { [self] events in
-            let overflow = queue.withLock { queue in
+            let overflow = queue.withLockedValue { queue in
                 queue.append(contentsOf: events)
                 let overflow = max(0, queue.count - Self.queueLimit)
                 queue.removeFirst(overflow)
@@ -52,7 +54,7 @@ public final class Egress: Service, Sendable {
         while !stop.isRequested {
             _ = try poller.poll(timeoutMilliseconds: 500)
             stop.wakeup.drain()
-            let events = queue.withLock { queue in
+            let events = queue.withLockedValue { queue in
                 defer { queue.removeAll(keepingCapacity: true) }
                 return queue
             }

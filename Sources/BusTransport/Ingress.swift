@@ -2,8 +2,8 @@ import Bus
 import Foundation
 import Logging
 import Metrics
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
-import Synchronization
 import ZeroMQ
 
 /// The ZeroMQ front door: a ROUTER socket taking one CloudEvents envelope per message and
@@ -19,14 +19,15 @@ public final class Ingress: Service, Sendable {
     private let decoder: EnvelopeDecoder
     private let configuration: TransportConfiguration
     private let logger: Logger
-    private let stop = StopSignal()
+    private let stop: StopSignal
     /// Appends the log has finished, answered on the ingress thread: the log's writer, which
     /// every append in the process waits for, only hands the result over.
-    private let completed = Mutex<[CompletedAppend]>([])
+    private let completed = NIOLockedValueBox<[CompletedAppend]>([])
     public let endpoint: String
     public let counters = IngressCounters()
 
     public init(context: Context, log: EventLog, decoder: EnvelopeDecoder, configuration: TransportConfiguration, logger: Logger) throws {
+        stop = try StopSignal()
         socket = try context.boundSocket(.router, endpoint: configuration.ingressEndpoint, role: "ingress", key: "ingress.endpoint") { socket throws(ZeroMQError) in
             // Deep queues: publishers keep many events in flight, and an ack must not be dropped.
             try socket.setHighWaterMarks(send: 100_000, receive: 100_000)
@@ -60,7 +61,7 @@ public final class Ingress: Service, Sendable {
             let readable = try poller.poll(timeoutMilliseconds: 250)
             if readable[1] {
                 stop.wakeup.drain()
-                let appends = completed.withLock { queue in
+                let appends = completed.withLockedValue { queue in
                     defer { queue.removeAll(keepingCapacity: true) }
                     return queue
                 }
@@ -114,7 +115,7 @@ public final class Ingress: Service, Sendable {
         let ids = envelopes.map(\.id)
         let bytes = envelopes.reduce(0) { $0 + $1.json.count }
         log.append(envelopes) { [self, requesters] result in
-            completed.withLock { $0.append(CompletedAppend(requesters: requesters, ids: ids, bytes: bytes, result: result)) }
+            completed.withLockedValue { $0.append(CompletedAppend(requesters: requesters, ids: ids, bytes: bytes, result: result)) }
             stop.wakeup.signal()
         }
         return (ids.count, bytes)
@@ -241,7 +242,7 @@ private struct CompletedAppend {
 
 /// What the ingress has answered since start.
 public final class IngressCounters: Sendable {
-    private let state = Mutex(Snapshot())
+    private let state = NIOLockedValueBox(Snapshot())
     private let ackedTotal = Counter(label: "wzt_ingress_acked_total")
     private let duplicatesTotal = Counter(label: "wzt_ingress_duplicates_total")
 
@@ -252,12 +253,12 @@ public final class IngressCounters: Sendable {
         public var undeliverable = 0
     }
 
-    public var snapshot: Snapshot { state.withLock { $0 } }
+    public var snapshot: Snapshot { state.withLockedValue { $0 } }
 
     /// Counts the events of one append at once: the ingress thread answers thousands a second.
     func acked(_ events: [Appended]) {
         let duplicates = events.count { $0.duplicate }
-        state.withLock {
+        state.withLockedValue {
             $0.acked += events.count
             $0.duplicates += duplicates
         }
@@ -266,8 +267,8 @@ public final class IngressCounters: Sendable {
     }
 
     func nacked(_ code: EnvelopeError.Code, count: Int = 1) {
-        state.withLock { $0.nacked[code.rawValue, default: 0] += count }
+        state.withLockedValue { $0.nacked[code.rawValue, default: 0] += count }
         Counter(label: "wzt_ingress_nacked_total", dimensions: [("code", code.rawValue)]).increment(by: count)
     }
-    func undeliverable(_ events: Int) { state.withLock { $0.undeliverable += events } }
+    func undeliverable(_ events: Int) { state.withLockedValue { $0.undeliverable += events } }
 }

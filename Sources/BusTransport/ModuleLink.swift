@@ -1,8 +1,8 @@
 import Bus
 import Foundation
 import Logging
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
-import Synchronization
 import ZeroMQ
 
 /// The link between a core and modules hosted in other processes (docs/protocol.md, "Module link").
@@ -14,13 +14,6 @@ import ZeroMQ
 /// requests that the core answers once the events are durable in its log. A module silent for
 /// `silence` is declared gone: its event in flight is given back to the dispatcher, which tries
 /// again from the cursor once the module is back.
-enum LinkVerb {
-    static let hello = "hello", welcome = "welcome", refused = "refused"
-    static let event = "event", ack = "ack", fail = "fail", busy = "busy"
-    static let append = "append", appended = "appended", nack = "nack"
-    static let version = "1"
-}
-
 /// How often a module says hello, and how long a silence means the peer is gone.
 public struct LinkTiming: Sendable, Hashable {
     public var hello: Duration
@@ -34,9 +27,6 @@ public struct LinkTiming: Sendable, Hashable {
     var silenceMilliseconds: Int32 { Int32(silence.components.seconds * 1000 + silence.components.attoseconds / 1_000_000_000_000_000) }
     var helloMilliseconds: Int32 { Int32(hello.components.seconds * 1000 + hello.components.attoseconds / 1_000_000_000_000_000) }
 }
-
-private func text(_ frame: [UInt8]) -> String { String(decoding: frame, as: UTF8.self) }
-private func frame(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 // MARK: core side
 
@@ -67,13 +57,14 @@ public final class ModuleLinkServer: Service, Sendable {
     private let security: TransportSecurity?
     private let timing: LinkTiming
     private let logger: Logger
-    private let stop = StopSignal()
-    private let state = Mutex(State())
+    private let stop: StopSignal
+    private let state = NIOLockedValueBox(State())
     public let endpoint: String
 
     /// Binds `endpoint` for the remote modules named in `modules`.
     public init(context: Context, endpoint: String, modules: Set<String>, log: EventLog, decoder: EnvelopeDecoder, security: TransportSecurity?,
                 timing: LinkTiming = .init(), logger: Logger) throws {
+        stop = try StopSignal()
         socket = try context.boundSocket(.router, endpoint: endpoint, role: "module link", key: "link.endpoint") { socket throws(ZeroMQError) in
             try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
             try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 2, 1 << 20)))
@@ -96,12 +87,12 @@ public final class ModuleLinkServer: Service, Sendable {
     }
 
     /// Whether `module` said hello recently.
-    public func isConnected(_ module: String) -> Bool { state.withLock { $0.peers[module] != nil } }
+    public func isConnected(_ module: String) -> Bool { state.withLockedValue { $0.peers[module] != nil } }
 
     public func run() async throws {
         logger.info("module link listening", metadata: ["bus.endpoint": "\(endpoint)", "wzt.modules": "\(modules.sorted().joined(separator: ","))"])
         try await SocketThread.run(name: "wzt.link", stop: stop) { try self.loop() }
-        let pending = state.withLock { state in
+        let pending = state.withLockedValue { state in
             defer { state.pending.removeAll() }
             return state.pending.values.map(\.continuation)
         }
@@ -111,10 +102,10 @@ public final class ModuleLinkServer: Service, Sendable {
     /// Sends `event` to `module` and returns once the module acked it after its commit.
     func deliver(_ event: StoredEvent, to module: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let refusal: (any Error)? = state.withLock { state in
+            let refusal: (any Error)? = state.withLockedValue { state in
                 guard let peer = state.peers[module] else { return SubscriberUnavailable("module \(module) is not connected to \(endpoint)") }
                 state.pending[module] = Pending(offset: event.offset, json: event.json, continuation: continuation)
-                state.outgoing.append([peer.route, frame(LinkVerb.event), frame(String(event.offset)), event.json])
+                state.outgoing.append([peer.route] + CoreMessage.event(offset: event.offset, envelope: event.json).frames)
                 return nil
             }
             if let refusal { continuation.resume(throwing: refusal) } else { stop.wakeup.signal() }
@@ -134,7 +125,7 @@ public final class ModuleLinkServer: Service, Sendable {
     }
 
     private func sendOutgoing() throws {
-        let messages = state.withLock { state in
+        let messages = state.withLockedValue { state in
             defer { state.outgoing.removeAll(keepingCapacity: true) }
             return state.outgoing
         }
@@ -152,35 +143,35 @@ public final class ModuleLinkServer: Service, Sendable {
     private func receiveAll() throws {
         var appends: [(route: [UInt8], envelope: Envelope)] = []
         while let (frames, client) = try socket.receiveWithUserID(dontWait: true) {
-            guard frames.count >= 2 else { continue }
-            let route = frames[0], verb = text(frames[1])
-            if verb == LinkVerb.hello {
-                hello(route: route, frames: frames, client: client)
+            guard let route = frames.first, let message = ModuleMessage(frames: frames.dropFirst()) else { continue }
+            if case .hello(let module, let version) = message {
+                hello(route: route, module: module, version: version, client: client)
                 continue
             }
             guard let module = touch(route) else {
                 // Not (or no longer) registered: it says hello again within a second.
                 continue
             }
-            switch verb {
-            case LinkVerb.ack, LinkVerb.fail, LinkVerb.busy:
-                guard frames.count >= 3, let offset = Int64(text(frames[2])) else { continue }
-                settle(module, offset: offset, verb: verb, reason: frames.count >= 4 ? text(frames[3]) : "")
-            case LinkVerb.append:
-                guard frames.count == 4 else { continue }
-                let id = text(frames[2])
+            switch message {
+            case .hello:
+                continue
+            case .settled(let settlement, let offset, let reason):
+                settle(module, offset: offset, settlement: settlement, reason: reason)
+            case .append(let id, let json):
                 do {
-                    let envelope = try decoder.decode(frames[3])
+                    let envelope = try decoder.decode(json)
+                    // The module waits for the answer under the id it sent: one the envelope does not carry would never come.
+                    guard EventID.canonical(id) == envelope.id else {
+                        throw EnvelopeError(.badID, "the append names id \(Self.shown(id)), and the event's id is \(envelope.id)")
+                    }
                     if let security, !security.allows(client, toPublish: envelope.type.rawValue) {
                         throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type)")
                     }
                     appends.append((route, envelope))
                 } catch {
                     let refusal = error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable event")
-                    try? socket.send([route, frame(LinkVerb.nack), frame(id), frame(refusal.code.rawValue), frame(refusal.reason)], dontWait: true)
+                    try? socket.send([route] + CoreMessage.nack(id: id, code: refusal.code.rawValue, reason: refusal.reason).frames, dontWait: true)
                 }
-            default:
-                continue
             }
         }
         guard !appends.isEmpty else { return }
@@ -189,78 +180,84 @@ public final class ModuleLinkServer: Service, Sendable {
                 let (route, envelope) = appends[index]
                 switch result {
                 case .success(let appended):
-                    return [route, frame(LinkVerb.appended), frame(envelope.id), frame(String(appended[index].offset)), frame(appended[index].duplicate ? "1" : "0")]
+                    return [route] + CoreMessage.appended(id: envelope.id, offset: appended[index].offset, duplicate: appended[index].duplicate).frames
                 case .failure(let error):
-                    return [route, frame(LinkVerb.nack), frame(envelope.id), frame(error.code.rawValue), frame(error.reason)]
+                    return [route] + CoreMessage.nack(id: envelope.id, code: error.code.rawValue, reason: error.reason).frames
                 }
             }
-            state.withLock { $0.outgoing += replies }
+            state.withLockedValue { $0.outgoing += replies }
             stop.wakeup.signal()
         }
     }
 
-    private func hello(route: [UInt8], frames: [[UInt8]], client: String?) {
-        let module = frames.count >= 3 ? text(frames[2]) : ""
+    /// What a peer sent, fit for a log line and a reply: at most 64 characters, control characters
+    /// escaped, so that no peer can write lines of its own into the core's log.
+    static func shown(_ text: String) -> String {
+        let escaped = text.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
+        return text.unicodeScalars.count > 64 ? escaped + "…" : escaped
+    }
+
+    private func hello(route: [UInt8], module: String, version: String?, client: String?) {
         let refusal: String? = if !modules.contains(module) {
-            "this core does not host \(module.isEmpty ? "(no name)" : module) remotely; its modules.remote lists \(modules.sorted().joined(separator: ", "))"
+            "this core does not host \(module.isEmpty ? "(no name)" : Self.shown(module)) remotely; its modules.remote lists \(modules.sorted().joined(separator: ", "))"
         } else if let security, !security.allows(client, toHost: module) {
-            "the key \(client ?? "(none)") may not host \(module); list it in that key's `modules` in the core's security.keys"
-        } else if frames.count < 4 || text(frames[3]) != LinkVerb.version {
-            "link protocol version \(frames.count >= 4 ? text(frames[3]) : "(none)") is not \(LinkVerb.version)"
+            "the key \(client ?? "(none)") may not host \(Self.shown(module)); list it in that key's `modules` in the core's security.keys"
+        } else if version != LinkProtocol.version {
+            "link protocol version \(version.map(Self.shown) ?? "(none)") is not \(LinkProtocol.version)"
         } else { nil }
         if let refusal {
-            logger.warning("module refused", metadata: ["wzt.module": "\(module)", "bus.reason": "\(refusal)"])
-            try? socket.send([route, frame(LinkVerb.refused), frame(refusal)], dontWait: true)
+            logger.warning("module refused", metadata: ["wzt.module": "\(Self.shown(module))", "bus.reason": "\(refusal)"])
+            try? socket.send([route] + CoreMessage.refused(reason: refusal).frames, dontWait: true)
             return
         }
-        let resend = state.withLock { state in
+        let resend = state.withLockedValue { state in
             let known = state.peers[module]
             state.peers[module] = Peer(route: route, lastHeard: .now)
             // Reconnected under a new route while an event was out: send it again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
-            state.outgoing.append([route, frame(LinkVerb.event), frame(String(pending.offset)), pending.json])
+            state.outgoing.append([route] + CoreMessage.event(offset: pending.offset, envelope: pending.json).frames)
             return true
         }
         if resend { stop.wakeup.signal() }
-        if (try? socket.send([route, frame(LinkVerb.welcome)], dontWait: true)) == nil { forget(route: route, reason: "the connection is gone") }
+        if (try? socket.send([route] + CoreMessage.welcome.frames, dontWait: true)) == nil { forget(route: route, reason: "the connection is gone") }
     }
 
     /// The module behind `route`, noting that it was heard from now.
     private func touch(_ route: [UInt8]) -> String? {
-        state.withLock { state in
+        state.withLockedValue { state in
             guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
             state.peers[module]?.lastHeard = .now
             return module
         }
     }
 
-    private func settle(_ module: String, offset: Int64, verb: String, reason: String) {
-        let pending: Pending? = state.withLock { state in
+    private func settle(_ module: String, offset: Int64, settlement: ModuleMessage.Settlement, reason: String) {
+        let pending: Pending? = state.withLockedValue { state in
             guard state.pending[module]?.offset == offset else { return nil }
             return state.pending.removeValue(forKey: module)
         }
         guard let pending else { return }
-        switch verb {
-        case LinkVerb.ack: pending.continuation.resume()
-        case LinkVerb.busy: pending.continuation.resume(throwing: SubscriberUnavailable("module \(module) cannot store now: \(reason)"))
-        default: pending.continuation.resume(throwing: RemoteHandlerFailure(module: module, reason: reason))
+        switch settlement {
+        case .ack: pending.continuation.resume()
+        case .busy: pending.continuation.resume(throwing: SubscriberUnavailable("module \(module) cannot store now: \(reason)"))
+        case .fail: pending.continuation.resume(throwing: RemoteHandlerFailure(module: module, reason: reason))
         }
     }
 
     private func dropSilentPeers() {
         let deadline = ContinuousClock.now - timing.silence
-        let silent = state.withLock { state in state.peers.filter { $0.value.lastHeard < deadline }.map(\.value.route) }
+        let silent = state.withLockedValue { state in state.peers.filter { $0.value.lastHeard < deadline }.map(\.value.route) }
         for route in silent { forget(route: route, reason: "silent for longer than \(timing.silence)") }
     }
 
     /// Ends the wait for `module`'s ack (the event counts as not delivered).
     func giveBack(_ module: String, reason: String) {
-        let pending = state.withLock { $0.pending.removeValue(forKey: module) }
+        let pending = state.withLockedValue { $0.pending.removeValue(forKey: module) }
         pending?.continuation.resume(throwing: SubscriberUnavailable("module \(module): \(reason)"))
     }
 
     private func forget(route: [UInt8], reason: String) {
-        let gone: (String, Pending?)? = state.withLock { state in
+        let gone: (String, Pending?)? = state.withLockedValue { state in
             guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
             state.peers[module] = nil
             return (module, state.pending.removeValue(forKey: module))
@@ -329,13 +326,14 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     private let decoder: EnvelopeDecoder
     private let timing: LinkTiming
     private let logger: Logger
-    private let stop = StopSignal()
-    private let state = Mutex(State())
+    private let stop: StopSignal
+    private let state = NIOLockedValueBox(State())
     private let events: AsyncStream<StoredEvent>
     private let eventSink: AsyncStream<StoredEvent>.Continuation
 
     public init(context: Context, endpoint: String, module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
                 timing: LinkTiming = .init(), logger: Logger) throws {
+        stop = try StopSignal()
         socket = try context.socket(.dealer)
         try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
         try socket.setHeartbeat(intervalMilliseconds: timing.helloMilliseconds, timeoutMilliseconds: timing.silenceMilliseconds)
@@ -354,7 +352,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     public func run() async throws {
         try await SocketThread.run(name: "wzt.link.\(module)", stop: stop) { try self.loop() }
         eventSink.finish()
-        let waiting = state.withLock { state in
+        let waiting = state.withLockedValue { state in
             state.stopped = true
             defer { state.appends.removeAll() }
             return state.appends.values.map(\.continuation)
@@ -366,14 +364,13 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
         await withGracefulShutdownHandler {
             for await event in events {
-                let reply: [[UInt8]]
+                let reply: ModuleMessage
                 do {
                     try await subscriber.deliver(event)
-                    reply = [frame(LinkVerb.ack), frame(String(event.offset))]
+                    reply = .settled(.ack, offset: event.offset, reason: "")
                 } catch {
-                    let verb = Dispatcher.isWaitNotFailure(error) ? LinkVerb.busy : LinkVerb.fail
                     logger.warning("event not handled", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(error)"])
-                    reply = [frame(verb), frame(String(event.offset)), frame(String(describing: error))]
+                    reply = .settled(Dispatcher.isWaitNotFailure(error) ? .busy : .fail, offset: event.offset, reason: String(describing: error))
                 }
                 enqueue(reply)
             }
@@ -387,9 +384,9 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     public func append(_ envelopes: [Envelope]) async throws -> [Appended] {
         guard !envelopes.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            let accepted = state.withLock { state in
+            let accepted = state.withLockedValue { state in
                 guard !state.stopped else { return false }
-                let frames = envelopes.map { [frame(LinkVerb.append), frame($0.id), $0.json] }
+                let frames = envelopes.map { ModuleMessage.append(id: $0.id, envelope: $0.json).frames }
                 state.appends[state.nextAppend] = AppendWait(ids: envelopes.map(\.id), frames: frames, sentAt: .now, continuation: continuation)
                 state.nextAppend += 1
                 state.outgoing += frames
@@ -399,8 +396,8 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         }
     }
 
-    private func enqueue(_ message: [[UInt8]]) {
-        state.withLock { $0.outgoing.append(message) }
+    private func enqueue(_ message: ModuleMessage) {
+        state.withLockedValue { $0.outgoing.append(message.frames) }
         stop.wakeup.signal()
     }
 
@@ -411,47 +408,43 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         var refusedBefore = false
         while !stop.isRequested {
             if ContinuousClock.now - lastHello >= timing.hello {
-                try? socket.send([frame(LinkVerb.hello), frame(module), frame(LinkVerb.version)], dontWait: true)
+                try? socket.send(ModuleMessage.hello(module: module, version: LinkProtocol.version).frames, dontWait: true)
                 lastHello = .now
             }
             resendUnanswered()
-            for message in state.withLock({ state in defer { state.outgoing.removeAll(keepingCapacity: true) }; return state.outgoing }) {
+            for message in state.withLockedValue({ state in defer { state.outgoing.removeAll(keepingCapacity: true) }; return state.outgoing }) {
                 // While the core is away the DEALER queues up to its high-water mark; beyond it, the
                 // hello/resend cycle sends again, so nothing depends on this one send.
                 try? socket.send(message, dontWait: true)
             }
             let readable = try poller.poll(timeoutMilliseconds: 250)
             if readable[1] { stop.wakeup.drain() }
-            while readable[0], let frames = try socket.receive(dontWait: true), let verb = frames.first.map(text) {
+            while readable[0], let frames = try socket.receive(dontWait: true) {
                 lastHeard = .now
-                switch verb {
-                case LinkVerb.welcome:
-                    if !state.withLock({ state in defer { state.connected = true }; return state.connected }) {
+                guard let message = CoreMessage(frames: frames) else { continue }
+                switch message {
+                case .welcome:
+                    if !state.withLockedValue({ state in defer { state.connected = true }; return state.connected }) {
                         logger.info("linked to the core", metadata: ["bus.endpoint": "\(endpoint)"])
                     }
                     refusedBefore = false
-                case LinkVerb.refused:
-                    if !refusedBefore { logger.error("the core refused this module", metadata: ["bus.reason": "\(frames.count > 1 ? text(frames[1]) : "")"]) }
+                case .refused(let reason):
+                    if !refusedBefore { logger.error("the core refused this module", metadata: ["bus.reason": "\(reason)"]) }
                     refusedBefore = true
-                case LinkVerb.event:
-                    guard frames.count == 3, let offset = Int64(text(frames[1])) else { continue }
+                case .event(let offset, let json):
                     do {
-                        let envelope = try decoder.decode(frames[2])
-                        eventSink.yield(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: frames[2]))
+                        let envelope = try decoder.decode(json)
+                        eventSink.yield(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
                     } catch {
-                        enqueue([frame(LinkVerb.fail), frame(String(offset)), frame("this module cannot read the event: \(error)")])
+                        enqueue(.settled(.fail, offset: offset, reason: "this module cannot read the event: \(error)"))
                     }
-                case LinkVerb.appended:
-                    guard frames.count == 4, let offset = Int64(text(frames[2])) else { continue }
-                    settleAppend(text(frames[1]), .success(Appended(id: text(frames[1]), offset: offset, duplicate: text(frames[3]) == "1")))
-                case LinkVerb.nack:
-                    guard frames.count == 4 else { continue }
-                    settleAppend(text(frames[1]), .failure(AppendRefused(code: text(frames[2]), reason: text(frames[3]))))
-                default:
-                    continue
+                case .appended(let id, let offset, let duplicate):
+                    settleAppend(id, .success(Appended(id: id, offset: offset, duplicate: duplicate)))
+                case .nack(let id, let code, let reason):
+                    settleAppend(id, .failure(AppendRefused(code: code, reason: reason)))
                 }
             }
-            if ContinuousClock.now - lastHeard > timing.silence, state.withLock({ state in defer { state.connected = false }; return state.connected }) {
+            if ContinuousClock.now - lastHeard > timing.silence, state.withLockedValue({ state in defer { state.connected = false }; return state.connected }) {
                 logger.warning("the core is silent; reconnecting", metadata: ["bus.endpoint": "\(endpoint)"])
             }
         }
@@ -460,26 +453,27 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
 
     private func resendUnanswered() {
         let deadline = ContinuousClock.now - timing.silence
-        state.withLock { state in
-            for key in state.appends.keys where state.appends[key]!.sentAt < deadline {
-                let unanswered = state.appends[key]!.frames.filter { state.appends[key]!.results[text($0[1])] == nil }
-                state.outgoing += unanswered
-                state.appends[key]!.sentAt = .now
+        state.withLockedValue { state in
+            for (key, wait) in state.appends where wait.sentAt < deadline {
+                state.outgoing += zip(wait.ids, wait.frames).filter { wait.results[$0.0] == nil }.map(\.1)
+                state.appends[key]?.sentAt = .now
             }
         }
     }
 
     private func settleAppend(_ id: String, _ result: Result<Appended, AppendRefused>) {
-        let done = state.withLock { state -> (CheckedContinuation<[Appended], any Error>, Result<[Appended], AppendRefused>)? in
-            guard let key = state.appends.first(where: { $0.value.ids.contains(id) })?.key else { return nil }
-            state.appends[key]!.results[id] = result
-            let wait = state.appends[key]!
-            guard wait.results.count == wait.ids.count else { return nil }
-            state.appends[key] = nil
-            if let refusal = wait.ids.lazy.compactMap({ id -> AppendRefused? in if case .failure(let refusal) = wait.results[id]! { refusal } else { nil } }).first {
-                return (wait.continuation, .failure(refusal))
+        let done = state.withLockedValue { state -> (CheckedContinuation<[Appended], any Error>, Result<[Appended], AppendRefused>)? in
+            guard let (key, found) = state.appends.first(where: { $0.value.ids.contains(id) }) else { return nil }
+            var wait = found
+            wait.results[id] = result
+            let results = wait.ids.compactMap { wait.results[$0] }
+            guard results.count == wait.ids.count else {
+                state.appends[key] = wait
+                return nil
             }
-            return (wait.continuation, .success(wait.ids.compactMap { try? wait.results[$0]!.get() }))
+            state.appends[key] = nil
+            let outcome: Result<[Appended], AppendRefused> = Result { () throws(AppendRefused) in try results.map { result throws(AppendRefused) in try result.get() } }
+            return (wait.continuation, outcome)
         }
         guard let (continuation, outcome) = done else { return }
         continuation.resume(with: outcome.mapError { $0 as any Error })

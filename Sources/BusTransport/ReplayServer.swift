@@ -14,17 +14,15 @@ import ZeroMQ
 public final class ReplayServer: Service, Sendable {
     public typealias Audit = @Sendable (_ reader: String?, _ events: [StoredEvent]) throws -> Void
 
-    static let maxLimit = 5000
-    static let maxTypes = 64
-
     private let socket: Socket
     private let log: EventLog
     private let logger: Logger
     private let audit: Audit?
-    private let stop = StopSignal()
+    private let stop: StopSignal
     public let endpoint: String
 
     public init(context: Context, log: EventLog, configuration: TransportConfiguration, audit: Audit? = nil, logger: Logger) throws {
+        stop = try StopSignal()
         socket = try context.boundSocket(.router, endpoint: configuration.replayEndpoint, role: "replay", key: "replay.endpoint") { socket throws(ZeroMQError) in
             try socket.setMaxMessageSize(64 << 10)
             try socket.secure(with: configuration.security)
@@ -57,21 +55,13 @@ public final class ReplayServer: Service, Sendable {
     }
 
     private func answer(_ payload: [[UInt8]], reader: String?) -> [[UInt8]] {
-        guard payload.count == 1,
-              let request = try? JSONDecoder().decode(ReplayRequest.self, from: Data(payload[0])) else {
-            return [Array(#"{"status":"error","reason":"send one frame: {\"from\": OFFSET, \"limit\": N, \"types\": [PATTERN, ...]}"}"#.utf8)]
-        }
-        guard request.from >= 0 else { return Self.error("`from` is an offset, 0 or more; got \(request.from)") }
-        guard (request.types ?? []).count <= Self.maxTypes else { return Self.error("at most \(Self.maxTypes) `types` in one request") }
+        guard payload.count == 1 else { return Self.error(ReplayRequest.usage) }
         do {
-            let patterns = try (request.types ?? []).map { pattern throws(EnvelopeError) in try EventPattern(pattern) }
-            let limit = min(max(request.limit ?? 1000, 1), Self.maxLimit)
+            let request = try ReplayRequest(json: payload[0])
+            let patterns = try request.types.map { pattern throws(EnvelopeError) in try EventPattern(pattern) }
             let head = log.headOffset
-            let events = try log.eventsNow(after: max(request.from, 1) - 1, matching: patterns, limit: limit)
-            // Events appended after `head` was read may be in `events`; never hand them out twice.
-            // A full page goes on after its last event; a short one after all it looked at.
-            let last = events.count == limit ? events.last?.offset : nil
-            let next = last.map { $0 + 1 } ?? max(head, events.last?.offset ?? 0, max(request.from, 1) - 1) + 1
+            let events = try log.eventsNow(after: request.after, matching: patterns, limit: request.limit)
+            let next = request.next(head: head, offsets: events.map(\.offset))
             do {
                 try audit?(reader, events)
             } catch {
@@ -84,19 +74,16 @@ public final class ReplayServer: Service, Sendable {
                 frames.append(event.json)
             }
             return frames
+        } catch let error as ReplayRequestError {
+            return Self.error(error.reason)
+        } catch let error as EnvelopeError {
+            return Self.error(error.reason)
         } catch {
-            let reason = (error as? EnvelopeError)?.reason ?? "the log could not be read"
-            return Self.error(reason)
+            return Self.error("the log could not be read")
         }
     }
 
     private static func error(_ reason: String) -> [[UInt8]] {
         [Array(#"{"status":"error","reason":\#(Reply.jsonString(reason))}"#.utf8)]
     }
-}
-
-private struct ReplayRequest: Decodable {
-    let from: Int64
-    let limit: Int?
-    let types: [String]?
 }

@@ -52,10 +52,11 @@ public final class ZAPHandler: Service, Sendable {
     private let socket: Socket
     private let names: [String: String]
     private let logger: Logger
-    private let stop = StopSignal()
+    private let stop: StopSignal
 
     /// Binds the handler's socket; it must exist before any CURVE socket of `context` is bound.
     public init(context: Context, security: TransportSecurity, logger: Logger) throws {
+        stop = try StopSignal()
         socket = try context.boundSocket(.rep, endpoint: Self.endpoint, role: "ZAP", key: "security") { _ throws(ZeroMQError) in }
         names = Dictionary(security.clients.map { ($0.publicKey, $0.name) }, uniquingKeysWith: { first, _ in first })
         self.logger = logger

@@ -7,7 +7,11 @@ import ZeroMQ
 /// Tells a socket thread to stop, and wakes it from `poll` to notice.
 final class StopSignal: Sendable {
     private let requested = Atomic<Bool>(false)
-    let wakeup = Wakeup()
+    let wakeup: Wakeup
+
+    init() throws(ZeroMQError) {
+        wakeup = try Wakeup()
+    }
 
     func request() {
         requested.store(true, ordering: .releasing)

@@ -25,6 +25,9 @@ public enum ConfigLoader {
     }
 
     public static func parse(_ text: String, origin: String, knownModules: [String]) throws(ConfigError) -> NodeConfiguration {
+        if let problem = TOMLPreflight.problem(in: text) {
+            throw ConfigError(origin: origin, key: "", "not valid TOML at line \(problem.line), column \(problem.column): \(problem.message)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)

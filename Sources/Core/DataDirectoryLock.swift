@@ -5,10 +5,12 @@ import Glibc
 
 /// Holds a data directory for one process. Two nodes on one directory would write one log and
 /// one set of module databases with two sets of keys, cursors and caches; the second is refused
-/// and told who holds it. The lock is the kernel's (`flock`): it ends with the process that holds
-/// it, however it ends, so a node killed with kill -9 leaves nothing to clean up.
+/// and told who holds it. The lock is the kernel's (`flock`) on the directory itself, so that
+/// deleting `wzt.lock`, which only says who holds it, cannot let a second node in; it ends with
+/// the process that holds it, however it ends, so a node killed with kill -9 leaves nothing to
+/// clean up.
 public final class DataDirectoryLock: Sendable {
-    private let descriptor: Int32
+    private let directoryDescriptor: Int32
     public let path: String
 
     public struct Held: Error, CustomStringConvertible {
@@ -23,23 +25,23 @@ public final class DataDirectoryLock: Sendable {
         } catch {
             throw Held(description: "cannot create the data directory \(directory): \(error.localizedDescription)")
         }
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw Held(description: "cannot open \(path): \(String(cString: strerror(errno))); check the data directory's permissions")
+        directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryDescriptor >= 0 else {
+            throw Held(description: "cannot open the data directory \(directory): \(String(cString: strerror(errno))); check its permissions")
         }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        guard flock(directoryDescriptor, LOCK_EX | LOCK_NB) == 0 else {
             let held = errno == EWOULDBLOCK
             let reason = String(cString: strerror(errno))
             let current = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            close(descriptor)
+            close(directoryDescriptor)
             throw Held(description: held
                 ? "the data directory \(directory) is in use by \(current.isEmpty ? "another process" : current); stop it first, or give this one its own --data-dir"
-                : "cannot lock \(path): \(reason)")
+                : "cannot lock \(directory): \(reason)")
         }
         let who = "\(holder) (pid \(getpid()) on \(ProcessInfo.processInfo.hostName), since \(Date().formatted(.iso8601)))\n"
-        _ = ftruncate(descriptor, 0)
-        _ = who.withCString { pwrite(descriptor, $0, strlen($0), 0) }
+        // Who holds it, for the message above; the lock does not depend on this file.
+        try? who.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    deinit { close(descriptor) }
+    deinit { close(directoryDescriptor) }
 }

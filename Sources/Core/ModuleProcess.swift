@@ -3,6 +3,7 @@ import BusTransport
 import Foundation
 import Logging
 import ModuleKit
+import PostgresStorage
 import ServiceLifecycle
 import UnixSignals
 import ZeroMQ
@@ -20,6 +21,8 @@ public final class ModuleProcess: Sendable {
     private let shutdownTrigger = ShutdownTrigger()
     /// This process's hold on its data directory, for as long as it exists.
     private let directoryLock: DataDirectoryLock
+    /// And on the PostgreSQL schemas of its modules stored there.
+    private let schemaLocks: [PostgresSchemaLock]
 
     public init(configuration: NodeConfiguration, core: CoreConnection, modules: [any Module], logger: Logger) async throws {
         self.configuration = configuration
@@ -28,7 +31,10 @@ public final class ModuleProcess: Sendable {
             throw ConfigError(origin: configuration.origin, key: "modules.enabled", "a module process needs at least one module, e.g. enabled = [\"intake\"]")
         }
         try configuration.checkPurposes(of: modules)
-        directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve (modules \(modules.map(\.name).joined(separator: ", ")) of core \(core.endpoint))")
+        let holder = "wzt serve (modules \(modules.map(\.name).joined(separator: ", ")) of core \(core.endpoint))"
+        try OpenFilesLimit.raise()
+        directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: holder)
+        schemaLocks = try await configuration.lockPostgresSchemas(log: false, modules: modules.map(\.name), holder: holder, logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, _) = try PluginLoader.ruleBook(configuration, logger: logger)
         let registry = try ContractRegistry(ModuleCatalog.contracts + modules.flatMap(\.contracts))
@@ -48,6 +54,7 @@ public final class ModuleProcess: Sendable {
     /// Runs until a signal or `triggerShutdown`; the modules finish the event in hand, then the links close.
     public func run(signals: [UnixSignal] = [.sigterm, .sigint], onReady: @escaping @Sendable () -> Void = {}) async throws {
         var ordered: [any Service] = links
+        if !schemaLocks.isEmpty { ordered.insert(SchemaLockWatch(locks: schemaLocks), at: 0) }
         ordered += hosts as [any Service]
         ordered += [shutdownTrigger, ReadyAnnouncer(announce: onReady)] as [any Service]
         let services = ordered.map {

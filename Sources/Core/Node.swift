@@ -4,10 +4,11 @@ import BusTransport
 import Foundation
 import Logging
 import ModuleKit
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import OperatorHTTP
+import PostgresStorage
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 import ZeroMQ
 
@@ -40,6 +41,8 @@ public final class Node: Sendable {
     private let logger: Logger
     /// This node's hold on its data directory, for as long as it exists.
     private let directoryLock: DataDirectoryLock
+    /// And on the PostgreSQL schemas it writes, when it keeps the log or modules there.
+    private let schemaLocks: [PostgresSchemaLock]
 
     /// Opens the log and module stores and binds the sockets; nothing runs until `run`.
     /// `metrics` is the registry that `/metrics` shows; the process bootstraps swift-metrics with it.
@@ -51,7 +54,9 @@ public final class Node: Sendable {
         self.logger = logger
         try configuration.checkExposure()
         try configuration.checkPurposes(of: modules + remote)
+        try OpenFilesLimit.raise()
         directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve")
+        schemaLocks = try await configuration.lockPostgresSchemas(log: true, modules: modules.map(\.name), holder: "wzt serve", logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
         self.ruleBook = ruleBook
@@ -116,6 +121,7 @@ public final class Node: Sendable {
         // Started in this order, shut down in reverse. Any service ending, by error or not,
         // shuts the node down in order rather than cancelling what is in flight.
         var ordered: [any Service] = [LogCloser(log: log)]
+        if !schemaLocks.isEmpty { ordered.append(SchemaLockWatch(locks: schemaLocks)) }
         if let zap { ordered.append(zap) }
         ordered += [egress, replay] as [any Service]
         ordered += hosts as [any Service]
@@ -172,11 +178,45 @@ private struct LogCloser: Service {
     }
 }
 
+/// Stops the node when it loses the hold on a PostgreSQL schema it writes: another node may take
+/// the schema from then on, and two must never write one log or one module's tables.
+struct SchemaLockWatch: Service {
+    let locks: [PostgresSchemaLock]
+
+    struct Lost: Error, CustomStringConvertible {
+        let schema: String
+        var description: String {
+            "the connection that held schema \(schema) for this node ended (a server restart, a terminated session, a network cut), so another node may take it; this node stops rather than write beside one. Start it again once the server answers"
+        }
+    }
+
+    func run() async throws {
+        let lost: String?
+        do {
+            lost = try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: String.self) { group in
+                    for lock in locks {
+                        group.addTask {
+                            try await lock.waitUntilLost()
+                            return lock.schema
+                        }
+                    }
+                    defer { group.cancelAll() }
+                    return try await group.next()
+                }
+            }
+        } catch is CancellationError {
+            return  // the node is shutting down with its locks held
+        }
+        if let lost { throw Lost(schema: lost) }
+    }
+}
+
 /// The port a server bound, known once it runs.
 private final class BoundPort: Sendable {
-    private let port = Mutex<Int?>(nil)
-    var value: Int? { port.withLock { $0 } }
-    @Sendable func set(_ bound: Int) { port.withLock { $0 = bound } }
+    private let port = NIOLockedValueBox<Int?>(nil)
+    var value: Int? { port.withLockedValue { $0 } }
+    @Sendable func set(_ bound: Int) { port.withLockedValue { $0 = bound } }
 }
 
 /// Started last, inside the group (whose signal handlers are installed before any service runs).

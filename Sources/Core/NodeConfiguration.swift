@@ -6,6 +6,7 @@ import ModuleKit
 import Notifications
 import OperatorHTTP
 import PostgresStorage
+import Storage
 
 /// Everything a node (`wzt serve`) needs to start, with defaults that work with no file at all:
 /// all modules in this process, SQLite under `./data`, ZeroMQ on loopback ports 5555-5557.
@@ -119,6 +120,21 @@ public struct NodeConfiguration: Sendable {
             let store = try await PostgresStore.open(url: url, schema: EventLog.postgresSchema, migrations: EventLog.migrations(for: .postgres), logger: logger)
             return try EventLog(store: store, sealsPersonalFields: sealsPersonalFields, logger: logger)
         }
+    }
+
+    /// Holds, for this process, the PostgreSQL schemas it writes: the log's (with `log`) when the
+    /// log is there, and those of `modules` stored there. Released when the locks are.
+    public func lockPostgresSchemas(log: Bool, modules: [String], holder: String, logger: Logger) async throws(StoreError) -> [PostgresSchemaLock] {
+        var schemas: [(url: String, schema: String)] = []
+        if log, case .postgres(let url) = logStorage { schemas.append((url, EventLog.postgresSchema)) }
+        for module in modules {
+            if case .postgres(let url) = storage(of: module) { schemas.append((url, module)) }
+        }
+        var locks: [PostgresSchemaLock] = []
+        for (url, schema) in schemas {
+            locks.append(try await PostgresSchemaLock.take(url: url, schema: schema, holder: holder, logger: logger))
+        }
+        return locks
     }
 
     /// The module's store where this configuration keeps it, created and migrated when needed.

@@ -2,8 +2,8 @@ import Bus
 import Foundation
 import Logging
 import ModuleKit
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
-import Synchronization
 
 /// Erases a subject's personal data when the retention period of its purpose has run from its
 /// last event (`[privacy.retention]`, in days). It follows the log (cursor `retention`), keeps each
@@ -72,7 +72,7 @@ private final class RetentionRecorder: Subscriber {
     let periods: [Purpose: Int]
     let clock: any BusClock
     let changed: Signal
-    private let written = Mutex<[String: Date]>([:])
+    private let written = NIOLockedValueBox<[String: Date]>([:])
 
     init(log: EventLog, periods: [Purpose: Int], clock: any BusClock, changed: Signal) {
         self.log = log
@@ -89,9 +89,9 @@ private final class RetentionRecorder: Subscriber {
               let purpose = head.purpose.map(Purpose.init(rawValue:)), let days = periods[purpose] else { return }
         let at = head.time.flatMap(EventTime.parse) ?? clock.now()
         let dueAt = at.addingTimeInterval(TimeInterval(days) * 86_400)
-        guard written.withLock({ $0[subject].map { dueAt.timeIntervalSince($0) >= 86_400 } ?? true }) else { return }
+        guard written.withLockedValue({ $0[subject].map { dueAt.timeIntervalSince($0) >= 86_400 } ?? true }) else { return }
         try await log.extendRetention(subject: subject, purpose: purpose, until: dueAt)
-        written.withLock { $0[subject] = dueAt }
+        written.withLockedValue { $0[subject] = dueAt }
         changed.fire()
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import PluginAPI
-import Synchronization
 
 /// Wall-clock time for modules: what "now" is, and waiting until a moment.
 ///
@@ -30,17 +30,17 @@ public final class ManualClock: BusClock {
         var sleepers: [UUID: (until: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
     }
 
-    private let state: Mutex<State>
+    private let state: NIOLockedValueBox<State>
 
-    public init(now: Date) { state = Mutex(State(now: now)) }
+    public init(now: Date) { state = NIOLockedValueBox(State(now: now)) }
 
-    public func now() -> Date { state.withLock { $0.now } }
+    public func now() -> Date { state.withLockedValue { $0.now } }
 
     public func sleep(until date: Date) async throws {
         let id = UUID()
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let ready = state.withLock { state -> Bool in
+                let ready = state.withLockedValue { state -> Bool in
                     if state.now >= date || Task.isCancelled { return true }
                     state.sleepers[id] = (date, continuation)
                     return false
@@ -48,7 +48,7 @@ public final class ManualClock: BusClock {
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            state.withLock { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
+            state.withLockedValue { $0.sleepers.removeValue(forKey: id) }?.continuation.resume(throwing: CancellationError())
         }
         try Task.checkCancellation()
     }
@@ -56,7 +56,7 @@ public final class ManualClock: BusClock {
     public func advance(by interval: TimeInterval) { set(to: now().addingTimeInterval(interval)) }
 
     public func set(to date: Date) {
-        let woken = state.withLock { state in
+        let woken = state.withLockedValue { state in
             state.now = max(state.now, date)
             let due = state.sleepers.filter { $0.value.until <= state.now }
             for id in due.keys { state.sleepers.removeValue(forKey: id) }

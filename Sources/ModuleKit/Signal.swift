@@ -1,4 +1,4 @@
-import Synchronization
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 
 /// Wakes one waiting task; a `fire` with nobody waiting is remembered for the next `wait`.
 public final class Signal: Sendable {
@@ -7,12 +7,12 @@ public final class Signal: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
     }
 
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     public init() {}
 
     public func fire() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.pending = true
                 return nil
@@ -27,7 +27,7 @@ public final class Signal: Sendable {
     public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let ready = state.withLock { state -> Bool in
+                let ready = state.withLockedValue { state -> Bool in
                     if state.pending || Task.isCancelled {
                         state.pending = false
                         return true
@@ -38,7 +38,7 @@ public final class Signal: Sendable {
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
                 defer { state.waiter = nil }
                 return state.waiter
             }?.resume()

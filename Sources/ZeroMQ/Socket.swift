@@ -87,11 +87,10 @@ public final class Socket: @unchecked Sendable {
                 return nil
             }
             let size = zmq_msg_size(&message)
-            if size == 0 {
-                frames.append([])
-            } else {
-                let data = zmq_msg_data(&message)!
+            if size > 0, let data = zmq_msg_data(&message) {
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
+            } else {
+                frames.append([])
             }
             if zmq_msg_more(&message) == 0 {
                 // Metadata travels with frames that came from the peer, i.e. the last one (a ROUTER's first is its own).

@@ -12,9 +12,13 @@ public final class Wakeup: Sendable {
     private let readEnd: Int32
     private let writeEnd: Int32
 
-    public init() {
+    /// Throws when the process has no file descriptors left (EMFILE, ENFILE).
+    public init() throws(ZeroMQError) {
         var fds: [Int32] = [0, 0]
-        precondition(pipe(&fds) == 0, "pipe() failed: the process is out of file descriptors")
+        guard pipe(&fds) == 0 else {
+            let code = errno
+            throw ZeroMQError(code: code, message: "\(String(cString: strerror(code))); raise the open-files limit (ulimit -n)", function: "Wakeup pipe")
+        }
         readEnd = fds[0]
         writeEnd = fds[1]
         for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }

@@ -2,6 +2,7 @@ import Bus
 import BusTransport
 import Core
 import Foundation
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import PluginAPI
 import Histogram
 import IntakeContracts
@@ -322,7 +323,7 @@ struct Bench {
             tasks.addTask { try await node.run(signals: []) }
             if let process { tasks.addTask { try await process.run(signals: []) } }
             let context = Context()
-            let sentAt = Mutex<[String: UInt64]>([:])
+            let sentAt = NIOLockedValueBox<[String: UInt64]>([:])
             let feed = try context.socket(.sub)
             try feed.setHighWaterMarks(send: 1000, receive: 1_000_000)
             try feed.secure(with: credentials)
@@ -338,7 +339,7 @@ struct Bench {
                 while seen < events {
                     guard let frames = try feed.receive(), frames.count == 3 else { throw BenchFailure("no reaction within 30 s after \(seen) of \(events)") }
                     let envelope = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any]
-                    guard let subject = envelope?["subject"] as? String, let sent = sentAt.withLock({ $0[subject] }) else { continue }
+                    guard let subject = envelope?["subject"] as? String, let sent = sentAt.withLockedValue({ $0[subject] }) else { continue }
                     _ = latency.record((DispatchTime.now().uptimeNanoseconds - sent) / 1000)
                     seen += 1
                 }
@@ -346,7 +347,7 @@ struct Bench {
             } }
             _ = try await onOwnThread {
                 try publish(Array(batch[..<events]), to: endpoint, curve: credentials, context: context, window: 64) { id in
-                    sentAt.withLock { $0[caseID(id)] = DispatchTime.now().uptimeNanoseconds }
+                    sentAt.withLockedValue { $0[caseID(id)] = DispatchTime.now().uptimeNanoseconds }
                 }
             }
             _ = try await watcher.value

@@ -1,5 +1,6 @@
 @testable import Bus
 import Foundation
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import Synchronization
 import Testing
 
@@ -21,15 +22,15 @@ struct ConcurrentMapTests {
     /// is still at the first element, which waits for it (at most 10 s: a run on one thread fails).
     @Test func aLargeArrayIsSplitBetweenThreads() throws {
         try #require(ProcessInfo.processInfo.activeProcessorCount > 1, "needs a machine with two cores or more")
-        let threads = Mutex(Set<pthread_t>())
+        let threads = NIOLockedValueBox(Set<pthread_t>())
         _ = Array(0..<10_000).concurrentMap(minimumPerThread: 100) { element in
-            threads.withLock { _ = $0.insert(pthread_self()) }
+            threads.withLockedValue { _ = $0.insert(pthread_self()) }
             if element == 0 {
                 let deadline = ContinuousClock.now + .seconds(10)
-                while threads.withLock({ $0.count }) < 2, ContinuousClock.now < deadline { usleep(1000) }
+                while threads.withLockedValue({ $0.count }) < 2, ContinuousClock.now < deadline { usleep(1000) }
             }
             return element
         }
-        #expect(threads.withLock { $0.count } > 1)
+        #expect(threads.withLockedValue { $0.count } > 1)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import Synchronization
 import TestSupport
@@ -11,8 +12,8 @@ import Testing
 final class RecordingSubscriber: Subscriber {
     let subscriptionName: String
     let patterns: [EventPattern] = [.all]
-    let received = Mutex<[Int64]>([])
-    let attempts = Mutex<[Int64: Int]>([:])
+    let received = NIOLockedValueBox<[Int64]>([])
+    let attempts = NIOLockedValueBox<[Int64: Int]>([:])
     let behaviour: @Sendable (StoredEvent, Int) throws -> Void
 
     init(_ name: String, behaviour: @escaping @Sendable (StoredEvent, Int) throws -> Void = { _, _ in }) {
@@ -21,12 +22,12 @@ final class RecordingSubscriber: Subscriber {
     }
 
     func deliver(_ event: StoredEvent) async throws {
-        let attempt = attempts.withLock { $0[event.offset, default: 0] += 1; return $0[event.offset]! }
+        let attempt = attempts.withLockedValue { $0[event.offset, default: 0] += 1; return $0[event.offset]! }
         try behaviour(event, attempt)
-        received.withLock { $0.append(event.offset) }
+        received.withLockedValue { $0.append(event.offset) }
     }
 
-    var offsets: [Int64] { received.withLock { $0 } }
+    var offsets: [Int64] { received.withLockedValue { $0 } }
 }
 
 struct Refused: Error, CustomStringConvertible {
@@ -51,7 +52,7 @@ struct DispatcherTests {
             #expect(await eventually { subscriber.offsets.count == 4 })
         }
         #expect(subscriber.offsets == [1, 2, 3, 4])
-        #expect(subscriber.attempts.withLock { $0[2] } == 3)
+        #expect(subscriber.attempts.withLockedValue { $0[2] } == 3)
         #expect(try await log.deadLetters().isEmpty)
         #expect(try await log.cursor("flaky") == 4)
     }
@@ -70,7 +71,7 @@ struct DispatcherTests {
             #expect(await eventually(seconds: 20) { subscriber.offsets.count == 2 })
         }
         #expect(subscriber.offsets == [1, 2])
-        #expect(subscriber.attempts.withLock { $0[1] } == 5)
+        #expect(subscriber.attempts.withLockedValue { $0[1] } == 5)
         #expect(try await log.deadLetters().isEmpty)
     }
 

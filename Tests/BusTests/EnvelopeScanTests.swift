@@ -20,6 +20,7 @@ struct EnvelopeScanTests {
         "0", "-0", "12", "-3.25", "1e5", "2E-3", "1.5e+10", "true", "false", "null", #""""#, #""a\"b\\c\/d\b\f\n\r\t""#,
         #""\u00e9\uD83D\uDE00""#, "[]", "[ 1 , [2, {\"a\": [null]}] ]", "{}", "{ \"a\" : { \"b\" : [ ] } }",
         String(repeating: "[", count: 400) + String(repeating: "]", count: 400),
+        "1e308", "-1.7976931348623157e308", "1e-400", "123456789012345678901234567890123",
     ]
 
     @Test(arguments: validValues)
@@ -34,6 +35,8 @@ struct EnvelopeScanTests {
         "{\"a\" 1}", "{a:1}", "{\"a\":}", "'a'", "[", String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
         // Half a surrogate pair, found by Scripts/fuzz: Foundation refuses it, so modules could not read such an event.
         #""\uDEFA""#, #""\uD83D""#, #""\uD83Dx""#, #""\uD83D\u0041""#, #"{"k": ["\uDC00"]}"#,
+        // A number beyond a Double's range, found by Scripts/fuzz: Foundation refuses it, and opens sealed events with it.
+        "1e111111", "-1e309", "1" + String(repeating: "0", count: 400), "[0.5E+400]",
     ]
 
     @Test(arguments: invalidValues)

@@ -106,6 +106,15 @@ struct ConfigTests {
         ("[security]\nsecret_key_env = \"WZT_NOT_SET_ANYWHERE\"", "security.secret_key_env", "is not set"),
         ("[security]\nsecret_key_file = \"/nonexistent/core.key\"", "security.secret_key_file", "wzt keys generate"),
         ("[security]", "security.secret_key_file", "exactly one of"),
+        // The TOML parser asserted (a crash) on these table headers; found by Scripts/fuzz toml-config.
+        ("[\u{01}data]\ndir = \"d\"", "", "line 1, column 2: control character U+0001"),
+        ("[data]\ndir = \"a\u{7F}b\"", "", "line 2, column 9: control character U+007F"),
+        ("[data]\ndir = \"d\"\n[#x]", "", "line 3, column 2: a table name starts with"),
+        ("# é\n  [[ *]]", "", "line 2, column 6: a table name starts with"),
+        ("[data]\n[\n", "", "line 2, column 2: a table name starts with"),
+        ("[ \r\n", "", "line 1, column 3: a table name starts with"),
+        ("\u{FEFF}[[[x]]]", "", "line 1, column 3: a table name starts with"),
+        ("[storage]\ndefault = \"sqlite\"\n[ä]", "", "line 3, column 2: a table name starts with"),
         ("[storage]\nintkae = \"sqlite\"", "storage.intkae", "unknown module"),
         ("[storage]\nintake = \"mysql://db/wzt\"", "storage.intake", "postgres://user@host:port/database"),
         ("[storage]\ndefault = \"postgres://db.example/wzt\"", "storage.default", "not a PostgreSQL address"),
@@ -118,6 +127,33 @@ struct ConfigTests {
         #expect(error?.key == key)
         #expect(error?.description.contains(hint) == true, "\(error?.description ?? "")")
         #expect(error?.description.hasPrefix("test.toml: ") == true)
+    }
+
+    /// The check before the TOML parser lets valid TOML through: arrays that start a line,
+    /// brackets and `#` inside strings and comments, multi-line strings, and the shipped configs.
+    @Test func theCheckBeforeTheParserPassesValidTOML() throws {
+        let tricky = #"""
+            # [#not a header]
+            [modules]
+            enabled = [
+              "intake", # ]
+            ]
+            [plugins]
+            paths = ["a[#]", '[*]', """
+            [#still a string]
+            """, '''
+            [ä]''']
+            [ "quoted" ]
+            x = [
+            [1, 2],
+            ]
+            [[ array.of-tables ]]
+            """#
+        #expect(TOMLPreflight.problem(in: tricky) == nil)
+        let configs = ["Config/wzt.toml"] + (try FileManager.default.contentsOfDirectory(atPath: "Config/agencies")).map { "Config/agencies/\($0)" }
+        for path in configs {
+            #expect(TOMLPreflight.problem(in: try String(contentsOfFile: path, encoding: .utf8)) == nil, "\(path)")
+        }
     }
 
     @Test func eachModuleKeepsItsTablesWhereStorageSays() throws {

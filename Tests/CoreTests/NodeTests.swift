@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ModuleKit
 @testable import OperatorHTTP
+import Storage
 import TestSupport
 import Testing
 import ZeroMQ
@@ -89,7 +90,66 @@ struct NodeTests {
                 _ = try await Node(configuration: configuration, modules: [SampleModule()], logger: Logger(label: "test"))
             }
             #expect(refused?.description.contains("is in use by wzt serve (pid \(getpid())") == true, "\(refused?.description ?? "")")
+            // The file only names the holder: removing it, as a careless operator might, lets no second node in.
+            try FileManager.default.removeItem(atPath: configuration.dataDirectory + "/wzt.lock")
+            await #expect(throws: DataDirectoryLock.Held.self) {
+                _ = try await Node(configuration: configuration, modules: [SampleModule()], logger: Logger(label: "test"))
+            }
         }
+    }
+
+    /// With the log and the module in PostgreSQL, a second node on another data directory but the
+    /// same database (once started, nacked every event `duplicate key … sealing_keys_pkey` and
+    /// could not open what the first sealed) is refused and told who holds the schemas.
+    @Test func aSecondNodeOnTheSameLogSchemaIsRefused() async throws {
+        let module = SampleModule(name: "sample_\(UUID().uuidString.prefix(8).lowercased())")
+        try await withNode(modules: [module], storage: .postgres(try TestPostgres.freshDatabase())) { node in
+            let other = TemporaryDirectory("wzt-node")
+            var configuration = node.configuration
+            configuration.dataDirectory = other.path
+            configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+            configuration.http = nil
+            let refused = await #expect(throws: StoreError.self) {
+                _ = try await Node(configuration: configuration, modules: [module], logger: Logger(label: "test"))
+            }
+            #expect(refused?.description.contains("schema wzt_log: is in use by wzt serve pid \(getpid())") == true, "\(refused?.description ?? "")")
+            // The module's schema alone is held too: a module process for it is refused.
+            configuration.logStorage = .sqlite
+            let moduleRefused = await #expect(throws: StoreError.self) {
+                _ = try await Node(configuration: configuration, modules: [module], logger: Logger(label: "test"))
+            }
+            #expect(moduleRefused?.description.contains("schema \(module.name): is in use by wzt serve") == true, "\(moduleRefused?.description ?? "")")
+        }
+    }
+
+    /// A node whose lock session ends (a server restart, a terminated session) stops, naming the
+    /// schema, instead of going on while a second node may take the schema (found by a tester:
+    /// the second node then started and both wrote one log).
+    @Test func aNodeThatLosesItsSchemaLockStops() async throws {
+        let database = try TestPostgres.freshDatabase()
+        let directory = TemporaryDirectory("wzt-node")
+        var configuration = NodeConfiguration()
+        configuration.dataDirectory = directory.path
+        configuration.logStorage = .postgres(database)
+        configuration.transport = TransportConfiguration(ingressEndpoint: "tcp://127.0.0.1:*", egressEndpoint: "tcp://127.0.0.1:*", replayEndpoint: "tcp://127.0.0.1:*")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let node = try await Node(configuration: configuration, modules: [SampleModule()], logger: logger)
+        let lost = await #expect(throws: SchemaLockWatch.Lost.self) {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await node.run(signals: []) }
+                tasks.addTask {
+                    let psql = Process()
+                    psql.executableURL = URL(filePath: "/usr/bin/env")
+                    psql.arguments = ["psql", database, "--quiet", "--no-psqlrc", "--command",
+                                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'wzt serve pid \(getpid()) %' AND datname = current_database()"]
+                    try psql.run()
+                    psql.waitUntilExit()
+                }
+                try await tasks.waitForAll()
+            }
+        }
+        #expect(lost?.description.contains("schema wzt_log") == true, "\(lost?.description ?? "")")
     }
 
     /// Any reader may send a replay request: every field of it is checked, and a bad one gets an
@@ -107,6 +167,19 @@ struct NodeTests {
             }
             let far = try await blocking { try ReplayClient(context: context, endpoint: endpoint).page(from: Int64.max, types: [notes]) }
             #expect(far.events.isEmpty && far.next == Int64.max)
+            // Requests no client here writes: each refused with what to fix, none ignored in part.
+            for (request, reason) in [
+                (#"{"from": 1, "limt": 10}"#, "unknown member `limt`"),
+                (#"{"from": 1, "limit": 0}"#, "`limit`"),
+                (#"{"from": "1"}"#, "`from` is an offset"),
+                (#"{"from": 1.5}"#, "`from` is an offset"),
+                (#"{"limit": 5}"#, "`from` is missing"),
+                (#"{"from": 1, "types": "be.wzt.*"}"#, "`types` is a list"),
+                (#"[1]"#, "send one frame"),
+            ] {
+                let reply = try await exchange([Array(request.utf8)], with: endpoint, context: context)
+                #expect(reply.status == "error" && reply.reason?.contains(reason) == true, "\(request): \(reply.reason ?? "")")
+            }
             let page = try await blocking { try ReplayClient(context: context, endpoint: endpoint).page(from: 1) }
             #expect(page.events.isEmpty && page.next == 1, "still serving")
         }

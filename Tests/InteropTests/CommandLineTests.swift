@@ -183,7 +183,7 @@ extension ProcessTests {
         @Test func amaAttachRefusesWhatItShouldNotRead() async throws {
             let directory = TemporaryDirectory("wzt-cli-attach")
             let large = directory.file("large.pdf")
-            FileManager.default.createFile(atPath: large, contents: Data("%PDF-1.4\n".utf8))
+            #expect(FileManager.default.createFile(atPath: large, contents: Data("%PDF-1.4\n".utf8)))
             let handle = try FileHandle(forWritingTo: URL(filePath: large))
             try handle.truncate(atOffset: 2 << 30)
             try handle.close()
@@ -206,6 +206,29 @@ extension ProcessTests {
             #expect(refused.status != 0)
             #expect(!refused.output.contains("wzt ready"), "ready was announced: \(refused.output)")
             #expect(refused.errors.contains("\(server.http): cannot listen for HTTP: the address is in use") && refused.errors.contains("--http"), "\(refused.errors)")
+        }
+
+        /// With few files allowed, a node once died at start on SIGABRT (libzmq), SIGILL (NIO) or
+        /// hung, depending on the limit; now it says what to raise, and raises the soft limit itself.
+        @Test(arguments: [36, 45, 70])
+        func aLowOpenFilesLimitIsReportedNotCrashedOn(limit: Int) async throws {
+            let binary = try Interop.binary()
+            let directory = TemporaryDirectory("wzt-cli-nofile")
+            let (reason, status, errors) = try await blocking {
+                let process = Process()
+                process.executableURL = URL(filePath: "/bin/sh")
+                process.arguments = ["-c", "ulimit -n \(limit) && exec \"$0\" serve --data-dir \"$1\" --ingress tcp://127.0.0.1:* --egress tcp://127.0.0.1:* --replay tcp://127.0.0.1:*",
+                                     binary, directory.file("data")]
+                let errors = Pipe()
+                process.standardError = errors
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                let text = errors.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationReason, process.terminationStatus, String(decoding: text, as: UTF8.self))
+            }
+            #expect(reason == .exit && status == 1, "signal or status \(status)")
+            #expect(errors.contains("may open \(limit) files, and a node needs at least 1024; raise the limit (ulimit -n"), "\(errors)")
         }
 
         @Test func statusWithoutALogSaysWhereItLooked() async throws {

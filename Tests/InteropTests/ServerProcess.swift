@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import Testing
 
 /// Paths to what the interop tests run: the built `wzt` and a Python with pyzmq.
@@ -27,11 +27,11 @@ enum Interop {
     static func freePort() -> Int {
         while true {
             let port = Int.random(in: 20_000..<32_000)
-            if handedOut.withLock({ $0.insert(port).inserted }) && canBind(port) { return port }
+            if handedOut.withLockedValue({ $0.insert(port).inserted }) && canBind(port) { return port }
         }
     }
 
-    private static let handedOut = Mutex<Set<Int>>([])
+    private static let handedOut = NIOLockedValueBox<Set<Int>>([])
 
     private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

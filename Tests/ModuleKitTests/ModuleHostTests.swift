@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import GRDB
 import Logging
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import TestSupport
 import Testing
@@ -157,7 +158,7 @@ struct ModuleShutdownTests {
         let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, logger: Logger(label: "test"))
         try await withServices([host]) {
             _ = try await log.append([Samples.note("sleep-400"), Samples.note("after")])
-            #expect(await eventually { module.attempts.withLock { $0.count } == 1 })
+            #expect(await eventually { module.attempts.withLockedValue { $0.count } == 1 })
         }
         // The slow note was applied and published; the next one was left for the next start.
         #expect(try SampleModule.notes(in: store).map(\.text) == ["sleep-400"])

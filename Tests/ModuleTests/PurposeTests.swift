@@ -5,11 +5,11 @@ import IntakeContracts
 import Logging
 import MandatingContracts
 import ModuleKit
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import Storage
 import NetworksContracts
 import Notifications
 import PluginAPI
-import Synchronization
 import TestSupport
 import Testing
 
@@ -18,14 +18,14 @@ final class RecordingModule: Module {
     let name = "recorder"
     let contracts: [any EventContract.Type] = []
     let needs: [Need]
-    let received = Mutex<[[UInt8]]>([])
+    let received = NIOLockedValueBox<[[UInt8]]>([])
 
     init(needs: [Need]) { self.needs = needs }
 
     func registerMigrations(_ migrator: inout SQLMigrations) {}
 
     func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
-        received.withLock { $0.append(event.json) }
+        received.withLockedValue { $0.append(event.json) }
     }
 }
 
@@ -65,7 +65,7 @@ struct PurposeTests {
             _ = try await log.append(events)
             #expect(await eventually { try log.cursor("recorder") == log.headOffset })
         }
-        let received = try module.received.withLock { $0 }.map { try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]) }
+        let received = try module.received.withLockedValue { $0 }.map { try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any]) }
         #expect(received.map { $0["subject"] as? String } == ["case-1", "app-1", "case-2"])
         #expect(received.map { ($0["data"] as? [String: Any]).map { Set($0.keys) } } == [
             ["caseId", "limitOn"],

@@ -2,8 +2,8 @@ import Bus
 import Foundation
 import GRDB
 import ModuleKit
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import Storage
-import Synchronization
 
 /// A note someone added to a case: the event the sample module handles.
 public struct NoteAdded: EventContract, Hashable {
@@ -31,7 +31,7 @@ public final class SampleModule: Module {
     public let needs = [Need(NoteAdded.self, for: "testing")]
     /// Deliveries per event id, including failed ones: kept in memory because a failed
     /// transaction leaves no trace in the module's tables.
-    public let attempts = Mutex<[String: Int]>([:])
+    public let attempts = NIOLockedValueBox<[String: Int]>([:])
 
     public init(name: String = "sample") { self.name = name }
 
@@ -43,7 +43,7 @@ public final class SampleModule: Module {
 
     public func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
         let note = try event.data(as: NoteAdded.self)
-        let attempt = attempts.withLock { $0[event.id, default: 0] += 1; return $0[event.id]! }
+        let attempt = attempts.withLockedValue { $0[event.id, default: 0] += 1; return $0[event.id]! }
         if note.text.hasPrefix("fail-always") { throw SampleFailure(attempt: attempt) }
         if note.text.hasPrefix("fail-twice"), attempt <= 2 { throw SampleFailure(attempt: attempt) }
         if note.text.hasPrefix("sleep-"), let ms = Int(note.text.dropFirst("sleep-".count)) { usleep(UInt32(ms) * 1000) }

@@ -36,11 +36,12 @@ public enum Samples {
     }
 }
 
-/// Waits until `condition` holds, checking every 20 ms, for at most `seconds`. A condition that
-/// throws counts as not yet. The condition runs on a thread of its own: it may read a database
-/// synchronously without blocking the cooperative pool that the code under test needs.
+/// Waits until `condition` holds, checking every 20 ms, for at most `seconds` (times
+/// `WZT_TEST_TIME_SCALE`, which `Scripts/test --sanitize` raises for code a sanitizer slows down).
+/// A condition that throws counts as not yet. The condition runs on a thread of its own: it may
+/// read a database synchronously without blocking the cooperative pool that the code under test needs.
 public func eventually(seconds: Double = 10, _ condition: @escaping @Sendable () throws -> Bool) async -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
+    let deadline = Date().addingTimeInterval(seconds * testTimeScale)
     while true {
         let holds = (try? await blocking { (try? condition()) ?? false }) ?? false
         if holds { return true }
@@ -48,6 +49,9 @@ public func eventually(seconds: Double = 10, _ condition: @escaping @Sendable ()
         try? await Task.sleep(for: .milliseconds(20))
     }
 }
+
+/// How much longer than usual the tests wait for what they expect: 1 unless `WZT_TEST_TIME_SCALE` says.
+public let testTimeScale = ProcessInfo.processInfo.environment["WZT_TEST_TIME_SCALE"].flatMap(Double.init).map { max($0, 1) } ?? 1
 
 /// Runs blocking work (libzmq calls, child processes) on a thread of its own, so that it never
 /// occupies the cooperative pool that the node under test needs.

@@ -67,7 +67,7 @@ struct ZeroMQTests {
         let context = Context()
         let pull = try context.socket(.pull)
         try pull.bind("inproc://poll")
-        let wakeup = Wakeup()
+        let wakeup = try Wakeup()
         var poller = Poller([.socket(pull), .fileDescriptor(wakeup.fileDescriptor)])
         #expect(try poller.poll(timeoutMilliseconds: 0) == [false, false])
         wakeup.signal()
@@ -77,6 +77,24 @@ struct ZeroMQTests {
         try push.connect("inproc://poll")
         try push.send("x")
         #expect(try poller.poll(timeoutMilliseconds: 1000) == [true, false])
+    }
+
+    /// Every socket thread of a node makes a wake-up pipe; with no file descriptor left that is
+    /// an error the node reports, not a trap (run in a child process, whose descriptors it uses up).
+    @Test func aWakeupWithoutFileDescriptorsIsAnError() async {
+        await #expect(processExitsWith: .success) {
+            var limit = rlimit(rlim_cur: 64, rlim_max: 64)
+            guard setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { exit(2) }
+            while open("/dev/null", O_RDONLY) >= 0 {}
+            do {
+                _ = try Wakeup()
+                exit(3)
+            } catch let error as ZeroMQError {
+                exit(error.code == EMFILE && error.description.contains("ulimit -n") ? 0 : 4)
+            } catch {
+                exit(5)
+            }
+        }
     }
 
     @Test func libraryHasCurve() {

@@ -1,0 +1,30 @@
+@testable import BusTransport
+import Testing
+
+/// The module link's messages as docs/protocol.md lists them (`Scripts/fuzz link-message` holds
+/// them to reading back as themselves; these are the cases a tester found accepted).
+struct LinkMessageTests {
+    private func frames(_ texts: String...) -> [[UInt8]] { texts.map { Array($0.utf8) } }
+
+    @Test func eachVerbHasItsFramesAndNoMore() {
+        #expect(ModuleMessage(frames: frames("ack", "2")) == .settled(.ack, offset: 2, reason: ""))
+        #expect(ModuleMessage(frames: frames("ack", "2", "x")) == nil)
+        #expect(ModuleMessage(frames: frames("ack", "8", "")) == nil)
+        #expect(ModuleMessage(frames: frames("fail", "2", "the handler failed")) == .settled(.fail, offset: 2, reason: "the handler failed"))
+        #expect(ModuleMessage(frames: frames("fail", "2")) == nil)
+        #expect(ModuleMessage(frames: frames("busy", "2", "disk full", "more")) == nil)
+        for offset in ["0", "-1", "+5", "5.0", " 5", "99999999999999999999", ""] {
+            #expect(ModuleMessage(frames: frames("ack", offset)) == nil, "\(offset)")
+            #expect(CoreMessage(frames: frames("event", offset, "{}")) == nil, "\(offset)")
+        }
+        #expect(CoreMessage(frames: frames("appended", "id", "3", "2")) == nil)
+    }
+
+    /// A peer's module name goes into the core's log and its reply: no line of its own, no flood.
+    @Test func whatAPeerSentIsShownOnOneShortLine() {
+        let shown = ModuleLinkServer.shown("evil\n2026-12-06T03:00:00+0000 critical wzt: FAKE LINE")
+        #expect(!shown.contains("\n") && shown.hasPrefix("evil\\n2026"))
+        #expect(ModuleLinkServer.shown(String(repeating: "x", count: 100_000)).count == 65)
+        #expect(ModuleLinkServer.shown("intake") == "intake")
+    }
+}
