@@ -113,7 +113,14 @@ public struct EventPattern: Hashable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 }
 
-func quoted(_ value: String, limit: Int = 80) -> String {
+/// `value` in double quotes for a message or a log line: at most `limit` characters, quotes and
+/// control characters escaped.
+public func quoted(_ value: String, limit: Int = 80) -> String {
     let cut = value.count > limit ? String(value.prefix(limit)) + "…" : value
-    return "\"" + cut.replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    // Control characters escaped, so that what a peer sent cannot write lines of its own into a log.
+    let escaped = cut.unicodeScalars.map { scalar in
+        if scalar == "\"" { return "\\\"" }
+        return scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
+    }
+    return "\"" + escaped.joined() + "\""
 }

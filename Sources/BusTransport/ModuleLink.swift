@@ -162,7 +162,7 @@ public final class ModuleLinkServer: Service, Sendable {
                     let envelope = try decoder.decode(json)
                     // The module waits for the answer under the id it sent: one the envelope does not carry would never come.
                     guard EventID.canonical(id) == envelope.id else {
-                        throw EnvelopeError(.badID, "the append names id \(Self.shown(id)), and the event's id is \(envelope.id)")
+                        throw EnvelopeError(.badID, "the append names id \(quoted(id, limit: 64)), and the event's id is \(envelope.id)")
                     }
                     if let security, !security.allows(client, toPublish: envelope.type.rawValue) {
                         throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type)")
@@ -190,23 +190,16 @@ public final class ModuleLinkServer: Service, Sendable {
         }
     }
 
-    /// What a peer sent, fit for a log line and a reply: at most 64 characters, control characters
-    /// escaped, so that no peer can write lines of its own into the core's log.
-    static func shown(_ text: String) -> String {
-        let escaped = text.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined()
-        return text.unicodeScalars.count > 64 ? escaped + "…" : escaped
-    }
-
     private func hello(route: [UInt8], module: String, version: String?, client: String?) {
         let refusal: String? = if !modules.contains(module) {
-            "this core does not host \(module.isEmpty ? "(no name)" : Self.shown(module)) remotely; its modules.remote lists \(modules.sorted().joined(separator: ", "))"
+            "this core does not host \(module.isEmpty ? "(no name)" : quoted(module, limit: 64)) remotely; its modules.remote lists \(modules.sorted().joined(separator: ", "))"
         } else if let security, !security.allows(client, toHost: module) {
-            "the key \(client ?? "(none)") may not host \(Self.shown(module)); list it in that key's `modules` in the core's security.keys"
+            "the key \(client ?? "(none)") may not host \(quoted(module, limit: 64)); list it in that key's `modules` in the core's security.keys"
         } else if version != LinkProtocol.version {
-            "link protocol version \(version.map(Self.shown) ?? "(none)") is not \(LinkProtocol.version)"
+            "link protocol version \(version.map { quoted($0, limit: 64) } ?? "(none)") is not \(LinkProtocol.version)"
         } else { nil }
         if let refusal {
-            logger.warning("module refused", metadata: ["wzt.module": "\(Self.shown(module))", "bus.reason": "\(refusal)"])
+            logger.warning("module refused", metadata: ["wzt.module": "\(quoted(module, limit: 64))", "bus.reason": "\(refusal)"])
             try? socket.send([route] + CoreMessage.refused(reason: refusal).frames, dontWait: true)
             return
         }

@@ -1,3 +1,4 @@
+import Bus
 @testable import BusTransport
 import Testing
 
@@ -22,9 +23,9 @@ struct LinkMessageTests {
 
     /// A peer's module name goes into the core's log and its reply: no line of its own, no flood.
     @Test func whatAPeerSentIsShownOnOneShortLine() {
-        let shown = ModuleLinkServer.shown("evil\n2026-12-06T03:00:00+0000 critical wzt: FAKE LINE")
-        #expect(!shown.contains("\n") && shown.hasPrefix("evil\\n2026"))
-        #expect(ModuleLinkServer.shown(String(repeating: "x", count: 100_000)).count == 65)
-        #expect(ModuleLinkServer.shown("intake") == "intake")
+        let shown = quoted("evil\n2026-12-06T03:00:00+0000 critical wzt: FAKE LINE", limit: 64)
+        #expect(!shown.contains("\n") && shown.hasPrefix(#""evil\n2026"#))
+        #expect(quoted(String(repeating: "x", count: 100_000), limit: 64).count == 67)
+        #expect(quoted("intake") == #""intake""#)
     }
 }
