@@ -1,7 +1,8 @@
 /// Checks a config file for what the TOML parser (toml++ inside TOMLKit) does not report but
 /// asserts on, which ends the process instead of naming the mistake: a table header whose name
-/// starts with neither a bare-key character nor a quote (`[#x]`, `[*]`, `[ä]`), and control
-/// characters, which TOML allows nowhere but as tab and line ends.
+/// starts with neither a bare-key character nor a quote (`[#x]`, `[*]`, `[ä]`), a `}` where an
+/// array's value should be (`[1, }`), and control characters, which TOML allows nowhere but as tab
+/// and line ends.
 enum TOMLPreflight {
     struct Problem: Equatable {
         let line: Int
@@ -14,8 +15,10 @@ enum TOMLPreflight {
     static func problem(in text: String) -> Problem? {
         let bytes = Array(text.utf8)
         var within: Within?
-        var depth = 0, line = 1, lineStart = 0
-        var onlySpaceSoFar = true, inHeader = false
+        var line = 1, lineStart = 0
+        // The `[` and `{` of values still open, and whether an array's next value comes next.
+        var open: [UInt8] = []
+        var onlySpaceSoFar = true, inHeader = false, arrayValueNext = false
         var index = 0
         // A byte order mark, which the parser skips.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -55,7 +58,12 @@ enum TOMLPreflight {
                 if starts("'''") { within = nil; index += 2 }
             case nil:
                 let startsLine = onlySpaceSoFar
-                if byte != 0x20 && byte != 0x09 && byte != 0x0D { onlySpaceSoFar = false }
+                let significant = byte != 0x20 && byte != 0x09 && byte != 0x0D
+                if significant { onlySpaceSoFar = false }
+                if significant, byte != UInt8(ascii: "#"), arrayValueNext {
+                    arrayValueNext = false
+                    if byte == UInt8(ascii: "}") { return problem("an array holds values: a value or `]` was expected, and `}` came", at: index) }
+                }
                 if byte == UInt8(ascii: "#") {
                     within = .comment
                 } else if starts("\"\"\"") {
@@ -68,7 +76,7 @@ enum TOMLPreflight {
                     within = .basic
                 } else if byte == UInt8(ascii: "'") {
                     within = .literal
-                } else if byte == UInt8(ascii: "["), startsLine, depth == 0 {
+                } else if byte == UInt8(ascii: "["), startsLine, open.isEmpty {
                     inHeader = true
                     var name = index + 1
                     if name < bytes.count, bytes[name] == UInt8(ascii: "[") { name += 1 }
@@ -78,9 +86,12 @@ enum TOMLPreflight {
                         return problem("a table name starts with a letter, digit, `_`, `-` or a quote, e.g. [data]", at: name)
                     }
                 } else if !inHeader, byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
-                    depth += 1
+                    open.append(byte)
+                    arrayValueNext = byte == UInt8(ascii: "[")
                 } else if !inHeader, byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
-                    depth = max(depth - 1, 0)
+                    _ = open.popLast()
+                } else if byte == UInt8(ascii: ","), open.last == UInt8(ascii: "[") {
+                    arrayValueNext = true
                 }
             }
             index += 1
