@@ -25,7 +25,7 @@ enum ModuleMessage: Equatable, Sendable {
     /// One event of the module's outbox, for the core's log.
     case append(id: String, envelope: [UInt8])
 
-    enum Settlement: String, Sendable, CaseIterable {
+    enum Settlement: String, Sendable {
         /// Applied and committed.
         case ack
         /// The handler failed: the core retries and, in the end, dead-letters the event.

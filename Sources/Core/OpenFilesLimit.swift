@@ -20,10 +20,9 @@ public enum OpenFilesLimit {
     }
 
     /// Raises the soft limit towards the hard one; throws when even that is below `minimum`.
-    @discardableResult
-    public static func raise() throws(TooLow) -> Int {
+    public static func raise() throws(TooLow) {
         var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return minimum }
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
         let target = min(limit.rlim_max, max(limit.rlim_cur, wanted))
         if target > limit.rlim_cur {
             var raised = limit
@@ -33,6 +32,5 @@ public enum OpenFilesLimit {
         // RLIM_INFINITY is all bits set, which clamps to Int.max.
         let current = Int(clamping: limit.rlim_cur)
         guard current >= minimum else { throw TooLow(limit: current) }
-        return current
     }
 }
