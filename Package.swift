@@ -171,7 +171,7 @@ let package = Package(
         ]),
         // Scripts/bench drives this; it is not shipped.
         .executableTarget(name: "wzt-bench", dependencies: [
-            "Core", "Bus", "BusTransport", "ZeroMQ", "IntakeContracts",
+            "Core", "Bus", "BusTransport", "ModuleKit", "ZeroMQ", "IntakeContracts",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Logging", package: "swift-log"),
@@ -194,6 +194,7 @@ let package = Package(
         .testTarget(name: "BusTests", dependencies: [
             "Bus", "IntakeContracts", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),
+            .product(name: "PropertyBased", package: "swift-property-based"),
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -209,6 +210,8 @@ let package = Package(
             "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "OperatorHTTP", "ZeroMQ", "IntakeContracts", "Storage", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "RuleSetTests", dependencies: [
             "Core", "ModuleKit",

@@ -11,15 +11,16 @@ import Synchronization
 ///
 /// A failing event is retried with backoff and then parked in dead letters, and the cursor moves
 /// on: one bad event or one broken subscriber never holds up the others, which each have their
-/// own dispatcher. The cursor is saved after the subscriber has made an event durable, never
-/// before. On graceful shutdown the event in hand is finished, its cursor saved, then `run`
-/// returns; cancelling the task instead abandons the event in hand (it comes again after restart).
+/// own dispatcher. Events go to the subscriber in batches, and the cursor is saved after the
+/// subscriber has made them durable, never before. On graceful shutdown the batch in hand is
+/// finished (a module's ends after the event in hand), its cursor saved, then `run` returns;
+/// cancelling the task instead abandons the batch in hand (it comes again after restart).
 public final class Dispatcher: Service, Sendable {
     public struct Configuration: Sendable {
         public var retry: RetryPolicy
         /// A delivery running longer than this is logged (once) with module and event.
         public var slowHandlerThreshold: Duration
-        /// Events read from the log at a time.
+        /// Events read from the log, and handed to the subscriber, at a time.
         public var batchSize: Int
         /// How often an idle dispatcher looks for dead letters an operator asked to retry.
         public var deadLetterPollInterval: Duration
@@ -28,7 +29,7 @@ public final class Dispatcher: Service, Sendable {
                     batchSize: Int = 256, deadLetterPollInterval: Duration = .seconds(1)) {
             self.retry = retry
             self.slowHandlerThreshold = slowHandlerThreshold
-            self.batchSize = batchSize
+            self.batchSize = max(1, batchSize)
             self.deadLetterPollInterval = deadLetterPollInterval
         }
     }
@@ -42,6 +43,7 @@ public final class Dispatcher: Service, Sendable {
     private let delivered = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let idleWait = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let progress = ApplyRate()
 
     public init(log: EventLog, subscriber: any Subscriber, configuration: Configuration = Configuration(), logger: Logger) {
         self.log = log
@@ -55,6 +57,9 @@ public final class Dispatcher: Service, Sendable {
 
     /// Events handled (or dead-lettered) since start.
     public var deliveredCount: Int { delivered.load(ordering: .relaxed) }
+
+    /// Events applied per second over about the last ten seconds.
+    public var appliedPerSecond: Double { progress.rate() }
 
     public func run() async throws {
         try await withGracefulShutdownHandler {
@@ -88,86 +93,132 @@ public final class Dispatcher: Service, Sendable {
 
     private func dispatchFromCursor() async throws {
         var position = try await log.cursor(subscriber.subscriptionName)
+        // Freshly committed events come from memory while the subscriber keeps up, from the log otherwise.
+        let feed = log.follow(subscriber.patterns, limit: configuration.batchSize * 32)
+        defer { log.unfollow(feed) }
         while !shouldStop {
             try await retryRequestedDeadLetters()
-            // The head is read before the query: an event appended in between is beyond `head`
-            // and is found by the next query, never skipped by moving the cursor to the head.
-            let head = log.headOffset
-            let events = try await log.events(after: position, matching: subscriber.patterns, limit: configuration.batchSize)
+            let events: [StoredEvent], head: Int64
+            if let fresh = log.fresh(after: position, limit: configuration.batchSize, feed: feed) {
+                (events, head) = fresh
+            } else {
+                // The head is read before the query: an event appended in between is beyond `head`
+                // and is found by the next query, never skipped by moving the cursor to the head.
+                head = log.headOffset
+                events = try await log.events(after: position, matching: subscriber.patterns, limit: configuration.batchSize)
+            }
             if events.isEmpty {
                 // Nothing of ours up to `head`: remember that, then sleep until something is appended.
                 if head > position {
-                    try await log.saveCursor(subscriber.subscriptionName, offset: head)
+                    try await log.saveCursor(subscriber.subscriptionName, offset: head, appliedPerSecond: progress.rate())
                     position = head
                 }
                 await waitForHead(beyond: position)
                 continue
             }
             let start = position
-            for event in events {
-                guard try await handle(event) else { break }
-                position = event.offset
-                if shouldStop { break }
-            }
-            if position > start { try await log.saveCursor(subscriber.subscriptionName, offset: position) }
+            position = try await deliver(events, after: position)
+            if position > start { try await log.saveCursor(subscriber.subscriptionName, offset: position, appliedPerSecond: progress.rate()) }
         }
     }
 
-    /// Delivers one event with retries; dead-letters it when every try failed.
-    /// Returns false when shutdown interrupted it (it will be delivered again after restart).
-    private func handle(_ event: StoredEvent) async throws -> Bool {
+    /// Hands `events` to the subscriber in batches; an event that fails in a batch is retried
+    /// alone (and dead-lettered in the end) before the batch goes on after it. Returns the offset
+    /// of the last event settled, `position` when none was.
+    private func deliver(_ events: [StoredEvent], after position: Int64) async throws -> Int64 {
+        var position = position
+        var next = events.startIndex
+        while next < events.endIndex, !shouldStop {
+            inFlight.withLockedValue { $0 = InFlight(event: events[next], started: .now) }
+            let result = await subscriber.deliver(batch: events[next...])
+            inFlight.withLockedValue { $0 = nil }
+            let applied = min(max(result.applied, 0), events.endIndex - next)
+            if applied > 0 {
+                count(applied)
+                next += applied
+                position = events[next - 1].offset
+            }
+            guard let failure = result.failure, next < events.endIndex else {
+                // Neither progress nor a failure: read again rather than spin.
+                if applied == 0 { break }
+                continue
+            }
+            guard try await handle(events[next], failedOnce: failure) else { break }
+            position = events[next].offset
+            next += 1
+        }
+        return position
+    }
+
+    private func count(_ applied: Int) {
+        delivered.add(applied, ordering: .relaxed)
+        metrics.delivered.increment(by: applied)
+        progress.record(applied)
+    }
+
+    /// Delivers one event with retries, the first try being `failedOnce` when the event failed in a
+    /// batch; dead-letters it when every try failed. Returns false when shutdown interrupted it
+    /// (it will be delivered again after restart).
+    private func handle(_ event: StoredEvent, failedOnce: (any Error)? = nil) async throws -> Bool {
         var attempt = 0
         var waits = 0
+        var failedOnce = failedOnce
         while true {
             attempt += 1
-            inFlight.withLockedValue { $0 = InFlight(event: event, started: .now) }
-            defer { inFlight.withLockedValue { $0 = nil } }
-            do {
-                try await subscriber.deliver(event)
-                delivered.add(1, ordering: .relaxed)
-                metrics.delivered.increment()
-                return true
-            } catch {
-                if Task.isCancelled { return false }
-                let reason = String(describing: error)
-                if Self.isWaitNotFailure(error) {
-                    if shouldStop { return false }
-                    // A full disk, an I/O error or a remote module that is away is the node's trouble,
-                    // not the event's: wait without using up the event's attempts, so that it never
-                    // dead-letters for it.
-                    waits += 1
-                    if waits == 1 || waits % 60 == 0 {
-                        logger.error(error is SubscriberUnavailable ? "delivery waits for the subscriber" : "delivery waits for storage", metadata: [
-                            "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(reason)",
-                        ])
-                    }
-                    do { try await Task.sleep(for: .seconds(1)) } catch { return false }
-                    if shouldStop { return false }
-                    attempt -= 1
-                    continue
-                }
-                guard attempt < configuration.retry.maxAttempts else {
-                    logger.error("event dead-lettered", metadata: [
-                        "bus.offset": "\(event.offset)", "bus.event": "\(event.id)", "bus.type": "\(event.type)",
-                        "bus.attempts": "\(attempt)", "bus.error": "\(reason)",
-                    ])
-                    try await log.recordDeadLetter(subscription: subscriber.subscriptionName, event: event, error: reason, attempts: attempt)
-                    delivered.add(1, ordering: .relaxed)
-                    metrics.deadLettered.increment()
-                    return true
-                }
-                metrics.retries.increment()
-                logger.warning("delivery failed, will retry", metadata: [
-                    "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.attempt": "\(attempt)", "bus.error": "\(reason)",
-                ])
+            let error: any Error
+            if let failure = failedOnce {
+                error = failure
+                failedOnce = nil
+            } else {
+                inFlight.withLockedValue { $0 = InFlight(event: event, started: .now) }
+                defer { inFlight.withLockedValue { $0 = nil } }
                 do {
-                    try await Task.sleep(for: configuration.retry.delay(afterAttempt: attempt))
-                } catch {
-                    return false
+                    try await subscriber.deliver(event)
+                    count(1)
+                    return true
+                } catch let caught {
+                    error = caught
                 }
-                // Shutting down: leave the event for the next start rather than dead-letter it early.
-                if shouldStop { return false }
             }
+            if Task.isCancelled || error is CancellationError { return false }
+            let reason = String(describing: error)
+            if Self.isWaitNotFailure(error) {
+                if shouldStop { return false }
+                // A full disk, an I/O error or a remote module that is away is the node's trouble,
+                // not the event's: wait without using up the event's attempts, so that it never
+                // dead-letters for it.
+                waits += 1
+                if waits == 1 || waits % 60 == 0 {
+                    logger.error(error is SubscriberUnavailable ? "delivery waits for the subscriber" : "delivery waits for storage", metadata: [
+                        "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(reason)",
+                    ])
+                }
+                do { try await Task.sleep(for: .seconds(1)) } catch { return false }
+                if shouldStop { return false }
+                attempt -= 1
+                continue
+            }
+            guard attempt < configuration.retry.maxAttempts else {
+                logger.error("event dead-lettered", metadata: [
+                    "bus.offset": "\(event.offset)", "bus.event": "\(event.id)", "bus.type": "\(event.type)",
+                    "bus.attempts": "\(attempt)", "bus.error": "\(reason)",
+                ])
+                try await log.recordDeadLetter(subscription: subscriber.subscriptionName, event: event, error: reason, attempts: attempt)
+                delivered.add(1, ordering: .relaxed)
+                metrics.deadLettered.increment()
+                return true
+            }
+            metrics.retries.increment()
+            logger.warning("delivery failed, will retry", metadata: [
+                "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.attempt": "\(attempt)", "bus.error": "\(reason)",
+            ])
+            do {
+                try await Task.sleep(for: configuration.retry.delay(afterAttempt: attempt))
+            } catch {
+                return false
+            }
+            // Shutting down: leave the event for the next start rather than dead-letter it early.
+            if shouldStop { return false }
         }
     }
 
@@ -230,6 +281,38 @@ public final class Dispatcher: Service, Sendable {
                     "bus.type": "\(current.event.type)", "bus.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
                 ])
             }
+        }
+    }
+}
+
+/// How fast a dispatcher applies: events counted per second, over the last ten whole seconds
+/// and the current one.
+final class ApplyRate: Sendable {
+    private struct Second {
+        let start: ContinuousClock.Instant
+        var events: Int
+    }
+
+    private static let window = 10
+    private let seconds = NIOLockedValueBox<[Second]>([])
+
+    func record(_ events: Int, at now: ContinuousClock.Instant = .now) {
+        seconds.withLockedValue { seconds in
+            if let last = seconds.last, now - last.start < .seconds(1) {
+                seconds[seconds.count - 1].events += events
+            } else {
+                seconds.append(Second(start: now, events: events))
+                seconds.removeAll { now - $0.start > .seconds(Self.window) }
+            }
+        }
+    }
+
+    func rate(at now: ContinuousClock.Instant = .now) -> Double {
+        seconds.withLockedValue { seconds in
+            let recent = seconds.filter { now - $0.start <= .seconds(Self.window) }
+            guard let first = recent.first else { return 0 }
+            let span = max(now - first.start, .seconds(1))
+            return Double(recent.reduce(0) { $0 + $1.events }) / (span / .seconds(1))
         }
     }
 }

@@ -197,8 +197,8 @@ public final class EventLog: @unchecked Sendable {
             return
         }
         keys.commitEnded(newKeys: newKeys, succeeded: true)
-        if let last = newEvents.last {
-            publishHead(last.offset, types: Self.distinctTypes(of: newEvents))
+        if !newEvents.isEmpty {
+            publishHead(newEvents, types: Self.distinctTypes(of: newEvents))
             for observer in observers.withLockedValue({ $0 }) { observer(newEvents) }
         }
         let eventCount = appended.reduce(0) { $0 + $1.count }
@@ -334,10 +334,15 @@ public final class EventLog: @unchecked Sendable {
         }
     }
 
-    private func publishHead(_ offset: Int64, types: [String]) {
+    private func publishHead(_ events: [StoredEvent], types: [String]) {
+        guard let first = events.first, let last = events.last else { return }
         let woken = head.withLockedValue { state in
-            state.recent.record(after: state.offset, through: offset, types: types)
-            state.offset = offset
+            state.recent.record(after: state.offset, through: last.offset, types: types)
+            // Offsets that do not follow the head say that something else wrote to the log (a
+            // second writer, or offsets PostgreSQL skipped): what the feeds hold may not be all.
+            let follows = first.offset == state.offset + 1
+            for key in state.feeds.keys { state.feeds[key]?.record(events, follows: follows, through: last.offset) }
+            state.offset = last.offset
             var woken: [CheckedContinuation<Void, Never>] = []
             state.waiters = state.waiters.filter { _, waiter in
                 guard waiter.wakes(for: types) else { return true }
@@ -347,6 +352,27 @@ public final class EventLog: @unchecked Sendable {
             return woken
         }
         for continuation in woken { continuation.resume() }
+    }
+
+    /// Keeps the events of `patterns`' types that commits append from now on, at most `limit`
+    /// waiting, for a subscriber that is caught up to take from memory instead of reading them
+    /// back (`fresh(after:limit:feed:)`). Beyond `limit` (a subscriber fallen behind) it drops
+    /// them, and the subscriber reads the log until it has caught up again.
+    public func follow(_ patterns: [EventPattern], limit: Int) -> FeedToken {
+        let token = FeedToken()
+        head.withLockedValue { $0.feeds[token.id] = Feed(patterns: patterns, limit: limit, from: $0.offset) }
+        return token
+    }
+
+    public func unfollow(_ token: FeedToken) {
+        _ = head.withLockedValue { $0.feeds.removeValue(forKey: token.id) }
+    }
+
+    /// The feed's events beyond `offset`, at most `limit`, and the offset up to which the log has
+    /// no other event of its types; nil when the feed does not hold every such event beyond
+    /// `offset` (it was dropped, or `offset` is older than the feed), so the log must be read.
+    public func fresh(after offset: Int64, limit: Int, feed token: FeedToken) -> (events: [StoredEvent], through: Int64)? {
+        head.withLockedValue { state in state.feeds[token.id]?.take(after: offset, limit: limit) }
     }
 
     /// The types among `events`, each once: a commit holds thousands of events of a handful of types.
@@ -470,6 +496,63 @@ private struct HeadState {
     var closed = false
     var waiters: [UUID: HeadWaiter] = [:]
     var recent = RecentCommits()
+    var feeds: [UUID: Feed] = [:]
+}
+
+/// Names a feed of `EventLog.follow(_:limit:)`.
+public struct FeedToken: Sendable, Hashable {
+    let id = UUID()
+}
+
+/// The events of one subscriber's types committed since the feed began or was last dropped: every
+/// such event in (`coveredAfter`, `through`] is in `events[start...]`, oldest first.
+private struct Feed {
+    let patterns: [EventPattern]
+    let limit: Int
+    private var events: [StoredEvent] = []
+    private var start = 0
+    private var coveredAfter: Int64
+    private var through: Int64
+
+    init(patterns: [EventPattern], limit: Int, from head: Int64) {
+        self.patterns = patterns
+        self.limit = limit
+        coveredAfter = head
+        through = head
+    }
+
+    mutating func record(_ committed: [StoredEvent], follows: Bool, through last: Int64) {
+        guard follows else { return drop(through: last) }
+        var matchedType: (type: String, matches: Bool)?
+        for event in committed {
+            // A commit holds long runs of one type: match each run once.
+            if matchedType?.type != event.type { matchedType = (event.type, patterns.matchAny(of: [event.type])) }
+            if matchedType?.matches == true { events.append(event) }
+        }
+        through = last
+        if events.count - start > limit { drop(through: last) }
+    }
+
+    mutating func take(after offset: Int64, limit: Int) -> (events: [StoredEvent], through: Int64)? {
+        guard offset >= coveredAfter, offset <= through else { return nil }
+        // What the subscriber has read is handled, or will be read from the log again after a restart.
+        while start < events.count, events[start].offset <= offset { start += 1 }
+        coveredAfter = offset
+        if start > 1024, start * 2 > events.count {
+            events.removeFirst(start)
+            start = 0
+        }
+        let end = min(events.count, start + limit)
+        // A copy: a slice would share the buffer, and the next commit's append would copy it all.
+        return (Array(events[start..<end]), through)
+    }
+
+    private mutating func drop(through last: Int64) {
+        events.removeAll()
+        start = 0
+        coveredAfter = last
+        through = last
+    }
 }
 
 private struct HeadWaiter {

@@ -98,6 +98,9 @@ enum LogSchema {
                 PRAGMA secure_delete = OFF;
                 """)
         }
+        migrator.registerMigration("v6 apply rates") { db in
+            try db.execute(sql: "ALTER TABLE cursors ADD COLUMN applied_per_second REAL NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -158,6 +161,9 @@ enum LogSchema {
                 CREATE TABLE sealing_key_ids (highest_erased INTEGER NOT NULL);
                 INSERT INTO sealing_key_ids (highest_erased) VALUES (0);
                 """)
+        }
+        migrator.registerMigration("v2 apply rates") { db in
+            try db.execute(sql: "ALTER TABLE cursors ADD COLUMN applied_per_second REAL NOT NULL DEFAULT 0")
         }
         return migrator
     }

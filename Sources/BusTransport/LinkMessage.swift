@@ -3,7 +3,8 @@
 /// it, as a ROUTER must ignore what any peer may send. Needs the standard library only, so that
 /// Scripts/fuzz can compile it on its own.
 enum LinkProtocol {
-    static let version = "1"
+    /// 2: the core says where each window of events begins (`window`).
+    static let version = "2"
 
     static func text(_ frame: [UInt8]) -> String { String(decoding: frame, as: UTF8.self) }
     static func frame(_ text: String) -> [UInt8] { Array(text.utf8) }
@@ -69,6 +70,9 @@ enum CoreMessage: Equatable, Sendable {
     case welcome
     /// The core does not take this module, and why.
     case refused(reason: String)
+    /// The events that follow are a new window: those of an earlier window that failed, still on
+    /// their way, are to be left unapplied.
+    case window
     /// The module's next event at its offset in the log.
     case event(offset: Int64, envelope: [UInt8])
     /// An event of the module's outbox is durable in the log.
@@ -82,6 +86,8 @@ enum CoreMessage: Equatable, Sendable {
         switch (verb, fields.count) {
         case ("welcome", 1):
             self = .welcome
+        case ("window", 1):
+            self = .window
         case ("refused", 1...2):
             self = .refused(reason: fields.count == 2 ? LinkProtocol.text(fields[1]) : "")
         case ("event", 3):
@@ -100,6 +106,7 @@ enum CoreMessage: Equatable, Sendable {
     var frames: [[UInt8]] {
         switch self {
         case .welcome: [LinkProtocol.frame("welcome")]
+        case .window: [LinkProtocol.frame("window")]
         case .refused(let reason): [LinkProtocol.frame("refused"), LinkProtocol.frame(reason)]
         case .event(let offset, let envelope): [LinkProtocol.frame("event"), LinkProtocol.frame(String(offset)), envelope]
         case .appended(let id, let offset, let duplicate):

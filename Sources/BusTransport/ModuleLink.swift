@@ -8,9 +8,10 @@ import ZeroMQ
 /// The link between a core and modules hosted in other processes (docs/protocol.md, "Module link").
 ///
 /// The core binds a ROUTER; each remote module connects a DEALER and says `hello` every second.
-/// The core pushes the module's events one at a time from its cursor (a credit of one: the next
-/// event goes only after the module acked the previous one after its own commit), so a slow module
-/// holds at most one event of the core's memory. The module appends its outbox through `append`
+/// The core pushes the module's events from its cursor a window at a time (the dispatcher's batch):
+/// the module applies them in batches and acks each in order after its own commit, and the next
+/// window goes once the last one is settled, so a slow module holds at most one window of the
+/// core's memory. The module appends its outbox through `append`
 /// requests that the core answers once the events are durable in its log. A module silent for
 /// `silence` is declared gone: its event in flight is given back to the dispatcher, which tries
 /// again from the cursor once the module is back.
@@ -38,10 +39,15 @@ public final class ModuleLinkServer: Service, Sendable {
         var lastHeard: ContinuousClock.Instant
     }
 
+    /// A window out to a module: its first `acked` events are settled.
     private struct Pending {
-        let offset: Int64
-        let json: [UInt8]
-        let continuation: CheckedContinuation<Void, any Error>
+        let events: [StoredEvent]
+        var acked = 0
+        let continuation: CheckedContinuation<BatchDelivery, Never>
+
+        func ending(_ failure: any Error) -> (CheckedContinuation<BatchDelivery, Never>, BatchDelivery) {
+            (continuation, BatchDelivery(applied: acked, failure: failure))
+        }
     }
 
     private struct State {
@@ -96,19 +102,24 @@ public final class ModuleLinkServer: Service, Sendable {
             defer { state.pending.removeAll() }
             return state.pending.values.map(\.continuation)
         }
-        for continuation in pending { continuation.resume(throwing: SubscriberUnavailable("the module link is closed")) }
+        for continuation in pending { continuation.resume(returning: BatchDelivery(applied: 0, failure: SubscriberUnavailable("the module link is closed"))) }
     }
 
-    /// Sends `event` to `module` and returns once the module acked it after its commit.
-    func deliver(_ event: StoredEvent, to module: String) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let refusal: (any Error)? = state.withLockedValue { state in
-                guard let peer = state.peers[module] else { return SubscriberUnavailable("module \(module) is not connected to \(endpoint)") }
-                state.pending[module] = Pending(offset: event.offset, json: event.json, continuation: continuation)
-                state.outgoing.append([peer.route] + CoreMessage.event(offset: event.offset, envelope: event.json).frames)
-                return nil
+    /// Sends `events` to `module` as one window and returns once the module settled them: how
+    /// many it acked after its commit, in order, and why the next one was not.
+    func deliver(_ events: ArraySlice<StoredEvent>, to module: String) async -> BatchDelivery {
+        await withCheckedContinuation { (continuation: CheckedContinuation<BatchDelivery, Never>) in
+            let (refusal, replaced) = state.withLockedValue { state -> ((any Error)?, Pending?) in
+                guard let peer = state.peers[module] else { return (SubscriberUnavailable("module \(module) is not connected to \(endpoint)"), nil) }
+                let replaced = state.pending.updateValue(Pending(events: Array(events), continuation: continuation), forKey: module)
+                state.outgoing.append([peer.route] + CoreMessage.window.frames)
+                state.outgoing += events.map { [peer.route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
+                return (nil, replaced)
             }
-            if let refusal { continuation.resume(throwing: refusal) } else { stop.wakeup.signal() }
+            if let (waiting, result) = replaced?.ending(SubscriberUnavailable("module \(module): a newer window replaced this one")) {
+                waiting.resume(returning: result)
+            }
+            if let refusal { continuation.resume(returning: BatchDelivery(applied: 0, failure: refusal)) } else { stop.wakeup.signal() }
         }
     }
 
@@ -206,9 +217,10 @@ public final class ModuleLinkServer: Service, Sendable {
         let resend = state.withLockedValue { state in
             let known = state.peers[module]
             state.peers[module] = Peer(route: route, lastHeard: .now)
-            // Reconnected under a new route while an event was out: send it again (the inbox makes that harmless).
+            // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
-            state.outgoing.append([route] + CoreMessage.event(offset: pending.offset, envelope: pending.json).frames)
+            state.outgoing.append([route] + CoreMessage.window.frames)
+            state.outgoing += pending.events[pending.acked...].map { [route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
             return true
         }
         if resend { stop.wakeup.signal() }
@@ -224,17 +236,30 @@ public final class ModuleLinkServer: Service, Sendable {
         }
     }
 
+    /// Settles the window's next event; a settlement of any other offset (a repeat, or one for a
+    /// window given back) is ignored.
     private func settle(_ module: String, offset: Int64, settlement: ModuleMessage.Settlement, reason: String) {
-        let pending: Pending? = state.withLockedValue { state in
-            guard state.pending[module]?.offset == offset else { return nil }
-            return state.pending.removeValue(forKey: module)
+        let done = state.withLockedValue { state -> (CheckedContinuation<BatchDelivery, Never>, BatchDelivery)? in
+            guard var pending = state.pending[module], pending.acked < pending.events.count, pending.events[pending.acked].offset == offset else { return nil }
+            switch settlement {
+            case .ack:
+                pending.acked += 1
+                guard pending.acked == pending.events.count else {
+                    state.pending[module] = pending
+                    return nil
+                }
+                state.pending[module] = nil
+                return (pending.continuation, BatchDelivery(applied: pending.acked))
+            case .busy:
+                state.pending[module] = nil
+                return pending.ending(SubscriberUnavailable("module \(module) cannot store now: \(reason)"))
+            case .fail:
+                state.pending[module] = nil
+                return pending.ending(RemoteHandlerFailure(module: module, reason: reason))
+            }
         }
-        guard let pending else { return }
-        switch settlement {
-        case .ack: pending.continuation.resume()
-        case .busy: pending.continuation.resume(throwing: SubscriberUnavailable("module \(module) cannot store now: \(reason)"))
-        case .fail: pending.continuation.resume(throwing: RemoteHandlerFailure(module: module, reason: reason))
-        }
+        guard let (continuation, result) = done else { return }
+        continuation.resume(returning: result)
     }
 
     private func dropSilentPeers() {
@@ -243,10 +268,11 @@ public final class ModuleLinkServer: Service, Sendable {
         for route in silent { forget(route: route, reason: "silent for longer than \(timing.silence)") }
     }
 
-    /// Ends the wait for `module`'s ack (the event counts as not delivered).
+    /// Ends the wait for `module`'s acks (the unsettled events count as not delivered).
     func giveBack(_ module: String, reason: String) {
         let pending = state.withLockedValue { $0.pending.removeValue(forKey: module) }
-        pending?.continuation.resume(throwing: SubscriberUnavailable("module \(module): \(reason)"))
+        guard let (continuation, result) = pending?.ending(SubscriberUnavailable("module \(module): \(reason)")) else { return }
+        continuation.resume(returning: result)
     }
 
     private func forget(route: [UInt8], reason: String) {
@@ -257,7 +283,8 @@ public final class ModuleLinkServer: Service, Sendable {
         }
         guard let (module, pending) = gone else { return }
         logger.warning("module link lost", metadata: ["wzt.module": "\(module)", "bus.reason": "\(reason)"])
-        pending?.continuation.resume(throwing: SubscriberUnavailable("module \(module) went away: \(reason)"))
+        guard let (continuation, result) = pending?.ending(SubscriberUnavailable("module \(module) went away: \(reason)")) else { return }
+        continuation.resume(returning: result)
     }
 }
 
@@ -281,8 +308,12 @@ private struct RemoteSubscriber: Subscriber {
     let link: ModuleLinkServer
 
     func deliver(_ event: StoredEvent) async throws {
-        try await withGracefulShutdownHandler {
-            try await link.deliver(event, to: subscriptionName)
+        if let failure = await deliver(batch: [event][...]).failure { throw failure }
+    }
+
+    func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
+        await withGracefulShutdownHandler {
+            await link.deliver(events, to: subscriptionName)
         } onGracefulShutdown: {
             // Do not wait for a slow module on shutdown: the event is delivered again after the
             // restart, from the cursor, and the module's inbox makes the repeat harmless.
@@ -321,8 +352,16 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     private let logger: Logger
     private let stop: StopSignal
     private let state = NIOLockedValueBox(State())
-    private let events: AsyncStream<StoredEvent>
-    private let eventSink: AsyncStream<StoredEvent>.Continuation
+    private let arrivals: AsyncStream<Arrival>
+    private let arrivalSink: AsyncStream<Arrival>.Continuation
+
+    /// The events read from the core in one go, and the one after them this module cannot read.
+    private struct Arrival: Sendable {
+        /// Whether the core began a new window with these events.
+        var startsWindow = false
+        var events: [StoredEvent] = []
+        var unreadable: (offset: Int64, reason: String)?
+    }
 
     public init(context: Context, endpoint: String, module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
                 timing: LinkTiming = .init(), logger: Logger) throws {
@@ -339,12 +378,12 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(module)"
         self.logger = logger
-        (events, eventSink) = AsyncStream.makeStream(of: StoredEvent.self, bufferingPolicy: .unbounded)
+        (arrivals, arrivalSink) = AsyncStream.makeStream(of: Arrival.self, bufferingPolicy: .unbounded)
     }
 
     public func run() async throws {
         try await SocketThread.run(name: "wzt.link.\(module)", stop: stop) { try self.loop() }
-        eventSink.finish()
+        arrivalSink.finish()
         let waiting = state.withLockedValue { state in
             state.stopped = true
             defer { state.appends.removeAll() }
@@ -353,22 +392,37 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         for continuation in waiting { continuation.resume(throwing: SubscriberUnavailable("the link to the core is closed")) }
     }
 
-    /// Hands each event from the core to `subscriber`, and acks it once `deliver` returned.
+    /// Hands the events from the core to `subscriber` in batches, and acks each, in order, once
+    /// its batch is durable. The first that fails is settled `fail` (or `busy`), and the rest of
+    /// its window is left, also what of it arrives later: the core sends it again, in a new
+    /// window, after the failed one.
     public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
         await withGracefulShutdownHandler {
-            for await event in events {
-                let reply: ModuleMessage
-                do {
-                    try await subscriber.deliver(event)
-                    reply = .settled(.ack, offset: event.offset, reason: "")
-                } catch {
-                    logger.warning("event not handled", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(error)"])
-                    reply = .settled(Dispatcher.isWaitNotFailure(error) ? .busy : .fail, offset: event.offset, reason: String(describing: error))
+            var skippingRestOfWindow = false
+            for await arrival in arrivals {
+                if arrival.startsWindow { skippingRestOfWindow = false }
+                guard !skippingRestOfWindow else { continue }
+                // A subscriber may take fewer than it was given without failing (a transaction's bound).
+                var result = BatchDelivery(applied: 0)
+                while result.failure == nil, result.applied < arrival.events.count {
+                    let more = await subscriber.deliver(batch: arrival.events[result.applied...])
+                    guard more.applied > 0 || more.failure != nil else { break }
+                    result = BatchDelivery(applied: result.applied + more.applied, failure: more.failure)
                 }
-                enqueue(reply)
+                var replies = arrival.events.prefix(result.applied).map { ModuleMessage.settled(.ack, offset: $0.offset, reason: "") }
+                if let failure = result.failure, result.applied < arrival.events.count {
+                    let event = arrival.events[result.applied]
+                    logger.warning("event not handled", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(failure)"])
+                    replies.append(.settled(Dispatcher.isWaitNotFailure(failure) ? .busy : .fail, offset: event.offset, reason: String(describing: failure)))
+                    skippingRestOfWindow = true
+                } else if let (offset, reason) = arrival.unreadable {
+                    replies.append(.settled(.fail, offset: offset, reason: reason))
+                    skippingRestOfWindow = true
+                }
+                enqueue(replies)
             }
         } onGracefulShutdown: {
-            self.eventSink.finish()
+            self.arrivalSink.finish()
         }
     }
 
@@ -389,8 +443,9 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         }
     }
 
-    private func enqueue(_ message: ModuleMessage) {
-        state.withLockedValue { $0.outgoing.append(message.frames) }
+    private func enqueue(_ messages: [ModuleMessage]) {
+        guard !messages.isEmpty else { return }
+        state.withLockedValue { $0.outgoing += messages.map(\.frames) }
         stop.wakeup.signal()
     }
 
@@ -412,6 +467,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
             }
             let readable = try poller.poll(timeoutMilliseconds: 250)
             if readable[1] { stop.wakeup.drain() }
+            var arrival = Arrival()
             while readable[0], let frames = try socket.receive(dontWait: true) {
                 lastHeard = .now
                 guard let message = CoreMessage(frames: frames) else { continue }
@@ -421,15 +477,21 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                         logger.info("linked to the core", metadata: ["bus.endpoint": "\(endpoint)"])
                     }
                     refusedBefore = false
+                case .window:
+                    if !arrival.events.isEmpty || arrival.startsWindow { arrivalSink.yield(arrival) }
+                    arrival = Arrival(startsWindow: true)
                 case .refused(let reason):
                     if !refusedBefore { logger.error("the core refused this module", metadata: ["bus.reason": "\(reason)"]) }
                     refusedBefore = true
                 case .event(let offset, let json):
                     do {
                         let envelope = try decoder.decode(json)
-                        eventSink.yield(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
+                        arrival.events.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
                     } catch {
-                        enqueue(.settled(.fail, offset: offset, reason: "this module cannot read the event: \(error)"))
+                        // Settled after the events before it, so that the core hears of them in order.
+                        arrival.unreadable = (offset, "this module cannot read the event: \(error)")
+                        arrivalSink.yield(arrival)
+                        arrival = Arrival()
                     }
                 case .appended(let id, let offset, let duplicate):
                     settleAppend(id, .success(Appended(id: id, offset: offset, duplicate: duplicate)))
@@ -437,6 +499,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                     settleAppend(id, .failure(AppendRefused(code: code, reason: reason)))
                 }
             }
+            if !arrival.events.isEmpty || arrival.startsWindow { arrivalSink.yield(arrival) }
             if ContinuousClock.now - lastHeard > timing.silence, state.withLockedValue({ state in defer { state.connected = false }; return state.connected }) {
                 logger.warning("the core is silent; reconnecting", metadata: ["bus.endpoint": "\(endpoint)"])
             }

@@ -115,33 +115,115 @@ struct ModuleSubscriber: Subscriber {
     var patterns: [EventPattern] { module.deliveredNeeds.map(\.pattern) }
 
     func deliver(_ event: StoredEvent) async throws {
-        for violation in try await apply(event) {
-            logger.error("invariant violated", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "wzt.invariant": "\(violation)"])
+        let result = await deliver(batch: [event])
+        if let failure = result.failure { throw failure }
+    }
+
+    /// Applies `events` in one transaction, each in a savepoint of its own, then relays what they
+    /// published as one append. An event whose handler fails is undone alone, and the batch ends
+    /// before it: the ones before it commit, the ones after it wait for it. On graceful shutdown
+    /// the batch ends after the event in hand, and in PostgreSQL after `eventsPerTransaction`.
+    func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
+        let stopping = ShutdownFlag()
+        do {
+            let applied = try await withGracefulShutdownHandler {
+                try await apply(events, unless: stopping)
+            } onGracefulShutdown: {
+                stopping.set()
+            }
+            for (event, violation) in applied.violations {
+                logger.error("invariant violated", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "wzt.invariant": "\(violation)"])
+            }
+            do {
+                try await applied.outcome.settle(timersChanged: timersChanged, relay: relay)
+            } catch {
+                // Committed but not relayed: the first event comes again, finds itself in the
+                // inbox and flushes the outbox again.
+                return BatchDelivery(applied: 0, failure: error)
+            }
+            return BatchDelivery(applied: applied.count, failure: applied.failure)
+        } catch {
+            return BatchDelivery(applied: 0, failure: error)
         }
     }
 
-    /// Handles `event` in one transaction, relays what it published, and returns the invariants
-    /// the module broke in that transaction.
+    /// The invariants the module broke while handling `event` alone (tests ask for them).
     func apply(_ event: StoredEvent) async throws -> [String] {
-        let incoming = IncomingEvent(event, decoder: decoder)
-        let (module, decoder, now, rules) = (self.module, self.decoder, clock.now(), self.rules)
-        let (outcome, violations) = try await store.database.write { db -> (ModuleTransaction.Outcome, [String]) in
-            let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
-            // Handled before: the relay may have failed after that commit (a full disk), so flush again.
-            if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), []) }
-            try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
-            let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
-            let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
-            try transaction.fireTimersDueBeforeCause()
-            if incoming.isA(SubjectErased.self) {
-                try module.erase(subject: try incoming.data(as: SubjectErased.self).subject, transaction)
-            } else {
-                try module.handle(incoming, transaction)
+        let applied = try await apply([event][...], unless: ShutdownFlag())
+        if let failure = applied.failure { throw failure }
+        try await applied.outcome.settle(timersChanged: timersChanged, relay: relay)
+        return applied.violations.map(\.violation)
+    }
+
+    struct Applied: Sendable {
+        var count = 0
+        var failure: (any Error)?
+        var outcome = ModuleTransaction.Outcome(published: 0, scheduledTimers: 0, afterCommit: [])
+        var violations: [(event: StoredEvent, violation: String)] = []
+    }
+
+    /// Handles `events` in one transaction until one fails or `stopping` is set (after one event
+    /// at least), and commits those before.
+    private func apply(_ events: ArraySlice<StoredEvent>, unless stopping: ShutdownFlag) async throws -> Applied {
+        let (module, decoder, clock, rules) = (self.module, self.decoder, self.clock, self.rules)
+        return try await store.database.write { db -> Applied in
+            var applied = Applied()
+            // The next deadline, read once: only an event that schedules a timer can make it earlier.
+            var nextDue = try ModuleStore.nextTimerDue(db)
+            for event in events {
+                if applied.count > 0, stopping.isSet || applied.count >= Self.eventsPerTransaction(db.dialect) { break }
+                try db.execute(sql: "SAVEPOINT wzt_event")
+                do {
+                    // The clock per event, as one at a time had it: what a module records as "when
+                    // processed" (a notice's creation) keeps the events' order.
+                    let (outcome, violations, timersChanged) = try Self.apply(event, module: module, decoder: decoder, now: clock.now(), rules: rules,
+                                                                               nextDue: nextDue, db)
+                    try db.execute(sql: "RELEASE SAVEPOINT wzt_event")
+                    if timersChanged { nextDue = try ModuleStore.nextTimerDue(db) }
+                    applied.outcome = applied.outcome.adding(outcome)
+                    applied.violations += violations.map { (event, $0) }
+                    applied.count += 1
+                } catch {
+                    try db.execute(sql: "ROLLBACK TO SAVEPOINT wzt_event")
+                    try db.execute(sql: "RELEASE SAVEPOINT wzt_event")
+                    applied.failure = error
+                    break
+                }
             }
-            return (transaction.outcome, try module.violations(after: incoming, in: db))
+            return applied
         }
-        try await outcome.settle(timersChanged: timersChanged, relay: relay)
-        return violations
+    }
+
+    /// At most this many events in one transaction. In PostgreSQL each event's savepoint (and a
+    /// refusal's inside it) is a subtransaction that writes; past 64 of them in one transaction
+    /// the server keeps them in `pg_subtrans` instead of the session's cache, which slows every
+    /// other session's snapshots (PostgreSQL's documented subtransaction overflow). The rest of
+    /// the batch follows in the next transaction.
+    static func eventsPerTransaction(_ dialect: SQLDialect) -> Int {
+        switch dialect {
+        case .sqlite: .max
+        case .postgres: 30
+        }
+    }
+
+    /// Inbox check, deadlines due before the event, handler and invariants, in the caller's transaction.
+    private static func apply(_ event: StoredEvent, module: any Module, decoder: EnvelopeDecoder, now: Date, rules: RuleBook, nextDue: Double?,
+                              _ db: any SQLDatabase) throws -> (ModuleTransaction.Outcome, [String], timersChanged: Bool) {
+        let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
+        // Handled before: the relay may have failed after that commit (a full disk), so flush again.
+        if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), [], false) }
+        try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
+        let incoming = IncomingEvent(event, decoder: decoder)
+        let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
+        let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
+        try transaction.fireTimersDueBeforeCause(nextDue: nextDue)
+        if incoming.isA(SubjectErased.self) {
+            try module.erase(subject: try incoming.data(as: SubjectErased.self).subject, transaction)
+        } else {
+            try module.handle(incoming, transaction)
+        }
+        let timersChanged = transaction.scheduledTimers > 0 || transaction.firedTimers > 0
+        return (transaction.outcome, try module.violations(after: incoming, in: db), timersChanged)
     }
 }
 
@@ -160,4 +242,11 @@ struct OutboxRelay: Sendable {
             try await store.removeFromOutbox(through: last.seq)
         }
     }
+}
+
+/// Set once graceful shutdown begins, read from the database's thread.
+final class ShutdownFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
 }

@@ -41,7 +41,7 @@ public struct ModuleRebuild: Sendable {
         while offset < head {
             let page = try await log.events(after: offset, limit: 512).filter { $0.offset <= head }
             guard let last = page.last else { break }
-            for event in page { try await Self.replay(event, to: subscriber, of: module, store: store, decoder: decoder, report: &report) }
+            try await Self.replay(page, to: subscriber, of: module, store: store, decoder: decoder, report: &report)
             offset = last.offset
             progress(offset, head)
         }
@@ -71,19 +71,40 @@ public struct ModuleRebuild: Sendable {
         return ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: SystemClock(), rules: rules, timersChanged: Signal())
     }
 
-    /// One event of the log, replayed: the module's own timer event marks its timer fired; an
-    /// event the module takes is delivered.
-    static func replay(_ event: StoredEvent, to subscriber: any Subscriber, of module: any Module, store: ModuleStore, decoder: EnvelopeDecoder,
+    /// Events of the log, replayed in order: the module's own timer event marks its timer fired
+    /// where it stands in the log; the events the module takes are delivered in batches between them.
+    static func replay(_ events: [StoredEvent], to subscriber: any Subscriber, of module: any Module, store: ModuleStore, decoder: EnvelopeDecoder,
                        report: inout Report) async throws {
-        if let envelope = try? decoder.decode(event.json), envelope.source == "/wzt/\(module.name)" {
-            report.timersFired += try await store.markFired(envelope)
+        var batch: [StoredEvent] = []
+        for event in events {
+            if let envelope = try? decoder.decode(event.json), envelope.source == "/wzt/\(module.name)" {
+                await deliver(batch, to: subscriber, report: &report)
+                batch.removeAll()
+                report.timersFired += try await store.markFired(envelope)
+            }
+            if module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) { batch.append(event) }
         }
-        guard module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) else { return }
-        do {
-            try await subscriber.deliver(event)
-            report.delivered += 1
-        } catch {
-            report.failed.append((event.offset, "\(error)"))
+        await deliver(batch, to: subscriber, report: &report)
+    }
+
+    /// Delivers `events` in batches; an event whose handler fails is reported (it is a dead letter
+    /// live too) and the rest go on after it.
+    private static func deliver(_ events: [StoredEvent], to subscriber: any Subscriber, report: inout Report) async {
+        var next = events.startIndex
+        while next < events.endIndex {
+            let result = await subscriber.deliver(batch: events[next...])
+            report.delivered += result.applied
+            next += result.applied
+            guard let failure = result.failure, next < events.endIndex else {
+                if result.applied == 0, next < events.endIndex {
+                    // Neither applied nor refused: said, never skipped in silence.
+                    report.failed += events[next...].map { ($0.offset, "not applied: the module took none of the events from here on") }
+                    return
+                }
+                continue
+            }
+            report.failed.append((events[next].offset, "\(failure)"))
+            next += 1
         }
     }
 

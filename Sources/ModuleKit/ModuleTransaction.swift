@@ -19,6 +19,8 @@ public final class ModuleTransaction {
     public let rules: RuleBook
     var published = 0
     var scheduledTimers = 0
+    /// Timers that passed before the cause and fired in this transaction.
+    var firedTimers = 0
     private var committed: [@Sendable () -> Void] = []
 
     init(db: any SQLDatabase, module: String, purpose: Purpose?, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date, rules: RuleBook) {
@@ -96,6 +98,12 @@ public final class ModuleTransaction {
         let published: Int
         let scheduledTimers: Int
         let afterCommit: [@Sendable () -> Void]
+
+        /// What two transactions' worth (or two events of one batch) leave to do.
+        func adding(_ other: Outcome) -> Outcome {
+            Outcome(published: published + other.published, scheduledTimers: scheduledTimers + other.scheduledTimers,
+                    afterCommit: afterCommit + other.afterCommit)
+        }
 
         /// Wakes the timers when the transaction set one, runs the module's `afterCommit` actions
         /// and moves what it published to the bus.

@@ -53,11 +53,13 @@ extension ModuleTransaction {
     /// Fires, before the cause is handled, every deadline that passed before it happened
     /// (`factMoment`): a late decision finds its term overdue whether it reached the bus live or
     /// months later in an import, and one in time finds it running.
-    func fireTimersDueBeforeCause() throws {
-        // The next deadline first: most events come before it, and then their data need no reading.
-        guard let next = try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM wzt_timers WHERE status = 'scheduled'"),
-              origin.time.map({ $0.timeIntervalSince1970 >= next }) ?? true, let moment = factMoment else { return }
-        published += try ModuleStore.fireTimers(in: db, dueBy: moment, now: now)
+    /// `nextDue` is the earliest running timer's due date (seconds since 1970) or earlier: most
+    /// events come before it, and then their data need no reading.
+    func fireTimersDueBeforeCause(nextDue next: Double?) throws {
+        guard let next, origin.time.map({ $0.timeIntervalSince1970 >= next }) ?? true, let moment = factMoment else { return }
+        let fired = try ModuleStore.fireTimers(in: db, dueBy: moment, now: now)
+        published += fired
+        firedTimers += fired
     }
 
     public func timer(_ id: String) throws -> ScheduledTimer {
@@ -80,9 +82,12 @@ extension ScheduledTimer {
 extension ModuleStore {
     /// The earliest running timer's due date, if any.
     func nextTimerDue() async throws -> Date? {
-        try await database.read { db in
-            try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM wzt_timers WHERE status = 'scheduled'")
-        }.map(Date.init(timeIntervalSince1970:))
+        try await database.read { db in try Self.nextTimerDue(db) }.map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// The same in seconds since 1970, in the caller's transaction.
+    static func nextTimerDue(_ db: any SQLDatabase) throws -> Double? {
+        try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM wzt_timers WHERE status = 'scheduled'")
     }
 
     /// Marks every timer due at `now` as fired and puts its event in the outbox, in one

@@ -57,10 +57,17 @@ public enum OperatorHTTP {
             if let refusal = access.refuseUnlessOperator(request) { return refusal }
             let lagDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "cursor_lag", unitName: "events",
                                                      helpText: "Events of the subscription's types beyond its cursor")
+            let rateDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "dispatch_apply_rate", unitName: "events_per_second",
+                                                      helpText: "Events the subscription applied per second over about the last ten seconds")
+            let behindDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "dispatch_behind", unitName: "seconds",
+                                                        helpText: "Age of the subscription's oldest unapplied event; 0 when it has applied everything")
             // Lag is a question to the log, asked at scrape time rather than kept up to date on every append.
             for module in watched where !log.isClosed {
-                let lag = try await module.position(in: log).lag
-                registry.makeGauge(descriptor: lagDescriptor, labels: [("subscription", module.name)]).set(Double(lag))
+                let position = try await module.position(in: log)
+                let labels = [("subscription", module.name)]
+                registry.makeGauge(descriptor: lagDescriptor, labels: labels).set(Double(position.lag))
+                registry.makeGauge(descriptor: rateDescriptor, labels: labels).set(position.appliedPerSecond)
+                registry.makeGauge(descriptor: behindDescriptor, labels: labels).set(position.secondsBehind)
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
@@ -125,9 +132,13 @@ struct WatchedModule: Sendable {
             }
     }
 
-    /// The module's cursor in the log and its lag: events of its types beyond the cursor.
-    func position(in log: EventLog) async throws -> (cursor: Int64, lag: Int) {
-        let cursor = try await log.cursor(name)
-        return (cursor, try await log.count(after: cursor, matching: patterns))
+    /// The module's cursor in the log; its lag (events of its types beyond the cursor); the rate
+    /// it applies at; and the age of its oldest unapplied event.
+    func position(in log: EventLog) async throws -> (cursor: Int64, lag: Int, appliedPerSecond: Double, secondsBehind: Double) {
+        let now = Date()
+        let saved = try await log.savedCursor(name)
+        let cursor = saved?.offset ?? 0
+        return (cursor, try await log.count(after: cursor, matching: patterns), saved?.appliedPerSecond(at: now) ?? 0,
+                try await log.secondsBehind(cursor, matching: patterns, now: now))
     }
 }

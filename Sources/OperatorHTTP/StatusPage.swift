@@ -4,8 +4,8 @@ import Foundation
 import Hummingbird
 import ModuleKit
 
-/// The status page: server-rendered HTML without scripts. Modules with their cursor, lag and dead
-/// letters; the latest events; and one case's timeline. It shows types, offsets, times, sources
+/// The status page: server-rendered HTML without scripts. Modules with their cursor, lag, apply
+/// rate, how far behind they are and dead letters; the latest events; and one case's timeline. It shows types, offsets, times, sources
 /// and subjects (case references), never the events' data. For operators (see `Access`); a case's
 /// timeline is a read about a person and is audited.
 enum StatusPage {
@@ -17,10 +17,12 @@ enum StatusPage {
             var rows = ""
             for module in modules {
                 let name = module.name
-                let (cursor, lag) = try await module.position(in: log)
+                let position = try await module.position(in: log)
                 let dead = letters.filter { $0.subscription == name }.count
-                rows += "<tr><td>\(escape(name))</td><td>\(module.state())</td><td>\(cursor)</td>"
-                    + "<td class=\"\(lag > 0 ? "warn" : "")\">\(lag)</td><td class=\"\(dead > 0 ? "bad" : "")\">\(dead)</td></tr>\n"
+                rows += "<tr><td>\(escape(name))</td><td>\(module.state())</td><td>\(position.cursor)</td>"
+                    + "<td class=\"\(position.lag > 0 ? "warn" : "")\">\(position.lag)</td><td>\(Int(position.appliedPerSecond))</td>"
+                    + "<td class=\"\(position.secondsBehind > 0 ? "warn" : "")\">\(String(format: "%.1f s", position.secondsBehind))</td>"
+                    + "<td class=\"\(dead > 0 ? "bad" : "")\">\(dead)</td></tr>\n"
             }
             let recent = try await log.events(after: max(0, head - 25), limit: 25).reversed()
             let events = recent.map(eventRow).joined(separator: "\n")
@@ -29,7 +31,7 @@ enum StatusPage {
                 <p>Log head <strong>\(head)</strong>, <strong>\(letters.count)</strong> open dead letters.</p>
                 <form action="/cases" method="get"><label>Case or trajectory <input name="subject" required></label> <button>Timeline</button></form>
                 <h2>Modules</h2>
-                <table id="modules"><tr><th>module</th><th>state</th><th>cursor</th><th>lag</th><th>dead letters</th></tr>
+                <table id="modules"><tr><th>module</th><th>state</th><th>cursor</th><th>lag</th><th>applied/s</th><th>behind</th><th>dead letters</th></tr>
                 \(rows)</table>
                 <h2>Latest events</h2>
                 <table id="events"><tr><th>offset</th><th>type</th><th>subject</th><th>source</th><th>time</th></tr>

@@ -43,6 +43,14 @@ struct Bench {
             printTable(try (0..<3).map { _ in try validation(events: dispatchEvents) })
             return
         }
+        if arguments.contains("--backlog") {
+            printTable(try await backlog(events: quick ? 100_000 : 1_000_000))
+            return
+        }
+        if arguments.contains("--modules") {
+            printTable(try await moduleRows(quick: quick))
+            return
+        }
         let raw = try rawPushPull(messages: rawMessages, size: 100)
         var rows = [Row(name: "raw libzmq PUSH/PULL tcp, 100 B", count: rawMessages, seconds: raw)]
 
@@ -61,14 +69,23 @@ struct Bench {
             logOnPostgres.notes += String(format: "; PostgreSQL/SQLite %.2f", logOnPostgres.rate / sealing[0].rate)
             rows.append(logOnPostgres)
         }
-        let reactionEvents = quick ? 1000 : 4000
+        rows += try await moduleRows(quick: quick)
+        rows.append(try validation(events: dispatchEvents))
+        rows.append(try await appendOnly(events: ingressEvents))
+
+        printTable(rows, rawRate: rows[0].rate)
+    }
+
+    /// The rows about modules keeping up with the bus (`--modules`: these only).
+    static func moduleRows(quick: Bool) async throws -> [Row] {
+        let reactionEvents = quick ? 5000 : 20_000
         let inProcess = try await reactions(name: "publisher -> intake state change, in-process", events: reactionEvents, remote: false, curve: false)
         var remote = try await reactions(name: "  the same with intake in another process", events: reactionEvents, remote: true, curve: false)
         remote.notes += String(format: "; remote/in-process %.2f", remote.rate / inProcess.rate)
         var remoteCurve = try await reactions(name: "  the same, link and ingress with CURVE", events: reactionEvents, remote: true, curve: true)
         remoteCurve.notes += String(format: "; CURVE/plain %.2f", remoteCurve.rate / remote.rate)
-        rows += [inProcess, remote, remoteCurve]
-        if let postgres {
+        var rows = [inProcess, remote, remoteCurve]
+        if let postgres = ProcessInfo.processInfo.environment["WZT_BENCH_POSTGRES"] {
             var onPostgres = try await reactions(name: "  the same, intake's tables in PostgreSQL", events: reactionEvents, remote: false, curve: false,
                                                  storage: .postgres(postgres))
             onPostgres.notes += String(format: "; PostgreSQL/SQLite %.2f", onPostgres.rate / inProcess.rate)
@@ -76,11 +93,12 @@ struct Bench {
         } else {
             print("(no PostgreSQL rows: WZT_BENCH_POSTGRES is not set; Scripts/bench sets it)")
         }
-        rows.append(try await dispatch(events: dispatchEvents))
-        rows.append(try validation(events: dispatchEvents))
-        rows.append(try await appendOnly(events: ingressEvents))
-
-        printTable(rows, rawRate: rows[0].rate)
+        for rate in [1000, 5000] {
+            rows.append(try await openLoop(rate: rate, seconds: quick ? 4 : 10))
+        }
+        rows += try await backlog(events: quick ? 100_000 : 1_000_000)
+        rows.append(try await dispatch(events: quick ? 50_000 : 200_000))
+        return rows
     }
 
     /// Durable acked ingest of screening requests, each about a new case, with the INSZ sealed
@@ -350,6 +368,7 @@ struct Bench {
                     sentAt.withLockedValue { $0[caseID(id)] = DispatchTime.now().uptimeNanoseconds }
                 }
             }
+            let ingestSeconds = Date().timeIntervalSince(started)
             _ = try await watcher.value
             let seconds = Date().timeIntervalSince(started)
             // Latency without a queue: one screening at a time, the next once the module reacted.
@@ -378,7 +397,9 @@ struct Bench {
             node.triggerShutdown()
             try await tasks.waitForAll()
             var row = Row(name: name, count: events, seconds: seconds, latency: latency)
-            row.notes = "latency: publish to the module's reaction, one at a time"
+            // Applying ends after ingesting, so the ratio is at most 1: 1 means the module kept up.
+            row.notes = String(format: "applied/ingested %.2f (ingest %.0f/s); latency: publish to the module's reaction, one at a time",
+                               ingestSeconds / seconds, Double(events) / ingestSeconds)
             return row
         }
     }
@@ -447,7 +468,7 @@ struct Bench {
         task.cancel()
         _ = try? await task.value
         var row = Row(name: "in-process dispatch, log -> subscriber", count: events, seconds: seconds)
-        row.notes = "reads from SQLite, cursor saved per batch"
+        row.notes = "reads from SQLite, batches of 2048, cursor saved per batch"
         return row
     }
 }
@@ -457,6 +478,11 @@ final class CountingSubscriber: Subscriber {
     let patterns: [EventPattern] = [.all]
     let count = Atomic<Int>(0)
     func deliver(_ event: StoredEvent) async throws { count.add(1, ordering: .relaxed) }
+
+    func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
+        count.add(events.count, ordering: .relaxed)
+        return BatchDelivery(applied: events.count)
+    }
 }
 
 struct BenchFailure: Error, CustomStringConvertible {

@@ -6,7 +6,7 @@ import ModuleKit
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the log head, each subscription's cursor and lag, and open dead letters.",
+        abstract: "Show the log head, each subscription's cursor, lag, apply rate and how far behind it is, and open dead letters.",
         discussion: "Reads the data directory of a node on this host; works while the node runs."
     )
 
@@ -25,14 +25,18 @@ struct Status: AsyncParsableCommand {
         // A module whose first batch is still on its way has no cursor yet: listed from the start of the log.
         let cursors = try log.cursors()
         let notStarted = Set(configuration.hostedModules + configuration.remoteModules).subtracting(cursors.map(\.subscription)).sorted()
-        let rows = try (cursors.map { ($0.subscription, $0.offset, $0.updatedAt) } + notStarted.map { ($0, Int64(0), "never") })
-            .sorted { $0.0 < $1.0 }
-            .map { subscription, offset, updatedAt in
-                SubscriptionStatus(
-                    subscription: subscription, patterns: (patternsByModule[subscription] ?? []).map(\.rawValue), cursor: offset,
-                    lag: try log.count(after: offset, matching: patternsByModule[subscription] ?? []),
-                    deadLetters: deadLetters.filter { $0.subscription == subscription }.count, updatedAt: updatedAt)
-            }
+        let now = Date()
+        var rows: [SubscriptionStatus] = []
+        for (subscription, offset, updatedAt, rate) in (cursors.map { ($0.subscription, $0.offset, $0.updatedAt, $0.appliedPerSecond(at: now)) }
+            + notStarted.map { ($0, Int64(0), "never", 0.0) }).sorted(by: { $0.0 < $1.0 }) {
+            let patterns = patternsByModule[subscription] ?? []
+            let lag = try await log.count(after: offset, matching: patterns)
+            rows.append(SubscriptionStatus(
+                subscription: subscription, patterns: patterns.map(\.rawValue), cursor: offset,
+                lag: lag, appliedPerSecond: Self.tenths(rate),
+                secondsBehind: Self.tenths(try await log.secondsBehind(offset, matching: patterns, now: now)),
+                deadLetters: deadLetters.filter { $0.subscription == subscription }.count, updatedAt: updatedAt))
+        }
         let report = StatusReport(log: configuration.logPath, head: head, events: try log.count(), openDeadLetters: deadLetters.count, subscriptions: rows)
         if json {
             let encoder = JSONEncoder()
@@ -45,12 +49,20 @@ struct Status: AsyncParsableCommand {
             print("no subscriptions yet")
             return
         }
-        print("subscription".padding(toLength: 24, withPad: " ", startingAt: 0) + "cursor".leftAligned(10) + "lag".leftAligned(10) + "dead".leftAligned(6) + "updated")
+        let header = ["subscription".padding(toLength: 24, withPad: " ", startingAt: 0), "cursor".leftAligned(10), "lag".leftAligned(10),
+                      "applied/s".leftAligned(11), "behind".leftAligned(10), "dead".leftAligned(6), "updated"]
+        print(header.joined())
         for row in rows {
-            print(row.subscription.padding(toLength: 24, withPad: " ", startingAt: 0) + "\(row.cursor)".leftAligned(10)
-                  + "\(row.lag)".leftAligned(10) + "\(row.deadLetters)".leftAligned(6) + row.updatedAt)
+            let columns = [row.subscription.padding(toLength: 24, withPad: " ", startingAt: 0), "\(row.cursor)".leftAligned(10), "\(row.lag)".leftAligned(10),
+                           "\(Int(row.appliedPerSecond))".leftAligned(11), String(format: "%.1f s", row.secondsBehind).leftAligned(10),
+                           "\(row.deadLetters)".leftAligned(6), row.updatedAt]
+            print(columns.joined())
         }
     }
+}
+
+extension Status {
+    static func tenths(_ value: Double) -> Double { (value * 10).rounded() / 10 }
 }
 
 private struct StatusReport: Encodable {
@@ -67,6 +79,10 @@ private struct SubscriptionStatus: Encodable {
     let patterns: [String]
     let cursor: Int64
     let lag: Int
+    /// Events applied per second over about the last ten seconds (0 when its cursor has not moved for longer).
+    let appliedPerSecond: Double
+    /// The age of its oldest unapplied event, 0 when it has applied everything.
+    let secondsBehind: Double
     let deadLetters: Int
     let updatedAt: String
 }

@@ -133,6 +133,13 @@ extension ProcessTests {
             #expect((sample(after.body, "wzt_log_events_appended_total") ?? 0) >= 3)
             #expect(after.body.contains("wzt_log_commit_duration_seconds_bucket"), "append latency histogram")
             #expect(after.body.contains("wzt_log_commit_batch_events"), "group-commit batch size")
+            // Intake applied three screenings within the last ten seconds and has nothing left.
+            #expect((sample(after.body, #"wzt_dispatch_apply_rate_events_per_second{subscription="intake"}"#) ?? 0) > 0, "\(after.body)")
+            #expect(sample(after.body, #"wzt_dispatch_behind_seconds{subscription="intake"}"#) == 0, "\(after.body)")
+            let status = try Interop.run(try Interop.binary(), ["status", "--json", "--data-dir", server.dataDirectory])
+            let intake = ((try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["subscriptions"] as? [[String: Any]])?
+                .first { $0["subscription"] as? String == "intake" }
+            #expect((intake?["appliedPerSecond"] as? Double ?? 0) > 0 && intake?["secondsBehind"] as? Double == 0, "\(status)")
 
             let missing = try await request("GET", base + "/nothing-here")
             #expect(missing.status == 404)

@@ -18,6 +18,12 @@ struct ModuleHostTests {
         return ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, dispatch: dispatch, logger: Logger(label: "test"))
     }
 
+    /// The delivery path alone, without a dispatcher: the tests hand it events themselves.
+    func makeSubscriber(_ module: SampleModule, _ store: ModuleStore, log: EventLog) -> ModuleSubscriber {
+        ModuleSubscriber(module: module, store: store, decoder: Samples.decoder, relay: OutboxRelay(store: store, appender: log, decoder: Samples.decoder),
+                         clock: SystemClock(), rules: Samples.noRules, timersChanged: Signal())
+    }
+
     @Test func handlerStateAndPublishedEventsFollowEachDeliveredEvent() async throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
@@ -69,9 +75,7 @@ struct ModuleHostTests {
         defer { log.close() }
         let module = SampleModule()
         let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
-        let subscriber = ModuleSubscriber(module: module, store: store, decoder: Samples.decoder,
-                                          relay: OutboxRelay(store: store, appender: log, decoder: Samples.decoder),
-                                          clock: SystemClock(), rules: Samples.noRules, timersChanged: Signal())
+        let subscriber = makeSubscriber(module, store, log: log)
         let stored = try #require(try await log.events(after: log.append([Samples.note("once")])[0].offset - 1).first)
         // The cursor was not saved before the crash, so the same event comes again.
         try await subscriber.deliver(stored)
@@ -79,6 +83,40 @@ struct ModuleHostTests {
         #expect(try SampleModule.notes(in: store).count == 1)
         #expect(try await log.events(after: 0).map(\.type) == [NoteAdded.eventType.rawValue, NotesCounted.eventType.rawValue])
         #expect(try store.hasHandled(stored.id))
+    }
+
+    /// One transaction for the batch, a savepoint per event: the event that fails is undone alone,
+    /// the ones before it commit and publish in one append, the ones after it are not touched.
+    @Test func aBatchCommitsTheEventsBeforeTheOneThatFailsAndNothingOfIt() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule()
+        let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
+        let subscriber = makeSubscriber(module, store, log: log)
+        let notes = ["one", "two", "fail-twice", "four"].map { Samples.note($0, subject: "case-a") }
+        _ = try await log.append(notes)
+        let stored = try await log.events(after: 0)
+        let commits = log.groupCommitStatistics.commits
+
+        let first = await subscriber.deliver(batch: stored[...])
+        #expect(first.applied == 2)
+        #expect(first.failure is SampleFailure)
+        #expect(try SampleModule.notes(in: store).map(\.text) == ["one", "two"])
+        #expect(try !store.hasHandled(notes[2].id) && !store.hasHandled(notes[3].id))
+        // What the two published reached the log in one append.
+        #expect(log.groupCommitStatistics.commits == commits + 1)
+        #expect(try await log.events(after: 4).map { try Samples.decoder.data(NotesCounted.self, of: $0.json).count } == [1, 2])
+
+        // Sent again from the failed one (as the dispatcher does): fails once more, then passes.
+        #expect(await subscriber.deliver(batch: stored[2...]).applied == 0)
+        let last = await subscriber.deliver(batch: stored[2...])
+        #expect(last.applied == 2 && last.failure == nil)
+        #expect(try SampleModule.notes(in: store).map(\.text) == ["one", "two", "fail-twice", "four"])
+        // A batch sent twice (a crash before the cursor moved) takes effect once.
+        #expect(await subscriber.deliver(batch: stored[...]).applied == 4)
+        #expect(try SampleModule.notes(in: store).count == 4)
+        #expect(try await log.events(after: 4).count == 4)
     }
 
     @Test func failedAttemptsLeaveNoStateAndNoEvents() async throws {
@@ -157,12 +195,14 @@ struct ModuleShutdownTests {
         let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
         let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, logger: Logger(label: "test"))
         try await withServices([host]) {
-            _ = try await log.append([Samples.note("sleep-400"), Samples.note("after")])
+            // Long enough that the shutdown comes while it is in hand, on a loaded machine too.
+            _ = try await log.append([Samples.note("sleep-1500"), Samples.note("after")])
             #expect(await eventually { module.attempts.withLockedValue { $0.count } == 1 })
         }
         // The slow note was applied and published; the next one was left for the next start.
-        #expect(try SampleModule.notes(in: store).map(\.text) == ["sleep-400"])
-        #expect(try await log.cursor("sample") == 1)
-        #expect(try log.count() == 3)
+        let (notes, cursor, count) = (try SampleModule.notes(in: store).map(\.text), try await log.cursor("sample"), try log.count())
+        #expect(notes == ["sleep-1500"])
+        #expect(cursor == 1)
+        #expect(count == 3)
     }
 }

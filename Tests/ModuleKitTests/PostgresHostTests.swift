@@ -1,7 +1,7 @@
 import Bus
 import Foundation
 import Logging
-import ModuleKit
+@testable import ModuleKit
 import PostgresStorage
 import Storage
 import TestSupport
@@ -42,6 +42,27 @@ struct PostgresHostTests {
             #expect(await eventually { log.headOffset == 40 })
             #expect(try await log.deadLetters().isEmpty)
         }
+    }
+
+    /// A batch larger than a PostgreSQL transaction takes (`eventsPerTransaction`) is applied in
+    /// several, in order, each event once, and the dispatcher goes on with what the first left.
+    @Test func aBatchLargerThanATransactionTakesIsAppliedInSeveral() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let module = SampleModule(name: "sample_\(UUID().uuidString.prefix(8).lowercased())")
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let store = ModuleStore(database: try await PostgresStore.open(url: try TestPostgres.url(), schema: module.name,
+                                                                       migrations: ModuleStore.migrations(of: module), logger: logger))
+        let count = ModuleSubscriber.eventsPerTransaction(.postgres) * 2 + 5
+        _ = try await log.append((0..<count).map { Samples.note("n\($0)") })
+        let host = ModuleHost(module: module, store: store, log: log, decoder: Samples.decoder, rules: Samples.noRules, logger: logger)
+        try await withServices([host]) {
+            #expect(await eventually(seconds: 30) { (try? SampleModule.notes(in: store).count) == count && (try? log.cursor(module.name)) ?? 0 >= Int64(count) })
+        }
+        #expect(try SampleModule.notes(in: store).map(\.text) == (0..<count).map { "n\($0)" })
+        #expect(try await log.events(after: Int64(count)).count == count)
     }
 
     /// The event log in PostgreSQL while its server goes away: appends are refused with the

@@ -119,9 +119,7 @@ final class ModuleWorld: @unchecked Sendable {
             try await ModuleRebuild.copyTablesKept(by: host.module, from: host.store, to: store)
             let subscriber = ModuleRebuild.subscriber(host.module, store: store, decoder: decoder, rules: host.subscriber.rules)
             var report = ModuleRebuild.Report()
-            for event in events {
-                try await ModuleRebuild.replay(event, to: subscriber, of: host.module, store: store, decoder: decoder, report: &report)
-            }
+            try await ModuleRebuild.replay(events, to: subscriber, of: host.module, store: store, decoder: decoder, report: &report)
             #expect(report.failed.isEmpty, "\(what): rebuilding \(host.module.name) failed at \(report.failed)")
             let (live, again) = (try await RebuiltRows.of(host.store), try await RebuiltRows.of(store))
             for table in Set(live.keys).union(again.keys).sorted() where live[table] != again[table] {
