@@ -51,6 +51,31 @@ public struct Envelope: Sendable {
         self.json = json
     }
 
+    /// The data, decoded (and upcast to its contract's current version) when the envelope was validated.
+    public var data: any EventContract { attributes.header.data }
+
+    /// The data as contract `T`.
+    public func data<T: EventContract>(as contract: T.Type) throws(EnvelopeError) -> T {
+        guard type == T.eventType else { throw EnvelopeError(.unknownType, "event \(id) is \(type), not \(T.eventType)") }
+        guard let data = attributes.header.data as? T else {
+            throw EnvelopeError(.unsupportedDataVersion, "event \(id) does not upcast to \(T.eventType) v\(T.dataVersion)")
+        }
+        return data
+    }
+
+    /// The top-level text fields of `data` (`caseId`, `networkId`, …), read from the bytes
+    /// without its contract.
+    public var dataTextFields: [String: String] {
+        json.withUnsafeBufferPointer { json in
+            guard let scan = try? EnvelopeScan(json) else { return [:] }
+            var fields: [String: String] = [:]
+            for member in scan.dataMembers {
+                if let text = try? EnvelopeScan.string(json, at: member.value) { fields[member.key] = text }
+            }
+            return fields
+        }
+    }
+
     /// The same event with its JSON as the log keeps it (personal fields sealed).
     func storing(_ json: [UInt8]) -> Envelope {
         var copy = self

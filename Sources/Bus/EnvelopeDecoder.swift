@@ -32,14 +32,7 @@ public struct EnvelopeDecoder: Sendable {
     /// Reads the data of a stored event as contract `T`, upcasting older versions. One parse:
     /// the header decoded for validation already holds the data.
     public func data<T: EventContract>(_ type: T.Type, of json: [UInt8]) throws(EnvelopeError) -> T {
-        let header = try header(json)
-        guard header.type == T.eventType else {
-            throw EnvelopeError(.unknownType, "event \(header.id) is \(header.type), not \(T.eventType)")
-        }
-        guard let data = header.data as? T else {
-            throw EnvelopeError(.unsupportedDataVersion, "event \(header.id) does not upcast to \(T.eventType) v\(T.dataVersion)")
-        }
-        return data
+        try decode(json).data(as: T.self)
     }
 
     /// The data of a stored event, upcast to its contract's current version, and that version.

@@ -7,7 +7,10 @@ public struct IncomingEvent: Sendable {
     public let type: String
     public let subject: String?
     public let json: [UInt8]
-    let decoder: EnvelopeDecoder
+    /// The envelope, validated once for everything the delivery reads from it (the handler's
+    /// data, the transaction's origin, the deadlines' date, the invariants' ids); the error when
+    /// it does not validate, which the handler then meets.
+    let envelope: Result<Envelope, EnvelopeError>
 
     init(_ event: StoredEvent, decoder: EnvelopeDecoder) {
         offset = event.offset
@@ -15,12 +18,12 @@ public struct IncomingEvent: Sendable {
         type = event.type
         subject = event.subject
         json = event.json
-        self.decoder = decoder
+        envelope = Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
     }
 
     /// The data as contract `T`; older stored versions are upcast.
     public func data<T: EventContract>(as contract: T.Type) throws(EnvelopeError) -> T {
-        try decoder.data(T.self, of: json)
+        try envelope.get().data(as: T.self)
     }
 
     public func isA<T: EventContract>(_ contract: T.Type) -> Bool { type == T.eventType.rawValue }

@@ -31,9 +31,5 @@ extension Module {
 extension IncomingEvent {
     /// The top-level text fields of the event's data, read without its contract: invariants scope
     /// their reads by the ids an event names, whatever its type.
-    var textFields: [String: String] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
-              let data = object["data"] as? [String: Any] else { return [:] }
-        return data.compactMapValues { $0 as? String }
-    }
+    var textFields: [String: String] { (try? envelope.get().dataTextFields) ?? [:] }
 }

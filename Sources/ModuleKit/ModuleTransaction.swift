@@ -64,7 +64,7 @@ public final class ModuleTransaction {
     /// publisher's mistaken future date must not make deadlines pass early.
     var factMoment: Date? {
         guard let cause else { return nil }
-        let day = ((try? decoder.currentData(of: cause.json))?.data as? any DatedFact)?.factDate.startOfDay
+        let day = ((try? cause.envelope.get())?.data as? any DatedFact)?.factDate.startOfDay
         switch (day, origin.time) {
         case let (day?, time?): return min(day, time)
         case let (day, time): return day ?? time
@@ -130,7 +130,7 @@ public final class ModuleTransaction {
     /// per transaction: it parses the cause's envelope.
     lazy var origin: (correlationID: String?, actor: Actor, purpose: Purpose?, time: Date?) = {
         guard let cause else { return (nil, .module(module), purpose, nil) }
-        let envelope = try? decoder.decode(cause.json)
+        let envelope = try? cause.envelope.get()
         return (envelope?.correlationID ?? cause.id, envelope?.actor ?? .module(module), envelope?.purpose ?? purpose,
                 envelope?.time.flatMap(EventTime.parse))
     }()
