@@ -52,6 +52,8 @@ parser.add_argument("--ids", choices=["v7", "v4"], default="v7", help="UUID vers
 parser.add_argument("--rounds", type=int, default=3, help="each system this many times, in turns; medians are printed")
 parser.add_argument("--wzt-acks", choices=["grouped", "single"], default="grouped",
                     help="wzt's publishers ask for the acks of a commit in one reply, or get one reply per event")
+parser.add_argument("--wzt-modules", choices=["none", "default"], default="none",
+                    help="none: the broker's job only, as for the peers; default: wzt serve with its default modules hosted, applying what is published")
 parser.add_argument("--strace", action="store_true")
 parser.add_argument("--nats-sync", metavar="NATS_SERVER_BINARY",
                     help="a nats-server of 2.10 or later, run as a further system with sync_interval: always")
@@ -308,10 +310,10 @@ def drive(target, address, server_pid):
 def run_wzt(directory):
     ports = [free_port() for _ in range(3)]
     log = os.path.join(directory, "strace-wzt.txt")
-    # The broker's job only, as for the peers: no modules consuming in the same process.
+    # By default the broker's job only, as for the peers: no modules consuming in the same process.
     config = os.path.join(directory, "wzt.toml")
     with open(config, "w") as out:
-        out.write("[modules]\nenabled = []\n")
+        out.write("[modules]\nenabled = []\n" if args.wzt_modules == "none" else "")
     server = subprocess.Popen([args.wzt, "serve", "--config", config, "--data-dir", os.path.join(directory, "data"), "--ingress", f"tcp://127.0.0.1:{ports[0]}",
                                "--egress", f"tcp://127.0.0.1:{ports[1]}", "--replay", f"tcp://127.0.0.1:{ports[2]}", "--http", "off"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -415,7 +417,7 @@ def percentile(values, fraction):
 
 systems = [
     ("wzt", run_wzt, "ack after the group commit is fsync'd (SQLite synchronous=FULL), "
-     + ("the acks of a commit in one reply" if args.wzt_acks == "grouped" else "one reply per event") + "; no modules hosted"),
+     + ("the acks of a commit in one reply" if args.wzt_acks == "grouped" else "one reply per event") + ("; no modules hosted" if args.wzt_modules == "none" else "; its default modules hosted")),
     ("NATS JetStream 2.9", run_nats, "file storage; 2.9 acks before it syncs (no sync_interval setting)"),
     ("RabbitMQ 3.10", run_rabbitmq, "quorum queue, persistent messages, publisher confirms"),
 ]
