@@ -58,9 +58,6 @@ public final class Dispatcher: Service, Sendable {
     /// Events handled (or dead-lettered) since start.
     public var deliveredCount: Int { delivered.load(ordering: .relaxed) }
 
-    /// Events applied per second over about the last ten seconds.
-    public var appliedPerSecond: Double { progress.rate() }
-
     public func run() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -159,7 +156,7 @@ public final class Dispatcher: Service, Sendable {
     /// Delivers one event with retries, the first try being `failedOnce` when the event failed in a
     /// batch; dead-letters it when every try failed. Returns false when shutdown interrupted it
     /// (it will be delivered again after restart).
-    private func handle(_ event: StoredEvent, failedOnce: (any Error)? = nil) async throws -> Bool {
+    private func handle(_ event: StoredEvent, failedOnce: (any Error)?) async throws -> Bool {
         var attempt = 0
         var waits = 0
         var failedOnce = failedOnce

@@ -93,8 +93,8 @@ extension EventLog {
         try await oldestAppended(after: offset, matching: patterns).map { max(0, now.timeIntervalSince($0)) } ?? 0
     }
 
-    /// `appended_at` as the log writes it (RFC 3339 UTC, with milliseconds).
+    /// `appended_at` (and a cursor's `updated_at`) read back in the form the log writes it.
     static func appendedAt(_ text: String) -> Date? {
-        try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        try? recordedAtFormat.parse(text)
     }
 }

@@ -274,7 +274,7 @@ public final class EventLog: @unchecked Sendable {
     }
 
     /// `appended_at` as the column's default writes it: `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`.
-    private static let recordedAtFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    static let recordedAtFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     /// The result of appending `envelope`: at `offset` when it was inserted, else at the offset
     /// of the first event with its id.

@@ -177,13 +177,14 @@ public struct ProjectingSubscriber: Subscriber {
     public var patterns: [EventPattern] { inner.patterns }
 
     public func deliver(_ event: StoredEvent) async throws {
-        try await inner.deliver(try await project(event))
+        if let failure = await deliver(batch: [event][...]).failure { throw failure }
     }
 
     /// The events projected, then handed over as one batch; an event that does not project ends
-    /// the batch before it, with its error. Once a key must be read from the log (after a
-    /// restart, or a backlog of new cases), the rest of the batch is projected on one thread of
-    /// its own: one thread per event cost more than the module's work.
+    /// the batch before it, with its error. Keys in memory are used on the caller's thread; once
+    /// a key must be read from the log (after a restart, or a backlog of new cases), the rest of
+    /// the batch is projected on one thread of its own, never on the cooperative pool: one
+    /// thread per event cost more than the module's work.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
         var projected: [StoredEvent] = []
         projected.reserveCapacity(events.count)
@@ -217,16 +218,5 @@ public struct ProjectingSubscriber: Subscriber {
         let result = projected.isEmpty ? BatchDelivery(applied: 0) : await inner.deliver(batch: projected[...])
         guard result.failure == nil, let failure else { return result }
         return BatchDelivery(applied: result.applied, failure: failure)
-    }
-
-    /// Keys in memory are used here; one that must be read from the log (after a restart, or
-    /// once the cache thinned) is read on a thread of its own, never on the cooperative pool.
-    private func project(_ event: StoredEvent) async throws -> StoredEvent {
-        do {
-            return try projection.apply(event, cachedKeysOnly: true)
-        } catch is SubjectKeys.KeyNotCached {
-            let projection = self.projection
-            return try await onOwnThread { try projection.apply(event) }
-        }
     }
 }
