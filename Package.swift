@@ -70,6 +70,7 @@ let package = Package(
         // A module's own database behind one protocol: SQLite through GRDB (synchronous=FULL, WAL) by default.
         .target(name: "Storage", dependencies: [
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // A module's database in a PostgreSQL server, where the config asks for one.
         .target(name: "PostgresStorage", dependencies: [

@@ -26,15 +26,15 @@ public final class AMAModule: Module {
 
     /// For the agreement an event names.
     public let invariants: [Invariant] = [
-        Invariant("an ended agreement has no deadline left") { db, ids in
-            guard let id = ids["agreementId"],
-                  let ended = try Bool.fetchOne(db, sql: "SELECT ended_on IS NOT NULL FROM agreement WHERE id = ?", arguments: [id]), ended else { return [] }
-            let scheduled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [id]) ?? 0
+        Invariant("an ended agreement has no deadline left") { check in
+            guard let id = check.ids["agreementId"],
+                  let ended = try Bool.fetchOne(check.db, sql: "SELECT ended_on IS NOT NULL FROM agreement WHERE id = ?", arguments: [id]), ended else { return [] }
+            let scheduled = try Int.fetchOne(check.db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [id]) ?? 0
             return scheduled == 0 ? [] : ["agreement \(id) ended with \(scheduled) deadline(s) still scheduled"]
         },
-        Invariant("one running agreement per participant and werkpost") { db, ids in
-            guard let id = ids["agreementId"] else { return [] }
-            return try String.fetchAll(db, sql: """
+        Invariant("one running agreement per participant and werkpost") { check in
+            guard let id = check.ids["agreementId"] else { return [] }
+            return try String.fetchAll(check.db, sql: """
                 SELECT a.werkpost_id FROM agreement a JOIN agreement b ON a.participant_id = b.participant_id AND a.werkpost_id = b.werkpost_id AND a.id <> b.id
                 WHERE a.id = ? AND a.ended_on IS NULL AND b.ended_on IS NULL
                 """, arguments: [id]).map { "agreement \(id) runs beside another for werkpost \($0)" }

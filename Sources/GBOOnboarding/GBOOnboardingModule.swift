@@ -40,9 +40,9 @@ public final class GBOOnboardingModule: Module {
 
     /// For the case an event names.
     public let invariants: [Invariant] = [
-        Invariant("at most one open onthaal file per case") { db, ids in
-            guard let caseId = ids["caseId"] else { return [] }
-            let open = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM onthaal_file WHERE case_id = ? AND closed_on IS NULL", arguments: [caseId]) ?? 0
+        Invariant("at most one open onthaal file per case") { check in
+            guard let caseId = check.ids["caseId"] else { return [] }
+            let open = try Int.fetchOne(check.db, sql: "SELECT COUNT(*) FROM onthaal_file WHERE case_id = ? AND closed_on IS NULL", arguments: [caseId]) ?? 0
             return open > 1 ? ["case \(caseId) has \(open) open onthaal files"] : []
         },
     ]

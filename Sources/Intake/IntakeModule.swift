@@ -29,19 +29,19 @@ public final class IntakeModule: Module {
 
     /// For the case an event names.
     public let invariants: [Invariant] = [
-        Invariant("a hold knows its first day and what it resumes to") { db, ids in
-            guard let record = try ids["caseId"].flatMap({ try IntakeCase.fetchOne(db, key: $0) }) else { return [] }
+        Invariant("a hold knows its first day and what it resumes to") { check in
+            guard let record = try check.intakeCase() else { return [] }
             let onHold = record.status == .onHold
             return onHold == (record.onHoldSince != nil && record.statusBeforeHold != nil) ? [] : ["case \(record.id) is \(record.status.rawValue) with hold fields that say otherwise"]
         },
-        Invariant("a running trajectory has a rule set and a limit") { db, ids in
-            guard let record = try ids["caseId"].flatMap({ try IntakeCase.fetchOne(db, key: $0) }), Flow.running.contains(record.status) else { return [] }
+        Invariant("a running trajectory has a rule set and a limit") { check in
+            guard let record = try check.intakeCase(), Flow.running.contains(record.status) else { return [] }
             return record.ruleSet != nil && record.limitOn != nil && record.startedOn != nil ? [] : ["running case \(record.id) lacks its rule set, start or limit"]
         },
-        Invariant("the limit's deadline runs exactly while the trajectory counts down") { db, ids in
-            guard let record = try ids["caseId"].flatMap({ try IntakeCase.fetchOne(db, key: $0) }) else { return [] }
-            let scheduled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [record.id]) ?? 0
-            let current = try String.fetchOne(db, sql: "SELECT status FROM wzt_timers WHERE id = ?", arguments: [record.limitTimer])
+        Invariant("the limit's deadline runs exactly while the trajectory counts down") { check in
+            guard let record = try check.intakeCase() else { return [] }
+            let scheduled = try Int.fetchOne(check.db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [record.id]) ?? 0
+            let current = try String.fetchOne(check.db, sql: "SELECT status FROM wzt_timers WHERE id = ?", arguments: [record.limitTimer])
             let countingDown = Flow.running.contains(record.status) && record.status != .onHold && !record.limitReached
             // Fired and not yet back as `trajectory-limit-reached` still counts as running out.
             let holds = countingDown ? scheduled <= 1 && (current == "scheduled" || current == "fired") : scheduled == 0
@@ -87,6 +87,13 @@ public final class IntakeModule: Module {
             try transaction.publish(IntakeRefused(refusedEventId: event.id, refusedType: event.type, caseId: refusal.caseId,
                                                   code: refusal.code, reason: refusal.reason), subject: refusal.caseId ?? event.subject)
         }
+    }
+}
+
+extension InvariantCheck {
+    /// The case the event names, read once for all of intake's invariants.
+    func intakeCase() throws -> IntakeCase? {
+        try shared("intake_case") { try ids["caseId"].flatMap { try IntakeCase.fetchOne(db, key: $0) } }
     }
 }
 

@@ -27,16 +27,16 @@ public final class MandatingModule: Module {
 
     /// For the application an event names.
     public let invariants: [Invariant] = [
-        Invariant("a mandate's status follows its machine") { db, ids in
-            guard let id = ids["applicationId"], let record = try MandateApplication.fetchOne(db, key: id) else { return [] }
-            let history = try String.fetchAll(db, sql: "SELECT status FROM mandate_history WHERE application_id = ? ORDER BY rowid", arguments: [id])
+        Invariant("a mandate's status follows its machine") { check in
+            guard let id = check.ids["applicationId"], let record = try check.application(id) else { return [] }
+            let history = try String.fetchAll(check.db, sql: "SELECT status FROM mandate_history WHERE application_id = ? ORDER BY rowid", arguments: [id])
                 .compactMap(MandateStatus.init(rawValue:))
             let follows = history.first == .applied && zip(history, history.dropFirst()).allSatisfy { next[$0]?.contains($1) ?? false }
             return follows && history.last == record.status ? [] : ["application \(id) is \(record.status.rawValue) after \(history.map(\.rawValue))"]
         },
-        Invariant("a final mandate has no deadline left") { db, ids in
-            guard let id = ids["applicationId"], let record = try MandateApplication.fetchOne(db, key: id), record.status.isFinal else { return [] }
-            let scheduled = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [id]) ?? 0
+        Invariant("a final mandate has no deadline left") { check in
+            guard let id = check.ids["applicationId"], let record = try check.application(id), record.status.isFinal else { return [] }
+            let scheduled = try Int.fetchOne(check.db, sql: "SELECT COUNT(*) FROM wzt_timers WHERE subject = ? AND status = 'scheduled'", arguments: [id]) ?? 0
             return scheduled == 0 ? [] : ["application \(id) is \(record.status.rawValue) with \(scheduled) deadline(s) still scheduled"]
         },
     ]
@@ -239,5 +239,12 @@ private struct Handling {
             applicationId: record.id, organisationId: record.organisationId, region: record.region, werkingsgebied: record.werkingsgebied,
             status: status, on: date, ruleSet: record.ruleSet, decisionDueOn: record.decisionDueOn, expiresOn: record.expiresOn,
             reason: reason), subject: record.id)
+    }
+}
+
+extension InvariantCheck {
+    /// The application the event names, read once for both of mandating's invariants.
+    func application(_ id: String) throws -> MandateApplication? {
+        try shared("mandate_application") { try MandateApplication.fetchOne(db, key: id) }
     }
 }

@@ -9,12 +9,35 @@ import Storage
 public struct Invariant: Sendable {
     public let name: String
     /// What is wrong, each a sentence naming ids (never personal data); empty when the rule holds.
-    /// `ids` are the event's top-level text fields (`caseId`, `networkId`, …), whatever its type.
-    public let violations: @Sendable (_ db: any SQLDatabase, _ ids: [String: String]) throws -> [String]
+    public let violations: @Sendable (_ check: InvariantCheck) throws -> [String]
 
-    public init(_ name: String, _ violations: @escaping @Sendable (_ db: any SQLDatabase, _ ids: [String: String]) throws -> [String]) {
+    public init(_ name: String, _ violations: @escaping @Sendable (_ check: InvariantCheck) throws -> [String]) {
         self.name = name
         self.violations = violations
+    }
+}
+
+/// What the invariants of one event read: the module's database, the ids the event names, and
+/// the rows several invariants share, read once for all of them (after each event, so the reads
+/// are on the path of every delivery).
+public final class InvariantCheck {
+    public let db: any SQLDatabase
+    /// The event's top-level text fields (`caseId`, `networkId`, …), whatever its type.
+    public let ids: [String: String]
+    private var shared: [String: Any] = [:]
+
+    init(db: any SQLDatabase, ids: [String: String]) {
+        self.db = db
+        self.ids = ids
+    }
+
+    /// What `read` returns, read the first time `key` is asked for and kept for this event's
+    /// other invariants. An invariant that changes nothing may share; none of them writes.
+    public func shared<T>(_ key: String, _ read: () throws -> T) rethrows -> T {
+        if let value = shared[key] as? T { return value }
+        let value = try read()
+        shared[key] = value
+        return value
     }
 }
 
@@ -23,8 +46,8 @@ extension Module {
     public func violations(after event: IncomingEvent, in db: any SQLDatabase) throws -> [String] {
         let invariants = self.invariants
         guard !invariants.isEmpty else { return [] }
-        let ids = event.textFields
-        return try invariants.flatMap { invariant in try invariant.violations(db, ids).map { "\(invariant.name): \($0)" } }
+        let check = InvariantCheck(db: db, ids: event.textFields)
+        return try invariants.flatMap { invariant in try invariant.violations(check).map { "\(invariant.name): \($0)" } }
     }
 }
 

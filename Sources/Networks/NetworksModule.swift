@@ -22,9 +22,9 @@ public final class NetworksModule: Module {
 
     /// For the network an event names.
     public let invariants: [Invariant] = [
-        Invariant("no free place while someone waits") { db, ids in
-            guard let id = ids["networkId"],
-                  let row = try SQLRow.fetchOne(db, sql: """
+        Invariant("no free place while someone waits") { check in
+            guard let id = check.ids["networkId"],
+                  let row = try SQLRow.fetchOne(check.db, sql: """
                       SELECT n.capacity, SUM(CASE WHEN r.state = 'accepted' THEN 1 ELSE 0 END) AS accepted,
                              SUM(CASE WHEN r.state = 'waitlisted' THEN 1 ELSE 0 END) AS waiting
                       FROM network n LEFT JOIN referral r ON r.network_id = n.id WHERE n.id = ? GROUP BY n.capacity
@@ -32,9 +32,9 @@ public final class NetworksModule: Module {
             let (capacity, accepted, waiting): (Int, Int, Int) = (try row["capacity"], try row["accepted"] ?? 0, try row["waiting"] ?? 0)
             return waiting > 0 && accepted < capacity ? ["network \(id) has \(capacity - accepted) free place(s) while \(waiting) wait"] : []
         },
-        Invariant("one open referral per case and network") { db, ids in
-            guard let id = ids["networkId"] else { return [] }
-            return try String.fetchAll(db, sql: """
+        Invariant("one open referral per case and network") { check in
+            guard let id = check.ids["networkId"] else { return [] }
+            return try String.fetchAll(check.db, sql: """
                 SELECT case_id FROM referral WHERE network_id = ? AND state IN ('accepted', 'waitlisted') GROUP BY case_id HAVING COUNT(*) > 1
                 """, arguments: [id]).map { "case \($0) holds more than one open referral in network \(id)" }
         },

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Opens the SQLite files of wzt: the event log and each module's store.
 ///
@@ -83,42 +84,84 @@ public final class SQLiteConnection: SQLDatabase {
         if arguments.values.isEmpty {
             try db.execute(sql: sql)
         } else {
-            try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+            try run(db.cachedStatement(sql: sql), arguments) { _ in }
         }
     }
 
     public func fetchRows(sql: String, arguments: SQLArguments) throws -> [SQLRow] {
-        let statement = try db.cachedStatement(sql: sql)
-        let columnNames = statement.columnNames
-        return try Row.fetchAll(statement, arguments: Self.arguments(arguments)).map { row in
-            SQLRow(columnNames: columnNames, values: row.databaseValues.map(\.sqlValue))
-        }
+        let compiled = try db.cachedStatement(sql: sql)
+        let columnNames = compiled.columnNames
+        let columns = Int32(columnNames.count)
+        var rows: [SQLRow] = []
+        try run(compiled, arguments) { row in rows.append(SQLRow(columnNames: columnNames, values: (0..<columns).map { Self.value(row, $0) })) }
+        return rows
     }
 
     public var changesCount: Int { db.changesCount }
     public var dialect: SQLDialect { .sqlite }
 
-    private static func arguments(_ arguments: SQLArguments) -> StatementArguments {
-        StatementArguments(arguments.values.map { value -> DatabaseValue in
-            switch value {
-            case .null: .null
-            case .integer(let integer): integer.databaseValue
-            case .real(let real): real.databaseValue
-            case .text(let text): text.databaseValue
-            case .blob(let bytes): Data(bytes).databaseValue
-            }
-        })
+    /// Runs a statement GRDB compiled and keeps, through SQLite's own calls: GRDB's arguments and
+    /// rows copy each value through `DatabaseValue` (and a blob through `Data`), which measured as
+    /// much as SQLite's own work on a module's path. `takeRow` reads each row before the next step.
+    private func run(_ compiled: Statement, _ arguments: SQLArguments, _ takeRow: (SQLiteStatement) -> Void) throws {
+        let statement = compiled.sqliteStatement
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        let parameters = Int(sqlite3_bind_parameter_count(statement))
+        guard parameters == arguments.values.count else {
+            throw SQLError("\(compiled.sql) takes \(parameters) argument(s), not \(arguments.values.count)")
+        }
+        for (index, value) in arguments.values.enumerated() {
+            let code = Self.bind(value, Int32(index + 1), statement)
+            guard code == SQLITE_OK else { throw failure(code) }
+        }
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else { throw failure(code) }
+            takeRow(statement)
+        }
     }
-}
 
-extension DatabaseValue {
-    var sqlValue: SQLValue {
-        switch storage {
-        case .null: .null
-        case .int64(let integer): .integer(integer)
-        case .double(let real): .real(real)
-        case .string(let text): .text(text)
-        case .blob(let data): .blob(Array(data))
+    private func failure(_ code: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+    }
+
+    /// `SQLITE_TRANSIENT`: SQLite copies the bytes before the call returns.
+    private static let copied = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private static func bind(_ value: SQLValue, _ index: Int32, _ statement: SQLiteStatement) -> Int32 {
+        switch value {
+        case .null: return sqlite3_bind_null(statement, index)
+        case .integer(let integer): return sqlite3_bind_int64(statement, index, integer)
+        case .real(let real): return sqlite3_bind_double(statement, index, real)
+        case .text(var text):
+            // An empty text may have no address, and a null address would bind NULL.
+            return text.withUTF8 { bytes in
+                bytes.baseAddress.map { sqlite3_bind_text(statement, index, $0, Int32(bytes.count), Self.copied) } ?? sqlite3_bind_text(statement, index, "", 0, Self.copied)
+            }
+        case .blob(let bytes):
+            return bytes.withUnsafeBytes { buffer in
+                buffer.baseAddress.map { sqlite3_bind_blob(statement, index, $0, Int32(buffer.count), Self.copied) } ?? sqlite3_bind_zeroblob(statement, index, 0)
+            }
+        }
+    }
+
+    private static func value(_ statement: SQLiteStatement, _ column: Int32) -> SQLValue {
+        switch sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            let count = Int(sqlite3_column_bytes(statement, column))
+            guard let text = sqlite3_column_text(statement, column) else { return .text("") }
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite3_column_bytes(statement, column))
+            guard let blob = sqlite3_column_blob(statement, column) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: blob, count: count)))
+        default: return .null
         }
     }
 }

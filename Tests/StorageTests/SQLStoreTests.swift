@@ -101,6 +101,38 @@ struct SQLStoreTests {
         #expect(wrongType?.description.contains("`id`") == true)
     }
 
+    /// The values at the edges of what a column takes, bound as arguments and read back: an empty
+    /// text is not NULL, nor an empty blob. (PostgreSQL refuses a NUL in a text, so no text here has one.)
+    @Test(arguments: Engine.allCases)
+    func edgeValuesComeBackAsTheyWentIn(_ engine: Engine) async throws {
+        let directory = TemporaryDirectory("wzt-store")
+        let store = try await open(engine, in: directory)
+        let texts = ["", "tab\tand line\n", "Geïntegreerd Breed Onthaal 🇧🇪", String(repeating: "x", count: 100_000)]
+        for (index, text) in texts.enumerated() {
+            try await store.write { db in
+                try db.execute(sql: "INSERT INTO record_case (id, status, extensions, due, note) VALUES (?, ?, ?, ?, ?)",
+                               arguments: ["t\(index)", text, index == 0 ? Int.min : Int.max, -0.5, nil as String?])
+            }
+            let row = try #require(try await store.read { db in
+                try SQLRow.fetchOne(db, sql: "SELECT status, extensions, due, note FROM record_case WHERE id = ?", arguments: ["t\(index)"])
+            })
+            #expect(try row["status"] as String == text)
+            #expect(try row["extensions"] as Int == (index == 0 ? Int.min : Int.max))
+            #expect(try row["due"] as Double == -0.5)
+            #expect(try row["note"] as String? == nil)
+        }
+        try await store.write { db in try db.execute(sql: "INSERT INTO blob_row (body) VALUES (?)", arguments: [Data()]) }
+        #expect(try await store.read { db in try Data.fetchOne(db, sql: "SELECT body FROM blob_row WHERE body IS NOT NULL") } == Data())
+        // Too few or too many arguments for a statement is a mistake in the module's SQL: it throws.
+        await #expect(throws: (any Error).self) {
+            try await store.write { db in try db.execute(sql: "INSERT INTO record_case (id, status) VALUES (?, ?)", arguments: ["only-one"]) }
+        }
+        await #expect(throws: (any Error).self) {
+            try await store.read { db in try SQLRow.fetchAll(db, sql: "SELECT id FROM record_case WHERE id = ?", arguments: ["a", "b"]) }
+        }
+        #expect(try await store.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record_case") } == texts.count)
+    }
+
     @Test(arguments: Engine.allCases)
     func aFailingWriteLeavesNothingBehind(_ engine: Engine) async throws {
         let directory = TemporaryDirectory("wzt-store")
