@@ -227,7 +227,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], exclude: ["Python"]),
         .testTarget(name: "ModuleTests", dependencies: [
             "AMA", "AMAContracts", "Notifications", "IntakeContracts", "MandatingContracts", "NetworksContracts", "ModuleKit", "Bus", "Storage", "TestSupport",
             .product(name: "PluginAPI", package: "PluginAPI"),

@@ -41,7 +41,7 @@ public struct BegeleiderMerged: EventContract, Hashable {
 
 /// How a participant has access to AMA (DOMAIN.md, "AMA in detail").
 public struct AccessRouteClaim: Codable, Sendable, Hashable {
-    public enum Kind: String, Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable, Hashable, CaseIterable {
         case nietToeleidbaar = "niet-toeleidbaar"
         case leefloon
         case unfitForWork = "unfit-for-work"
@@ -170,7 +170,7 @@ public struct AgreementStatusChanged: EventContract, Hashable {
     public static let eventType: EventType = "be.wzt.ama.agreement-status-changed"
     public static let dataVersion = 1
 
-    public enum Status: String, Codable, Sendable, Hashable { case awaitingConfirmation = "awaiting-confirmation", active, suspended }
+    public enum Status: String, Codable, Sendable, Hashable, CaseIterable { case awaitingConfirmation = "awaiting-confirmation", active, suspended }
 
     public var agreementId: String
     public var status: Status
@@ -403,6 +403,13 @@ public struct Quarter: Codable, Sendable, Hashable, Comparable, CustomStringConv
     public var days: Int { (0..<3).map { firstDay.adding(months: $0 + 1).adding(days: -1).day }.reduce(0, +) }
 
     public static func < (lhs: Quarter, rhs: Quarter) -> Bool { (lhs.year, lhs.number) < (rhs.year, rhs.number) }
+}
+
+extension Quarter: SchemaDescribed {
+    public static var jsonSchema: JSONDocument {
+        .object(["type": .string("string"), "pattern": .string("^[0-9]{4}-Q[1-4]$"), "description": .string("a calendar quarter, e.g. 2025-Q1")])
+    }
+    public static var schemaExample: Quarter? { try? Quarter(year: 2026, number: 1) }
 }
 
 public struct QuarterError: Error, Hashable, Sendable {

@@ -35,7 +35,7 @@ public struct LeadPartnerAssigned: EventContract, Hashable {
 }
 
 /// What the rights exploration found for one right in one life domain.
-public enum RightOutcome: String, Codable, Sendable, Hashable {
+public enum RightOutcome: String, Codable, Sendable, Hashable, CaseIterable {
     case alreadyReceived = "already-received"
     case applied
     case notEligible = "not-eligible"

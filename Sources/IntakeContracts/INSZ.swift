@@ -1,3 +1,4 @@
+import Bus
 import PluginAPI
 
 /// A Belgian national number (INSZ / rijksregisternummer): 11 digits `YYMMDDSSSCC`.
@@ -66,4 +67,12 @@ public struct INSZ: Hashable, Sendable, Codable, CustomStringConvertible {
 public struct INSZError: Error, Hashable, Sendable {
     public let message: String
     init(_ message: String) { self.message = message }
+}
+
+extension INSZ: SchemaDescribed {
+    public static var jsonSchema: JSONDocument {
+        .object(["type": .string("string"), "pattern": .string("^[0-9][0-9 .-]*$"),
+                 "description": .string("a Belgian national number (INSZ), 11 digits YYMMDDSSSCC; dots, dashes and spaces are allowed; the check digits are checked")])
+    }
+    public static var schemaExample: INSZ? { try? INSZ("85073003328") }
 }

@@ -2,7 +2,7 @@ import Bus
 import PluginAPI
 
 /// Where a case stands in the VDAB flow.
-public enum CaseStatus: String, Codable, Sendable, Hashable {
+public enum CaseStatus: String, Codable, Sendable, Hashable, CaseIterable {
     case requested, advised, serviceRequested = "service-requested", intake, referredToZorg = "referred-to-zorg"
     case started, planDrawnUp = "plan-drawn-up", planApproved = "plan-approved", referredToNetwork = "referred-to-network"
     case inNetwork = "in-network", onHold = "on-hold", ended

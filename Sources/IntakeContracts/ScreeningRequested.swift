@@ -9,7 +9,7 @@ public struct ScreeningRequested: EventContract, Hashable {
     public static let dataVersion = 1
     public static let personalFields: Set<String> = ["insz"]
 
-    public enum Requester: String, Codable, Sendable, Hashable {
+    public enum Requester: String, Codable, Sendable, Hashable, CaseIterable {
         case jobSeeker = "job-seeker"
         case counsellor
     }

@@ -146,7 +146,7 @@ public struct RightsTalkHeld: EventContract, Hashable {
 }
 
 /// The final advice at the end of a trajectory.
-public enum Eindadvies: String, Codable, Sendable, Hashable {
+public enum Eindadvies: String, Codable, Sendable, Hashable, CaseIterable {
     case normalEconomy = "normal-economy"
     case socialEconomy = "social-economy"
     case ama

@@ -48,7 +48,7 @@ public struct DecisionOverdue: EventContract, Hashable {
     public static let eventType: EventType = "be.wzt.mandating.decision-overdue"
     public static let dataVersion = 1
 
-    public enum Decision: String, Codable, Sendable, Hashable { case admissibility, merits }
+    public enum Decision: String, Codable, Sendable, Hashable, CaseIterable { case admissibility, merits }
 
     public var applicationId: String
     public var decision: Decision

@@ -133,7 +133,7 @@ public struct ReferralOutcome: EventContract, Hashable {
     public static let eventType: EventType = "be.wzt.networks.referral-outcome"
     public static let dataVersion = 1
 
-    public enum Outcome: String, Codable, Sendable, Hashable { case accepted, waitlisted, rejected }
+    public enum Outcome: String, Codable, Sendable, Hashable, CaseIterable { case accepted, waitlisted, rejected }
 
     public var referralId: String
     public var networkId: String

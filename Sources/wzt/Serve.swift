@@ -101,16 +101,50 @@ struct CheckConfig: ParsableCommand {
 
 struct Contracts: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the event types this build accepts, with their data versions and their personal fields.",
-        discussion: "Personal fields are sealed in the log with the key of the event's subject (docs/protocol.md)."
+        abstract: "The event types this build accepts: their fields, data versions and personal fields, and their JSON Schemas.",
+        discussion: "Personal fields are sealed in the log with the key of the event's subject (docs/protocol.md). docs/contracts.md is `wzt contracts markdown`.",
+        subcommands: [List.self, Schema.self, Markdown.self],
+        defaultSubcommand: List.self
     )
 
-    func run() throws {
-        let registry = try ContractRegistry(ModuleCatalog.contracts)
-        let personal = Dictionary(ModuleCatalog.contracts.map { ($0.eventType.rawValue, $0.personalFields) }) { $0.union($1) }
-        for type in registry.types {
-            let fields = personal[type.rawValue, default: []].sorted()
-            print("\(type)  v\(registry.versions(of: type).map(String.init).joined(separator: ", v"))" + (fields.isEmpty ? "" : "  personal: \(fields.joined(separator: ", "))"))
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List each event type with its data versions and personal fields (the default).")
+
+        @Flag(help: "Print each type with its versions, personal fields and JSON Schema, as one JSON array.")
+        var json = false
+
+        func run() throws {
+            let entries = try ContractCatalogue.entries()
+            if json {
+                print(ContractCatalogue.json(entries).json)
+                return
+            }
+            for entry in entries {
+                print("\(entry.type)  v\(entry.versions.map(String.init).joined(separator: ", v"))" + (entry.personal.isEmpty ? "" : "  personal: \(entry.personal.joined(separator: ", "))"))
+            }
+        }
+    }
+
+    struct Schema: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the JSON Schema (2020-12) of one event type's data.")
+
+        @Argument(help: "The event type, e.g. be.wzt.intake.screening-requested (`wzt contracts` lists them).")
+        var type: String
+
+        func run() throws {
+            let entries = try ContractCatalogue.entries()
+            guard let entry = entries.first(where: { $0.type == type }) else {
+                throw ValidationError("\(type) is not a known event type; `wzt contracts` lists them")
+            }
+            print(entry.schema.json)
+        }
+    }
+
+    struct Markdown: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print docs/contracts.md: every event type's fields, written from the contracts.")
+
+        func run() throws {
+            print(ContractCatalogue.markdown(try ContractCatalogue.entries()), terminator: "")
         }
     }
 }

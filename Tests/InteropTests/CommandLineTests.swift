@@ -267,5 +267,20 @@ extension ProcessTests {
             }
             #expect(try await wzt(["contracts"]).output.contains("be.wzt.intake.screening-requested  v1"))
         }
+
+        @Test func contractsPrintTheirSchemas() async throws {
+            let schema = try await wzt(["contracts", "schema", "be.wzt.intake.screening-requested"])
+            #expect(schema.status == 0)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(schema.output.utf8)) as? [String: Any])
+            let properties = try #require(object["properties"] as? [String: [String: Any]])
+            #expect(properties["insz"]?["x-wzt-personal"] as? Bool == true)
+            #expect((object["required"] as? [String])?.contains("caseId") == true)
+            let all = try #require(try JSONSerialization.jsonObject(with: Data(try await wzt(["contracts", "--json"]).output.utf8)) as? [[String: Any]])
+            #expect(all.count > 50)
+            #expect(all.allSatisfy { $0["schema"] is [String: Any] })
+            let unknown = try await wzt(["contracts", "schema", "be.wzt.nothing"])
+            #expect(unknown.status != 0)
+            #expect(unknown.errors.contains("`wzt contracts` lists them"))
+        }
     }
 }

@@ -79,7 +79,7 @@ public struct ExtensionPolicy: Hashable, Sendable {
     }
 }
 
-public enum PlanApprover: String, Hashable, Sendable, Codable {
+public enum PlanApprover: String, Hashable, Sendable, Codable, CaseIterable {
     /// 2014: the penhouder of the network.
     case penhouder
     /// 2022: the network coordinator.
@@ -203,7 +203,7 @@ public enum AccessRoute: Hashable, Sendable {
     case socialEconomyAdvice
 }
 
-public enum ConcurrentSupport: String, Hashable, Sendable, Codable {
+public enum ConcurrentSupport: String, Hashable, Sendable, Codable, CaseIterable {
     case vaphDagondersteuning = "vaph-dagondersteuning"
     case begeleidWerken = "begeleid-werken"
 }

@@ -1,0 +1,111 @@
+@testable import Bus
+import Core
+import Foundation
+import Testing
+
+/// The JSON Schemas `wzt contracts` generates, held against the node by a validator nobody here
+/// wrote (Python's `jsonschema`): every scenario event and every schema's example is accepted by
+/// both, and each event broken in a way a schema can say (a required field left out, a value
+/// outside a vocabulary, a value of the wrong JSON type) is refused by both.
+struct ContractSchemaTests {
+    static let root = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../..").standardized.path
+    let decoder = EnvelopeDecoder(registry: try! ContractRegistry(ModuleCatalog.contracts), refusesStoredForms: true)
+
+    @Test func docsContractsIsWhatTheContractsSay() throws {
+        let written = try String(contentsOfFile: Self.root + "/docs/contracts.md", encoding: .utf8)
+        #expect(written == ContractCatalogue.markdown(try ContractCatalogue.entries()),
+                "docs/contracts.md differs from the contracts: run `swift run wzt contracts markdown > docs/contracts.md`")
+    }
+
+    struct Case {
+        let type: String
+        let label: String
+        let data: [String: Any]
+    }
+
+    @Test func theSchemasAcceptWhatTheNodeAcceptsAndRefuseWhatItRefuses() throws {
+        let entries = try ContractCatalogue.entries()
+        let schemas = Dictionary(uniqueKeysWithValues: entries.map { ($0.type, $0.schema) })
+        var cases: [Case] = []
+        for entry in entries {
+            let example = try JSONSerialization.jsonObject(with: JSONEncoder().encode(entry.schema["examples"])) as! [[String: Any]]
+            cases.append(Case(type: entry.type, label: "the schema's example", data: example[0]))
+        }
+        for event in try DataDecoderTests.publishedEvents() where schemas[event.type]?["x-wzt-dataversion"] == .integer(event.version) {
+            let data = try JSONSerialization.jsonObject(with: event.data) as! [String: Any]
+            cases.append(Case(type: event.type, label: "a scenario's event", data: data))
+            cases += Self.broken(data, type: event.type)
+        }
+
+        let verdicts = try Self.validate(cases, schemas: schemas)
+        try #require(verdicts.count == cases.count)
+        var (accepted, refused) = (0, 0)
+        for (testCase, schemaRefusal) in zip(cases, verdicts) {
+            let nodeRefusal = nodeRefusal(testCase)
+            #expect((nodeRefusal == nil) == (schemaRefusal == nil),
+                    "\(testCase.type), \(testCase.label): the node \(nodeRefusal.map { "refuses it (\($0))" } ?? "accepts it"), the schema \(schemaRefusal.map { "refuses it (\($0))" } ?? "accepts it")")
+            if nodeRefusal == nil { accepted += 1 } else { refused += 1 }
+        }
+        #expect(accepted >= entries.count + 100, "only \(accepted) accepted cases")
+        #expect(refused >= 300, "only \(refused) refused cases")
+    }
+
+    /// The event with one field broken in each way a schema can tell, chosen from the data alone
+    /// (not from the schema under test): each field left out, a text outside any vocabulary, and
+    /// a value of another JSON type. Which of them the node refuses is the node's to say.
+    static func broken(_ data: [String: Any], type: String) -> [Case] {
+        var cases: [Case] = []
+        func with(_ field: String, _ value: Any?, _ label: String) {
+            var copy = data
+            copy[field] = value
+            cases.append(Case(type: type, label: label, data: copy))
+        }
+        for (field, value) in data {
+            with(field, nil, "without `\(field)`")
+            switch value {
+            case is String:
+                with(field, "no-such-value", "`\(field)` an unknown text")
+                with(field, 12, "`\(field)` a number")
+            case is NSNumber: with(field, "12", "`\(field)` a text")
+            default: with(field, "none", "`\(field)` a text")
+            }
+        }
+        return cases
+    }
+
+    func nodeRefusal(_ testCase: Case) -> String? {
+        guard let data = try? JSONSerialization.data(withJSONObject: testCase.data) else { return "not JSON" }
+        let envelope = Array(#"{"specversion":"1.0","id":"\#(EventID.make())","source":"/t","subject":"s-1","type":"\#(testCase.type)","dataversion":1,"data":"#.utf8)
+            + Array(data) + Array("}".utf8)
+        do {
+            _ = try decoder.decode(envelope)
+            return nil
+        } catch {
+            return error.reason
+        }
+    }
+
+    /// Each case's verdict from Python's `jsonschema` (nil: accepted).
+    static func validate(_ cases: [Case], schemas: [String: JSONDocument]) throws -> [String?] {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "wzt-schemas-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let schemaJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(schemas))
+        let request: [String: Any] = ["schemas": schemaJSON, "cases": cases.map { ["type": $0.type, "data": $0.data] }]
+        try JSONSerialization.data(withJSONObject: request).write(to: URL(filePath: directory + "/request.json"))
+        let python = Process()
+        python.executableURL = URL(filePath: "/usr/bin/env")
+        python.arguments = ["python3", root + "/Tests/ScenarioTests/Python/check_schemas.py", directory + "/request.json", directory + "/verdicts.json"]
+        try python.run()
+        python.waitUntilExit()
+        guard python.terminationStatus == 0 else {
+            throw SchemaCheckFailed(description: "Tests/ScenarioTests/Python/check_schemas.py exited with \(python.terminationStatus); it needs Python's jsonschema (Scripts/setup installs it)")
+        }
+        let verdicts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(filePath: directory + "/verdicts.json"))) as! [Any]
+        return verdicts.map { $0 as? String }
+    }
+
+    struct SchemaCheckFailed: Error, CustomStringConvertible {
+        let description: String
+    }
+}
