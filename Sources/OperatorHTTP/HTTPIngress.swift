@@ -22,6 +22,8 @@ public struct HTTPPublisher: Sendable, Hashable {
 /// a refusal is an RFC 9457 problem whose `code` is the nack code of docs/protocol.md.
 enum HTTPIngress {
     static func add(to router: Router<BasicRequestContext>, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule) {
+        // At 0 from the start, so that a rate over it is defined before the first event.
+        let acked = Counter(label: "wzt_http_acked_total")
         router.post("events") { request, _ -> Response in
             guard let publisher = Bearer.match(request, publishers, token: \.token) else {
                 return Bearer.unauthorized("send `Authorization: Bearer <token>` with a token from http.publishers")
@@ -54,7 +56,7 @@ enum HTTPIngress {
             }
             do {
                 let appended = try await log.append([envelope])
-                Counter(label: "wzt_http_acked_total").increment()
+                acked.increment()
                 return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: Reply.ack(appended[0]))))
             } catch {
                 return nack(error as? EnvelopeError ?? EnvelopeError(.storageFailed, "the event was not stored; retry later"))

@@ -70,7 +70,7 @@ public enum OperatorHTTP {
                 registry.makeGauge(descriptor: behindDescriptor, labels: labels).set(position.secondsBehind)
             }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+                            body: .init(byteBuffer: ByteBuffer(string: MetricCatalogue.exposition(registry))))
         }
         let bound = Bound()
         let application = Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: "wzt"), onServerRunning: { channel in

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Bus
 import Foundation
 
 @main
@@ -11,6 +12,7 @@ struct WZT: AsyncParsableCommand {
             the live feed, and the modules configured for it. The other commands talk to a running node \
             over ZeroMQ or read its data directory.
             """,
+        version: "wzt \(BuildInfo.version) (plugin API \(BuildInfo.pluginAPI))",
         subcommands: [Serve.self, Publish.self, Tail.self, Status.self, DeadLetters.self, ModulesCommand.self, AuditCommand.self, PrivacyCommand.self, NotificationsCommand.self, AMACommand.self, CheckConfig.self, Contracts.self, Plugins.self, Keys.self]
     )
 }

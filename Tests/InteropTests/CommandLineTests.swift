@@ -266,6 +266,8 @@ extension ProcessTests {
                 #expect(help.output.contains(command))
             }
             #expect(try await wzt(["contracts"]).output.contains("be.wzt.intake.screening-requested  v1"))
+            let version = try await wzt(["--version"])
+            #expect(version.status == 0 && version.output.hasPrefix("wzt ") && version.output.contains("plugin API"), "\(version.output)")
         }
 
         @Test func contractsPrintTheirSchemas() async throws {

@@ -12,6 +12,34 @@ extension ProcessTests {
             metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
         }
 
+        /// Reads `/metrics` with the Prometheus Python client's parser: every family has its help
+        /// and type, the process's figures are plausible, and the build says its version.
+        func checkWithPrometheusParser(_ metrics: String) throws {
+            let script = """
+                import json, sys, time
+                from prometheus_client.parser import text_string_to_metric_families
+                families = list(text_string_to_metric_families(sys.stdin.read()))
+                value = lambda name: next(s.value for f in families for s in f.samples if s.name == name)
+                build = next(s for f in families for s in f.samples if s.name == "wzt_build_info")
+                print(json.dumps({
+                    "undocumented": [f.name for f in families if not f.documentation],
+                    "untyped": [f.name for f in families if f.type == "unknown"],
+                    "resident": value("process_resident_memory_bytes"), "fds": value("process_open_fds"),
+                    "age": time.time() - value("process_start_time_seconds"), "cpu": value("process_cpu_seconds_total"),
+                    "version": build.labels.get("version"), "build": build.value}))
+                """
+            let output = try Interop.run(Interop.python, ["-c", script], input: metrics)
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+            #expect(report["undocumented"] as? [String] == [], "\(report)")
+            #expect(report["untyped"] as? [String] == [], "\(report)")
+            #expect((report["resident"] as? Double ?? 0) > 1_000_000, "\(report)")
+            #expect((report["fds"] as? Double ?? 0) > 3, "\(report)")
+            #expect((0..<600).contains(report["age"] as? Double ?? -1), "\(report)")
+            #expect((report["cpu"] as? Double ?? 0) > 0, "\(report)")
+            #expect((report["version"] as? String)?.isEmpty == false, "\(report)")
+            #expect(report["build"] as? Double == 1, "\(report)")
+        }
+
         /// (status, content type, body) of one HTTP request made by Python's urllib.
         func request(_ method: String, _ url: String, body: String = "", token: String? = nil,
                      contentType: String = "application/json") async throws -> (status: Int, type: String, body: String) {
@@ -116,7 +144,11 @@ extension ProcessTests {
 
             let before = try await request("GET", base + "/metrics")
             #expect(before.status == 200)
-            #expect((sample(before.body, "wzt_ingress_acked_total") ?? 0) == 0)
+            // Counters are there at 0 before the first event, so that a rate over them is defined.
+            #expect(sample(before.body, "wzt_ingress_acked_total") == 0, "\(before.body)")
+            #expect(sample(before.body, "wzt_http_acked_total") == 0, "\(before.body)")
+            #expect(sample(before.body, #"wzt_dispatch_delivered_total{subscription="intake"}"#) == 0, "\(before.body)")
+            try checkWithPrometheusParser(before.body)
 
             let good = (1...3).map { CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-http-\($0)") }
             let bad = CommandLineTests.screening.replacingOccurrences(of: "85073003328", with: "85073003329")
