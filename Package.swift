@@ -169,6 +169,8 @@ let package = Package(
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Scripts/bench drives this; it is not shipped.
         .executableTarget(name: "wzt-bench", dependencies: [

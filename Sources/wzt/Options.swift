@@ -40,6 +40,10 @@ struct CommandFailure: Error, CustomStringConvertible {
 extension ExitCode {
     static let nacked = ExitCode(1)
     static let unreachable = ExitCode(3)
+    /// `wzt publish --outcome`: a module refused an event.
+    static let refused = ExitCode(4)
+    /// `wzt publish --outcome`: an event's outcome did not come in time.
+    static let outcomeLate = ExitCode(5)
 }
 
 func printError(_ message: String) {

@@ -4,14 +4,17 @@ import BusTransport
 import Foundation
 import ZeroMQ
 
-struct Publish: ParsableCommand {
+struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish events to a node and wait for each ack.",
         discussion: """
             Reads one CloudEvents JSON object, a JSON array of them, or JSON Lines, from FILE or standard \
             input. Missing `specversion`, `id` (a new UUIDv7) and `time` are filled in. When a reply does \
             not come in time the events are sent again with the same ids, so none is stored twice. \
-            Exit status: 0 all acked, 1 some nacked (the reasons are printed), 3 the node did not answer.
+            Exit status: 0 all acked, 1 some nacked (the reasons are printed), 3 the node did not answer. \
+            An ack means stored, not accepted: with --outcome, each acked event is followed until the modules \
+            that take it have applied it, and the events it caused are printed; exit status 4 when a module \
+            refused one (its code and reason are printed), 5 when an outcome did not come in time.
             """
     )
 
@@ -33,9 +36,18 @@ struct Publish: ParsableCommand {
     @Flag(help: "Print nothing for acked events.")
     var quiet = false
 
+    @Flag(help: "After the acks, wait for what the modules make of each event (GET /api/events/ID/outcome on the node's HTTP side; a token from WZT_TOKEN).")
+    var outcome = false
+
+    @Option(help: ArgumentHelp("The node's HTTP side, for --outcome.", valueName: "host:port"))
+    var http = "127.0.0.1:8780"
+
+    @Option(help: "Seconds to wait for each event's outcome.")
+    var outcomeTimeout = 30.0
+
     @OptionGroup var curve: CurveOptions
 
-    func run() throws {
+    func run() async throws {
         let input: Data
         if let file, file != "-" {
             guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
@@ -71,6 +83,15 @@ struct Publish: ParsableCommand {
             }
         }
         if nacked > 0 { throw ExitCode.nacked }
+        guard outcome else { return }
+        let acked = zip(envelopes, outcomes).compactMap { envelope, outcome in if case .ack = outcome { envelope.id } else { nil } }
+        let verdict = try await OutcomeFollower(http: http, token: ProcessInfo.processInfo.environment["WZT_TOKEN"], timeout: outcomeTimeout)
+            .follow(acked)
+        switch verdict {
+        case .accepted: return
+        case .refused: throw ExitCode.refused
+        case .late: throw ExitCode.outcomeLate
+        }
     }
 }
 

@@ -176,5 +176,52 @@ extension ProcessTests {
             let missing = try await request("GET", base + "/nothing-here")
             #expect(missing.status == 404)
         }
+
+        /// An ack says stored; the outcome says what the modules made of the event: polled over
+        /// HTTP, followed by `wzt publish --outcome`, and read from the live feed by the pyzmq
+        /// example of docs/protocol.md, run as the document prints it.
+        @Test func theOutcomeOfAnEventComesAfterItsAck() async throws {
+            let directory = TemporaryDirectory("wzt-outcome")
+            let server = ServerProcess(dataDirectory: directory.file("data"))
+            try server.start()
+            defer { server.kill(SIGTERM) }
+            let binary = try Interop.binary()
+
+            let accepted = CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-outcome-1")
+            let published = try await blocking {
+                try Interop.run(binary, ["publish", "--endpoint", server.ingress, "--outcome", "--http", server.http], input: accepted)
+            }
+            #expect(published.contains("caused") && published.contains("be.wzt.intake.case-status-changed"), "\(published)")
+            #expect(published.contains("applied") && published.contains("intake"), "\(published)")
+
+            // Advice for a case nobody asked a screening for: stored, then refused by intake.
+            let advice = #"{"type":"be.wzt.intake.screening-advised","source":"/agency/vdab/intake","subject":"case-nobody","dataversion":1,"data":{"caseId":"case-nobody","advice":"NEC","advisedOn":"2026-11-24"}}"#
+            let refused = await #expect(throws: InteropFailure.self) {
+                try await blocking { try Interop.run(binary, ["publish", "--endpoint", server.ingress, "--outcome", "--http", server.http], input: advice) }
+            }
+            #expect(refused?.description.contains("exited 4") == true, "\(refused?.description ?? "")")
+            #expect(refused?.description.contains("unknown-case") == true, "\(refused?.description ?? "")")
+
+            let ackID = try #require(published.split(separator: " ").dropFirst().first.map(String.init))
+            let outcome = try await request("GET", "http://\(server.http)/api/events/\(ackID)/outcome")
+            #expect(outcome.status == 200, "\(outcome)")
+            #expect(json(outcome.body)["complete"] as? Bool == true, "\(outcome)")
+            #expect((json(outcome.body)["modules"] as? [[String: Any]])?.first?["state"] as? String == "applied", "\(outcome)")
+            let unknown = try await request("GET", "http://\(server.http)/api/events/\(UUID().uuidString)/outcome")
+            #expect(unknown.status == 404 && json(unknown.body)["code"] as? String == "not-found", "\(unknown)")
+            let notAnID = try await request("GET", "http://\(server.http)/api/events/nope/outcome")
+            #expect(notAnID.status == 400, "\(notAnID)")
+
+            // The document's example, with this node's ports and a case of its own.
+            let protocolDoc = try String(contentsOfFile: Interop.root + "/docs/protocol.md", encoding: .utf8)
+            let section = try #require(protocolDoc.components(separatedBy: "**Follow the live feed**").dropFirst().first)
+            let block = try #require(section.components(separatedBy: "```python\n").dropFirst().first?.components(separatedBy: "```").first)
+            let example = block.split(separator: "\n", omittingEmptySubsequences: false).map { $0.dropFirst(3) }.joined(separator: "\n")
+                .replacingOccurrences(of: "tcp://127.0.0.1:5555", with: server.ingress)
+                .replacingOccurrences(of: "tcp://127.0.0.1:5556", with: server.egress)
+                .replacingOccurrences(of: "case-1", with: "case-outcome-2")
+            let printed = try await blocking { try Interop.run(Interop.python, ["-c", example]) }
+            #expect(printed.contains("'status': 'ack'") && printed.contains("caused: be.wzt.intake.case-status-changed"), "\(printed)")
+        }
     }
 }
