@@ -12,6 +12,8 @@ public final class ReplayClient {
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        /// No reply came: the node is not there, or not answering.
+        public var unreachable = false
     }
 
     private let socket: Socket
@@ -33,7 +35,7 @@ public final class ReplayClient {
         var poller = Poller([.socket(socket)])
         guard try poller.poll(timeoutMilliseconds: Int(timeoutMilliseconds))[0], let frames = try socket.receive(dontWait: true),
               let header = frames.first else {
-            throw Failure(description: "no reply from the replay endpoint \(endpoint) within \(timeoutMilliseconds) ms; is `wzt serve` running there?")
+            throw Failure(description: "no reply from the replay endpoint \(endpoint) within \(timeoutMilliseconds) ms; is `wzt serve` running there?", unreachable: true)
         }
         guard let status = try? JSONDecoder().decode(PageHeader.self, from: Data(header)), status.status == "ok",
               let head = status.head, let next = status.next else {

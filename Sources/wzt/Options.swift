@@ -50,6 +50,30 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// `--config` for the commands that talk to a running node: its endpoints (and, with CURVE, its
+/// public key) come from the node's configuration file; a flag given on the command line wins.
+struct NodeConfigOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The node's configuration file (TOML): its endpoints and CURVE public key are read from it; flags win.", valueName: "path"))
+    var config: String?
+
+    func load() throws -> NodeConfiguration? {
+        try config.map { try ConfigLoader.load(path: $0, knownModules: ModuleCatalog.moduleNames) }
+    }
+}
+
+extension NodeConfiguration {
+    /// A bound address as a client connects to it: a wildcard host is this host.
+    static func connectable(_ endpoint: String) -> String {
+        endpoint.replacingOccurrences(of: "://0.0.0.0:", with: "://127.0.0.1:").replacingOccurrences(of: "://*:", with: "://127.0.0.1:")
+            .replacingOccurrences(of: "://[::]:", with: "://[::1]:")
+    }
+
+    /// The HTTP side as a client reaches it.
+    var httpAddress: String? {
+        http.map { ["0.0.0.0", "*", "::"].contains($0.host) ? "127.0.0.1:\($0.port)" : $0.description }
+    }
+}
+
 /// `--key` and `--server-key`, for commands that talk to a node with CURVE on.
 struct CurveOptions: ParsableArguments {
     @Option(help: ArgumentHelp("This client's CURVE secret key file (from `wzt keys generate`), for a node with [security].", valueName: "path"))
@@ -58,9 +82,15 @@ struct CurveOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The node's CURVE public key: 40 Z85 characters, or the path of its .pub file.", valueName: "key|path"))
     var serverKey: String?
 
-    func credentials() throws -> CurveCredentials? {
-        switch (key, serverKey) {
-        case (nil, nil): return nil
+    /// `nodeKey`: the node's public key from its configuration, for when --server-key is not given.
+    func credentials(nodeKey: String? = nil) throws -> CurveCredentials? {
+        if key == nil, serverKey == nil {
+            guard nodeKey == nil else {
+                throw ValidationError("the node's configuration has [security] (CURVE): give --key with this client's secret key file (`wzt keys generate`)")
+            }
+            return nil
+        }
+        switch (key, serverKey ?? nodeKey) {
         case (let key?, let server?):
             guard let secret = try? String(contentsOfFile: key, encoding: .utf8), let keys = CurveKeyPair(secretKey: secret.trimmingCharacters(in: .whitespacesAndNewlines)) else {
                 throw ValidationError("--key \(key): not a readable CURVE secret key file; make one with `wzt keys generate --out DIR --name NAME`")

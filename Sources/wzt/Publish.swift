@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import BusTransport
+import Core
 import Foundation
 import ZeroMQ
 
@@ -21,8 +22,10 @@ struct Publish: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("JSON file to publish; - or nothing reads standard input.", valueName: "file"))
     var file: String?
 
-    @Option(help: ArgumentHelp("Ingress endpoint of the node.", valueName: "endpoint"))
-    var endpoint = "tcp://127.0.0.1:5555"
+    @Option(help: ArgumentHelp("Ingress endpoint of the node (default: from --config, else tcp://127.0.0.1:5555).", valueName: "endpoint"))
+    var endpoint: String?
+
+    @OptionGroup var node: NodeConfigOption
 
     @Option(help: "Milliseconds to wait for a reply before sending again.")
     var timeoutMs: Int32 = 2500
@@ -39,8 +42,8 @@ struct Publish: AsyncParsableCommand {
     @Flag(help: "After the acks, wait for what the modules make of each event (GET /api/events/ID/outcome on the node's HTTP side; a token from WZT_TOKEN).")
     var outcome = false
 
-    @Option(help: ArgumentHelp("The node's HTTP side, for --outcome.", valueName: "host:port"))
-    var http = "127.0.0.1:8780"
+    @Option(help: ArgumentHelp("The node's HTTP side, for --outcome (default: from --config, else 127.0.0.1:8780).", valueName: "host:port"))
+    var http: String?
 
     @Option(help: "Seconds to wait for each event's outcome.")
     var outcomeTimeout = 30.0
@@ -59,7 +62,10 @@ struct Publish: AsyncParsableCommand {
         guard !envelopes.isEmpty else { throw CommandFailure("no events in the input") }
 
         let context = Context()
-        let client = try IngressClient(context: context, endpoint: endpoint, curve: try curve.credentials(), timeoutMilliseconds: timeoutMs, retries: retries)
+        let configuration = try node.load()
+        let endpoint = endpoint ?? configuration.map { NodeConfiguration.connectable($0.transport.ingressEndpoint) } ?? "tcp://127.0.0.1:5555"
+        let credentials = try curve.credentials(nodeKey: configuration?.transport.security?.keys.publicKey)
+        let client = try IngressClient(context: context, endpoint: endpoint, curve: credentials, timeoutMilliseconds: timeoutMs, retries: retries)
         let showProgress = envelopes.count >= 1000
         let outcomes: [IngressClient.Outcome]
         do {
@@ -85,6 +91,7 @@ struct Publish: AsyncParsableCommand {
         if nacked > 0 { throw ExitCode.nacked }
         guard outcome else { return }
         let acked = zip(envelopes, outcomes).compactMap { envelope, outcome in if case .ack = outcome { envelope.id } else { nil } }
+        let http = http ?? configuration?.httpAddress ?? "127.0.0.1:8780"
         let verdict = try await OutcomeFollower(http: http, token: ProcessInfo.processInfo.environment["WZT_TOKEN"], timeout: outcomeTimeout)
             .follow(acked)
         switch verdict {

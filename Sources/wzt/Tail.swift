@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bus
 import BusTransport
+import Core
 import Foundation
 import ZeroMQ
 
@@ -11,7 +12,8 @@ struct Tail: ParsableCommand {
             Subscribes to the node's live feed (PUB). With --from, first reads the log from that offset \
             through the replay endpoint until it is caught up. Whenever a live event arrives whose offset \
             is beyond the last one shown, the events in between are read from the replay endpoint first, so \
-            nothing is skipped even though the live feed drops under pressure.
+            nothing is skipped even though the live feed drops under pressure. Exit status 3 when the node \
+            does not answer.
             """
     )
 
@@ -21,11 +23,13 @@ struct Tail: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only events of these types: a type, a prefix like be.wzt.intake.*, or *.", valueName: "pattern"))
     var type: [String] = []
 
-    @Option(help: ArgumentHelp("Live feed endpoint of the node.", valueName: "endpoint"))
-    var egress = "tcp://127.0.0.1:5556"
+    @Option(help: ArgumentHelp("Live feed endpoint of the node (default: from --config, else tcp://127.0.0.1:5556).", valueName: "endpoint"))
+    var egress: String?
 
-    @Option(help: ArgumentHelp("Replay endpoint of the node.", valueName: "endpoint"))
-    var replay = "tcp://127.0.0.1:5557"
+    @Option(help: ArgumentHelp("Replay endpoint of the node (default: from --config, else tcp://127.0.0.1:5557).", valueName: "endpoint"))
+    var replay: String?
+
+    @OptionGroup var node: NodeConfigOption
 
     @OptionGroup var curve: CurveOptions
 
@@ -36,11 +40,23 @@ struct Tail: ParsableCommand {
     var json = false
 
     func run() throws {
+        do {
+            try follow()
+        } catch let failure as ReplayClient.Failure where failure.unreachable {
+            printError("wzt tail: \(failure)")
+            throw ExitCode.unreachable
+        }
+    }
+
+    private func follow() throws {
         var patterns: [EventPattern] = []
         for pattern in type {
             do { patterns.append(try EventPattern(pattern)) } catch { throw ValidationError(error.reason) }
         }
-        let credentials = try curve.credentials()
+        let configuration = try node.load()
+        let egress = egress ?? configuration.map { NodeConfiguration.connectable($0.transport.egressEndpoint) } ?? "tcp://127.0.0.1:5556"
+        let replay = replay ?? configuration.map { NodeConfiguration.connectable($0.transport.replayEndpoint) } ?? "tcp://127.0.0.1:5557"
+        let credentials = try curve.credentials(nodeKey: configuration?.transport.security?.keys.publicKey)
         let context = Context()
         let live = try context.socket(.sub)
         try live.secure(with: credentials)

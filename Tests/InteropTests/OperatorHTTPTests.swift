@@ -223,5 +223,37 @@ extension ProcessTests {
             let printed = try await blocking { try Interop.run(Interop.python, ["-c", example]) }
             #expect(printed.contains("'status': 'ack'") && printed.contains("caused: be.wzt.intake.case-status-changed"), "\(printed)")
         }
+
+        /// `wzt publish` and `wzt tail` find the node through its configuration file, as the other
+        /// commands do; a node that does not answer is exit status 3 for both.
+        @Test func publishAndTailReadTheNodeFromItsConfig() async throws {
+            let directory = TemporaryDirectory("wzt-client-config")
+            let server = ServerProcess(dataDirectory: directory.file("data"))
+            try server.start()
+            defer { server.kill(SIGTERM) }
+            let config = directory.file("wzt.toml")
+            try """
+                [ingress]
+                endpoint = "\(server.ingress.replacingOccurrences(of: "127.0.0.1", with: "0.0.0.0"))"
+                [egress]
+                endpoint = "\(server.egress)"
+                [replay]
+                endpoint = "\(server.replay)"
+                [http]
+                endpoint = "\(server.http)"
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let binary = try Interop.binary()
+            let event = CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-config-1")
+            let published = try await blocking { try Interop.run(binary, ["publish", "--config", config, "--outcome"], input: event) }
+            #expect(published.hasPrefix("ack ") && published.contains("applied"), "\(published)")
+            let tailed = try await blocking { try Interop.run(binary, ["tail", "--config", config, "--from", "1", "--count", "1", "--json"]) }
+            #expect(tailed.contains("case-config-1"), "\(tailed)")
+
+            server.kill(SIGTERM)
+            for command in [["publish", "--config", config, "--timeout-ms", "200", "--retries", "0"], ["tail", "--config", config, "--from", "1"]] {
+                let failure = await #expect(throws: InteropFailure.self) { try await blocking { try Interop.run(binary, command, input: event) } }
+                #expect(failure?.description.contains("exited 3") == true, "\(command): \(failure?.description ?? "")")
+            }
+        }
     }
 }
