@@ -99,7 +99,9 @@ public final class Node: Sendable {
             if let endpoint = configuration.http {
                 http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers, actors: configuration.transport.actors,
                                             users: configuration.httpUsers, audit: audit, hosts: hosts,
-                                            remote: remote, link: link, dataDirectory: configuration.dataDirectory, registry: metrics, logger: logger,
+                                            remote: remote, link: link, dataDirectory: configuration.dataDirectory,
+                                            asyncAPI: Self.asyncAPI(configuration, logger: logger),
+                                            registry: metrics, logger: logger,
                                             onBound: httpPort.set)
             } else {
                 http = nil
@@ -246,5 +248,18 @@ final class ShutdownTrigger: Service, Sendable {
     func run() async throws {
         // Returning from run() without error ends the group gracefully; shutdown by others ends the wait.
         for await _ in stream.cancelOnGracefulShutdown() { return }
+    }
+}
+
+extension Node {
+    /// The node's AsyncAPI document for `GET /asyncapi.json`; nil, and said, when a contract
+    /// cannot be described (a mistake in the contract, which the contract tests catch first).
+    static func asyncAPI(_ configuration: NodeConfiguration, logger: Logger) -> String? {
+        do {
+            return ContractCatalogue.asyncAPI(try ContractCatalogue.entries(), endpoints: .init(configuration)).json
+        } catch {
+            logger.error("no /asyncapi.json", metadata: ["wzt.error": "\(error)"])
+            return nil
+        }
     }
 }

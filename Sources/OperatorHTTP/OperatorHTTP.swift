@@ -31,7 +31,7 @@ public enum OperatorHTTP {
     /// read health details (operators) or case documents (caseworkers); see `Access`.
     public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule = ActorRule(),
                                users: [HTTPUser], audit: AuditLog, hosts: [ModuleHost], remote: [any Module] = [], link: ModuleLinkServer? = nil,
-                               dataDirectory: String? = nil, registry: PrometheusCollectorRegistry, logger: Logger,
+                               dataDirectory: String? = nil, asyncAPI: String? = nil, registry: PrometheusCollectorRegistry, logger: Logger,
                                onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
         let access = Access(users: users, host: host)
@@ -40,6 +40,12 @@ public enum OperatorHTTP {
         StatusPage.add(to: router, log: log, modules: watched, audit: audit, access: access)
         OutcomeAPI.add(to: router, log: log, modules: watched, publishers: publishers, access: access)
         ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
+        if let asyncAPI {
+            // What integrators build against: public, like the contracts it lists.
+            router.get("asyncapi.json") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: asyncAPI)))
+            }
+        }
         router.get("health") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }

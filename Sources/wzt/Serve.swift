@@ -103,7 +103,7 @@ struct Contracts: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The event types this build accepts: their fields, data versions and personal fields, and their JSON Schemas.",
         discussion: "Personal fields are sealed in the log with the key of the event's subject (docs/protocol.md). docs/contracts.md is `wzt contracts markdown`.",
-        subcommands: [List.self, Schema.self, Markdown.self],
+        subcommands: [List.self, Schema.self, Markdown.self, AsyncAPI.self],
         defaultSubcommand: List.self
     )
 
@@ -137,6 +137,19 @@ struct Contracts: ParsableCommand {
                 throw ValidationError("\(type) is not a known event type; `wzt contracts` lists them")
             }
             print(entry.schema.json)
+        }
+    }
+
+    struct AsyncAPI: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "asyncapi",
+            abstract: "Print the AsyncAPI 3.0 document of a node: its endpoints, every event as a message, CURVE when it has it (also GET /asyncapi.json).")
+
+        @OptionGroup var node: NodeConfigOption
+
+        func run() throws {
+            let configuration = try node.load() ?? NodeConfiguration()
+            print(ContractCatalogue.asyncAPI(try ContractCatalogue.entries(), endpoints: .init(configuration)).json)
         }
     }
 

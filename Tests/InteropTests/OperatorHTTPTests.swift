@@ -150,6 +150,12 @@ extension ProcessTests {
             #expect(sample(before.body, #"wzt_dispatch_delivered_total{subscription="intake"}"#) == 0, "\(before.body)")
             try checkWithPrometheusParser(before.body)
 
+            // The node's AsyncAPI document names its own endpoints.
+            let asyncAPI = try await request("GET", base + "/asyncapi.json")
+            #expect(asyncAPI.status == 200 && json(asyncAPI.body)["asyncapi"] as? String == "3.0.0", "\(asyncAPI.status)")
+            let servers = json(asyncAPI.body)["servers"] as? [String: [String: Any]]
+            #expect(servers?["ingress"]?["host"] as? String == server.ingress.replacingOccurrences(of: "tcp://", with: ""), "\(servers ?? [:])")
+
             let good = (1...3).map { CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-http-\($0)") }
             let bad = CommandLineTests.screening.replacingOccurrences(of: "85073003328", with: "85073003329")
             _ = try? await blocking { try Interop.run(try Interop.binary(), ["publish", "--endpoint", server.ingress], input: (good + [bad]).joined(separator: "\n")) }
