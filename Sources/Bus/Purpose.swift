@@ -180,32 +180,42 @@ public struct ProjectingSubscriber: Subscriber {
         if let failure = await deliver(batch: [event][...]).failure { throw failure }
     }
 
+    /// Fewer than this many events per thread are projected on the caller's thread alone.
+    static let projectionsPerThread = 32
+
     /// The events projected, then handed over as one batch; an event that does not project ends
-    /// the batch before it, with its error. Keys in memory are used on the caller's thread; once
-    /// a key must be read from the log (after a restart, or a backlog of new cases), the rest of
-    /// the batch is projected on one thread of its own, never on the cooperative pool: one
-    /// thread per event cost more than the module's work.
+    /// the batch before it, with its error. A large batch is projected on every core. Keys in
+    /// memory are used on the caller's thread; once a key must be read from the log (after a
+    /// restart, or a backlog of new cases), the rest of the batch is projected off the
+    /// cooperative pool, on a thread of its own: one thread per event cost more than the module's work.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
         var projected: [StoredEvent] = []
         projected.reserveCapacity(events.count)
         var failure: (any Error)?
-        for event in events {
-            do {
-                projected.append(try projection.apply(event, cachedKeysOnly: true))
-            } catch is SubjectKeys.KeyNotCached {
-                break
-            } catch {
+        let projection = self.projection
+        let attempts = Array(events).concurrentMap(minimumPerThread: Self.projectionsPerThread) { event in
+            Result { try projection.apply(event, cachedKeysOnly: true) }
+        }
+        projecting: for attempt in attempts {
+            switch attempt {
+            case .success(let event): projected.append(event)
+            case .failure(let error) where error is SubjectKeys.KeyNotCached: break projecting
+            case .failure(let error):
                 failure = error
-                break
+                break projecting
             }
         }
         if failure == nil, projected.count < events.count {
-            let (projection, rest) = (self.projection, Array(events.dropFirst(projected.count)))
+            let rest = Array(events.dropFirst(projected.count))
             do {
                 let (more, error) = try await onOwnThread { () -> ([StoredEvent], (any Error)?) in
+                    let attempts = rest.concurrentMap(minimumPerThread: Self.projectionsPerThread) { event in Result { try projection.apply(event) } }
                     var more: [StoredEvent] = []
-                    for event in rest {
-                        do { more.append(try projection.apply(event)) } catch { return (more, error) }
+                    for attempt in attempts {
+                        switch attempt {
+                        case .success(let event): more.append(event)
+                        case .failure(let error): return (more, error)
+                        }
                     }
                     return (more, nil)
                 }

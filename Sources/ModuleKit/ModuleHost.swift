@@ -166,17 +166,21 @@ struct ModuleSubscriber: Subscriber {
     /// at least), and commits those before.
     private func apply(_ events: ArraySlice<StoredEvent>, unless stopping: ShutdownFlag) async throws -> Applied {
         let (module, decoder, clock, rules) = (self.module, self.decoder, self.clock, self.rules)
+        // Decoded before the transaction, on both cores for a large batch: the writer's one
+        // thread is what every delivery waits for.
+        let events = events.prefix(Self.eventsPerTransaction(store.database.dialect))
+        let incoming = Array(events).concurrentMap(minimumPerThread: Self.decodesPerThread) { IncomingEvent($0, decoder: decoder) }
         return try await store.database.write { db -> Applied in
             var applied = Applied()
             // The next deadline, read once: only an event that schedules a timer can make it earlier.
             var nextDue = try ModuleStore.nextTimerDue(db)
-            for event in events {
-                if applied.count > 0, stopping.isSet || applied.count >= Self.eventsPerTransaction(db.dialect) { break }
+            for (event, incoming) in zip(events, incoming) {
+                if applied.count > 0, stopping.isSet { break }
                 try db.execute(sql: "SAVEPOINT wzt_event")
                 do {
                     // The clock per event, as one at a time had it: what a module records as "when
                     // processed" (a notice's creation) keeps the events' order.
-                    let (outcome, violations, timersChanged) = try Self.apply(event, module: module, decoder: decoder, now: clock.now(), rules: rules,
+                    let (outcome, violations, timersChanged) = try Self.apply(incoming, module: module, decoder: decoder, now: clock.now(), rules: rules,
                                                                                nextDue: nextDue, db)
                     try db.execute(sql: "RELEASE SAVEPOINT wzt_event")
                     if timersChanged { nextDue = try ModuleStore.nextTimerDue(db) }
@@ -206,15 +210,18 @@ struct ModuleSubscriber: Subscriber {
         }
     }
 
+    /// Fewer than this many events per thread are decoded on the caller's thread alone: a
+    /// thread's start costs about as much as decoding a few envelopes.
+    static let decodesPerThread = 32
+
     /// Inbox check, deadlines due before the event, handler and invariants, in the caller's transaction.
-    private static func apply(_ event: StoredEvent, module: any Module, decoder: EnvelopeDecoder, now: Date, rules: RuleBook, nextDue: Double?,
+    private static func apply(_ incoming: IncomingEvent, module: any Module, decoder: EnvelopeDecoder, now: Date, rules: RuleBook, nextDue: Double?,
                               _ db: any SQLDatabase) throws -> (ModuleTransaction.Outcome, [String], timersChanged: Bool) {
-        let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [event.id]) ?? false
+        let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [incoming.id]) ?? false
         // Handled before: the relay may have failed after that commit (a full disk), so flush again.
         if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), [], false) }
-        try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [event.id, event.offset])
-        let incoming = IncomingEvent(event, decoder: decoder)
-        let purpose = module.deliveredNeeds.first { $0.pattern.matches(event.type) }?.purpose
+        try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [incoming.id, incoming.offset])
+        let purpose = module.deliveredNeeds.first { $0.pattern.matches(incoming.type) }?.purpose
         let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
         try transaction.fireTimersDueBeforeCause(nextDue: nextDue)
         if incoming.isA(SubjectErased.self) {
@@ -233,11 +240,16 @@ struct OutboxRelay: Sendable {
     let appender: any EventAppender
     let decoder: EnvelopeDecoder
 
-    func flush() async throws {
+    /// `checked`: envelopes the transaction decoded when it published them, used as they are.
+    func flush(checked: [Envelope] = []) async throws {
+        let known = Dictionary(checked.map { ($0.id, $0) }) { first, _ in first }
         while true {
             let pending = try await store.pendingOutbox()
             guard let last = pending.last else { return }
-            let envelopes = try pending.map { entry throws(EnvelopeError) in try decoder.decode(entry.json) }
+            let envelopes = try pending.map { entry throws(EnvelopeError) in
+                if let envelope = known[entry.id], envelope.json == entry.json { return envelope }
+                return try decoder.decode(entry.json)
+            }
             _ = try await appender.append(envelopes)
             try await store.removeFromOutbox(through: last.seq)
         }

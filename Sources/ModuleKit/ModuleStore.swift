@@ -68,11 +68,11 @@ public struct ModuleStore: Sendable {
         try database.readNow { db in try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [eventID]) ?? false }
     }
 
-    func pendingOutbox() async throws -> [(seq: Int64, json: [UInt8])] {
+    func pendingOutbox() async throws -> [(seq: Int64, id: String, json: [UInt8])] {
         try await database.read { db in
-            try SQLRow.fetchAll(db, sql: "SELECT seq, envelope FROM wzt_outbox ORDER BY seq LIMIT 1000").map { row in
+            try SQLRow.fetchAll(db, sql: "SELECT seq, event_id, envelope FROM wzt_outbox ORDER BY seq LIMIT 1000").map { row in
                 let json: Data = try row["envelope"]
-                return (try row["seq"], Array(json))
+                return (try row["seq"], try row["event_id"], Array(json))
             }
         }
     }

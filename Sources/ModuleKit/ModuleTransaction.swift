@@ -18,6 +18,8 @@ public final class ModuleTransaction {
     /// The regional rule sets.
     public let rules: RuleBook
     var published = 0
+    /// What `publish` queued, already checked: the relay appends these without decoding them again.
+    var checked: [Envelope] = []
     var scheduledTimers = 0
     /// Timers that passed before the cause and fired in this transaction.
     var firedTimers = 0
@@ -40,9 +42,10 @@ public final class ModuleTransaction {
     public func publish<T: EventContract>(_ data: T, subject: String?, time: Date? = nil) throws -> String {
         let time = time ?? eventTime
         let id = EventID.make(at: now)
-        let json = try envelope(data, subject: subject, id: id, time: time, actor: origin.actor)
-        try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [id, Data(json)])
+        let envelope = try envelope(data, subject: subject, id: id, time: time, actor: origin.actor)
+        try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [id, Data(envelope.json)])
         published += 1
+        checked.append(envelope)
         return id
     }
 
@@ -76,7 +79,7 @@ public final class ModuleTransaction {
     /// event changes no table. Any other error is thrown, which rolls back the whole delivery and
     /// asks for a retry.
     public func refusable<R: Error>(_ refusal: R.Type, _ handling: () throws -> Void) throws -> R? {
-        let before = (published, scheduledTimers, committed.count)
+        let before = (published, scheduledTimers, committed.count, checked.count)
         try db.execute(sql: "SAVEPOINT wzt_refusable")
         do {
             try handling()
@@ -87,22 +90,24 @@ public final class ModuleTransaction {
             try db.execute(sql: "RELEASE SAVEPOINT wzt_refusable")
             (published, scheduledTimers) = (before.0, before.1)
             committed.removeSubrange(before.2...)
+            checked.removeSubrange(before.3...)
             return refused
         }
     }
 
     /// What is left to do once the transaction commits.
-    var outcome: Outcome { Outcome(published: published, scheduledTimers: scheduledTimers, afterCommit: committed) }
+    var outcome: Outcome { Outcome(published: published, scheduledTimers: scheduledTimers, afterCommit: committed, checked: checked) }
 
     struct Outcome: Sendable {
         let published: Int
         let scheduledTimers: Int
         let afterCommit: [@Sendable () -> Void]
+        var checked: [Envelope] = []
 
         /// What two transactions' worth (or two events of one batch) leave to do.
         func adding(_ other: Outcome) -> Outcome {
             Outcome(published: published + other.published, scheduledTimers: scheduledTimers + other.scheduledTimers,
-                    afterCommit: afterCommit + other.afterCommit)
+                    afterCommit: afterCommit + other.afterCommit, checked: checked + other.checked)
         }
 
         /// Wakes the timers when the transaction set one, runs the module's `afterCommit` actions
@@ -110,18 +115,17 @@ public final class ModuleTransaction {
         func settle(timersChanged: Signal, relay: OutboxRelay) async throws {
             if scheduledTimers > 0 { timersChanged.fire() }
             for action in afterCommit { action() }
-            if published > 0 { try await relay.flush() }
+            if published > 0 { try await relay.flush(checked: checked) }
         }
     }
 
     /// An envelope from this module, checked against its contract now, so that a mistake fails
     /// this transaction instead of reaching the bus.
-    func envelope<T: EventContract>(_ data: T, subject: String?, id: String = EventID.make(), time: Date, actor: Actor) throws -> [UInt8] {
+    func envelope<T: EventContract>(_ data: T, subject: String?, id: String = EventID.make(), time: Date, actor: Actor) throws -> Envelope {
         let json = try EnvelopeEncoder.envelope(
             data, source: "/wzt/\(module)", subject: subject, id: id, time: time,
             correlationID: origin.correlationID, causationID: cause?.id, actor: actor, purpose: origin.purpose)
-        _ = try decoder.decode(json)
-        return json
+        return try decoder.decode(json)
     }
 
     /// What the events of this transaction inherit from their cause: its correlation id (or its

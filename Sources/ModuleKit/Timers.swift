@@ -26,7 +26,7 @@ extension ModuleTransaction {
     /// timer of that id, unless it has fired.
     public func schedule<T: EventContract>(timer id: String, at date: Date, publish data: T, subject: String?) throws {
         // When it fires, nobody in particular causes it: the module acts on its own account.
-        let json = try envelope(data, subject: subject, time: date, actor: .module(module))
+        let json = try envelope(data, subject: subject, time: date, actor: .module(module)).json
         try db.execute(sql: """
             INSERT INTO wzt_timers (id, due_at, envelope, status, subject, publishes) VALUES (?, ?, ?, 'scheduled', ?, ?)
             ON CONFLICT(id) DO UPDATE SET due_at = excluded.due_at, envelope = excluded.envelope, status = 'scheduled', remaining = NULL,

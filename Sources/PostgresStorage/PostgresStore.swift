@@ -22,6 +22,7 @@ import Storage
 /// read never waits behind a handler. A commit is durable when it returns (the server's default
 /// `synchronous_commit = on`).
 public final class PostgresStore: SQLStore, Sendable {
+    public var dialect: SQLDialect { .postgres }
     public let location: String
     private let writer: Lane
     private let reader: Lane

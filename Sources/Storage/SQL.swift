@@ -6,6 +6,8 @@ import Foundation
 public protocol SQLStore: Sendable {
     /// Where the data lives, for messages: a file path, or a server address without its password.
     var location: String { get }
+    /// Which SQL it speaks, known before a transaction opens.
+    var dialect: SQLDialect { get }
     /// Runs `body` in a read-only transaction.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T
     /// Runs `body` in a transaction that commits durably when it returns and rolls back when it throws.

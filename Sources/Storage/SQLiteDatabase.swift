@@ -31,6 +31,7 @@ public enum SQLiteDatabase {
 public struct SQLiteStore: SQLStore {
     public let pool: DatabasePool
     public var location: String { pool.path }
+    public var dialect: SQLDialect { .sqlite }
 
     public init(path: String, migrations: SQLMigrations) throws(StoreError) {
         pool = try SQLiteDatabase.open(path: path, migrator: Self.migrator(migrations))
