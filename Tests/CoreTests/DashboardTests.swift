@@ -1,5 +1,6 @@
 import Foundation
 import OperatorHTTP
+import TestSupport
 import Testing
 
 /// Config/grafana-dashboard.json asks Prometheus only for metrics a node shows, shows each, and
@@ -37,15 +38,7 @@ struct DashboardTests {
             "  - record: wzt:dashboard:\(index)\n    expr: " + String(decoding: try encoder.encode(expression), as: UTF8.self)
         }
         try ("groups:\n- name: dashboard\n  rules:\n" + rules.joined(separator: "\n") + "\n").write(toFile: directory + "/rules.yml", atomically: true, encoding: .utf8)
-        let promtool = Process()
-        promtool.executableURL = URL(filePath: "/usr/bin/env")
-        promtool.arguments = ["promtool", "check", "rules", directory + "/rules.yml"]
-        let output = Pipe()
-        promtool.standardOutput = output
-        promtool.standardError = output
-        try promtool.run()
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        promtool.waitUntilExit()
-        #expect(promtool.terminationStatus == 0, "promtool (Scripts/setup installs it with Debian's prometheus) refuses a query: \(said)")
+        let (status, said) = try runTool(["promtool", "check", "rules", directory + "/rules.yml"])
+        #expect(status == 0, "promtool (Scripts/setup installs it with Debian's prometheus) refuses a query: \(said)")
     }
 }

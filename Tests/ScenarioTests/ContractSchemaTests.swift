@@ -1,6 +1,7 @@
 @testable import Bus
 import Core
 import Foundation
+import TestSupport
 import Testing
 
 /// The JSON Schemas `wzt contracts` generates, held against the node by a validator nobody here
@@ -62,16 +63,8 @@ struct ContractSchemaTests {
         let path = FileManager.default.temporaryDirectory.appending(path: "wzt-asyncapi-\(UUID().uuidString.prefix(8)).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try document.json.write(toFile: path, atomically: true, encoding: .utf8)
-        let python = Process()
-        python.executableURL = URL(filePath: "/usr/bin/env")
-        python.arguments = ["python3", Self.root + "/Tests/ScenarioTests/Python/check_asyncapi.py", path]
-        let output = Pipe()
-        python.standardOutput = output
-        python.standardError = output
-        try python.run()
-        let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        python.waitUntilExit()
-        #expect(python.terminationStatus == 0, "\(said)")
+        let (status, said) = try runTool(["python3", Self.root + "/Tests/ScenarioTests/Python/check_asyncapi.py", path])
+        #expect(status == 0, "\(said)")
     }
 
     /// The event with one field broken in each way a schema can tell, chosen from the data alone
@@ -117,13 +110,9 @@ struct ContractSchemaTests {
         let schemaJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(schemas))
         let request: [String: Any] = ["schemas": schemaJSON, "cases": cases.map { ["type": $0.type, "data": $0.data] }]
         try JSONSerialization.data(withJSONObject: request).write(to: URL(filePath: directory + "/request.json"))
-        let python = Process()
-        python.executableURL = URL(filePath: "/usr/bin/env")
-        python.arguments = ["python3", root + "/Tests/ScenarioTests/Python/check_schemas.py", directory + "/request.json", directory + "/verdicts.json"]
-        try python.run()
-        python.waitUntilExit()
-        guard python.terminationStatus == 0 else {
-            throw SchemaCheckFailed(description: "Tests/ScenarioTests/Python/check_schemas.py exited with \(python.terminationStatus); it needs Python's jsonschema (Scripts/setup installs it)")
+        let (status, said) = try runTool(["python3", root + "/Tests/ScenarioTests/Python/check_schemas.py", directory + "/request.json", directory + "/verdicts.json"])
+        guard status == 0 else {
+            throw SchemaCheckFailed(description: "Tests/ScenarioTests/Python/check_schemas.py exited with \(status) (it needs Python's jsonschema, which Scripts/setup installs): \(said)")
         }
         let verdicts = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(filePath: directory + "/verdicts.json"))) as! [Any]
         return verdicts.map { $0 as? String }

@@ -76,6 +76,21 @@ public func withServices(_ services: [any Service], _ body: () async throws -> V
 /// The PostgreSQL server the tests use: `Scripts/test` starts one and names it in
 /// `WZT_TEST_POSTGRES`. Without it the tests that need one fail and say how to get one; they do
 /// not skip, so a run that could not start the server cannot pass unnoticed.
+/// Runs a program found on the PATH (a checker nobody here wrote) to its end: its exit status,
+/// and what it printed on standard output and standard error together.
+public func runTool(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let tool = Process()
+    tool.executableURL = URL(filePath: "/usr/bin/env")
+    tool.arguments = arguments
+    let output = Pipe()
+    tool.standardOutput = output
+    tool.standardError = output
+    try tool.run()
+    let said = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    tool.waitUntilExit()
+    return (tool.terminationStatus, said)
+}
+
 public enum TestPostgres {
     public static func url() throws -> String {
         guard let url = ProcessInfo.processInfo.environment["WZT_TEST_POSTGRES"], !url.isEmpty else {
