@@ -132,17 +132,28 @@ public enum ContractSchema {
 
     private static func rawValue<R: RawRepresentable>(of value: R) -> Any { value.rawValue }
 
+    /// The JSON forms of Swift's own types; every type a decoder asks for by name is here, so
+    /// none of them is decoded again through the recording decoder.
     private static let primitives: [ObjectIdentifier: (schema: JSONDocument, example: any Sendable)] = {
-        let integer = JSONDocument.object(["type": .string("integer")])
         let number = JSONDocument.object(["type": .string("number")])
-        return [
+        var forms: [ObjectIdentifier: (schema: JSONDocument, example: any Sendable)] = [
             ObjectIdentifier(String.self): (.object(["type": .string("string")]), "text"),
             ObjectIdentifier(Bool.self): (.object(["type": .string("boolean")]), true),
-            ObjectIdentifier(Int.self): (integer, 1 as Int), ObjectIdentifier(Int64.self): (integer, 1 as Int64),
-            ObjectIdentifier(Int32.self): (integer, 1 as Int32), ObjectIdentifier(UInt.self): (integer, 1 as UInt),
-            ObjectIdentifier(Double.self): (number, 1.5 as Double), ObjectIdentifier(Decimal.self): (number, Decimal(string: "12.5") ?? 0),
+            ObjectIdentifier(Double.self): (number, 1.5 as Double), ObjectIdentifier(Float.self): (number, 1.5 as Float),
+            ObjectIdentifier(Decimal.self): (number, Decimal(string: "12.5") ?? 0),
         ]
+        for (type, form) in [integer(Int.self), integer(Int8.self), integer(Int16.self), integer(Int32.self), integer(Int64.self),
+                             integer(UInt.self), integer(UInt8.self), integer(UInt16.self), integer(UInt32.self), integer(UInt64.self)] {
+            forms[type] = form
+        }
+        return forms
     }()
+
+    /// An integer within what `T` holds: a larger number is refused, not rounded.
+    private static func integer<T: FixedWidthInteger & Sendable>(_ type: T.Type) -> (ObjectIdentifier, (schema: JSONDocument, example: any Sendable)) {
+        func bound(_ value: T) -> JSONDocument { Int(exactly: value).map(JSONDocument.integer) ?? .number(Double(value)) }
+        return (ObjectIdentifier(T.self), (.object(["type": .string("integer"), "minimum": bound(T.min), "maximum": bound(T.max)]), T(1)))
+    }
 }
 
 /// A contract whose schema cannot be generated: a mistake in the contract, named.

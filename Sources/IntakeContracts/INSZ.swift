@@ -71,7 +71,8 @@ public struct INSZError: Error, Hashable, Sendable {
 
 extension INSZ: SchemaDescribed {
     public static var jsonSchema: JSONDocument {
-        .object(["type": .string("string"), "pattern": .string("^[0-9][0-9 .-]*$"),
+        // Eleven digits, with dots, dashes and spaces anywhere; the check digits cannot be a pattern.
+        .object(["type": .string("string"), "pattern": .string("^[ .-]*([0-9][ .-]*){11}$"),
                  "description": .string("a Belgian national number (INSZ), 11 digits YYMMDDSSSCC; dots, dashes and spaces are allowed; the check digits are checked")])
     }
     public static var schemaExample: INSZ? { try? INSZ("85073003328") }

@@ -40,9 +40,9 @@ struct CommandFailure: Error, CustomStringConvertible {
 extension ExitCode {
     static let nacked = ExitCode(1)
     static let unreachable = ExitCode(3)
-    /// `wzt publish --outcome`: a module refused an event.
+    /// `wzt publish --outcome`: a module refused an event, or gave up on it.
     static let refused = ExitCode(4)
-    /// `wzt publish --outcome`: an event's outcome did not come in time.
+    /// `wzt publish --outcome`: an event is stored, but what became of it is not known.
     static let outcomeLate = ExitCode(5)
 }
 

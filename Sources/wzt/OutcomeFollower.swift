@@ -1,4 +1,3 @@
-import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -22,14 +21,17 @@ struct OutcomeFollower {
         let refusals: [Refusal]
     }
 
+    /// `.late` as soon as the HTTP side cannot tell: the events are stored either way, so the
+    /// answer is "outcome unknown", never "not sent" (which would have them sent again).
     func follow(_ ids: [String]) async throws -> Verdict {
         var verdict = Verdict.accepted
         for id in ids {
             let deadline = Date().addingTimeInterval(timeout)
-            var outcome = try await fetch(id)
+            guard var outcome = try await fetch(id, until: deadline) else { return .late }
             while !outcome.complete, Date() < deadline {
                 try await Task.sleep(for: .milliseconds(100))
-                outcome = try await fetch(id)
+                guard let next = try await fetch(id, until: deadline) else { return .late }
+                outcome = next
             }
             for caused in outcome.caused where !outcome.refusals.contains(where: { $0.id == caused.id }) {
                 print("caused \(id) → \(caused.type) \(caused.id) offset \(caused.offset)")
@@ -54,23 +56,31 @@ struct OutcomeFollower {
         return verdict
     }
 
-    private func fetch(_ id: String) async throws -> Outcome {
+    /// The outcome as the node tells it now; nil, said on standard error, when it cannot be asked.
+    private func fetch(_ id: String, until deadline: Date) async throws -> Outcome? {
         var request = HTTPClientRequest(url: "http://\(http)/api/events/\(id)/outcome")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let unknown = "wzt publish: \(id) is stored (acked), but its outcome is unknown"
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let seconds = max(1, min(10, deadline.timeIntervalSinceNow))
+            response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(seconds * 1000)))
             body = try await response.body.collect(upTo: 16 << 20)
         } catch {
-            printError("wzt publish: cannot reach the node's HTTP side at \(http) for the outcome (--http HOST:PORT): \(error)")
-            throw ExitCode.unreachable
+            printError("\(unknown): no answer from the node's HTTP side at \(http) (--http HOST:PORT)")
+            return nil
         }
         guard response.status == .ok else {
             let hint = response.status == .unauthorized || response.status == .forbidden ? "; set WZT_TOKEN to an operator's or an HTTP publisher's token" : ""
-            throw CommandFailure("the outcome of \(id): HTTP \(response.status.code) \(String(buffer: body))\(hint)")
+            printError("\(unknown): HTTP \(response.status.code) from \(http): \(String(buffer: body))\(hint)")
+            return nil
         }
-        return try JSONDecoder().decode(Outcome.self, from: Data(body.readableBytesView))
+        guard let outcome = try? JSONDecoder().decode(Outcome.self, from: Data(body.readableBytesView)) else {
+            printError("\(unknown): \(http) did not answer as a wzt node's HTTP side (--http HOST:PORT)")
+            return nil
+        }
+        return outcome
     }
 }
 

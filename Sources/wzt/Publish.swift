@@ -15,7 +15,8 @@ struct Publish: AsyncParsableCommand {
             Exit status: 0 all acked, 1 some nacked (the reasons are printed), 3 the node did not answer. \
             An ack means stored, not accepted: with --outcome, each acked event is followed until the modules \
             that take it have applied it, and the events it caused are printed; exit status 4 when a module \
-            refused one (its code and reason are printed), 5 when an outcome did not come in time.
+            refused one (its code and reason are printed) or gave up on it (a dead letter), 5 when an outcome \
+            is unknown (not in time, or the HTTP side could not tell): the events are stored either way.
             """
     )
 

@@ -225,7 +225,6 @@ extension ProcessTests {
             let example = block.split(separator: "\n", omittingEmptySubsequences: false).map { $0.dropFirst(3) }.joined(separator: "\n")
                 .replacingOccurrences(of: "tcp://127.0.0.1:5555", with: server.ingress)
                 .replacingOccurrences(of: "tcp://127.0.0.1:5556", with: server.egress)
-                .replacingOccurrences(of: "case-1", with: "case-outcome-2")
             let printed = try await blocking { try Interop.run(Interop.python, ["-c", example]) }
             #expect(printed.contains("'status': 'ack'") && printed.contains("caused: be.wzt.intake.case-status-changed"), "\(printed)")
         }

@@ -80,10 +80,14 @@ struct ContractSchemaTests {
         for (field, value) in data {
             with(field, nil, "without `\(field)`")
             switch value {
-            case is String:
+            case let text as String:
                 with(field, "no-such-value", "`\(field)` an unknown text")
+                with(field, "12 34", "`\(field)` a short number")
+                with(field, "  " + text, "`\(field)` after spaces")
                 with(field, 12, "`\(field)` a number")
-            case is NSNumber: with(field, "12", "`\(field)` a text")
+            case is NSNumber:
+                with(field, "12", "`\(field)` a text")
+                with(field, 1e300, "`\(field)` too large")
             default: with(field, "none", "`\(field)` a text")
             }
         }
