@@ -162,7 +162,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .executableTarget(name: "wzt", dependencies: [
-            "Audit", "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit",
+            "Audit", "Core", "Bus", "BusTransport", "ZeroMQ", "AMA", "AMAContracts", "Notifications", "ModuleKit", "OperatorHTTP",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "GRDB", package: "GRDB.swift"),

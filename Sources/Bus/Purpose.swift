@@ -184,41 +184,17 @@ public struct ProjectingSubscriber: Subscriber {
     static let projectionsPerThread = 32
 
     /// The events projected, then handed over as one batch; an event that does not project ends
-    /// the batch before it, with its error. A large batch is projected on every core. Keys in
-    /// memory are used on the caller's thread; once a key must be read from the log (after a
-    /// restart, or a backlog of new cases), the rest of the batch is projected off the
-    /// cooperative pool, on a thread of its own: one thread per event cost more than the module's work.
+    /// the batch before it, with its error. A large batch is projected on every core, first with
+    /// the keys in memory; once a key must be read from the log (after a restart, or a backlog of
+    /// new cases), the rest of the batch is projected off the cooperative pool, on a thread of
+    /// its own: one thread per event cost more than the module's work.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
-        var projected: [StoredEvent] = []
-        projected.reserveCapacity(events.count)
-        var failure: (any Error)?
         let projection = self.projection
-        let attempts = Array(events).concurrentMap(minimumPerThread: Self.projectionsPerThread) { event in
-            Result { try projection.apply(event, cachedKeysOnly: true) }
-        }
-        projecting: for attempt in attempts {
-            switch attempt {
-            case .success(let event): projected.append(event)
-            case .failure(let error) where error is SubjectKeys.KeyNotCached: break projecting
-            case .failure(let error):
-                failure = error
-                break projecting
-            }
-        }
-        if failure == nil, projected.count < events.count {
+        var (projected, failure) = Self.project(Array(events)) { try projection.apply($0, cachedKeysOnly: true) }
+        if failure is SubjectKeys.KeyNotCached {
             let rest = Array(events.dropFirst(projected.count))
             do {
-                let (more, error) = try await onOwnThread { () -> ([StoredEvent], (any Error)?) in
-                    let attempts = rest.concurrentMap(minimumPerThread: Self.projectionsPerThread) { event in Result { try projection.apply(event) } }
-                    var more: [StoredEvent] = []
-                    for attempt in attempts {
-                        switch attempt {
-                        case .success(let event): more.append(event)
-                        case .failure(let error): return (more, error)
-                        }
-                    }
-                    return (more, nil)
-                }
+                let (more, error) = try await onOwnThread { Self.project(rest) { try projection.apply($0) } }
                 projected += more
                 failure = error
             } catch {
@@ -228,5 +204,19 @@ public struct ProjectingSubscriber: Subscriber {
         let result = projected.isEmpty ? BatchDelivery(applied: 0) : await inner.deliver(batch: projected[...])
         guard result.failure == nil, let failure else { return result }
         return BatchDelivery(applied: result.applied, failure: failure)
+    }
+
+    /// The events projected in order, on every core for a large batch, up to the first that does
+    /// not project, and its error.
+    private static func project(_ events: [StoredEvent], _ apply: @escaping @Sendable (StoredEvent) throws -> StoredEvent) -> ([StoredEvent], (any Error)?) {
+        var projected: [StoredEvent] = []
+        projected.reserveCapacity(events.count)
+        for attempt in events.concurrentMap(minimumPerThread: projectionsPerThread, { event in Result { try apply(event) } }) {
+            switch attempt {
+            case .success(let event): projected.append(event)
+            case .failure(let error): return (projected, error)
+            }
+        }
+        return (projected, nil)
     }
 }

@@ -32,36 +32,37 @@ enum OutcomeAPI {
     }
 }
 
-struct Outcome: Encodable {
-    struct ModuleState: Encodable {
-        let module: String
+/// The answer of `GET /api/events/<id>/outcome`, which `wzt publish --outcome` reads.
+public struct Outcome: Codable, Sendable {
+    public struct ModuleState: Codable, Sendable {
+        public let module: String
         /// `applied` (handled, or passed by for a purpose it is not granted), `dead-lettered`, or `pending`.
-        let state: String
+        public let state: String
     }
 
-    struct Caused: Encodable {
-        let id: String
-        let type: String
-        let offset: Int64
-        let subject: String?
+    public struct Caused: Codable, Sendable {
+        public let id: String
+        public let type: String
+        public let offset: Int64
+        public let subject: String?
     }
 
-    struct Refusal: Encodable {
-        let id: String
-        let type: String
-        let code: String
-        let reason: String
+    public struct Refusal: Codable, Sendable {
+        public let id: String
+        public let type: String
+        public let code: String
+        public let reason: String
     }
 
-    let id: String
-    let type: String
-    let offset: Int64
-    let complete: Bool
-    let modules: [ModuleState]
-    let caused: [Caused]
-    let refusals: [Refusal]
+    public let id: String
+    public let type: String
+    public let offset: Int64
+    public let complete: Bool
+    public let modules: [ModuleState]
+    public let caused: [Caused]
+    public let refusals: [Refusal]
     /// The last offset read for what the event caused (the head, or the scan's limit).
-    let scannedThrough: Int64
+    public let scannedThrough: Int64
 
     static func of(_ event: StoredEvent, in log: EventLog, modules: [WatchedModule]) async throws -> Outcome {
         // Open, or sent back for another try: a dead letter that was retried successfully is applied.

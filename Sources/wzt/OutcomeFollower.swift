@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import OperatorHTTP
 
 /// Follows acked events to their outcome through the node's `GET /api/events/<id>/outcome`
 /// (docs/protocol.md), printing what each caused and each refusal's code and reason.
@@ -10,16 +11,6 @@ struct OutcomeFollower {
     let http: String
     let token: String?
     let timeout: Double
-
-    struct Outcome: Decodable {
-        struct ModuleState: Decodable { let module: String; let state: String }
-        struct Caused: Decodable { let id: String; let type: String; let offset: Int64 }
-        struct Refusal: Decodable { let id: String; let type: String; let code: String; let reason: String }
-        let complete: Bool
-        let modules: [ModuleState]
-        let caused: [Caused]
-        let refusals: [Refusal]
-    }
 
     /// `.late` as soon as the HTTP side cannot tell: the events are stored either way, so the
     /// answer is "outcome unknown", never "not sent" (which would have them sent again).
