@@ -312,7 +312,7 @@ private struct SchemaKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProto
 
     private func field<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T {
         let (schema, value) = try ContractSchema.describe(type)
-        recorder.properties[key.stringValue] = schema
+        recorder.properties[key.stringValue] = Self.identifying(schema, type, key)
         recorder.required.insert(key.stringValue)
         return value
     }
@@ -320,8 +320,13 @@ private struct SchemaKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProto
     /// Left out or null: the example leaves it out.
     private func optionalField<T: Decodable>(_ type: T.Type, _ key: Key) throws -> T? {
         let (schema, _) = try ContractSchema.describe(type)
-        recorder.properties[key.stringValue] = .object(["anyOf": .array([schema, .object(["type": .string("null")])])])
+        recorder.properties[key.stringValue] = .object(["anyOf": .array([Self.identifying(schema, type, key), .object(["type": .string("null")])])])
         return nil
+    }
+
+    /// A text field named as an id takes the id rule (`Identifier`), as the node's decoder does.
+    private static func identifying<T>(_ schema: JSONDocument, _ type: T.Type, _ key: Key) -> JSONDocument {
+        T.self == String.self && Identifier.isNamed(by: key.stringValue) ? Identifier.jsonSchema : schema
     }
 
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try field(type, key) }

@@ -135,7 +135,14 @@ private struct KeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
     func decodeNil(forKey key: Key) throws -> Bool { try value(key).decodeNil() }
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try value(key).decode(type) }
-    func decode(_ type: String.Type, forKey key: Key) throws -> String { try value(key).decodeString() }
+    func decode(_ type: String.Type, forKey key: Key) throws -> String {
+        let field = try value(key)
+        let text = try field.decodeString()
+        if Identifier.isNamed(by: key.stringValue), !Identifier.isValid(text) {
+            throw DecodingError.dataCorrupted(.init(codingPath: field.codingPath, debugDescription: "an id must be \(Identifier.rule)"))
+        }
+        return text
+    }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try value(key).decodeFloatingPoint(type) }
     func decode(_ type: Float.Type, forKey key: Key) throws -> Float { try value(key).decodeFloatingPoint(type) }
     func decode(_ type: Int.Type, forKey key: Key) throws -> Int { try value(key).decodeInteger(type) }

@@ -111,9 +111,8 @@ struct EnvelopeHeader: Sendable {
         }
         type = try EventType(try attributes.requiredString(.type))
         subject = try attributes.optionalString(.subject)
-        if let subject, subject.isEmpty || subject.utf8.count > 256 || subject.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
-            || !subject.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }) && subject.allSatisfy(\.isWhitespace) {
-            throw EnvelopeError(.badAttribute, "attribute `subject` must be 1 to 256 bytes without control characters, not only spaces (a case or trajectory id)")
+        if let subject, !Identifier.isValid(subject) {
+            throw EnvelopeError(.badAttribute, "attribute `subject` must be \(Identifier.rule) (a case or trajectory id)")
         }
         time = try attributes.optionalString(.time)
         if let time, !EventTime.isValid(time) {

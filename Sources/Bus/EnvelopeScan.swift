@@ -43,6 +43,17 @@ struct EnvelopeScan {
         if let key = Self.repeatedKey(dataMembers) { throw Malformed(reason: "`data.\(key)` appears more than once") }
     }
 
+    /// The byte ranges of the elements of the array that `json` is, the whole document checked.
+    static func elements(ofArray json: UnsafeBufferPointer<UInt8>) throws(Malformed) -> [Range<Int>] {
+        var reader = Reader(bytes: json)
+        reader.skipSpace()
+        guard reader.peek == UInt8(ascii: "[") else { throw Malformed(reason: "the document is not a JSON array") }
+        let elements = try reader.array(depth: 1, keepingElements: true)
+        reader.skipSpace()
+        guard reader.index == json.count else { throw reader.failure("bytes after the end of the document") }
+        return elements
+    }
+
     /// A key that two members share, in one pass.
     private static func repeatedKey(_ members: [Member]) -> String? {
         var seen = Set<String>(minimumCapacity: members.count)
@@ -157,7 +168,7 @@ private struct Reader {
         switch byte {
         case UInt8(ascii: "\""): try string()
         case UInt8(ascii: "{"): _ = try object(depth: depth, keepingMembers: false)
-        case UInt8(ascii: "["): try array(depth: depth)
+        case UInt8(ascii: "["): _ = try array(depth: depth, keepingElements: false)
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
@@ -201,16 +212,19 @@ private struct Reader {
         }
     }
 
-    mutating func array(depth: Int) throws(EnvelopeScan.Malformed) {
+    mutating func array(depth: Int, keepingElements: Bool) throws(EnvelopeScan.Malformed) -> [Range<Int>] {
+        var elements: [Range<Int>] = []
         index += 1
         skipSpace()
         if peek == UInt8(ascii: "]") {
             index += 1
-            return
+            return elements
         }
         while true {
+            let start = index
             try value(depth: depth + 1)
-            if try closes(with: UInt8(ascii: "]"), "a comma or a closing bracket") { return }
+            if keepingElements { elements.append(start..<index) }
+            if try closes(with: UInt8(ascii: "]"), "a comma or a closing bracket") { return elements }
         }
     }
 

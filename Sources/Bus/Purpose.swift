@@ -138,27 +138,10 @@ extension Projection {
 
     /// `envelope` with `data` in place of its data and `version` as its `dataversion`.
     static func envelope(_ envelope: [UInt8], data: [UInt8], version: Int) throws -> [UInt8] {
-        let members = try envelope.withUnsafeBufferPointer { try EnvelopeScan($0).members }
-        guard let dataRange = members.first(where: { $0.key == "data" })?.value else {
+        guard try envelope.withUnsafeBufferPointer({ try EnvelopeScan($0).members }).contains(where: { $0.key == "data" }) else {
             throw EnvelopeError(.malformedJSON, "the event has no `data` to project")
         }
-        var replacements = [(range: dataRange, bytes: data)]
-        let versionText = Array(String(version).utf8)
-        if let versionRange = members.first(where: { $0.key == "dataversion" })?.value {
-            replacements.append((versionRange, versionText))
-        } else if let opening = envelope.firstIndex(of: UInt8(ascii: "{")) {
-            replacements.append((opening + 1..<opening + 1, Array(#""dataversion":"#.utf8) + versionText + [UInt8(ascii: ",")]))
-        }
-        var output: [UInt8] = []
-        output.reserveCapacity(envelope.count + data.count)
-        var copied = 0
-        for (range, bytes) in replacements.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
-            output += envelope[copied..<range.lowerBound]
-            output += bytes
-            copied = range.upperBound
-        }
-        output += envelope[copied...]
-        return output
+        return try EnvelopeBytes.setting([("data", data), ("dataversion", Array(String(version).utf8))], in: envelope)
     }
 }
 

@@ -30,7 +30,7 @@ public final class ReplayClient {
 
     /// Events from offset `from` (inclusive) of the given types, at most `limit`.
     public func page(from: Int64, limit: Int = 1000, types: [EventPattern] = []) throws -> Page {
-        let typeList = types.map { Reply.jsonString($0.rawValue) }.joined(separator: ",")
+        let typeList = types.map { EnvelopeBytes.quoted($0.rawValue) }.joined(separator: ",")
         try socket.send(#"{"from":\#(from),"limit":\#(limit),"types":[\#(typeList)]}"#)
         var poller = Poller([.socket(socket)])
         guard try poller.poll(timeoutMilliseconds: Int(timeoutMilliseconds))[0], let frames = try socket.receive(dontWait: true),

@@ -84,6 +84,6 @@ public final class ReplayServer: Service, Sendable {
     }
 
     private static func error(_ reason: String) -> [[UInt8]] {
-        [Array(#"{"status":"error","reason":\#(Reply.jsonString(reason))}"#.utf8)]
+        [Array(#"{"status":"error","reason":\#(EnvelopeBytes.quoted(reason))}"#.utf8)]
     }
 }

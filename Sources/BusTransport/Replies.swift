@@ -7,7 +7,7 @@ public enum Reply {
         var frame: [UInt8] = []
         frame.reserveCapacity(80 + appended.id.utf8.count)
         frame += #"{"status":"ack","id":"#.utf8
-        frame += jsonString(appended.id).utf8
+        frame += EnvelopeBytes.quoted(appended.id).utf8
         frame += #","offset":"#.utf8
         frame += String(appended.offset).utf8
         if appended.duplicate { frame += #","duplicate":true"#.utf8 }
@@ -22,7 +22,7 @@ public enum Reply {
     /// the `]` for a duplicate.
     static func appendGroupedAck(_ appended: Appended, to frame: inout [UInt8]) {
         frame.append(UInt8(ascii: "["))
-        frame += jsonString(appended.id).utf8
+        frame += EnvelopeBytes.quoted(appended.id).utf8
         frame.append(UInt8(ascii: ","))
         frame += String(appended.offset).utf8
         if appended.duplicate { frame += ",true".utf8 }
@@ -30,33 +30,9 @@ public enum Reply {
     }
 
     static func nack(id: String?, _ error: EnvelopeError) -> [UInt8] {
-        let idText = id.map(jsonString) ?? "null"
-        let text = #"{"status":"nack","id":"# + idText + #","code":"# + jsonString(error.code.rawValue)
-            + #","reason":"# + jsonString(error.reason) + "}"
+        let idText = id.map(EnvelopeBytes.quoted) ?? "null"
+        let text = #"{"status":"nack","id":"# + idText + #","code":"# + EnvelopeBytes.quoted(error.code.rawValue)
+            + #","reason":"# + EnvelopeBytes.quoted(error.reason) + "}"
         return Array(text.utf8)
-    }
-
-    static func jsonString(_ value: String) -> String {
-        // Most values (event ids, codes) have nothing to escape.
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) { return "\"" + value + "\"" }
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20: out += "\\u" + String(c.value, radix: 16).leftPadded(to: 4)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

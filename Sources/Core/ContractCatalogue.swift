@@ -43,6 +43,7 @@ public enum ContractCatalogue {
             "as the value itself; the log keeps them sealed with the key of the event's subject (docs/protocol.md).",
             "An ack means the event is stored, not that a module accepted it: a module that refuses an event publishes",
             "`<module>.refused` with the refused event's id, a code from the list in the contract below, and a reason.",
+            "A field of type *id* (every text field whose name ends in `Id`) is \(Identifier.rule), like an event's `subject`.",
             "",
         ]
         var group = ""
@@ -94,6 +95,7 @@ public enum ContractCatalogue {
             return "one of " + values.compactMap { if case .string(let value) = $0 { "`\(value)`" } else { nil } }.joined(separator: ", ")
         }
         if schema["format"] == .string("date") { return "date (YYYY-MM-DD)" }
+        if schema == Identifier.jsonSchema { return "id" }
         if case .string(let pattern)? = schema["pattern"] { return "text matching `\(pattern)`" }
         switch schema["type"] {
         case .string("array")?: return "list of " + (schema["items"].map(typeName) ?? "values")

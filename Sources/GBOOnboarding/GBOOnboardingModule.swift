@@ -151,7 +151,7 @@ private struct Onboarding {
     /// One open file per case: a second welzijn advice while a file is open, or the same advice
     /// sent again, changes nothing.
     func open(_ advice: NietToeleidbaarAdvised) throws {
-        let fileId = "onthaal-\(advice.caseId)-\(advice.advisedOn)"
+        let fileId = Identifier.joining(["onthaal", advice.caseId, advice.advisedOn.description], separator: "-")
         let known = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM onthaal_file WHERE id = ? OR (case_id = ? AND closed_on IS NULL))",
                                       arguments: [fileId, advice.caseId]) ?? false
         if known { return }

@@ -245,7 +245,7 @@ struct Flow {
         }
     }
 
-    static func referralId(case caseId: String, network networkId: String) -> String { "\(caseId)@\(networkId)" }
+    static func referralId(case caseId: String, network networkId: String) -> String { Identifier.joining([caseId, networkId], separator: "@") }
 
     // MARK: helpers
 

@@ -127,7 +127,7 @@ extension ModuleStore {
         let (type, subject) = (envelope.type.rawValue, envelope.subject)
         let match = try await database.read { db -> String? in
             let candidates = try SQLRow.fetchAll(db, sql: """
-                SELECT id, envelope FROM wzt_timers WHERE status IN ('scheduled', 'cancelled') AND publishes = ?
+                SELECT id, envelope, subject FROM wzt_timers WHERE status IN ('scheduled', 'cancelled') AND publishes = ?
                 ORDER BY status = 'scheduled' DESC, due_at, id
                 """, arguments: [type])
             // Most of a module's own events are not its timers': their data is not parsed.
@@ -136,8 +136,7 @@ extension ModuleStore {
             return try candidates
                 .first { row in
                     let stored: Data = try row["envelope"]
-                    let scheduled = (try? JSONSerialization.jsonObject(with: stored)) as? [String: Any]
-                    return scheduled?["subject"] as? String == subject && Self.data(of: Array(stored)) == data
+                    return try row["subject"] as String? == subject && Self.data(of: Array(stored)) == data
                 }
                 .map { try $0["id"] as String }
         }

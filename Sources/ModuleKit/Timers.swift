@@ -111,14 +111,10 @@ extension ModuleStore {
         return due.count
     }
 
-    /// The scheduled envelope with a fresh id, dated when it was due.
+    /// The scheduled envelope with a fresh id, dated when it was due; its other bytes as scheduled.
     private static func stamp(_ envelope: Data, firedAt now: Date, dueAt: Date) throws -> (id: String, json: Data) {
-        guard var object = try JSONSerialization.jsonObject(with: envelope) as? [String: Any] else {
-            throw TimerError(description: "a stored timer envelope is not a JSON object")
-        }
         let id = EventID.make(at: now)
-        object["id"] = id
-        object["time"] = EventTime.format(dueAt)
-        return (id, try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        let json = try EnvelopeBytes.setting([("id", EnvelopeBytes.string(id)), ("time", EnvelopeBytes.string(EventTime.format(dueAt)))], in: Array(envelope))
+        return (id, Data(json))
     }
 }

@@ -104,31 +104,34 @@ struct Publish: AsyncParsableCommand {
 }
 
 enum PublishInput {
-    /// Splits the input into envelopes and fills in what a publisher may leave out.
+    /// Splits the input into envelopes and fills in what a publisher may leave out. Each envelope
+    /// goes out as the publisher wrote it, with only the missing attributes added.
     static func envelopes(from input: Data) throws -> [(id: String, json: [UInt8])] {
-        let objects: [Any]
-        if let whole = try? JSONSerialization.jsonObject(with: input) {
-            objects = (whole as? [Any]) ?? [whole]
+        let bytes = Array(input)
+        let documents: [[UInt8]]
+        if bytes.first(where: { !Self.isSpace($0) }) == UInt8(ascii: "[") {
+            do { documents = try EnvelopeBytes.elements(ofArray: bytes) } catch { throw CommandFailure("the input is a JSON array, but \(error.reason)") }
+        } else if (try? JSONSerialization.jsonObject(with: input)) != nil {
+            documents = [bytes]
         } else {
             // JSON Lines: one document per non-empty line.
-            objects = try String(decoding: input, as: UTF8.self).split(separator: "\n").enumerated().compactMap { number, line in
-                let trimmed = line.trimmingCharacters(in: .whitespaces)
-                guard !trimmed.isEmpty else { return nil }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) else {
+            documents = try bytes.split(separator: UInt8(ascii: "\n")).enumerated().compactMap { number, line in
+                guard line.contains(where: { !Self.isSpace($0) }) else { return nil }
+                guard (try? JSONSerialization.jsonObject(with: Data(line), options: .fragmentsAllowed)) != nil else {
                     throw CommandFailure("line \(number + 1) is not a JSON document")
                 }
-                return object
+                return Array(line)
             }
         }
-        return try objects.enumerated().map { index, object in
-            guard var envelope = object as? [String: Any] else {
+        return try documents.enumerated().map { index, document in
+            guard document.first(where: { !Self.isSpace($0) }) == UInt8(ascii: "{") else {
                 throw CommandFailure("event \(index + 1) is not a JSON object")
             }
-            if envelope["specversion"] == nil { envelope["specversion"] = "1.0" }
-            if envelope["id"] == nil { envelope["id"] = EventID.make() }
-            if envelope["time"] == nil { envelope["time"] = EventTime.format(Date()) }
-            let id = envelope["id"] as? String ?? "\(envelope["id"]!)"
-            return (id, Array(try JSONSerialization.data(withJSONObject: envelope, options: [.sortedKeys, .withoutEscapingSlashes])))
+            let filled = try EnvelopeBytes.setting([("specversion", EnvelopeBytes.string("1.0")), ("id", EnvelopeBytes.string(EventID.make())),
+                                                    ("time", EnvelopeBytes.string(EventTime.format(Date())))], in: document, onlyWhereMissing: true)
+            return (EnvelopeBytes.attribute("id", in: filled) ?? "?", filled)
         }
     }
+
+    private static func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 }

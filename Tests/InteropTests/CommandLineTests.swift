@@ -60,18 +60,30 @@ extension ProcessTests {
             #expect(many.status == 0)
             #expect(many.output.split(separator: "\n").count == 3)
 
+            // An array goes out as written, with only the missing attributes added: a text that opens
+            // with U+FEFF keeps it, a number keeps its digits.
+            let asWritten = "[" + Self.screening.replacingOccurrences(of: "case-1", with: "case-5")
+                .replacingOccurrences(of: #""office":"Gent""#, with: "\"office\":\"\u{FEFF}Gent\",\"hours\":1.10") + "]"
+            let written = try await wzt(["publish", "--endpoint", server.ingress], input: asWritten)
+            #expect(written.status == 0, "\(written.errors)")
+            let log = try EventLog(path: server.dataDirectory + "/log.sqlite")
+            let stored = try log.eventsNow(after: 0, matching: [try EventPattern("be.wzt.intake.screening-requested")], limit: 10).first { $0.subject == "case-5" }
+            log.close()
+            let storedText = String(decoding: stored?.json ?? [], as: UTF8.self)
+            #expect(storedText.contains("\"office\":\"\u{FEFF}Gent\",\"hours\":1.10"), "\(storedText)")
+
             let unreachable = try await wzt(["publish", "--endpoint", "tcp://127.0.0.1:\(Interop.freePort())", "--timeout-ms", "200", "--retries", "1"], input: Self.screening)
             #expect(unreachable.status == 3)
             #expect(unreachable.errors.contains("no reply"))
 
-            // 4 requests stored, and the intake module's status event for each.
+            // 5 requests stored, and the intake module's status event for each.
             var status = try await wzt(["status", "--data-dir", server.dataDirectory])
-            for _ in 0..<100 where !status.output.contains("head 8, 8 events") {
+            for _ in 0..<100 where !status.output.contains("head 10, 10 events") {
                 try await Task.sleep(for: .milliseconds(100))
                 status = try await wzt(["status", "--data-dir", server.dataDirectory])
             }
             #expect(status.status == 0)
-            #expect(status.output.contains("head 8, 8 events"), "\(status.output)")
+            #expect(status.output.contains("head 10, 10 events"), "\(status.output)")
             #expect(status.output.contains("intake"))
         }
 

@@ -84,6 +84,17 @@ struct ContractSchemaTests {
                 with(field, "no-such-value", "`\(field)` an unknown text")
                 with(field, "12 34", "`\(field)` a short number")
                 with(field, "  " + text, "`\(field)` after spaces")
+                with(field, "", "`\(field)` empty")
+                with(field, " ", "`\(field)` only a space")
+                if field.hasSuffix("Id") {
+                    // Where ids end: white space beyond ASCII, control characters, the length limit in code points.
+                    for (odd, label) in [("\u{3000}\u{A0}", "only wide spaces"), ("\u{85}", "only a next-line"), ("x\u{85}", "with a next-line"),
+                                         ("\u{FEFF}", "only a byte-order mark"), ("x\n", "ending in a line feed"), ("\u{80}", "a C1 control"),
+                                         (String(repeating: "é", count: 256), "256 accented letters"), (String(repeating: "é", count: 257), "257 accented letters"),
+                                         (String(repeating: "😀", count: 256), "256 emoji")] {
+                        with(field, odd, "`\(field)` \(label)")
+                    }
+                }
                 with(field, 12, "`\(field)` a number")
             case is NSNumber:
                 with(field, "12", "`\(field)` a text")

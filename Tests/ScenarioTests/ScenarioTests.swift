@@ -42,12 +42,26 @@ struct ScenarioTests {
         try await play(file, storage: .postgres(try TestPostgres.url()))
     }
 
-    private func play(_ file: String, storage: ScenarioRun.Storage) async throws {
+    /// What the node acks, every module that takes it applies or refuses; none may fail on it,
+    /// which would retry it and leave it among the dead letters. Before each of a scenario's
+    /// events, the event broken in every way the node still accepts (`ContractSchemaTests.broken`)
+    /// is published in the state the scenario has reached. The scenario's expectations are not
+    /// checked: the broken events change what follows.
+    @Test(arguments: files)
+    func brokenEventsTheNodeAcceptsAreAppliedOrRefused(_ file: String) async throws {
+        try await play(file, storage: .sqlite, brokenFirst: true)
+    }
+
+    private func play(_ file: String, storage: ScenarioRun.Storage, brokenFirst: Bool = false) async throws {
         let scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(filePath: Self.directory + "/" + file)))
         let run = try await ScenarioRun(scenario, storage: storage)
         try await withServices(run.hosts) {
             for (index, step) in scenario.steps.enumerated() {
-                try await run.perform(step, number: index + 1)
+                if brokenFirst {
+                    try await run.publishBroken(step, number: index + 1)
+                } else {
+                    try await run.perform(step, number: index + 1)
+                }
                 // A scenario drives modules with valid events only: nothing may end in dead letters.
                 let letters: [DeadLetter] = try await run.log.deadLetters()
                 #expect(letters.isEmpty, "\(scenario.name), step \(index + 1): dead letters: \(letters.map { "\($0.subscription) \($0.eventType): \($0.error)" })")
@@ -195,6 +209,31 @@ final class ScenarioRun: Sendable {
             if let accepted = expectation.accepted { #expect(network.accepted == accepted, "\(at)") }
             if let waitlist = expectation.waitlist { #expect(network.waitlist == waitlist, "\(at)") }
         }
+    }
+
+    /// A step of `brokenEventsTheNodeAcceptsAreAppliedOrRefused`: a publishing step's events
+    /// broken in each way the node accepts, then the step's own events; the clock as the step
+    /// says; no expectation.
+    func publishBroken(_ step: Scenario.Step, number: Int) async throws {
+        let publishes: [Scenario.Publish]
+        switch step {
+        case .publish(let publish): publishes = [publish]
+        case .publishTogether(let together): publishes = together
+        case .advanceTo, .advanceDays: return try await perform(step, number: number)
+        default: return
+        }
+        var broken: [Envelope] = []
+        for publish in publishes {
+            let data = try JSONSerialization.jsonObject(with: JSONEncoder().encode(publish.data)) as? [String: Any] ?? [:]
+            for variant in ContractSchemaTests.broken(data, type: publish.type) {
+                let data = try JSONDecoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: variant.data))
+                let attempt = Scenario.Publish(type: publish.type, subject: publish.subject, time: publish.time, dataversion: publish.dataversion, data: data)
+                if let envelope = try? envelope(attempt, at: "") { broken.append(envelope) }
+            }
+        }
+        _ = try await log.append(broken)
+        try await settle()
+        try await perform(step, number: number)
     }
 
     /// An event as an external system would publish it, checked as the ingress checks it.

@@ -1,0 +1,50 @@
+import Crypto
+
+/// The ids that name a case, an agreement, a network, …: an envelope's `subject`, and every
+/// text field of `data` whose name ends in `Id` (`caseId`, `networkId`). A module publishes what
+/// follows from an event under the id the event names, so every id the node accepts must also be
+/// a valid subject; one rule for both keeps it so.
+public enum Identifier {
+    public static let maxLength = 256
+    public static let rule = "1 to 256 characters, without control characters, not only spaces"
+
+    /// Whether a field of this name holds an id.
+    public static func isNamed(by key: String) -> Bool { key.hasSuffix("Id") }
+
+    /// 1 to `maxLength` Unicode code points (as JSON Schema counts `maxLength`), no C0 control
+    /// character or DEL, and at least one code point that is not Unicode white space.
+    public static func isValid(_ text: String) -> Bool {
+        var codePoints = 0
+        var printableASCII = false
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F { return false }
+            if byte & 0xC0 != 0x80 { codePoints += 1 }
+            if byte > 0x20 && byte < 0x7F { printableASCII = true }
+        }
+        guard (1...maxLength).contains(codePoints) else { return false }
+        return printableASCII || text.unicodeScalars.contains { !$0.properties.isWhitespace }
+    }
+
+    /// The same rule for a JSON Schema validator. The classes are spelled out, because `\s` means
+    /// different sets in ECMA-262 and in Python's `re`; and nothing is anchored with `$`, which
+    /// Python lets match before a final line feed.
+    public static var jsonSchema: JSONDocument {
+        .object([
+            "type": .string("string"), "minLength": .integer(1), "maxLength": .integer(maxLength),
+            // A code point that is neither a control character nor Unicode White_Space.
+            "pattern": .string(#"[^\u0000-\u0020\u007f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"#),
+            "not": .object(["pattern": .string(#"[\u0000-\u001f\u007f]"#)]),
+            "description": .string("an id: \(rule)"),
+        ])
+    }
+
+    /// An id made of others (a referral is its case's and its network's): the parts joined, or,
+    /// when that would be longer than an id may be, the start of it and a digest of the whole,
+    /// so that every combination still has an id of its own.
+    public static func joining(_ parts: [String], separator: String) -> String {
+        let joined = parts.joined(separator: separator)
+        guard joined.unicodeScalars.count > maxLength else { return joined }
+        let digest = SHA256.hash(data: Array(joined.utf8)).prefix(12).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return String(String.UnicodeScalarView(joined.unicodeScalars.prefix(maxLength - 25))) + "~" + digest
+    }
+}
