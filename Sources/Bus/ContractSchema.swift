@@ -137,7 +137,7 @@ public enum ContractSchema {
     private static let primitives: [ObjectIdentifier: (schema: JSONDocument, example: any Sendable)] = {
         let number = JSONDocument.object(["type": .string("number")])
         var forms: [ObjectIdentifier: (schema: JSONDocument, example: any Sendable)] = [
-            ObjectIdentifier(String.self): (.object(["type": .string("string")]), "text"),
+            ObjectIdentifier(String.self): (.object(["type": .string("string"), "not": .object(["pattern": .string(#"\u0000"#)])]), "text"),
             ObjectIdentifier(Bool.self): (.object(["type": .string("boolean")]), true),
             ObjectIdentifier(Double.self): (number, 1.5 as Double), ObjectIdentifier(Float.self): (number, 1.5 as Float),
             ObjectIdentifier(Decimal.self): (number, Decimal(string: "12.5") ?? 0),

@@ -55,11 +55,18 @@ struct DataDecoder: Decoder {
 
     func decodeString() throws -> String {
         guard case .string(let range) = node else { throw mismatch(String.self, found: node) }
+        let text: String
         do {
-            return try EnvelopeScan.string(json, at: range) ?? ""
+            text = try EnvelopeScan.string(json, at: range) ?? ""
         } catch {
             throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: error.reason))
         }
+        // JSON can write U+0000 (as \u0000), but PostgreSQL cannot store it in a text: a module
+        // there would fail on the event instead of applying or refusing it.
+        if text.utf8.contains(0) {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath, debugDescription: "a text may not contain U+0000"))
+        }
+        return text
     }
 
     func decodeInteger<T: FixedWidthInteger>(_ type: T.Type) throws -> T {

@@ -43,7 +43,7 @@ public enum ContractCatalogue {
             "as the value itself; the log keeps them sealed with the key of the event's subject (docs/protocol.md).",
             "An ack means the event is stored, not that a module accepted it: a module that refuses an event publishes",
             "`<module>.refused` with the refused event's id, a code from the list in the contract below, and a reason.",
-            "A field of type *id* (every text field whose name ends in `Id`) is \(Identifier.rule), like an event's `subject`.",
+            "A field of type *id* (every text field whose name ends in `Id`) is \(Identifier.rule), like an event's `subject`. No text may contain U+0000.",
             "",
         ]
         var group = ""

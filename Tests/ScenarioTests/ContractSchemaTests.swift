@@ -86,6 +86,7 @@ struct ContractSchemaTests {
                 with(field, "  " + text, "`\(field)` after spaces")
                 with(field, "", "`\(field)` empty")
                 with(field, " ", "`\(field)` only a space")
+                with(field, text + "\u{0}", "`\(field)` with a NUL")
                 if field.hasSuffix("Id") {
                     // Where ids end: white space beyond ASCII, control characters, the length limit in code points.
                     for (odd, label) in [("\u{3000}\u{A0}", "only wide spaces"), ("\u{85}", "only a next-line"), ("x\u{85}", "with a next-line"),

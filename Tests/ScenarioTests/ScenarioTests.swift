@@ -52,6 +52,14 @@ struct ScenarioTests {
         try await play(file, storage: .sqlite, brokenFirst: true)
     }
 
+    /// The same on PostgreSQL, which stores less than SQLite does (no U+0000 in a text), for the
+    /// scenarios that reach every module.
+    @Test(arguments: ["intake-full-trajectory-flanders-2022.json", "ama-agreement-and-amendment.json", "gbo-onboarding-and-back-to-vdab.json",
+                      "mandating-2022-call-five-year-mandate.json"])
+    func brokenEventsTheNodeAcceptsAreAppliedOrRefusedOnPostgreSQL(_ file: String) async throws {
+        try await play(file, storage: .postgres(try TestPostgres.url()), brokenFirst: true)
+    }
+
     private func play(_ file: String, storage: ScenarioRun.Storage, brokenFirst: Bool = false) async throws {
         let scenario = try JSONDecoder().decode(Scenario.self, from: Data(contentsOf: URL(filePath: Self.directory + "/" + file)))
         let run = try await ScenarioRun(scenario, storage: storage)
