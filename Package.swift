@@ -146,6 +146,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // Config, module registry, rule book, plugin loader and the service group that runs a node.
         .target(name: "Core", dependencies: [

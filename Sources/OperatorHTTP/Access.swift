@@ -29,25 +29,58 @@ public struct HTTPUser: Sendable, Hashable {
 /// Who may see what on the HTTP side. Health details (readiness problems, metrics, the status
 /// page) are for operators; case documents for caseworkers of the agencies they concern. With no
 /// users configured and HTTP on loopback, the operator pages are open (a developer's machine) and
-/// the case API refuses everyone.
+/// the case API refuses everyone. Scripts present a bearer token; browsers log in once and carry
+/// a session cookie (`Sessions`).
 struct Access: Sendable {
     let users: [HTTPUser]
     let operatorPagesOpen: Bool
+    let sessions: Sessions
 
-    init(users: [HTTPUser], host: String) {
+    init(users: [HTTPUser], host: String, sessions: Sessions = Sessions()) {
         self.users = users
         operatorPagesOpen = users.isEmpty && ["127.0.0.1", "::1", "localhost"].contains(host)
+        self.sessions = sessions
     }
 
-    /// The user whose token the request presents, if any.
-    func user(_ request: Request) -> HTTPUser? { Bearer.match(request, users, token: \.token) }
+    /// The user whose token the request presents, or whose session it carries.
+    func user(_ request: Request) -> HTTPUser? { bearer(request) ?? sessions.session(request, users: users)?.user }
 
-    /// Nil when the request may see health details; otherwise the refusal to send.
+    func bearer(_ request: Request) -> HTTPUser? { Bearer.match(request, users, token: \.token) }
+
+    /// Nil when the request may see health details; otherwise the refusal to send. A browser
+    /// that has not logged in is sent to the login form.
     func refuseUnlessOperator(_ request: Request) -> Response? {
         if operatorPagesOpen { return nil }
-        guard let user = user(request) else { return Bearer.unauthorized("send `Authorization: Bearer <token>` with the token of an operator from http.users") }
+        guard let user = user(request) else {
+            if request.method == .get, request.headers[.accept]?.contains("text/html") == true {
+                return Console.redirect(to: "/login?next=" + Console.escapeQuery(request.uri.description))
+            }
+            return Bearer.unauthorized("send `Authorization: Bearer <token>` with the token of an operator from http.users, or log in at /login")
+        }
         guard user.role == .operator else {
             return HTTPIngress.problem(.forbidden, code: "forbidden", "user \(user.name) has role \(user.role.rawValue); health details are for the operator role")
+        }
+        return nil
+    }
+
+    /// The token a form shown to this request must send back to change anything, or nil when
+    /// the request has no session (a script with a bearer token needs none).
+    func formToken(_ request: Request) -> String? {
+        sessions.session(request, users: users)?.csrf ?? (operatorPagesOpen ? sessions.openPagesCSRF : nil)
+    }
+
+    /// Where the browser says the request comes from (`Sec-Fetch-Site`): same-origin, same-site, cross-site or none.
+    static func fetchSite(_ request: Request) -> String? { request.headers.first { $0.name.canonicalName == "sec-fetch-site" }?.value }
+
+    /// Nil when an operator may make this change: with a bearer token, or from a page of this
+    /// node that carried its form token (`csrf`), never from a page of another site.
+    func refuseChange(_ request: Request, csrf: String?) -> Response? {
+        if let refusal = refuseUnlessOperator(request) { return refusal }
+        if bearer(request) != nil { return nil }
+        // Browsers say where a request comes from; a form posted from another site is refused even with a token.
+        let fromElsewhere = Self.fetchSite(request).map { $0 != "same-origin" && $0 != "none" } ?? false
+        guard !fromElsewhere, let expected = formToken(request), let csrf, Bearer.constantTimeEquals(Array(expected.utf8), Array(csrf.utf8)) else {
+            return HTTPIngress.problem(.forbidden, code: "forbidden", "the form did not come from this node's page in this session; reload the page and try again")
         }
         return nil
     }
@@ -66,7 +99,7 @@ enum Bearer {
     }
 
     /// Compares without stopping at the first difference, so timing does not reveal a token's prefix.
-    private static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         return zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }

@@ -38,6 +38,7 @@ public enum OperatorHTTP {
         let watched = WatchedModule.all(hosts: hosts, remote: remote, link: link)
         HTTPIngress.add(to: router, log: log, decoder: decoder.forPublishers, publishers: publishers, actors: actors)
         StatusPage.add(to: router, log: log, modules: watched, audit: audit, access: access)
+        Console.add(to: router, log: log, audit: audit, access: access)
         OutcomeAPI.add(to: router, log: log, modules: watched, publishers: publishers, access: access)
         ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
         if let asyncAPI {

@@ -26,7 +26,7 @@ enum StatusPage {
             }
             let recent = try await log.events(after: max(0, head - 25), limit: 25).reversed()
             let events = recent.map(eventRow).joined(separator: "\n")
-            return html(title: "wzt status", body: """
+            return html(title: "wzt status", body: Console.nav(access, request) + """
                 <h1>wzt</h1>
                 <p>Log head <strong>\(head)</strong>, <strong>\(letters.count)</strong> open dead letters.</p>
                 <form action="/cases" method="get"><label>Case or trajectory <input name="subject" required></label> <button>Timeline</button></form>
@@ -52,7 +52,7 @@ enum StatusPage {
                 ? "<p>No events about <strong>\(escape(subject))</strong>.</p>"
                 : "<table id=\"timeline\"><tr><th>offset</th><th>type</th><th>subject</th><th>source</th><th>time</th></tr>\n"
                     + events.map(eventRow).joined(separator: "\n") + "</table>"
-            return html(title: "wzt: \(subject)", body: "<p><a href=\"/\">status</a></p><h1>Timeline of \(escape(subject))</h1>\n" + body)
+            return html(title: "wzt: \(subject)", body: Console.nav(access, request) + "<h1>Timeline of \(escape(subject))</h1>\n" + body)
         }
     }
 
@@ -60,11 +60,11 @@ enum StatusPage {
         let attributes = event.attributes
         let source = attributes?.source ?? ""
         let time = attributes?.time ?? ""
-        let subject = event.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+        let subject = event.subject.map { "<a href=\"/cases?subject=\(Console.escapeQuery($0))\">\(escape($0))</a>" } ?? ""
         return "<tr><td>\(event.offset)</td><td>\(escape(event.type))</td><td>\(subject)</td><td>\(escape(source))</td><td>\(escape(time))</td></tr>"
     }
 
-    private static func html(status: HTTPResponse.Status = .ok, title: String, body: String) -> Response {
+    static func html(status: HTTPResponse.Status = .ok, title: String, body: String) -> Response {
         let page = """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
@@ -74,7 +74,9 @@ enum StatusPage {
             table { border-collapse: collapse; margin-bottom: 1.5rem; }
             th, td { padding: .25rem .75rem; border-bottom: 1px solid #d8dde6; text-align: left; }
             th { background: #eef1f6; }
-            td.warn { background: #fff3cd; } td.bad { background: #f8d7da; }
+            td.warn { background: #fff3cd; } td.bad, p.bad { background: #f8d7da; } p.done { background: #d1e7dd; }
+            p.bad, p.done { padding: .5rem .75rem; }
+            nav { margin-bottom: 1rem; } form.inline { display: inline; }
             </style></head>
             <body>
             \(body)
@@ -86,9 +88,5 @@ enum StatusPage {
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    private static func escapeQuery(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
     }
 }

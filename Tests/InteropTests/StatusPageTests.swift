@@ -1,3 +1,4 @@
+import Bus
 import Foundation
 import TestSupport
 import Testing
@@ -44,6 +45,70 @@ extension ProcessTests {
                 #expect(!text.contains("85073003328"), "the INSZ is on a status page")
                 #expect(!text.contains("<script"), "the page works without JavaScript")
             }
+        }
+
+        /// The console in Chromium as an operator uses it: the login form, a session cookie no
+        /// script can read and no other site can send, a retry and a discard from the
+        /// dead-letters page (both audited), and a log-out after which the cookie opens nothing.
+        /// Screenshots go to WZT_SCREENSHOTS (docs/ when they are made for the docs).
+        @Test func anOperatorLogsInRetriesADeadLetterAndLogsOut() async throws {
+            let directory = TemporaryDirectory("wzt-console")
+            let config = directory.file("wzt.toml"), token = "console-operator-\(UUID().uuidString)"
+            try """
+                [[http.users]]
+                name = "otto"
+                role = "operator"
+                token = "\(token)"
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
+            try server.start()
+            let events = (1...2).map { CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-console-\($0)") }
+            _ = try await blocking { try Interop.run(try Interop.binary(), ["publish", "--endpoint", server.ingress], input: events.joined(separator: "\n")) }
+            #expect(await eventually {
+                let status = try Interop.run(try Interop.binary(), ["status", "--json", "--data-dir", server.dataDirectory, "--config", config])
+                let json = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
+                return (json?["head"] as? Int ?? 0) >= 4
+            })
+            #expect(server.kill(SIGTERM) == 0)
+            // Two requests intake gave up on, as far as the log knows.
+            let log = try EventLog(path: server.dataDirectory + "/log.sqlite")
+            for offset: Int64 in [1, 2] {
+                let event = try #require(try await log.event(at: offset))
+                try await log.recordDeadLetter(subscription: "intake", event: event, error: "intake could not apply it", attempts: 5)
+            }
+            log.close()
+            try server.start()
+            defer { server.kill(SIGTERM) }
+
+            let shots = ProcessInfo.processInfo.environment["WZT_SCREENSHOTS"] ?? directory.path
+            let output = try await blocking {
+                try Interop.run(Interop.python, [Interop.scripts + "/console_browser.py", "http://\(server.http)", token, shots])
+            }
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+            #expect(report["unauthenticated"] as? String == "/login?next=%2Fdead-letters", "\(report)")
+            #expect(report["after_login"] as? String == "/dead-letters", "\(report)")
+            let cookie = report["cookie"] as? [String: Any]
+            #expect(cookie?["httpOnly"] as? Bool == true && cookie?["sameSite"] as? String == "Strict" && cookie?["path"] as? String == "/", "\(report)")
+            #expect(report["script_sees_cookie"] as? Bool == false)
+            let page = report["dead_letters_page"] as? String ?? ""
+            #expect(page.contains("be.wzt.intake.screening-requested") && page.contains("intake could not apply it") && page.contains("Retry"), "\(page)")
+            #expect((report["after_retry"] as? String)?.hasPrefix("/dead-letters?done=") == true)
+            #expect((report["after_retry_text"] as? String)?.contains("Dead letter 1 is delivered to intake again shortly.") == true, "\(report)")
+            #expect((report["status_page"] as? String)?.contains("Log out") == true)
+            #expect(report["scripts_on_pages"] as? Int == 0)
+            #expect(report["discard_without_form_token"] as? Int == 403 && report["discard_with_wrong_form_token"] as? Int == 403, "\(report)")
+            #expect(report["old_cookie_before_logout"] as? Int == 200)
+            #expect((report["after_discard_text"] as? String)?.contains("Dead letter 2 is discarded") == true, "\(report)")
+            #expect(report["after_logout"] as? String == "/login")
+            #expect((report["after_logout_open"] as? String)?.hasPrefix("/login") == true)
+            #expect(report["old_cookie_after_logout"] as? Int == 401, "a logged-out session's cookie still opens pages")
+
+            let after = try EventLog(path: server.dataDirectory + "/log.sqlite")
+            defer { after.close() }
+            let statuses = try await after.deadLetters(status: nil).map(\.status)
+            #expect(statuses.count == 2 && statuses[0] != .open && statuses[1] == .discarded, "\(statuses)")
+            let audit = try Interop.run(try Interop.binary(), ["audit", "--data-dir", server.dataDirectory, "--config", config, "--actor", "otto"])
+            #expect(audit.contains("POST /dead-letters/1/retry") && audit.contains("POST /dead-letters/2/discard"), "\(audit)")
         }
     }
 }
