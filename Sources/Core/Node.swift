@@ -100,7 +100,7 @@ public final class Node: Sendable {
                 http = OperatorHTTP.service(host: endpoint.host, port: endpoint.port, log: log, decoder: decoder, publishers: configuration.httpPublishers, actors: configuration.transport.actors,
                                             users: configuration.httpUsers, audit: audit, hosts: hosts,
                                             remote: remote, link: link, dataDirectory: configuration.dataDirectory,
-                                            asyncAPI: Self.asyncAPI(configuration, logger: logger),
+                                            asyncAPI: Self.asyncAPI(configuration, logger: logger), rules: ruleBook, refusedPlugins: refused.map(\.description),
                                             registry: metrics, logger: logger,
                                             onBound: httpPort.set)
             } else {

@@ -2,12 +2,39 @@ import Audit
 import Bus
 import Foundation
 import Hummingbird
+import ModuleKit
+import PluginAPI
 
-/// The operator console's pages beyond the status page: logging in and out, and the dead letters
-/// with retry and discard. Server-rendered forms without scripts; every change needs an operator,
-/// the form token of their session, and is audited.
+/// The operator console's pages beyond the status page: logging in and out, the dead letters with
+/// retry and discard, the events with filters, a page per module. Server-rendered, without
+/// scripts; every change needs an operator, the form token of their session, and is audited.
 enum Console {
-    static func add(to router: Router<BasicRequestContext>, log: EventLog, audit: AuditLog, access: Access) {
+    /// What the pages know of the node beyond its log.
+    struct Node: Sendable {
+        let modules: [WatchedModule]
+        let samples: ConsoleSamples
+        let rules: RuleBook?
+        let refusedPlugins: [String]
+        let startedAt: Date
+
+        var versionAndUptime: String {
+            let seconds = Int(Date().timeIntervalSince(startedAt))
+            let uptime = seconds >= 86_400 ? "\(seconds / 86_400) d \(seconds % 86_400 / 3600) h" : seconds >= 3600 ? "\(seconds / 3600) h \(seconds % 3600 / 60) min" : "\(seconds / 60) min"
+            return "wzt \(escape(BuildInfo.version)), up \(uptime) (since \(escape(BrusselsTime.text(startedAt))))."
+        }
+
+        var ruleSetsSection: String {
+            guard let rules else { return "" }
+            let rows = rules.ruleSets.sorted { $0.id < $1.id }.map { rules -> String in
+                let offers = Offer.allCases.compactMap { offer in rules.offers[offer].map { "\(offer): \($0)" } }.joined(separator: "; ")
+                return "<tr><td>\(escape(rules.id))</td><td>\(escape(rules.region))</td><td>\(escape(rules.regime))</td><td>\(escape(offers))</td></tr>"
+            }.joined(separator: "\n")
+            let refused = refusedPlugins.map { "<p class=\"bad\">Plugin refused: \(escape($0))</p>" }.joined()
+            return "<h2>Rule sets</h2>\n<table id=\"rule-sets\"><tr><th>rule set</th><th>region</th><th>regime</th><th>cases started</th></tr>\n\(rows)</table>\n\(refused)"
+        }
+    }
+
+    static func add(to router: Router<BasicRequestContext>, log: EventLog, node: Node, audit: AuditLog, access: Access) {
         router.get("login") { request, _ in
             if access.operatorPagesOpen {
                 return StatusPage.html(title: "wzt: log in", body: "<p>No users are configured and this node listens on loopback only: the pages are open. <a href=\"/\">Status</a></p>")
@@ -80,9 +107,80 @@ enum Console {
         }
     }
 
+    static func addBrowsing(to router: Router<BasicRequestContext>, log: EventLog, node: Node, access: Access) {
+        router.get("events") { request, _ in
+            if let refusal = access.refuseUnlessOperator(request) { return refusal }
+            let query = request.uri.queryParameters
+            func field(_ name: String) -> String? { query.get(name).flatMap { $0.isEmpty ? nil : $0 } }
+            var problems: [String] = []
+            func moment(_ name: String) -> String? {
+                guard let text = field(name) else { return nil }
+                guard let utc = BrusselsTime.utc(fromLocal: text) else {
+                    problems.append("\(name): \(text) is not a moment like 2026-12-06T10:30")
+                    return nil
+                }
+                return utc
+            }
+            let filter = EventFilter(typePrefix: field("type"), subject: field("subject"), recordedFrom: moment("from"), recordedBefore: moment("to"))
+            let head = log.headOffset
+            let before = field("before").flatMap(Int64.init).map { min($0, head + 1) } ?? head + 1
+            let page = try await log.page(before: before, filter: filter)
+            let rows = page.events.map { recorded -> String in
+                let event = recorded.event
+                let subject = event.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+                return "<tr><td>\(event.offset)</td><td>\(escape(BrusselsTime.text(recorded.recordedAt)))</td><td>\(escape(event.type))</td><td>\(subject)</td><td>\(escape(event.attributes?.source ?? ""))</td></tr>"
+            }.joined(separator: "\n")
+            let kept: [String] = ["type", "subject", "from", "to"].compactMap { name in field(name).map { "\(name)=\(escapeQuery($0))" } }
+            var paging: [String] = []
+            if before <= head { paging.append("<a href=\"/events?\(kept.joined(separator: "&"))\">Newest</a>") }
+            if page.searchedFrom > 1 {
+                let note = page.events.count < 50 ? " (searched offsets \(page.searchedFrom) to \(before - 1))" : ""
+                paging.append("<a href=\"/events?\((kept + ["before=\(page.searchedFrom)"]).joined(separator: "&"))\">Older →</a>\(note)")
+            }
+            let value = { (name: String) in escape(field(name) ?? "") }
+            let problemText = problems.map { "<p class=\"bad\">\(escape($0))</p>" }.joined()
+            return StatusPage.html(title: "wzt: events", body: nav(access, request) + """
+                <h1>Events</h1>
+                \(problemText)
+                <form class="filters" action="/events" method="get">
+                <label>Type starts with <input name="type" value="\(value("type"))" placeholder="be.wzt.intake."></label>
+                <label>Subject <input name="subject" value="\(value("subject"))"></label>
+                <label>Recorded from <input type="datetime-local" name="from" value="\(value("from"))"></label>
+                <label>to <input type="datetime-local" name="to" value="\(value("to"))"></label>
+                <button>Show</button> <span>(Brussels time)</span>
+                </form>
+                <table id="events"><tr><th>offset</th><th>recorded (Brussels)</th><th>type</th><th>subject</th><th>source</th></tr>
+                \(rows)</table>
+                <p>\(page.events.isEmpty ? "No events match. " : "")\(paging.joined(separator: " · "))</p>
+                """)
+        }
+        router.get("modules/:name") { request, context in
+            if let refusal = access.refuseUnlessOperator(request) { return refusal }
+            guard let name = context.parameters.get("name"), let module = node.modules.first(where: { $0.name == name }) else {
+                return StatusPage.html(status: .notFound, title: "wzt: no such module", body: nav(access, request) + "<p>This node has no such module.</p>")
+            }
+            let position = try await module.position(in: log)
+            let letters = try await log.deadLetters(status: nil, subscription: name).filter { $0.status == .open || $0.status == .retry }
+            let lastError = letters.last.map { "<p class=\"bad\">Last error (dead letter \($0.id), \(escape(BrusselsTime.text($0.createdAt)))): \(escape($0.error))</p>" }
+                ?? "<p>No dead letters.</p>"
+            let charts = SVGChart.draw(title: "Events applied per second", unit: "/s", series: [(name, node.samples.series(name) { $0.rate })])
+                + SVGChart.draw(title: "Lag", unit: "events", series: [(name, node.samples.series(name) { Double($0.lag) })])
+            return StatusPage.html(title: "wzt: \(name)", body: nav(access, request) + """
+                <h1>Module \(escape(name))</h1>
+                <table id="module"><tr><th>state</th><td>\(escape(module.state()))</td></tr>
+                <tr><th>cursor</th><td>\(position.cursor)</td></tr><tr><th>lag</th><td>\(position.lag)</td></tr>
+                <tr><th>applied/s</th><td>\(Int(position.appliedPerSecond))</td></tr><tr><th>behind</th><td>\(String(format: "%.1f s", position.secondsBehind))</td></tr>
+                <tr><th>takes</th><td>\(escape(module.patterns.map(\.rawValue).joined(separator: ", ")))</td></tr>
+                <tr><th>dead letters</th><td><a href="/dead-letters">\(letters.count)</a></td></tr></table>
+                \(lastError)
+                \(charts)
+                """)
+        }
+    }
+
     /// The links of every console page, and the log-out button of a session.
     static func nav(_ access: Access, _ request: Request) -> String {
-        var links = #"<nav><a href="/">Status</a> · <a href="/dead-letters">Dead letters</a>"#
+        var links = #"<nav><a href="/">Status</a> · <a href="/events">Events</a> · <a href="/dead-letters">Dead letters</a>"#
         if let token = access.sessions.session(request, users: access.users)?.csrf {
             links += #" · <form class="inline" action="/logout" method="post"><input type="hidden" name="csrf" value="\#(token)"><button>Log out</button></form>"#
         }
@@ -133,5 +231,36 @@ enum Console {
 
     static func escapeQuery(_ text: String) -> String {
         text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+    }
+}
+
+/// Times as people in Brussels read them, summer time or not.
+enum BrusselsTime {
+    static let zone = TimeZone(identifier: "Europe/Brussels") ?? .gmt
+
+    /// An RFC 3339 moment (an event's `time`, the log's `appended_at`) as local time, or the text itself.
+    static func text(_ moment: String) -> String { EventTime.parse(moment).map(text) ?? moment }
+
+    static func text(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
+    }
+
+    /// A local moment from a form (`2026-12-06T10:30`, seconds optional) as the log writes
+    /// moments in UTC (`2026-12-06T09:30:00.000Z`), or nil when it is not one.
+    static func utc(fromLocal text: String) -> String? {
+        let parts = text.split(whereSeparator: { "-T:".contains($0) }).map { Int($0) }
+        guard parts.count == 5 || parts.count == 6, !parts.contains(nil) else { return nil }
+        let numbers = parts.compactMap { $0 }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let components = DateComponents(year: numbers[0], month: numbers[1], day: numbers[2], hour: numbers[3], minute: numbers[4], second: numbers.count == 6 ? numbers[5] : 0)
+        guard components.isValidDate(in: calendar), let date = calendar.date(from: components) else { return nil }
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = .gmt
+        let c = utc.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.000Z", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0)
     }
 }

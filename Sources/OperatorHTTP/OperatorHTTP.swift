@@ -31,14 +31,18 @@ public enum OperatorHTTP {
     /// read health details (operators) or case documents (caseworkers); see `Access`.
     public static func service(host: String, port: Int, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule = ActorRule(),
                                users: [HTTPUser], audit: AuditLog, hosts: [ModuleHost], remote: [any Module] = [], link: ModuleLinkServer? = nil,
-                               dataDirectory: String? = nil, asyncAPI: String? = nil, registry: PrometheusCollectorRegistry, logger: Logger,
+                               dataDirectory: String? = nil, asyncAPI: String? = nil, rules: RuleBook? = nil, refusedPlugins: [String] = [],
+                               registry: PrometheusCollectorRegistry, logger: Logger,
                                onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> any Service {
         let router = Router()
         let access = Access(users: users, host: host)
         let watched = WatchedModule.all(hosts: hosts, remote: remote, link: link)
         HTTPIngress.add(to: router, log: log, decoder: decoder.forPublishers, publishers: publishers, actors: actors)
-        StatusPage.add(to: router, log: log, modules: watched, audit: audit, access: access)
-        Console.add(to: router, log: log, audit: audit, access: access)
+        let samples = ConsoleSamples()
+        let node = Console.Node(modules: watched, samples: samples, rules: rules, refusedPlugins: refusedPlugins, startedAt: Date())
+        StatusPage.add(to: router, log: log, node: node, audit: audit, access: access)
+        Console.add(to: router, log: log, node: node, audit: audit, access: access)
+        Console.addBrowsing(to: router, log: log, node: node, access: access)
         OutcomeAPI.add(to: router, log: log, modules: watched, publishers: publishers, access: access)
         ReadAPI.add(to: router, hosts: hosts, log: log, audit: audit, access: access)
         if let asyncAPI {
@@ -85,7 +89,7 @@ public enum OperatorHTTP {
             bound.set()
             onBound(channel.localAddress?.port ?? port)
         }, logger: logger)
-        return HTTPSide(application: application, endpoint: "\(host):\(port)", bound: bound)
+        return HTTPSide(application: application, endpoint: "\(host):\(port)", bound: bound) { await samples.run(log: log, modules: watched) }
     }
 
     /// Why nothing could be written in `directory` (every publish would be nacked), or nil.
@@ -105,11 +109,21 @@ public enum OperatorHTTP {
         let endpoint: String
         let bound: Bound
 
+        let sampling: @Sendable () async -> Void
+
         func run() async throws {
-            do {
-                try await application.run()
-            } catch where !bound.isSet {
-                throw HTTPBindError(endpoint: endpoint, cause: "\(error)")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        try await application.run()
+                    } catch where !bound.isSet {
+                        throw HTTPBindError(endpoint: endpoint, cause: "\(error)")
+                    }
+                }
+                group.addTask(operation: sampling)
+                // The server ends the side (shutdown or error); the sampler only follows it.
+                try await group.next()
+                group.cancelAll()
             }
         }
     }

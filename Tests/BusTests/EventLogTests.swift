@@ -19,6 +19,36 @@ struct EventLogTests {
         #expect(first.allSatisfy { !$0.duplicate })
     }
 
+    /// Pages for operators: newest first, at most `limit`, a type looked for at most `window`
+    /// offsets back (so a rare type costs no more than a common one), a subject over the whole
+    /// log, a time range on the log's own clock.
+    @Test(arguments: TestLog.both)
+    func pagesGoBackwardsInBoundedSteps(place: TestLog) async throws {
+        let log = try await place.open()
+        defer { log.close() }
+        _ = try await log.append((1...120).map { Samples.note("n\($0)", subject: "case-a") })
+        _ = try await log.append([Samples.note("last", subject: "case-b")])
+        let newest = try await log.page(before: 122, filter: EventFilter(), limit: 50)
+        #expect(newest.events.map(\.event.offset) == Array((72...121).reversed()))
+        #expect(newest.searchedFrom == 72)
+        let older = try await log.page(before: newest.searchedFrom, filter: EventFilter(), limit: 50)
+        #expect(older.events.first?.event.offset == 71 && older.events.count == 50)
+
+        let none = try await log.page(before: 122, filter: EventFilter(typePrefix: "be.wzt.nothing."), limit: 50, window: 30)
+        #expect(none.events.isEmpty && none.searchedFrom == 92)
+        let notes = try await log.page(before: 122, filter: EventFilter(typePrefix: String(NoteAdded.eventType.rawValue.dropLast(3))), limit: 5)
+        #expect(notes.events.count == 5)
+
+        let caseA = try await log.page(before: 122, filter: EventFilter(subject: "case-a"), limit: 200, window: 10)
+        #expect(caseA.events.count == 120 && caseA.searchedFrom == 1)
+        let caseB = try await log.page(before: 122, filter: EventFilter(subject: "case-b"))
+        #expect(caseB.events.map(\.event.offset) == [121])
+
+        #expect(try await log.page(before: 122, filter: EventFilter(recordedFrom: "2999-01-01T00:00:00.000Z")).events.isEmpty)
+        #expect(try await log.page(before: 122, filter: EventFilter(recordedBefore: "2999-01-01T00:00:00.000Z")).events.count == 50)
+        #expect(try await log.page(before: 122, filter: EventFilter(recordedBefore: "2000-01-01T00:00:00.000Z")).events.isEmpty)
+    }
+
     @Test func writerUsesSynchronousFull() throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))

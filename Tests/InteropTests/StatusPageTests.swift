@@ -21,18 +21,20 @@ extension ProcessTests {
             try server.start()
             defer { server.kill(SIGTERM) }
             let events = (1...3).map { CommandLineTests.screening.replacingOccurrences(of: "case-1", with: "case-web-\($0)") }
-            _ = try await blocking { try Interop.run(try Interop.binary(), ["publish", "--endpoint", server.ingress], input: events.joined(separator: "\n")) }
-            // Intake has answered all three (a status change each) before the page is loaded.
+            // A service request for a case intake has never seen: refused, with a code and a reason.
+            let unknown = #"{"type":"be.wzt.intake.service-requested","source":"/agency/vdab/intake","subject":"case-web-9","dataversion":1,"data":{"caseId":"case-web-9","requestedOn":"2026-11-24"}}"#
+            _ = try await blocking { try Interop.run(try Interop.binary(), ["publish", "--endpoint", server.ingress], input: (events + [unknown]).joined(separator: "\n")) }
+            // Intake has answered all four (a status change or a refusal each) before the page is loaded.
             #expect(await eventually {
                 let status = try Interop.run(try Interop.binary(), ["status", "--json", "--data-dir", server.dataDirectory])
                 let json = try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any]
-                return (json?["head"] as? Int ?? 0) >= 6 && (json?["subscriptions"] as? [[String: Any]])?.allSatisfy { $0["lag"] as? Int == 0 } == true
+                return (json?["head"] as? Int ?? 0) >= 8 && (json?["subscriptions"] as? [[String: Any]])?.allSatisfy { $0["lag"] as? Int == 0 } == true
             })
 
             let page = try await dom("http://\(server.http)/")
             #expect(page.contains("<title>wzt status</title>"), "\(page.prefix(500))")
             for module in ["intake", "mandating", "networks", "ama", "gbo-onboarding", "notifications"] {
-                #expect(page.contains("<td>\(module)</td><td>running</td>"), "module \(module) missing: \(page)")
+                #expect(page.contains(">\(module)</a></td><td>running</td>"), "module \(module) missing: \(page)")
             }
             #expect(page.contains("be.wzt.intake.screening-requested"))
             #expect(page.contains(#"href="/cases?subject=case-web-2""#))
@@ -41,7 +43,32 @@ extension ProcessTests {
             #expect(timeline.contains("Timeline of case-web-2"), "\(timeline)")
             #expect(timeline.contains("be.wzt.intake.screening-requested") && timeline.contains("be.wzt.intake.case-status-changed"))
             #expect(!timeline.contains("case-web-1"), "another case's events on this timeline")
-            for text in [page, timeline] {
+            #expect(page.contains("<svg") && page.contains("Events applied per second"), "the overview has no charts")
+            #expect(page.contains("wzt 0.9") && page.contains(" up "), "no version and uptime")
+            #expect(page.contains("<td>flanders-2022</td>") && page.contains("<td>brussels</td>"), "the rule sets are not listed")
+
+            // The timeline gives each refusal's code and reason, and local times.
+            let refusedTimeline = try await dom("http://\(server.http)/cases?subject=case-web-9")
+            #expect(refusedTimeline.contains("<code>unknown-case</code>") && refusedTimeline.contains("case-web-9"), "\(refusedTimeline)")
+            #expect(refusedTimeline.contains("happened (Brussels)"))
+
+            // Events, filtered by type, by subject, by time; a moment that is not one is said so.
+            let statuses = try await dom("http://\(server.http)/events?type=be.wzt.intake.case-status")
+            #expect(statuses.components(separatedBy: "<td>be.wzt.intake.case-status-changed</td>").count == 4, "\(statuses)")
+            #expect(!statuses.contains("<td>be.wzt.intake.screening-requested</td>"))
+            let one = try await dom("http://\(server.http)/events?subject=case-web-2")
+            #expect(one.contains(">case-web-2</a>") && !one.contains(">case-web-1</a>"), "\(one)")
+            let future = try await dom("http://\(server.http)/events?from=2999-01-01T00%3A00")
+            #expect(future.contains("No events match."), "\(future)")
+            let wrong = try await dom("http://\(server.http)/events?from=yesterday")
+            #expect(wrong.contains("from: yesterday is not a moment"), "\(wrong)")
+
+            let module = try await dom("http://\(server.http)/modules/intake")
+            #expect(module.contains("Module intake") && module.contains("be.wzt.intake.screening-requested"), "\(module)")
+            let noModule = try await dom("http://\(server.http)/modules/nope")
+            #expect(noModule.contains("no such module"))
+
+            for text in [page, timeline, refusedTimeline, statuses, module] {
                 #expect(!text.contains("85073003328"), "the INSZ is on a status page")
                 #expect(!text.contains("<script"), "the page works without JavaScript")
             }
