@@ -1,7 +1,7 @@
 /// Why an event was refused. `code` is stable and is what a publisher sees in a nack;
 /// `reason` says what to fix. Neither ever contains the event's data.
 public struct EnvelopeError: Error, Hashable, Sendable, CustomStringConvertible {
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible, CaseIterable {
         public let rawValue: String
         private init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
@@ -28,6 +28,11 @@ public struct EnvelopeError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let storageFailed = Code("storage-failed")
         /// The node is shutting down and takes no new events; retry against it later.
         public static let unavailable = Code("unavailable")
+
+        /// Every code, for counters that exist at 0 before the first refusal and for the docs.
+        public static let allCases: [Code] = [
+            .tooLarge, .tooComplex, .emptyMessage, .extraFrames, .malformedJSON, .missingAttribute, .badSpecVersion, .badID, .badAttribute, .unknownType, .unsupportedDataVersion, .invalidData, .forbidden, .missingActor, .storageFailed, .unavailable,
+        ]
     }
 
     public let code: Code

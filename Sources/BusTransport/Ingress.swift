@@ -245,6 +245,10 @@ public final class IngressCounters: Sendable {
     private let state = NIOLockedValueBox(Snapshot())
     private let ackedTotal = Counter(label: "wzt_ingress_acked_total")
     private let duplicatesTotal = Counter(label: "wzt_ingress_duplicates_total")
+    /// One per code, at 0 from the start: a rate over a code is defined before its first nack.
+    private let nackedTotal = Dictionary(uniqueKeysWithValues: EnvelopeError.Code.allCases.map {
+        ($0, Counter(label: "wzt_ingress_nacked_total", dimensions: [("code", $0.rawValue)]))
+    })
 
     public struct Snapshot: Sendable {
         public var acked = 0
@@ -268,7 +272,7 @@ public final class IngressCounters: Sendable {
 
     func nacked(_ code: EnvelopeError.Code, count: Int = 1) {
         state.withLockedValue { $0.nacked[code.rawValue, default: 0] += count }
-        Counter(label: "wzt_ingress_nacked_total", dimensions: [("code", code.rawValue)]).increment(by: count)
+        (nackedTotal[code] ?? Counter(label: "wzt_ingress_nacked_total", dimensions: [("code", code.rawValue)])).increment(by: count)
     }
     func undeliverable(_ events: Int) { state.withLockedValue { $0.undeliverable += events } }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Storage
 
 /// One notification as stored: what to say, to which channel, and how delivery went so far.
-public struct PendingNotification: Sendable, Hashable {
+public struct PendingNotification: Sendable, Hashable, Encodable {
     public let id: String
     public let channel: String
     public let eventID: String

@@ -24,6 +24,7 @@ enum HTTPIngress {
     static func add(to router: Router<BasicRequestContext>, log: EventLog, decoder: EnvelopeDecoder, publishers: [HTTPPublisher], actors: ActorRule) {
         // At 0 from the start, so that a rate over it is defined before the first event.
         let acked = Counter(label: "wzt_http_acked_total")
+        for code in EnvelopeError.Code.allCases { _ = Counter(label: "wzt_http_nacked_total", dimensions: [("code", code.rawValue)]) }
         router.post("events") { request, _ -> Response in
             guard let publisher = Bearer.match(request, publishers, token: \.token) else {
                 return Bearer.unauthorized("send `Authorization: Bearer <token>` with a token from http.publishers")

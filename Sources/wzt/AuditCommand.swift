@@ -38,10 +38,7 @@ struct AuditCommand: AsyncParsableCommand {
         }
         lines.sort { $0.at < $1.at }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            for line in lines { print(String(decoding: try encoder.encode(line), as: UTF8.self)) }
+            for line in lines { try printJSON(line) }
             return
         }
         guard !lines.isEmpty else {

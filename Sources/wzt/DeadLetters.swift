@@ -18,11 +18,13 @@ struct DeadLetters: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
         @Flag(help: "Include retried and discarded ones.") var all = false
         @Option(help: "Only this module's.") var module: String?
+        @Flag(help: "One JSON object per dead letter and line.") var json = false
 
         func run() async throws {
             let log = try await LocalLog.open(try options.load())
             defer { log.close() }
             let letters = try await log.deadLetters(status: all ? nil : .open, subscription: module)
+            if json { return try letters.forEach(printJSON) }
             guard !letters.isEmpty else {
                 print(all ? "no dead letters" : "no open dead letters")
                 return
@@ -39,11 +41,18 @@ struct DeadLetters: AsyncParsableCommand {
 
         @OptionGroup var options: ConfigOptions
         @Argument(help: "Dead letter id (from `list`).") var id: Int64
+        @Flag(help: "The dead letter as one JSON object, its event's envelope as stored under `envelope`.") var json = false
 
         func run() async throws {
             let log = try await LocalLog.open(try options.load())
             defer { log.close() }
             guard let letter = try log.deadLetter(id: id) else { throw CommandFailure("no dead letter \(id); `wzt dead-letters list --all` shows them") }
+            if json {
+                // The envelope goes out as the log holds it, not re-encoded.
+                var object = Array(try JSONEncoder().encode(letter).dropLast())
+                if let event = try await log.event(at: letter.eventOffset) { object += Array(#","envelope":"#.utf8) + event.json }
+                return print(String(decoding: object + [UInt8(ascii: "}")], as: UTF8.self))
+            }
             print("""
                 dead letter \(letter.id) (\(letter.status.rawValue))
                 module:   \(letter.subscription)

@@ -52,9 +52,7 @@ struct AMACommand: AsyncParsableCommand {
             do { _ = try AMAAttachments.reference(for: content) } catch { throw CommandFailure("\(file): \(error)") }
             let store = try await LocalModuleStore.open(AMAModule(), try options.load(), mustExist: false)
             let reference = try await AMAAttachments(database: store.database).store(content)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(reference), as: UTF8.self))
+            try printJSON(reference)
         }
     }
 }
@@ -71,10 +69,12 @@ struct NotificationsCommand: AsyncParsableCommand {
     struct Failed: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List notifications whose every attempt failed.")
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "One JSON object per notification and line.") var json = false
 
         func run() async throws {
             let queries = NotificationsQueries(database: try await LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).database)
             let failed = try await queries.failed()
+            if json { return try failed.forEach(printJSON) }
             guard !failed.isEmpty else { return print("no failed notifications") }
             for notification in failed {
                 print("\(notification.id)  \(notification.channel)  \(notification.eventType)  \(notification.reference)  attempts \(notification.attempts)")
@@ -86,10 +86,12 @@ struct NotificationsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every notification with its delivery status.")
         @OptionGroup var options: ConfigOptions
+        @Flag(help: "One JSON object per notification and line.") var json = false
 
         func run() async throws {
             let queries = NotificationsQueries(database: try await LocalModuleStore.open(NotificationsModule(configuration: .init()), try options.load()).database)
             let all = try await queries.all()
+            if json { return try all.forEach(printJSON) }
             guard !all.isEmpty else { return print("no notifications") }
             for notification in all {
                 print("\(notification.id)  \(notification.status)  \(notification.channel)  \(notification.eventType)  \(notification.reference)  attempts \(notification.attempts)")

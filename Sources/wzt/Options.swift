@@ -50,6 +50,14 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// `value` as one line of JSON on standard output (`--json`): keys sorted, dates in RFC 3339.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
 /// `--config` for the commands that talk to a running node: its endpoints (and, with CURVE, its
 /// public key) come from the node's configuration file; a flag given on the command line wins.
 struct NodeConfigOption: ParsableArguments {

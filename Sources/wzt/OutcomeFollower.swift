@@ -11,6 +11,8 @@ struct OutcomeFollower {
     let http: String
     let token: String?
     let timeout: Double
+    /// Each outcome as the node gives it, one JSON object per line, instead of the lines below.
+    var json = false
 
     /// `.late` as soon as the HTTP side cannot tell: the events are stored either way, so the
     /// answer is "outcome unknown", never "not sent" (which would have them sent again).
@@ -24,7 +26,8 @@ struct OutcomeFollower {
                 guard let next = try await fetch(id, until: deadline) else { return .late }
                 outcome = next
             }
-            for caused in outcome.caused where !outcome.refusals.contains(where: { $0.id == caused.id }) {
+            if json { try printJSON(outcome) }
+            for caused in outcome.caused where !json && !outcome.refusals.contains(where: { $0.id == caused.id }) {
                 print("caused \(id) → \(caused.type) \(caused.id) offset \(caused.offset)")
             }
             for refusal in outcome.refusals {
@@ -40,7 +43,7 @@ struct OutcomeFollower {
                 let pending = outcome.modules.filter { $0.state == "pending" }.map(\.module)
                 printError("no outcome for \(id) within \(timeout) s: \(pending.joined(separator: ", ")) not there yet (`wzt status` shows how far behind)")
                 if verdict == .accepted { verdict = .late }
-            } else if outcome.refusals.isEmpty, dead.isEmpty {
+            } else if outcome.refusals.isEmpty, dead.isEmpty, !json {
                 print("applied \(id) by \(outcome.modules.map(\.module).joined(separator: ", ").nonEmpty ?? "no module (none takes its type)")")
             }
         }

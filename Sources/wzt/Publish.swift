@@ -40,6 +40,9 @@ struct Publish: AsyncParsableCommand {
     @Flag(help: "Print nothing for acked events.")
     var quiet = false
 
+    @Flag(help: "One JSON object per line on standard output: each event's ack or nack, then with --outcome each event's outcome as GET /api/events/ID/outcome gives it.")
+    var json = false
+
     @Flag(help: "After the acks, wait for what the modules make of each event (GET /api/events/ID/outcome on the node's HTTP side; a token from WZT_TOKEN).")
     var outcome = false
 
@@ -83,9 +86,14 @@ struct Publish: AsyncParsableCommand {
         for (envelope, outcome) in zip(envelopes, outcomes) {
             switch outcome {
             case .ack(let offset, let duplicate):
-                if !quiet { print("ack \(envelope.id) offset \(offset)\(duplicate ? " (already stored)" : "")") }
+                if json {
+                    try printJSON(Reply(id: envelope.id, status: "ack", offset: offset, duplicate: duplicate))
+                } else if !quiet {
+                    print("ack \(envelope.id) offset \(offset)\(duplicate ? " (already stored)" : "")")
+                }
             case .nack(let code, let reason):
                 nacked += 1
+                if json { try printJSON(Reply(id: envelope.id, status: "nack", code: code, reason: reason)) }
                 printError("nack \(envelope.id) \(code): \(reason)")
             }
         }
@@ -93,7 +101,7 @@ struct Publish: AsyncParsableCommand {
         guard outcome else { return }
         let acked = zip(envelopes, outcomes).compactMap { envelope, outcome in if case .ack = outcome { envelope.id } else { nil } }
         let http = http ?? configuration?.httpAddress ?? "127.0.0.1:8780"
-        let verdict = try await OutcomeFollower(http: http, token: ProcessInfo.processInfo.environment["WZT_TOKEN"], timeout: outcomeTimeout)
+        let verdict = try await OutcomeFollower(http: http, token: ProcessInfo.processInfo.environment["WZT_TOKEN"], timeout: outcomeTimeout, json: json)
             .follow(acked)
         switch verdict {
         case .accepted: return
@@ -101,6 +109,16 @@ struct Publish: AsyncParsableCommand {
         case .late: throw ExitCode.outcomeLate
         }
     }
+}
+
+/// An ack or nack as `--json` prints it: the fields of the node's own reply (docs/protocol.md).
+private struct Reply: Encodable {
+    let id: String
+    let status: String
+    var offset: Int64?
+    var duplicate: Bool?
+    var code: String?
+    var reason: String?
 }
 
 enum PublishInput {

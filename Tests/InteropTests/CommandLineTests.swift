@@ -72,18 +72,26 @@ extension ProcessTests {
             let storedText = String(decoding: stored?.json ?? [], as: UTF8.self)
             #expect(storedText.contains("\"office\":\"\u{FEFF}Gent\",\"hours\":1.10"), "\(storedText)")
 
+            // --json: the node's replies, one object per event, acks and nacks alike.
+            let both = Self.screening.replacingOccurrences(of: "case-1", with: "case-6") + "\n" + badINSZ
+            let replies = try await wzt(["publish", "--endpoint", server.ingress, "--json"], input: both)
+            let objects = replies.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(replies.status == 1 && objects.count == 2, "\(replies)")
+            #expect(objects.first?["status"] as? String == "ack" && objects.first?["offset"] as? Int != nil)
+            #expect(objects.last?["status"] as? String == "nack" && objects.last?["code"] as? String == "invalid-data")
+
             let unreachable = try await wzt(["publish", "--endpoint", "tcp://127.0.0.1:\(Interop.freePort())", "--timeout-ms", "200", "--retries", "1"], input: Self.screening)
             #expect(unreachable.status == 3)
             #expect(unreachable.errors.contains("no reply"))
 
-            // 5 requests stored, and the intake module's status event for each.
+            // 6 requests stored, and the intake module's status event for each.
             var status = try await wzt(["status", "--data-dir", server.dataDirectory])
-            for _ in 0..<100 where !status.output.contains("head 10, 10 events") {
+            for _ in 0..<100 where !status.output.contains("head 12, 12 events") {
                 try await Task.sleep(for: .milliseconds(100))
                 status = try await wzt(["status", "--data-dir", server.dataDirectory])
             }
             #expect(status.status == 0)
-            #expect(status.output.contains("head 10, 10 events"), "\(status.output)")
+            #expect(status.output.contains("head 12, 12 events"), "\(status.output)")
             #expect(status.output.contains("intake"))
         }
 
@@ -164,6 +172,13 @@ extension ProcessTests {
             #expect(all.contains("1  retry  sample"))
             #expect(all.contains("2  discarded  sample"))
             #expect(try await wzt(["dead-letters", "show", "9"] + dataDir).errors.contains("no dead letter 9"))
+
+            // --json: one object per dead letter; `show` carries the envelope as the log holds it.
+            let listed = try await wzt(["dead-letters", "list", "--all", "--json"] + dataDir).output.split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(listed.map { $0["status"] as? String } == ["retry", "discarded"], "\(listed)")
+            let shown = try JSONSerialization.jsonObject(with: Data(try await wzt(["dead-letters", "show", "1", "--json"] + dataDir).output.utf8)) as? [String: Any]
+            #expect(shown?["subscription"] as? String == "sample" && (shown?["envelope"] as? [String: Any])?["type"] as? String == "be.wzt.sample.note-added", "\(shown ?? [:])")
         }
 
         @Test func checkConfigNamesTheKeyAndTheFix() async throws {
@@ -257,6 +272,9 @@ extension ProcessTests {
             let config = directory.file("wzt.toml")
             try "[plugins]\npaths = [\"\(directory.path)\"]\n".write(toFile: config, atomically: true, encoding: .utf8)
 
+            let listed = try await wzt(["plugins", "--config", config, "--json"]).output.split(separator: "\n")
+                .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(Set(listed.compactMap { $0["id"] as? String }) == ["flanders-2014", "flanders-2022", "brussels", "example-east-2025"], "\(listed)")
             let result = try await wzt(["plugins", "--config", config])
             #expect(result.status == 0, "\(result.errors)")
             for id in ["flanders-2014", "flanders-2022", "brussels", "example-east-2025"] {

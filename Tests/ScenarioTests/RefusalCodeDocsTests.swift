@@ -1,4 +1,5 @@
 import AMAContracts
+import Bus
 import Foundation
 import GBOOnboardingContracts
 import IntakeContracts
@@ -35,5 +36,18 @@ struct RefusalCodeDocsTests {
         let codes = try #require(Self.vocabularies.first { $0.0 == name }).1
         let listed = try #require(Self.documented[name], "docs/modules.md has no line `… codes (`\(name)`): …`")
         #expect(listed == codes, "docs/modules.md lists \(listed) for \(name); the enum has \(codes)")
+    }
+
+    /// The nack codes: docs/protocol.md's table lists each code the node can send, and no other;
+    /// `EnvelopeError.Code.allCases` holds every code EnvelopeError.swift declares.
+    @Test func protocolListsEveryNackCodeAndNoOther() throws {
+        let root = URL(filePath: #filePath).deletingLastPathComponent().appending(path: "../..").standardized.path
+        let protocolText = try String(contentsOfFile: root + "/docs/protocol.md", encoding: .utf8)
+        let table = protocolText.split(separator: "\n").drop { !$0.hasPrefix("| code | meaning | resend? |") }.dropFirst(2).prefix { $0.hasPrefix("| `") }
+        let listed = table.map { String($0.dropFirst(3).prefix { $0 != "`" }) }
+        #expect(listed.sorted() == EnvelopeError.Code.allCases.map(\.rawValue).sorted() && Set(listed).count == listed.count, "docs/protocol.md lists \(listed)")
+        let source = try String(contentsOfFile: root + "/Sources/Bus/EnvelopeError.swift", encoding: .utf8)
+        let declared = source.components(separatedBy: "public static let ").dropFirst().filter { $0.contains("= Code(") }.count
+        #expect(declared == EnvelopeError.Code.allCases.count, "EnvelopeError.Code.allCases misses a code that EnvelopeError.swift declares")
     }
 }
