@@ -10,6 +10,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "wzt", targets: ["wzt"]),
+        // What an integrator adds to their own package (docs/client.md).
+        .library(name: "WZTClient", targets: ["WZTClient", "BusCore", "IntakeContracts", "MandatingContracts", "NetworksContracts",
+                                              "GBOOnboardingContracts", "AMAContracts"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -47,9 +50,12 @@ let package = Package(
             providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
         ),
 
-        // The bus: envelope, contracts registry, durable event log, in-process dispatch.
+        // The envelope and the contracts: what the bus and its clients share, without the log's
+        // dependencies (no database, no OpenSSL, no NIO).
+        .target(name: "BusCore", dependencies: [.product(name: "PluginAPI", package: "PluginAPI")]),
+        // The bus: durable event log, sealing of personal fields, in-process dispatch.
         .target(name: "Bus", dependencies: [
-            "Storage", "COpenSSL",
+            "BusCore", "Storage", "COpenSSL",
             .product(name: "PluginAPI", package: "PluginAPI"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "GRDB", package: "GRDB.swift"),
@@ -59,9 +65,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
+        // A node's client for integrators: publishing with acks, the live feed with replay, CURVE;
+        // the contracts as Codable types. Nothing of the node's own dependencies.
+        .target(name: "WZTClient", dependencies: ["BusCore", "ZeroMQ"]),
         // ZeroMQ ingress (ROUTER), egress (PUB) and replay (ROUTER) in front of the bus.
         .target(name: "BusTransport", dependencies: [
-            "Bus", "ZeroMQ",
+            "Bus", "WZTClient", "ZeroMQ",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -95,14 +104,14 @@ let package = Package(
         ]),
 
         // Contracts: versioned Codable events, no logic, no storage.
-        .target(name: "IntakeContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
-        .target(name: "MandatingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+        .target(name: "IntakeContracts", dependencies: ["BusCore", .product(name: "PluginAPI", package: "PluginAPI")]),
+        .target(name: "MandatingContracts", dependencies: ["BusCore", .product(name: "PluginAPI", package: "PluginAPI")]),
 
-        .target(name: "NetworksContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+        .target(name: "NetworksContracts", dependencies: ["BusCore", .product(name: "PluginAPI", package: "PluginAPI")]),
 
-        .target(name: "GBOOnboardingContracts", dependencies: ["Bus", .product(name: "PluginAPI", package: "PluginAPI")]),
+        .target(name: "GBOOnboardingContracts", dependencies: ["BusCore", .product(name: "PluginAPI", package: "PluginAPI")]),
 
-        .target(name: "AMAContracts", dependencies: ["Bus", "IntakeContracts", .product(name: "PluginAPI", package: "PluginAPI")]),
+        .target(name: "AMAContracts", dependencies: ["BusCore", "IntakeContracts", .product(name: "PluginAPI", package: "PluginAPI")]),
 
         // Domain modules: each imports ModuleKit, Bus and Contracts targets only.
         .target(name: "AMA", dependencies: [

@@ -128,18 +128,19 @@ public final class SubjectKeys: Sendable {
     /// the key that sealed it added to `newKeys` unless stored already. When an erasure deleted
     /// that key since it was sealed, the envelope is sealed again with a new key first.
     func storedForm(of envelope: Envelope, newKeys: inout [SealingKey]) throws -> [UInt8] {
-        guard var sealing = envelope.sealing else { return envelope.json }
+        guard let sealing = envelope.sealing, var key = sealing.key as? SealingKey else { return envelope.json }
         var json = envelope.json
-        if sealing.key.erased.load(ordering: .relaxed) {
+        if key.erased.load(ordering: .relaxed) {
             var unsealed = envelope.storing(sealing.unsealed)
             unsealed.sealing = nil
             let sealedAgain = try seal(unsealed)
             json = sealedAgain.json
-            sealing = sealedAgain.sealing!
+            guard let again = sealedAgain.sealing?.key as? SealingKey else { return json }
+            key = again
         }
-        if !sealing.key.stored.load(ordering: .relaxed) {
-            sealing.key.stored.store(true, ordering: .relaxed)
-            newKeys.append(sealing.key)
+        if !key.stored.load(ordering: .relaxed) {
+            key.stored.store(true, ordering: .relaxed)
+            newKeys.append(key)
         }
         return json
     }

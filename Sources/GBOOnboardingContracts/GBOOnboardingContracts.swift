@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// A local partner of the Geïntegreerd Breed Onthaal (OCMW, CAW, a ziekenfonds' social service)

@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// A Belgian national number (INSZ / rijksregisternummer): 11 digits `YYMMDDSSSCC`.

@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// Where a case stands in the VDAB flow.

@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// Step 1 of the VDAB flow: someone asked for a screening of a job seeker.

@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// Screening advice codes (DOMAIN.md, "Intake and the activation flow").

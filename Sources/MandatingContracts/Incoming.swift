@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// An organisation applied for a mandate as casemanager Zorg (2014), or a samenwerkingsverband

@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// The status of a mandate application, as DOMAIN.md "Mandating" defines it.

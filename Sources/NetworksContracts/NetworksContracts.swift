@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import PluginAPI
 
 /// VDAB appointed a network of service providers for a werkingsgebied.

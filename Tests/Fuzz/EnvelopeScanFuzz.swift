@@ -1,7 +1,7 @@
 import Foundation
 
 /// libFuzzer target: the envelope scanner, which checks the JSON syntax of every message a node
-/// receives before anything else reads it. Compiled with Sources/Bus/EnvelopeScan.swift alone
+/// receives before anything else reads it. Compiled with Sources/BusCore/EnvelopeScan.swift alone
 /// (Scripts/fuzz). Besides crashes and hangs, it holds the scanner to Foundation's parser: a
 /// document the scanner accepts must be one Foundation reads as a JSON object with the same
 /// top-level keys. (The reverse does not hold: the scanner also refuses repeated keys, deep

@@ -1,4 +1,5 @@
 @testable import Bus
+@testable import BusCore
 import Core
 import Foundation
 import IntakeContracts

@@ -46,7 +46,7 @@ struct RefusalCodeDocsTests {
         let table = protocolText.split(separator: "\n").drop { !$0.hasPrefix("| code | meaning | resend? |") }.dropFirst(2).prefix { $0.hasPrefix("| `") }
         let listed = table.map { String($0.dropFirst(3).prefix { $0 != "`" }) }
         #expect(listed.sorted() == EnvelopeError.Code.allCases.map(\.rawValue).sorted() && Set(listed).count == listed.count, "docs/protocol.md lists \(listed)")
-        let source = try String(contentsOfFile: root + "/Sources/Bus/EnvelopeError.swift", encoding: .utf8)
+        let source = try String(contentsOfFile: root + "/Sources/BusCore/EnvelopeError.swift", encoding: .utf8)
         let declared = source.components(separatedBy: "public static let ").dropFirst().filter { $0.contains("= Code(") }.count
         #expect(declared == EnvelopeError.Code.allCases.count, "EnvelopeError.Code.allCases misses a code that EnvelopeError.swift declares")
     }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PluginAPI
 
@@ -15,16 +14,6 @@ public enum EventID {
         bytes[8] = 0x80 | (bytes[8] & 0x3F)
         let hex = bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
         let characters = Array(hex)
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
-    }
-
-    /// A UUID made from `name` (version 8, from its SHA-256): the same name always gives the same
-    /// id, so an event made in answer to another is appended once however often that one is handled.
-    public static func derived(from name: String) -> String {
-        var bytes = Array(SHA256.hash(data: Array(name.utf8)).prefix(16))
-        bytes[6] = 0x80 | (bytes[6] & 0x0F)
-        bytes[8] = 0x80 | (bytes[8] & 0x3F)
-        let characters = Array(bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
         return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
     }
 
@@ -100,7 +89,7 @@ public enum EventTime {
 }
 
 extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
+    package func leftPadded(to width: Int, with pad: Character = "0") -> String {
         count >= width ? self : String(repeating: pad, count: width - count) + self
     }
 }

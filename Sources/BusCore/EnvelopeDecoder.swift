@@ -157,9 +157,9 @@ struct EnvelopeHeader: Sendable {
 }
 
 /// A personal field's value as it stands in an envelope's bytes.
-struct PersonalValue: Sendable {
-    let name: String
-    let range: Range<Int>
+package struct PersonalValue: Sendable {
+    package let name: String
+    package let range: Range<Int>
 }
 
 /// The envelope attributes of a scanned document, by name.

@@ -1,5 +1,3 @@
-import Crypto
-
 /// The ids that name a case, an agreement, a network, …: an envelope's `subject`, and every
 /// text field of `data` whose name ends in `Id` (`caseId`, `networkId`). A module publishes what
 /// follows from an event under the id the event names, so every id the node accepts must also be
@@ -36,15 +34,5 @@ public enum Identifier {
             "not": .object(["pattern": .string(#"[\u0000-\u001f\u007f]"#)]),
             "description": .string("an id: \(rule)"),
         ])
-    }
-
-    /// An id made of others (a referral is its case's and its network's): the parts joined, or,
-    /// when that would be longer than an id may be, the start of it and a digest of the whole,
-    /// so that every combination still has an id of its own.
-    public static func joining(_ parts: [String], separator: String) -> String {
-        let joined = parts.joined(separator: separator)
-        guard joined.unicodeScalars.count > maxLength else { return joined }
-        let digest = SHA256.hash(data: Array(joined.utf8)).prefix(12).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-        return String(String.UnicodeScalarView(joined.unicodeScalars.prefix(maxLength - 25))) + "~" + digest
     }
 }

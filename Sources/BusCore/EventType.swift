@@ -1,4 +1,3 @@
-import Storage
 
 /// The name of an event type: reverse DNS, lower case, words joined by `-`,
 /// e.g. `be.wzt.intake.screening-requested`.
@@ -57,7 +56,7 @@ public struct EventType: Hashable, Sendable, Codable, CustomStringConvertible, E
 /// (`be.wzt.intake.*`), or `*` for everything.
 public struct EventPattern: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
-    private let prefix: String?
+    package let prefix: String?
 
     public init(_ rawValue: String) throws(EnvelopeError) {
         if rawValue == "*" {
@@ -98,17 +97,6 @@ public struct EventPattern: Hashable, Sendable, CustomStringConvertible {
 
     /// The longest literal prefix: what a ZeroMQ SUB socket can filter on.
     public var literalPrefix: String { prefix ?? rawValue }
-
-    /// The same test in SQL on the `type` column, with its argument, so the log can filter while it
-    /// reads: a GLOB in SQLite (which uses the type index), `starts_with` in PostgreSQL, whose LIKE
-    /// would read `_` in a type name as a wildcard.
-    func sqlCondition(_ dialect: SQLDialect) -> (sql: String, argument: SQLValue) {
-        guard let prefix else { return ("type = ?", .text(rawValue)) }
-        switch dialect {
-        case .sqlite: return ("type GLOB ?", .text(prefix + "*"))
-        case .postgres: return ("starts_with(type, ?)", .text(prefix))
-        }
-    }
 
     public var description: String { rawValue }
 }

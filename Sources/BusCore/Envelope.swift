@@ -20,18 +20,24 @@ public struct Envelope: Sendable {
     /// The contract's personal fields (`EventContract.personalFields`): sealed when appended.
     public var personalFields: Set<String> { attributes.personalFields }
     /// Where the values of those fields are in `json` as the publisher sent it.
-    var personalValues: [PersonalValue] { attributes.header.personalValues }
+    package var personalValues: [PersonalValue] { attributes.header.personalValues }
     public private(set) var json: [UInt8]
-    /// Set once the personal fields are sealed (`SubjectKeys.seal`): the key, for the log's writer
-    /// to store with the event, and the JSON before, to seal again if that key is erased meanwhile.
-    var sealing: SealedWith?
+    /// Set once the personal fields are sealed (the log's `SubjectKeys.seal`): the key, for the
+    /// log's writer to store with the event, and the JSON before, to seal again if that key is
+    /// erased meanwhile. The key's type is the log's own.
+    package var sealing: SealedWith?
     /// Shared by every copy: an envelope is copied several times on its way into the log, and a
     /// copy of a dozen strings and arrays took a retain and a release of each.
     private let attributes: Attributes
 
-    struct SealedWith: Sendable {
-        let key: SubjectKeys.SealingKey
-        let unsealed: [UInt8]
+    package struct SealedWith: Sendable {
+        package let key: any Sendable
+        package let unsealed: [UInt8]
+
+        package init(key: any Sendable, unsealed: [UInt8]) {
+            self.key = key
+            self.unsealed = unsealed
+        }
     }
 
     /// The header as validation read it (its decoded `data` included, which lives as long as the
@@ -77,7 +83,7 @@ public struct Envelope: Sendable {
     }
 
     /// The same event with its JSON as the log keeps it (personal fields sealed).
-    func storing(_ json: [UInt8]) -> Envelope {
+    package func storing(_ json: [UInt8]) -> Envelope {
         var copy = self
         copy.json = json
         return copy
@@ -99,7 +105,7 @@ public enum EnvelopeEncoder {
     }
 
     /// Sorted keys, so that the same event is always the same bytes.
-    static let encoder: JSONEncoder = {
+    package static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601

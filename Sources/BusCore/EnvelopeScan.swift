@@ -3,16 +3,16 @@
 /// reads the attributes from these byte ranges and hands only `data` to its contract's decoder;
 /// reading the attributes through `JSONDecoder` was half of what validating an envelope cost.
 /// The bytes must be valid UTF-8 already (the decoder checks that first).
-struct EnvelopeScan {
-    struct Member {
-        let key: String
-        let value: Range<Int>
+package struct EnvelopeScan {
+    package struct Member {
+        package let key: String
+        package let value: Range<Int>
     }
 
     /// The members of the top-level object, in document order.
-    private(set) var members: [Member] = []
+    package private(set) var members: [Member] = []
     /// The members of `data` when it is an object, in document order.
-    private(set) var dataMembers: [Member] = []
+    package private(set) var dataMembers: [Member] = []
 
     /// Deeper documents are refused rather than risk the stack of the thread reading them.
     static let maxDepth = 512
@@ -20,13 +20,13 @@ struct EnvelopeScan {
     /// (`too-complex`) before any work that grows with their number.
     static let maxMembers = 1_000
 
-    struct Malformed: Error {
-        let reason: String
+    package struct Malformed: Error {
+        package let reason: String
         /// Valid JSON, but more than one message may cost to read.
-        var tooComplex = false
+        package var tooComplex = false
     }
 
-    init(_ json: UnsafeBufferPointer<UInt8>) throws(Malformed) {
+    package init(_ json: UnsafeBufferPointer<UInt8>) throws(Malformed) {
         var reader = Reader(bytes: json)
         reader.skipSpace()
         guard reader.peek == UInt8(ascii: "{") else { throw Malformed(reason: "the message must be a JSON object (a CloudEvents envelope)") }
@@ -61,7 +61,7 @@ struct EnvelopeScan {
     }
 
     /// The text of the JSON string at `range`, escapes decoded; nil when the value there is not a string.
-    static func string(_ json: UnsafeBufferPointer<UInt8>, at range: Range<Int>) throws(Malformed) -> String? {
+    package static func string(_ json: UnsafeBufferPointer<UInt8>, at range: Range<Int>) throws(Malformed) -> String? {
         guard json[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
         let inner = UnsafeBufferPointer(rebasing: json[range.lowerBound + 1..<range.upperBound - 1])
         guard inner.contains(UInt8(ascii: "\\")) else { return String(decoding: inner, as: UTF8.self) }

@@ -1,4 +1,4 @@
-import Bus
+import BusCore
 import Foundation
 import ZeroMQ
 
@@ -20,15 +20,37 @@ public final class IngressClient {
     private let timeoutMilliseconds: Int32
     private let retries: Int
     private let curve: CurveCredentials?
+    /// Asks for the acks of one commit in one reply (`group-acks`, docs/protocol.md): fewer
+    /// messages when many events are in flight. Nacks still come one by one.
+    private let groupedAcks: Bool
     private var socket: Socket
 
-    public init(context: Context, endpoint: String, curve: CurveCredentials? = nil, timeoutMilliseconds: Int32 = 2500, retries: Int = 3) throws {
+    public init(context: Context, endpoint: String, curve: CurveCredentials? = nil, timeoutMilliseconds: Int32 = 2500, retries: Int = 3,
+                groupedAcks: Bool = false) throws {
         self.context = context
         self.endpoint = endpoint
         self.curve = curve
         self.timeoutMilliseconds = timeoutMilliseconds
         self.retries = retries
+        self.groupedAcks = groupedAcks
         socket = try Self.connect(context, endpoint, curve)
+    }
+
+    /// Publishes `data` in a new envelope (a fresh UUIDv7 id, the current time) and waits for
+    /// its ack. `actor` and `purpose` say who asked and why, as a publisher that is not a system
+    /// publisher must (docs/protocol.md).
+    public func publish<T: EventContract>(_ data: T, source: String, subject: String?, actor: Actor? = nil, purpose: Purpose? = nil) throws -> Outcome {
+        let id = EventID.make()
+        let json = try EnvelopeEncoder.envelope(data, source: source, subject: subject, id: id, actor: actor, purpose: purpose)
+        return try publish([(id, json)])[0]
+    }
+
+    private func send(_ json: [UInt8]) throws {
+        if groupedAcks {
+            try socket.send([Array("group-acks".utf8), json])
+        } else {
+            try socket.send(json)
+        }
     }
 
     private static func connect(_ context: Context, _ endpoint: String, _ curve: CurveCredentials?) throws -> Socket {
@@ -52,7 +74,7 @@ public final class IngressClient {
         var silentRounds = 0
         while answered < envelopes.count {
             while inFlight.count < window, next < envelopes.count {
-                try socket.send(envelopes[next].json)
+                try send(envelopes[next].json)
                 inFlight.append(next)
                 next += 1
             }
@@ -64,21 +86,50 @@ public final class IngressClient {
                 }
                 // Lazy Pirate: a fresh socket, the same events again.
                 socket = try Self.connect(context, endpoint, curve)
-                for index in inFlight { try socket.send(envelopes[index].json) }
+                for index in inFlight { try send(envelopes[index].json) }
                 continue
             }
             silentRounds = 0
             while let frames = try socket.receive(dontWait: true) {
-                guard let frame = frames.last, let reply = try? JSONDecoder().decode(WireReply.self, from: Data(frame)),
-                      let id = reply.id, let index = indexByID[id], outcomes[index] == nil else { continue }
-                outcomes[index] = reply.outcome
-                inFlight.removeAll { $0 == index }
-                answered += 1
-                progress(answered)
+                guard let frame = frames.last else { continue }
+                for (id, outcome) in Self.replies(in: frame) {
+                    guard let index = indexByID[id], outcomes[index] == nil else { continue }
+                    outcomes[index] = outcome
+                    inFlight.removeAll { $0 == index }
+                    answered += 1
+                    progress(answered)
+                }
             }
         }
-        return outcomes.map { $0! }
+        return outcomes.compactMap { $0 }
     }
+
+    /// The outcomes one reply frame carries: one ack or nack, or the acks of one commit.
+    static func replies(in frame: [UInt8]) -> [(id: String, outcome: Outcome)] {
+        if let grouped = try? JSONDecoder().decode(GroupedAcks.self, from: Data(frame)), grouped.status == "acks" {
+            return grouped.acks.map { ($0.id, .ack(offset: $0.offset, duplicate: $0.duplicate)) }
+        }
+        guard let reply = try? JSONDecoder().decode(WireReply.self, from: Data(frame)), let id = reply.id else { return [] }
+        return [(id, reply.outcome)]
+    }
+}
+
+/// `{"status":"acks","acks":[["<id>",<offset>],["<id>",<offset>,true]]}`.
+private struct GroupedAcks: Decodable {
+    struct Ack: Decodable {
+        let id: String
+        let offset: Int64
+        let duplicate: Bool
+
+        init(from decoder: any Decoder) throws {
+            var fields = try decoder.unkeyedContainer()
+            id = try fields.decode(String.self)
+            offset = try fields.decode(Int64.self)
+            duplicate = try fields.decodeIfPresent(Bool.self) ?? false
+        }
+    }
+    let status: String
+    let acks: [Ack]
 }
 
 /// One reply frame of the ingress, as a client reads it.
