@@ -31,7 +31,9 @@ extension EventLog {
     /// With a subject, the page reads that subject's events only (an index), over the whole log.
     public func page(before: Int64, filter: EventFilter, limit: Int = 50, window: Int64 = 100_000) async throws -> EventPage {
         try await store.read { db in
-            let lowest = filter.subject == nil ? max(1, before - window) : 1
+            // Offsets come from URLs: any Int64 is a page, never an overflow.
+            let window = max(1, window)
+            let lowest: Int64 = filter.subject == nil && before > window ? before - window : 1
             var sql = #"SELECT "offset", id, type, subject, envelope, appended_at FROM events WHERE "offset" < ? AND "offset" >= ?"#
             var arguments: [SQLValue] = [.integer(before), .integer(lowest)]
             if let prefix = filter.typePrefix, !prefix.isEmpty {

@@ -58,7 +58,7 @@ struct Access: Sendable {
             return Bearer.unauthorized("send `Authorization: Bearer <token>` with the token of an operator from http.users, or log in at /login")
         }
         guard user.role == .operator else {
-            return HTTPIngress.problem(.forbidden, code: "forbidden", "user \(user.name) has role \(user.role.rawValue); health details are for the operator role")
+            return HTTPIngress.problem(.forbidden, code: "forbidden", "user \(user.name) has role \(user.role.rawValue); this is for the operator role")
         }
         return nil
     }

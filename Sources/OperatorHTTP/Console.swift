@@ -77,7 +77,17 @@ enum Console {
                 rows += "<tr><td>\(letter.id)</td><td>\(escape(letter.subscription))</td><td>\(escape(letter.eventType))</td><td>\(letter.eventOffset)</td>"
                     + "<td>\(escape(letter.error))</td><td>\(letter.attempts)</td><td>\(escape(letter.createdAt))</td><td>\(actions)</td></tr>\n"
             }
-            let done = request.uri.queryParameters.get("done").map { "<p class=\"done\">\(escape($0))</p>" } ?? ""
+            // What the last action did, said by the node from the dead letter itself: a link cannot put words here.
+            var done = ""
+            for action in ["retried", "discarded", "unchanged"] {
+                guard let id = request.uri.queryParameters.get(action).flatMap(Int64.init), let letter = try log.deadLetter(id: id) else { continue }
+                let text = switch action {
+                case "retried": "Dead letter \(id) is delivered to \(letter.subscription) again shortly."
+                case "discarded": "Dead letter \(id) is discarded: \(letter.subscription) will not apply event \(letter.eventOffset)."
+                default: "Dead letter \(id) was not open; nothing changed."
+                }
+                done = "<p class=\"done\">\(escape(text))</p>"
+            }
             let table = letters.isEmpty ? "<p>No dead letters.</p>"
                 : "<table id=\"dead-letters\"><tr><th>id</th><th>module</th><th>type</th><th>offset</th><th>error</th><th>attempts</th><th>since</th><th></th></tr>\n\(rows)</table>"
             return StatusPage.html(title: "wzt: dead letters", body: nav(access, request) + "<h1>Dead letters</h1>\n\(done)\n\(table)")
@@ -92,10 +102,10 @@ enum Console {
             switch context.parameters.get("action") {
             case "retry":
                 let changed = try await log.setDeadLetterStatus(id: id, to: .retry, from: [.open])
-                done = changed ? "Dead letter \(id) is delivered to \(letter.subscription) again shortly." : "Dead letter \(id) was not open; nothing changed."
+                done = changed ? "retried" : "unchanged"
             case "discard":
                 let changed = try await log.setDeadLetterStatus(id: id, to: .discarded, from: [.open, .retry])
-                done = changed ? "Dead letter \(id) is discarded: \(letter.subscription) will not apply event \(letter.eventOffset)." : "Dead letter \(id) was already discarded."
+                done = changed ? "discarded" : "unchanged"
             default:
                 return StatusPage.html(status: .notFound, title: "wzt: no such action", body: "<p>A dead letter can be retried or discarded.</p>")
             }
@@ -103,7 +113,7 @@ enum Console {
             let subject = try await log.event(at: letter.eventOffset)?.subject ?? "dead-letter-\(id)"
             try await audit.record(AuditEntry(actor: user?.name ?? "anyone on this host", role: HTTPUser.Role.operator.rawValue, agency: user?.agency,
                                               action: "POST \(request.uri.path)", subject: subject, purpose: "operations", outcome: .allowed))
-            return redirect(to: "/dead-letters?done=" + escapeQuery(done))
+            return redirect(to: "/dead-letters?\(done)=\(id)")
         }
     }
 
@@ -121,9 +131,10 @@ enum Console {
                 }
                 return utc
             }
-            let filter = EventFilter(typePrefix: field("type"), subject: field("subject"), recordedFrom: moment("from"), recordedBefore: moment("to"))
+            if let subject = field("subject"), !Identifier.isValid(subject) { problems.append("subject: a case or trajectory id is \(Identifier.rule)") }
+            let filter = EventFilter(typePrefix: field("type"), subject: field("subject").flatMap { Identifier.isValid($0) ? $0 : nil }, recordedFrom: moment("from"), recordedBefore: moment("to"))
             let head = log.headOffset
-            let before = field("before").flatMap(Int64.init).map { min($0, head + 1) } ?? head + 1
+            let before = field("before").flatMap(Int64.init).map { max(1, min($0, head + 1)) } ?? head + 1
             let page = try await log.page(before: before, filter: filter)
             let rows = page.events.map { recorded -> String in
                 let event = recorded.event
@@ -207,7 +218,10 @@ enum Console {
 
     /// Where to go after logging in: a path of this node only, never another site.
     private static func safe(_ next: String?) -> String {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
+        // Browsers drop tabs and line breaks from a URL, so "/<TAB>/host" would become "//host":
+        // no control character, space or backslash anywhere.
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"),
+              !next.unicodeScalars.contains(where: { $0.value <= 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) || $0 == "\\" }) else { return "/" }
         return next
     }
 

@@ -48,8 +48,9 @@ enum StatusPage {
         }
         router.get("cases") { request, _ in
             if let refusal = access.refuseUnlessOperator(request) { return refusal }
-            guard let subject = request.uri.queryParameters.get("subject"), !subject.isEmpty else {
-                return html(status: .badRequest, title: "wzt: no case", body: "<p>Give a case or trajectory reference: <code>/cases?subject=case-1</code>.</p>")
+            guard let subject = request.uri.queryParameters.get("subject"), Identifier.isValid(subject) else {
+                return html(status: .badRequest, title: "wzt: no case",
+                            body: "<p>Give a case or trajectory reference (\(escape(Identifier.rule))): <code>/cases?subject=case-1</code>.</p>")
             }
             let events = try await log.recorded(subject: subject)
             let reader = access.user(request)

@@ -45,7 +45,9 @@ struct AuditCommand: AsyncParsableCommand {
             print("no audit entries" + (subject.map { " about \($0)" } ?? "") + (actor.map { " by \($0)" } ?? ""))
             return
         }
-        for line in lines { print(line.text) }
+        // What a reader asked for is as they typed it: control characters are shown escaped, so
+        // that none can move the terminal's cursor or forge a line of this listing.
+        for line in lines { print(String(line.text.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: true) : String($0) }.joined())) }
     }
 
     /// A change: an event about the subject, as the log holds it, at the time the log recorded it.

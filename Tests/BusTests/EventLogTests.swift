@@ -47,6 +47,10 @@ struct EventLogTests {
         #expect(try await log.page(before: 122, filter: EventFilter(recordedFrom: "2999-01-01T00:00:00.000Z")).events.isEmpty)
         #expect(try await log.page(before: 122, filter: EventFilter(recordedBefore: "2999-01-01T00:00:00.000Z")).events.count == 50)
         #expect(try await log.page(before: 122, filter: EventFilter(recordedBefore: "2000-01-01T00:00:00.000Z")).events.isEmpty)
+        // Any offset a URL can carry is a page, never an overflow.
+        for before in [Int64.min, -1, 0, Int64.max] {
+            #expect(try await log.page(before: before, filter: EventFilter()).events.isEmpty)
+        }
     }
 
     @Test func writerUsesSynchronousFull() throws {

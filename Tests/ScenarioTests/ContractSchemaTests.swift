@@ -90,7 +90,7 @@ struct ContractSchemaTests {
                 if field.hasSuffix("Id") {
                     // Where ids end: white space beyond ASCII, control characters, the length limit in code points.
                     for (odd, label) in [("\u{3000}\u{A0}", "only wide spaces"), ("\u{85}", "only a next-line"), ("x\u{85}", "with a next-line"),
-                                         ("\u{FEFF}", "only a byte-order mark"), ("x\n", "ending in a line feed"), ("\u{80}", "a C1 control"),
+                                         ("\u{FEFF}", "only a byte-order mark"), ("x\n", "ending in a line feed"), ("\u{80}", "a C1 control"), ("a\u{9F}b", "with the last C1 control"), ("a\u{A0}b", "with a no-break space"),
                                          (String(repeating: "é", count: 256), "256 accented letters"), (String(repeating: "é", count: 257), "257 accented letters"),
                                          (String(repeating: "😀", count: 256), "256 emoji")] {
                         with(field, odd, "`\(field)` \(label)")

@@ -158,6 +158,9 @@ def main():
         report["discard_without_form_token"] = post(base + "/dead-letters/2/discard", {}, cookie)[0]
         report["discard_with_wrong_form_token"] = post(base + "/dead-letters/2/discard", {"csrf": "x"}, cookie)[0]
         report["old_cookie_status"] = get(base + "/dead-letters", cookie)
+        # After a log-in, only a path of this node: a tab would make "/<TAB>/host" another site.
+        report["login_redirects"] = [post(base + "/login", {"token": token, "next": n})[1].get("Location")
+                                     for n in ["/\t/127.0.0.1:1/x", "//evil.example", "/\\evil", "javascript:alert(1)", "/events?type=be"]]
         browser.open(base + "/dead-letters")
         report["discard_in_browser"] = browser.click("#dead-letters form[action$='/discard'] button")
         report["after_discard_text"] = browser.text()

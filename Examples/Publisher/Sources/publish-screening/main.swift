@@ -7,13 +7,12 @@ import PluginAPI
 import WZTClient
 import ZeroMQ
 
-let arguments = CommandLine.arguments.dropFirst()
-guard let caseID = arguments.first else {
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count == 1 || arguments.count == 4, let caseID = arguments.first, !caseID.hasPrefix("-") else {
     FileHandle.standardError.write(Data("usage: publish-screening CASE-ID [INGRESS LIVE REPLAY]\n".utf8))
     exit(2)
 }
-let endpoints = Array(arguments.dropFirst())
-let (ingress, live, replay) = endpoints.count == 3 ? (endpoints[0], endpoints[1], endpoints[2])
+let (ingress, live, replay) = arguments.count == 4 ? (arguments[1], arguments[2], arguments[3])
     : ("tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556", "tcp://127.0.0.1:5557")
 
 do {
@@ -44,7 +43,8 @@ do {
             exit(1)
         }
     }
-    print("no answer from intake within 30 s")
+    // Intake answers nothing to a request it has applied already (the same case, the same data).
+    print("no answer from intake within 30 s: the case may exist already, or the live feed at \(live) is not this node's")
     exit(1)
 } catch {
     FileHandle.standardError.write(Data("publish-screening: \(error)\n".utf8))
