@@ -39,6 +39,8 @@ struct CommandFailure: Error, CustomStringConvertible {
 
 extension ExitCode {
     static let nacked = ExitCode(1)
+    /// `wzt publish`: nothing was sent, because the input, the configuration or an endpoint is not usable.
+    static let badInput = ExitCode(2)
     static let unreachable = ExitCode(3)
     /// `wzt publish --outcome`: a module refused an event, or gave up on it.
     static let refused = ExitCode(4)

@@ -20,10 +20,10 @@ struct OutcomeFollower {
         var verdict = Verdict.accepted
         for id in ids {
             let deadline = Date().addingTimeInterval(timeout)
-            guard var outcome = try await fetch(id, until: deadline) else { return .late }
+            guard var outcome = try await fetch(id, until: deadline) else { return try unknown(id) }
             while !outcome.complete, Date() < deadline {
                 try await Task.sleep(for: .milliseconds(100))
-                guard let next = try await fetch(id, until: deadline) else { return .late }
+                guard let next = try await fetch(id, until: deadline) else { return try unknown(id) }
                 outcome = next
             }
             if json { try printJSON(outcome) }
@@ -48,6 +48,16 @@ struct OutcomeFollower {
             }
         }
         return verdict
+    }
+
+    /// An event whose outcome the HTTP side could not tell: with `json`, a line that says so.
+    private func unknown(_ id: String) throws -> Verdict {
+        struct Unknown: Encodable {
+            let id: String
+            let outcome = "unknown"
+        }
+        if json { try printJSON(Unknown(id: id)) }
+        return .late
     }
 
     /// The outcome as the node tells it now; nil, said on standard error, when it cannot be asked.

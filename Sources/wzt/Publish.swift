@@ -12,7 +12,8 @@ struct Publish: AsyncParsableCommand {
             Reads one CloudEvents JSON object, a JSON array of them, or JSON Lines, from FILE or standard \
             input. Missing `specversion`, `id` (a new UUIDv7) and `time` are filled in. When a reply does \
             not come in time the events are sent again with the same ids, so none is stored twice. \
-            Exit status: 0 all acked, 1 some nacked (the reasons are printed), 3 the node did not answer. \
+            Exit status: 0 all acked, 1 some nacked (the reasons are printed), 2 nothing sent (the input, the configuration \
+            or the endpoint is not usable), 3 the node did not answer. \
             An ack means stored, not accepted: with --outcome, each acked event is followed until the modules \
             that take it have applied it, and the events it caused are printed; exit status 4 when a module \
             refused one (its code and reason are printed) or gave up on it (a dead letter), 5 when an outcome \
@@ -55,21 +56,15 @@ struct Publish: AsyncParsableCommand {
     @OptionGroup var curve: CurveOptions
 
     func run() async throws {
-        let input: Data
-        if let file, file != "-" {
-            guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
-            input = data
-        } else {
-            input = FileHandle.standardInput.readDataToEndOfFile()
+        // Exit 1 means "nacked": what stops the command before anything is sent has its own code.
+        let prepared: (envelopes: [(id: String, json: [UInt8])], configuration: NodeConfiguration?, client: IngressClient)
+        do {
+            prepared = try prepare()
+        } catch {
+            printError("wzt publish: \(error)")
+            throw ExitCode.badInput
         }
-        let envelopes = try PublishInput.envelopes(from: input)
-        guard !envelopes.isEmpty else { throw CommandFailure("no events in the input") }
-
-        let context = Context()
-        let configuration = try node.load()
-        let endpoint = endpoint ?? configuration.map { NodeConfiguration.connectable($0.transport.ingressEndpoint) } ?? "tcp://127.0.0.1:5555"
-        let credentials = try curve.credentials(nodeKey: configuration?.transport.security?.keys.publicKey)
-        let client = try IngressClient(context: context, endpoint: endpoint, curve: credentials, timeoutMilliseconds: timeoutMs, retries: retries)
+        let (envelopes, configuration, client) = prepared
         let showProgress = envelopes.count >= 1000
         let outcomes: [IngressClient.Outcome]
         do {
@@ -107,6 +102,29 @@ struct Publish: AsyncParsableCommand {
         case .accepted: return
         case .refused: throw ExitCode.refused
         case .late: throw ExitCode.outcomeLate
+        }
+    }
+}
+
+extension Publish {
+    /// The envelopes to send, the node's configuration, and a client for its ingress.
+    private func prepare() throws -> (envelopes: [(id: String, json: [UInt8])], configuration: NodeConfiguration?, client: IngressClient) {
+        let input: Data
+        if let file, file != "-" {
+            guard let data = FileManager.default.contents(atPath: file) else { throw CommandFailure("cannot read \(file)") }
+            input = data
+        } else {
+            input = FileHandle.standardInput.readDataToEndOfFile()
+        }
+        let envelopes = try PublishInput.envelopes(from: input)
+        guard !envelopes.isEmpty else { throw CommandFailure("no events in the input") }
+        let configuration = try node.load()
+        let endpoint = endpoint ?? configuration.map { NodeConfiguration.connectable($0.transport.ingressEndpoint) } ?? "tcp://127.0.0.1:5555"
+        let credentials = try curve.credentials(nodeKey: configuration?.transport.security?.keys.publicKey)
+        do {
+            return (envelopes, configuration, try IngressClient(context: Context(), endpoint: endpoint, curve: credentials, timeoutMilliseconds: timeoutMs, retries: retries))
+        } catch {
+            throw CommandFailure("cannot connect to \(endpoint): \(error); an endpoint looks like tcp://HOST:PORT")
         }
     }
 }

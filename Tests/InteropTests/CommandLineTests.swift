@@ -80,6 +80,15 @@ extension ProcessTests {
             #expect(objects.first?["status"] as? String == "ack" && objects.first?["offset"] as? Int != nil)
             #expect(objects.last?["status"] as? String == "nack" && objects.last?["code"] as? String == "invalid-data")
 
+            // Nothing sent is not "nacked": its own exit code, and the reason.
+            for (arguments, input, reason) in [(["--endpoint", server.ingress], "{not json", "line 1 is not a JSON document"),
+                                               (["--endpoint", server.ingress], "", "no events in the input"),
+                                               (["--endpoint", "nonsense"], Self.screening, "cannot connect to nonsense"),
+                                               (["--endpoint", server.ingress, "/nonexistent/events.json"], "", "cannot read /nonexistent/events.json")] {
+                let refused = try await wzt(["publish"] + arguments, input: input)
+                #expect(refused.status == 2 && refused.errors.contains(reason), "\(arguments): \(refused)")
+            }
+
             let unreachable = try await wzt(["publish", "--endpoint", "tcp://127.0.0.1:\(Interop.freePort())", "--timeout-ms", "200", "--retries", "1"], input: Self.screening)
             #expect(unreachable.status == 3)
             #expect(unreachable.errors.contains("no reply"))
