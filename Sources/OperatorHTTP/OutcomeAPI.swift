@@ -16,13 +16,18 @@ enum OutcomeAPI {
     static func add(to router: Router<BasicRequestContext>, log: EventLog, modules: [WatchedModule], publishers: [HTTPPublisher], access: Access) {
         router.get("api/events/:id/outcome") { request, context -> Response in
             // Operators, and the systems that publish over HTTP: they poll for what they sent.
-            if Bearer.match(request, publishers, token: \.token) == nil, let refusal = access.refuseUnlessOperator(request) { return refusal }
+            let publisher = Bearer.match(request, publishers, token: \.token)
+            if publisher == nil, let refusal = access.refuseUnlessOperator(request) { return refusal }
             let id = EventID.canonical(context.parameters.get("id") ?? "")
             guard EventID.isValid(id) else {
                 return HTTPIngress.problem(.badRequest, code: "invalid-id", "an event id is a UUID or a ULID, as acked")
             }
             guard let offset = try log.offset(ofEventID: id), let event = try await log.event(at: offset) else {
                 return HTTPIngress.problem(.notFound, code: "not-found", "no event \(id) in the log: it was never acked here, or retention removed it")
+            }
+            // A publisher reads the outcomes of the types it may publish, not of other systems' events.
+            if let publisher, !publisher.events.contains(where: { $0.matches(event.type) }) {
+                return HTTPIngress.problem(.forbidden, code: "forbidden", "publisher \(publisher.name) may not publish \(event.type), so it may not read its outcome")
             }
             let outcome = try await Outcome.of(event, in: log, modules: modules)
             let encoder = JSONEncoder()

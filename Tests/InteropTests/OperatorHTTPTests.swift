@@ -125,6 +125,13 @@ extension ProcessTests {
             let huge = try await request("POST", url, body: String(repeating: " ", count: (1 << 20) + 10), token: intakeToken)
             #expect(huge.status == 413 && json(huge.body)["code"] as? String == "too-large", "\(huge.status) \(huge.body.prefix(300))")
 
+            // A publisher polls for the outcome of what it may publish, not of other systems' events.
+            let ackedID = try #require(json(acked.body)["id"] as? String)
+            let own = try await request("GET", "http://\(server.http)/api/events/\(ackedID)/outcome", token: intakeToken)
+            #expect(own.status == 200, "\(own)")
+            let others = try await request("GET", "http://\(server.http)/api/events/\(ackedID)/outcome", token: amaToken)
+            #expect(others.status == 403 && json(others.body)["code"] as? String == "forbidden", "\(others)")
+
             let metrics = try await request("GET", "http://\(server.http)/metrics")
             #expect(sample(metrics.body, "wzt_http_acked_total") == 2, "\(metrics.body)")
             #expect(sample(metrics.body, #"wzt_http_nacked_total{code="invalid-data"}"#) == 1)
