@@ -10,8 +10,12 @@ public struct Eraser: Subscriber {
         self.decoder = decoder
     }
 
-    public var subscriptionName: String { "privacy" }
-    public var patterns: [EventPattern] { [EventPattern(exactly: ErasureRequested.eventType)] }
+    /// Its cursor's name in the log, and the events it takes.
+    public static let subscription = "privacy"
+    public static let takes = [EventPattern(exactly: ErasureRequested.eventType)]
+
+    public var subscriptionName: String { Self.subscription }
+    public var patterns: [EventPattern] { Self.takes }
 
     public func deliver(_ event: StoredEvent) async throws {
         let request = try decoder.decode(event.json)

@@ -74,7 +74,9 @@ public enum OperatorHTTP {
             let behindDescriptor = MetricNameDescriptor(namespace: "wzt", metricName: "dispatch_behind", unitName: "seconds",
                                                         helpText: "Age of the subscription's oldest unapplied event; 0 when it has applied everything")
             // Lag is a question to the log, asked at scrape time rather than kept up to date on every append.
-            for module in watched where !log.isClosed {
+            // The bus's own subscription (erasure requests) has a cursor too, watched like a module's.
+            let privacy = WatchedModule(name: Eraser.subscription, patterns: Eraser.takes) { "running" }
+            for module in watched + [privacy] where !log.isClosed {
                 let position = try await module.position(in: log)
                 let labels = [("subscription", module.name)]
                 registry.makeGauge(descriptor: lagDescriptor, labels: labels).set(Double(position.lag))

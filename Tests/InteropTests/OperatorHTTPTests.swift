@@ -156,6 +156,7 @@ extension ProcessTests {
             #expect(sample(before.body, "wzt_ingress_acked_total") == 0, "\(before.body)")
             #expect(sample(before.body, "wzt_http_acked_total") == 0, "\(before.body)")
             #expect(sample(before.body, #"wzt_dispatch_delivered_total{subscription="intake"}"#) == 0, "\(before.body)")
+            #expect(sample(before.body, #"wzt_cursor_lag_events{subscription="privacy"}"#) == 0, "the erasure subscription has no lag gauge")
             for code in EnvelopeError.Code.allCases {
                 #expect(sample(before.body, #"wzt_ingress_nacked_total{code="\#(code.rawValue)"}"#) == 0, "no \(code) nack counter at 0")
                 #expect(sample(before.body, #"wzt_http_nacked_total{code="\#(code.rawValue)"}"#) == 0, "no \(code) HTTP nack counter at 0")
