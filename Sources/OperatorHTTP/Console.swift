@@ -74,7 +74,7 @@ enum Console {
                 let actions = letter.status == .open
                     ? action(letter.id, "retry", "Retry", token: token) + " " + action(letter.id, "discard", "Discard", token: token)
                     : "waiting for its retry"
-                rows += "<tr><td>\(letter.id)</td><td>\(escape(letter.subscription))</td><td>\(escape(letter.eventType))</td><td>\(letter.eventOffset)</td>"
+                rows += "<tr><td><a href=\"/dead-letters/\(letter.id)\">\(letter.id)</a></td><td>\(escape(letter.subscription))</td><td>\(escape(letter.eventType))</td><td>\(letter.eventOffset)</td>"
                     + "<td>\(escape(letter.error))</td><td>\(letter.attempts)</td><td>\(escape(letter.createdAt))</td><td>\(actions)</td></tr>\n"
             }
             // What the last action did, said by the node from the dead letter itself: a link cannot put words here.
@@ -91,6 +91,38 @@ enum Console {
             let table = letters.isEmpty ? "<p>No dead letters.</p>"
                 : "<table id=\"dead-letters\"><tr><th>id</th><th>module</th><th>type</th><th>offset</th><th>error</th><th>attempts</th><th>since</th><th></th></tr>\n\(rows)</table>"
             return StatusPage.html(title: "wzt: dead letters", body: nav(access, request) + "<h1>Dead letters</h1>\n\(done)\n\(table)")
+        }
+        router.get("dead-letters/:id") { request, context in
+            if let refusal = access.refuseUnlessOperator(request) { return refusal }
+            guard let id = context.parameters.get("id", as: Int64.self), let letter = try log.deadLetter(id: id) else {
+                return StatusPage.html(status: .notFound, title: "wzt: no such dead letter", body: nav(access, request) + "<p>No such dead letter. <a href=\"/dead-letters\">Dead letters</a></p>")
+            }
+            // The event's attributes, never its data: the status pages show no one's personal data.
+            let event = try await log.event(at: letter.eventOffset)
+            let attributes = event?.attributes
+            let subject = event?.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+            let token = access.formToken(request) ?? ""
+            let actions = letter.status == .open
+                ? action(letter.id, "retry", "Retry", token: token) + " " + action(letter.id, "discard", "Discard", token: token)
+                : escape(letter.status.rawValue)
+            return StatusPage.html(title: "wzt: dead letter \(id)", body: nav(access, request) + """
+                <h1>Dead letter \(id)</h1>
+                <table id="dead-letter">
+                <tr><th>module</th><td><a href="/modules/\(escapeQuery(letter.subscription))">\(escape(letter.subscription))</a></td></tr>
+                <tr><th>status</th><td>\(escape(letter.status.rawValue))</td></tr>
+                <tr><th>error</th><td>\(escape(letter.error))</td></tr>
+                <tr><th>attempts</th><td>\(letter.attempts)</td></tr>
+                <tr><th>first failed</th><td>\(escape(BrusselsTime.text(letter.createdAt)))</td></tr>
+                <tr><th>last changed</th><td>\(escape(BrusselsTime.text(letter.updatedAt)))</td></tr>
+                <tr><th>event</th><td>\(escape(letter.eventType)) at offset \(letter.eventOffset), id \(escape(letter.eventID))</td></tr>
+                <tr><th>subject</th><td>\(subject)</td></tr>
+                <tr><th>source</th><td>\(escape(attributes?.source ?? ""))</td></tr>
+                <tr><th>happened (Brussels)</th><td>\(escape(attributes?.time.map(BrusselsTime.text) ?? ""))</td></tr>
+                <tr><th>actor</th><td>\(escape([attributes?.actorrole, attributes?.actoragency].compactMap(\.self).joined(separator: ", ")))</td></tr>
+                <tr><th>purpose</th><td>\(escape(attributes?.purpose ?? ""))</td></tr>
+                </table>
+                <p>\(actions)</p>
+                """)
         }
         router.post("dead-letters/:id/:action") { request, context in
             let form = try await Self.form(request)

@@ -124,6 +124,9 @@ extension ProcessTests {
             let page = report["dead_letters_page"] as? String ?? ""
             #expect(page.contains("be.wzt.intake.screening-requested") && page.contains("intake could not apply it") && page.contains("Retry"), "\(page)")
             #expect(report["after_retry"] as? String == "/dead-letters?retried=1", "\(report)")
+            let shown = report["show_page"] as? String ?? ""
+            #expect(shown.contains("Dead letter 1") && shown.contains("intake could not apply it") && shown.contains("case-console-1")
+                    && shown.contains("/agency/vdab/intake") && !shown.contains("85073003328"), "\(shown)")
             #expect((report["after_retry_text"] as? String)?.contains("Dead letter 1 is delivered to intake again shortly.") == true, "\(report)")
             #expect((report["status_page"] as? String)?.contains("Log out") == true)
             #expect(report["scripts_on_pages"] as? Int == 0)

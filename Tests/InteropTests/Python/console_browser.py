@@ -145,6 +145,8 @@ def main():
         report["cookie"] = {"httpOnly": session.get("httpOnly"), "sameSite": session.get("sameSite"), "path": session.get("path")}
         report["script_sees_cookie"] = "wzt_session" in (browser.evaluate("document.cookie") or "")
         report["dead_letters_page"] = browser.text()
+        report["show_page"] = browser.open(base + "/dead-letters/1") and browser.text()
+        browser.open(base + "/dead-letters")
         browser.screenshot(os.path.join(shots, "console-dead-letters.png"))
         report["after_retry"] = browser.click("#dead-letters form[action$='/retry'] button")
         report["after_retry_text"] = browser.text()
