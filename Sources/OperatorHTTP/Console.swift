@@ -71,9 +71,7 @@ enum Console {
             let token = access.formToken(request) ?? ""
             var rows = ""
             for letter in letters {
-                let actions = letter.status == .open
-                    ? action(letter.id, "retry", "Retry", token: token) + " " + action(letter.id, "discard", "Discard", token: token)
-                    : "waiting for its retry"
+                let actions = letter.status == .open ? Self.actions(letter.id, token: token) : "waiting for its retry"
                 rows += "<tr><td><a href=\"/dead-letters/\(letter.id)\">\(letter.id)</a></td><td>\(escape(letter.subscription))</td><td>\(escape(letter.eventType))</td><td>\(letter.eventOffset)</td>"
                     + "<td>\(escape(letter.error))</td><td>\(letter.attempts)</td><td>\(escape(letter.createdAt))</td><td>\(actions)</td></tr>\n"
             }
@@ -100,11 +98,9 @@ enum Console {
             // The event's attributes, never its data: the status pages show no one's personal data.
             let event = try await log.event(at: letter.eventOffset)
             let attributes = event?.attributes
-            let subject = event?.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+            let subject = event?.subject.map(caseLink) ?? ""
             let token = access.formToken(request) ?? ""
-            let actions = letter.status == .open
-                ? action(letter.id, "retry", "Retry", token: token) + " " + action(letter.id, "discard", "Discard", token: token)
-                : escape(letter.status.rawValue)
+            let actions = letter.status == .open ? Self.actions(letter.id, token: token) : escape(letter.status.rawValue)
             return StatusPage.html(title: "wzt: dead letter \(id)", body: nav(access, request) + """
                 <h1>Dead letter \(id)</h1>
                 <table id="dead-letter">
@@ -170,7 +166,7 @@ enum Console {
             let page = try await log.page(before: before, filter: filter)
             let rows = page.events.map { recorded -> String in
                 let event = recorded.event
-                let subject = event.subject.map { "<a href=\"/cases?subject=\(escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+                let subject = event.subject.map(caseLink) ?? ""
                 return "<tr><td>\(event.offset)</td><td>\(escape(BrusselsTime.text(recorded.recordedAt)))</td><td>\(escape(event.type))</td><td>\(subject)</td><td>\(escape(event.attributes?.source ?? ""))</td></tr>"
             }.joined(separator: "\n")
             let kept: [String] = ["type", "subject", "from", "to"].compactMap { name in field(name).map { "\(name)=\(escapeQuery($0))" } }
@@ -230,8 +226,16 @@ enum Console {
         return links + "</nav>\n"
     }
 
-    private static func action(_ id: Int64, _ action: String, _ label: String, token: String) -> String {
-        #"<form class="inline" action="/dead-letters/\#(id)/\#(action)" method="post"><input type="hidden" name="csrf" value="\#(escape(token))"><button name="do" value="\#(action)">\#(label)</button></form>"#
+    /// The Retry and Discard buttons of an open dead letter, each a form with the session's form token.
+    private static func actions(_ id: Int64, token: String) -> String {
+        [("retry", "Retry"), ("discard", "Discard")].map { action, label in
+            #"<form class="inline" action="/dead-letters/\#(id)/\#(action)" method="post"><input type="hidden" name="csrf" value="\#(escape(token))"><button name="do" value="\#(action)">\#(label)</button></form>"#
+        }.joined(separator: " ")
+    }
+
+    /// A case reference that opens its timeline.
+    static func caseLink(_ subject: String) -> String {
+        "<a href=\"/cases?subject=\(escapeQuery(subject))\">\(escape(subject))</a>"
     }
 
     private static func loginPage(next: String?, problem: String?, status: HTTPResponse.Status = .ok) -> Response {

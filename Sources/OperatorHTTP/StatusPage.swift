@@ -90,7 +90,7 @@ enum StatusPage {
         let attributes = event.attributes
         let source = attributes?.source ?? ""
         let time = attributes?.time ?? ""
-        let subject = event.subject.map { "<a href=\"/cases?subject=\(Console.escapeQuery($0))\">\(escape($0))</a>" } ?? ""
+        let subject = event.subject.map(Console.caseLink) ?? ""
         return "<tr><td>\(event.offset)</td><td>\(escape(event.type))</td><td>\(subject)</td><td>\(escape(source))</td><td>\(escape(time))</td></tr>"
     }
 
