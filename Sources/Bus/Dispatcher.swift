@@ -224,7 +224,7 @@ public final class Dispatcher: Service, Sendable {
     /// than that the event cannot be handled.
     public static func isWaitNotFailure(_ error: any Error) -> Bool {
         if error is SubscriberUnavailable { return true }
-        if let error = error as? StoreError { return error.code == .unavailable }
+        if let error = error as? StoreError { return error.code == .unavailable || error.code == .notOwner }
         if let error = error as? DatabaseError { return [.SQLITE_FULL, .SQLITE_IOERR].contains(error.resultCode.primaryResultCode) }
         if let error = error as? EnvelopeError { return error.code == .storageFailed }
         return false

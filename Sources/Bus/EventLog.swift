@@ -17,7 +17,7 @@ public final class EventLog: @unchecked Sendable {
     /// Where the log lives: its file, or the server's address (without password) and schema.
     public let location: String
     let store: any SQLStore
-    private let logger: Logger
+    let logger: Logger
 
     private let queueLock = NSCondition()
     private var pending: [WriteRequest] = []
@@ -25,6 +25,8 @@ public final class EventLog: @unchecked Sendable {
     private let writerDone = DispatchSemaphore(value: 0)
 
     private let head: NIOLockedValueBox<HeadState>
+    /// Set when other nodes append to the same log.
+    let shared: SharedTail?
     private let observers = NIOLockedValueBox<[@Sendable ([StoredEvent]) -> Void]>([])
     private let statistics = NIOLockedValueBox(Statistics())
     private let metrics = LogMetrics()
@@ -40,8 +42,12 @@ public final class EventLog: @unchecked Sendable {
 
     /// Opens the log in `store`, which its driver opened with `EventLog.migrations(for:)` applied,
     /// and starts its writer thread.
-    public convenience init(store: any SQLStore, sealsPersonalFields: Bool = true, logger: Logger = Logger(label: "wzt.bus.log")) throws {
-        try self.init(store: store, sealsPersonalFields: sealsPersonalFields, logger: logger, keyCacheLimit: 100_000)
+    /// `sharedWithOtherNodes`: other nodes append to the same PostgreSQL log (`[cluster]`), so
+    /// this one reads back what they append to keep its head, feeds and live feed whole.
+    public convenience init(store: any SQLStore, sealsPersonalFields: Bool = true, sharedWithOtherNodes: Bool = false,
+                            logger: Logger = Logger(label: "wzt.bus.log")) throws {
+        try self.init(store: store, sealsPersonalFields: sealsPersonalFields, logger: logger, keyCacheLimit: 100_000,
+                      sharedWithOtherNodes: sharedWithOtherNodes)
     }
 
     /// The log's tables in a store of `dialect`: what a driver applies before `init(store:)`.
@@ -56,7 +62,7 @@ public final class EventLog: @unchecked Sendable {
     public static let postgresSchema = "wzt_log"
 
     /// `keyCacheLimit`: how many keys `keys` keeps in memory per cache (tests make it small).
-    init(store: any SQLStore, sealsPersonalFields: Bool, logger: Logger, keyCacheLimit: Int) throws {
+    init(store: any SQLStore, sealsPersonalFields: Bool, logger: Logger, keyCacheLimit: Int, sharedWithOtherNodes: Bool = false) throws {
         self.store = store
         location = store.location
         self.logger = logger
@@ -64,11 +70,19 @@ public final class EventLog: @unchecked Sendable {
         keys = try SubjectKeys(store: store, cacheLimit: keyCacheLimit)
         let last = try store.readNow { db in try Int64.fetchOne(db, sql: #"SELECT MAX("offset") FROM events"#) } ?? 0
         head = NIOLockedValueBox(HeadState(offset: last))
+        shared = sharedWithOtherNodes && store.dialect == .postgres ? SharedTail() : nil
         let thread = Thread { [unowned self] in
             Thread.nameCurrent("wzt.log-writer")
             self.writerLoop()
         }
         thread.start()
+        if shared != nil {
+            let follower = Thread { [unowned self] in
+                Thread.nameCurrent("wzt.log-follower")
+                self.followOtherNodes()
+            }
+            follower.start()
+        }
     }
 
     /// Stops taking writes, commits everything already queued, then stops the writer thread.
@@ -80,6 +94,7 @@ public final class EventLog: @unchecked Sendable {
         queueLock.unlock()
         guard !wasClosing else { return }
         writerDone.wait()
+        shared?.stop()
         let waiters = head.withLockedValue { state in
             state.closed = true
             defer { state.waiters.removeAll() }
@@ -153,13 +168,21 @@ public final class EventLog: @unchecked Sendable {
         var newEvents: [StoredEvent] = []
         var updateErrors: [(any Error)?] = []
         let started = ContinuousClock.now
+        var previousHead: Int64 = 0
         do {
             try store.writeNow { db in
                 if db.dialect == .postgres {
-                    // Offsets come from an identity, which a second writer (a command beside the
-                    // node, a node started twice) could take out of commit order; a reader that
+                    // Offsets come from an identity, which a second writer (another node, a
+                    // command beside the node) could take out of commit order; a reader that
                     // saw 11 before 10 committed would skip 10. SQLite's file lock does this there.
                     try db.execute(sql: "SELECT pg_advisory_xact_lock(7366, hashtext(current_schema()))")
+                }
+                if let shared {
+                    // Under that lock every event up to the head below is committed, so this
+                    // commit's events come right after them; and an erasure by another node
+                    // is seen before anything is sealed with a key it deleted.
+                    previousHead = try Int64.fetchOne(db, sql: #"SELECT COALESCE(MAX("offset"), 0) FROM events"#) ?? 0
+                    shared.erasures(try SubjectKeys.erasureCount(db), changed: keys.forgetAll)
                 }
                 var keysInserted = 0
                 for request in batch {
@@ -197,9 +220,10 @@ public final class EventLog: @unchecked Sendable {
             return
         }
         keys.commitEnded(newKeys: newKeys, succeeded: true)
-        if !newEvents.isEmpty {
-            publishHead(newEvents, types: Self.distinctTypes(of: newEvents))
-            for observer in observers.withLockedValue({ $0 }) { observer(newEvents) }
+        if let shared {
+            shared.publishing { publishCommitted(newEvents, after: previousHead) }
+        } else if !newEvents.isEmpty {
+            publish(newEvents)
         }
         let eventCount = appended.reduce(0) { $0 + $1.count }
         let duration = ContinuousClock.now - started
@@ -332,6 +356,13 @@ public final class EventLog: @unchecked Sendable {
         } onCancel: {
             head.withLockedValue { $0.waiters.removeValue(forKey: token) }?.continuation.resume()
         }
+    }
+
+    /// Moves the head past `events` (the next ones of the log, in order), wakes those waiting for
+    /// them and hands them to the observers.
+    func publish(_ events: [StoredEvent]) {
+        publishHead(events, types: Self.distinctTypes(of: events))
+        for observer in observers.withLockedValue({ $0 }) { observer(events) }
     }
 
     private func publishHead(_ events: [StoredEvent], types: [String]) {

@@ -167,6 +167,26 @@ enum LogSchema {
             try db.execute(sql: "ALTER TABLE cursors ADD COLUMN applied_per_second REAL NOT NULL DEFAULT 0")
         }
         migrator.registerMigration("v3 events by subject") { db in try db.execute(sql: eventsBySubject) }
+        migrator.registerMigration("v4 several nodes") { db in
+            // Sealing key ids of a process are its incarnation (from the sequence) times 2^32 plus
+            // a count, so that nodes sharing the log never hand out one id twice; the sequence
+            // starts above every id held so far. `erasures` counts erasures, so that a node learns
+            // that another erased keys it may still hold in memory. `module_owners` holds each
+            // module's lease and fencing token.
+            try db.execute(sql: """
+                CREATE SEQUENCE sealing_key_incarnations;
+                SELECT setval('sealing_key_incarnations',
+                    1 + (GREATEST((SELECT highest_erased FROM sealing_key_ids), (SELECT COALESCE(MAX(id), 0) FROM sealing_keys)) >> 32), false);
+                ALTER TABLE sealing_key_ids ADD COLUMN erasures BIGINT NOT NULL DEFAULT 0;
+                CREATE TABLE module_owners (
+                    module TEXT PRIMARY KEY,
+                    node TEXT NOT NULL,
+                    token BIGINT NOT NULL,
+                    since TIMESTAMPTZ NOT NULL,
+                    expires_at TIMESTAMPTZ NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 

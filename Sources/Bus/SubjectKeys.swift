@@ -54,8 +54,10 @@ public final class SubjectKeys: Sendable {
     private let cacheLimit: Int
     /// The key this process seals each subject's fields with; stored with the first event it seals.
     private let sealing = NIOLockedValueBox<[String: SealingKey]>([:])
-    /// Ids for new keys: given out here rather than by SQLite, so sealing needs no transaction.
-    /// Only the log's writer stores keys, and it starts above every id the log has ever held.
+    /// Ids for new keys: given out here rather than by the database, so sealing needs no
+    /// transaction. In SQLite only this process writes the log, and it starts above every id the
+    /// log has ever held. In PostgreSQL, where several nodes may share the log, each process
+    /// starts at its incarnation (a sequence of the log) times 2^32, above every other's.
     private let lastID: Atomic<KeyID>
     /// Keys for opening, by id: those this process made, and those it read. Erasure removes them.
     private let opening = NIOLockedValueBox<[KeyID: SymmetricKey]>([:])
@@ -66,12 +68,18 @@ public final class SubjectKeys: Sendable {
     init(store: any SQLStore, cacheLimit: Int) throws {
         self.store = store
         self.cacheLimit = cacheLimit
-        // Above every id the log has held: erased ones are remembered in sealing_key_ids.
-        lastID = Atomic(try store.readNow { db in
-            try KeyID.fetchOne(db, sql: """
-                SELECT MAX(n) FROM (SELECT highest_erased AS n FROM sealing_key_ids UNION ALL SELECT MAX(id) FROM sealing_keys) AS ids
-                """)
-        } ?? 0)
+        switch store.dialect {
+        case .sqlite:
+            // Above every id the log has held: erased ones are remembered in sealing_key_ids.
+            lastID = Atomic(try store.readNow { db in
+                try KeyID.fetchOne(db, sql: """
+                    SELECT MAX(n) FROM (SELECT highest_erased AS n FROM sealing_key_ids UNION ALL SELECT MAX(id) FROM sealing_keys) AS ids
+                    """)
+            } ?? 0)
+        case .postgres:
+            let incarnation = try store.writeNow { db in try KeyID.fetchOne(db, sql: "SELECT nextval('sealing_key_incarnations')") } ?? 0
+            lastID = Atomic(incarnation << 32)
+        }
     }
 
     /// `envelope` with its personal fields sealed with the key this process seals the subject's
@@ -223,6 +231,7 @@ public final class SubjectKeys: Sendable {
         if let highest = ids.max() {
             try db.execute(sql: "UPDATE sealing_key_ids SET highest_erased = \(db.dialect.greatest)(highest_erased, ?)", arguments: [highest])
         }
+        if db.dialect == .postgres { try db.execute(sql: "UPDATE sealing_key_ids SET erasures = erasures + 1") }
         try db.execute(sql: "DELETE FROM subject_keys WHERE subject = ?", arguments: [subject])
         let deleted = !ids.isEmpty || db.changesCount > 0
         try db.execute(sql: "INSERT INTO erased_subjects (subject, reason) VALUES (?, ?)", arguments: [subject, reason])
@@ -231,6 +240,24 @@ public final class SubjectKeys: Sendable {
         current?.erased.store(true, ordering: .relaxed)
         opening.withLockedValue { cache in for id in ids + (current.map { [$0.id] } ?? []) { cache.removeValue(forKey: id) } }
         return deleted
+    }
+
+    /// How many erasures the log has seen (PostgreSQL only; nil in SQLite, where no other process
+    /// erases): when it changed, another node may have deleted keys this one holds in memory.
+    static func erasureCount(_ db: any SQLDatabase) throws -> Int64? {
+        db.dialect == .postgres ? try Int64.fetchOne(db, sql: "SELECT erasures FROM sealing_key_ids") : nil
+    }
+
+    /// Forgets every key held in memory, after another node erased some: the next event of each
+    /// subject is sealed with a new key, an envelope sealed but not yet stored is sealed again,
+    /// and keys for opening are read back from the log (where erased ones are gone).
+    func forgetAll() {
+        let forgotten = sealing.withLockedValue { keys in
+            defer { keys.removeAll() }
+            return keys.values
+        }
+        for key in forgotten { key.erased.store(true, ordering: .relaxed) }
+        opening.withLockedValue { $0.removeAll() }
     }
 
     /// The subjects erased so far, with when and why.

@@ -156,6 +156,9 @@ public enum ConfigLoader {
         if let notifications = try reader.section("notifications") {
             config.notifications = try notificationsConfiguration(notifications)
         }
+        if let cluster = try reader.section("cluster") {
+            config.cluster = try clusterConfiguration(cluster, config: config)
+        }
         if let log = try reader.section("log") {
             if let level = try log.string("level") {
                 guard let parsed = Logger.Level(rawValue: level) else {
@@ -270,6 +273,26 @@ extension ConfigLoader {
         }
         try section.finish()
         return (fallback, byModule, log)
+    }
+
+    /// `[cluster]`: this node's name among the core nodes sharing one PostgreSQL log, and the
+    /// length of the leases by which they share out the modules.
+    static func clusterConfiguration(_ section: TableReader, config: NodeConfiguration) throws(ConfigError) -> ClusterConfiguration {
+        guard let node = try section.string("node", nonEmpty: true) else { throw section.missing("node", example: "\"core-a\" (unique among the nodes)") }
+        guard node.utf8.count <= 63, node.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else {
+            throw section.invalid("node", "\"\(node)\" is not a node name: up to 63 ASCII letters, digits, '-', '_' and '.', e.g. \"core-a\"")
+        }
+        var cluster = ClusterConfiguration(node: node)
+        if let lease = try section.int("lease_ms", in: 500...60_000) { cluster.lease = .milliseconds(lease) }
+        try section.finish()
+        guard case .postgres = config.logStorage else {
+            throw section.invalid("node", "several core nodes share one event log in PostgreSQL: set [storage] log = \"postgres://…\" on every node")
+        }
+        guard config.remoteModules.isEmpty else {
+            throw ConfigError(origin: section.origin, key: "modules.remote",
+                              "a node of a cluster hosts its modules in its own process; remote modules over the link are for a single core node")
+        }
+        return cluster
     }
 
     static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {

@@ -39,6 +39,9 @@ public final class Node: Sendable {
     /// Requests erasure when retention periods end; nil without `[privacy.retention]`.
     private let retention: RetentionWatch?
     private let logger: Logger
+    /// In a cluster: the module hosts, the erasure and retention subscriptions, each run while
+    /// this node holds its lease.
+    private let ownedServices: [Owned]
     /// This node's hold on its data directory, for as long as it exists.
     private let directoryLock: DataDirectoryLock
     /// And on the PostgreSQL schemas it writes, when it keeps the log or modules there.
@@ -56,7 +59,9 @@ public final class Node: Sendable {
         try configuration.checkPurposes(of: modules + remote)
         try OpenFilesLimit.raise()
         directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve")
-        schemaLocks = try await configuration.lockPostgresSchemas(log: true, modules: modules.map(\.name), holder: "wzt serve", logger: logger)
+        // In a cluster every node writes the log, and leases (`Owned`) decide who runs a module.
+        schemaLocks = configuration.cluster != nil ? []
+            : try await configuration.lockPostgresSchemas(log: true, modules: modules.map(\.name), holder: "wzt serve", logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
         self.ruleBook = ruleBook
@@ -75,6 +80,18 @@ public final class Node: Sendable {
         eraser = Dispatcher(log: log, subscriber: Eraser(log: log, decoder: decoder), configuration: configuration.dispatch, logger: logger)
         retention = configuration.retentionDays.isEmpty ? nil
             : RetentionWatch(log: log, decoder: decoder, periods: configuration.retentionDays, dispatch: configuration.dispatch, logger: logger)
+        if let cluster = configuration.cluster {
+            let modules = hosts.map { host in
+                Owned(name: host.module.name, service: host, fence: host.store.database as? FencedStore, host: host, log: log, cluster: cluster,
+                      pinned: configuration.storage(of: host.module.name) == .sqlite, logger: logger)
+            }
+            let bus = [(Eraser.subscription, eraser as any Service)] + (retention.map { [(RetentionWatch.subscription, $0 as any Service)] } ?? [])
+            ownedServices = modules + bus.map { name, service in
+                Owned(name: name, service: service, fence: nil, host: nil, log: log, cluster: cluster, pinned: false, logger: logger)
+            }
+        } else {
+            ownedServices = []
+        }
         let context = Context()
         self.context = context
         do {
@@ -126,11 +143,15 @@ public final class Node: Sendable {
         if !schemaLocks.isEmpty { ordered.append(SchemaLockWatch(locks: schemaLocks)) }
         if let zap { ordered.append(zap) }
         ordered += [egress, replay] as [any Service]
-        ordered += hosts as [any Service]
-        if let link { ordered.append(link) }
-        ordered += remoteDispatchers as [any Service]
-        ordered.append(eraser)
-        if let retention { ordered.append(retention) }
+        if configuration.cluster != nil {
+            ordered += ownedServices as [any Service]
+        } else {
+            ordered += hosts as [any Service]
+            if let link { ordered.append(link) }
+            ordered += remoteDispatchers as [any Service]
+            ordered.append(eraser)
+            if let retention { ordered.append(retention) }
+        }
         ordered.append(ingress)
         if let http { ordered.append(http) }
         // Ready means every listener is bound: the HTTP side binds once its service runs.
@@ -144,7 +165,7 @@ public final class Node: Sendable {
         logger.info("node ready", metadata: [
             "bus.ingress": "\(ingress.endpoint)", "bus.egress": "\(egress.endpoint)", "bus.replay": "\(replay.endpoint)",
             "bus.head": "\(log.headOffset)", "wzt.modules": "\(hosts.map(\.module.name).joined(separator: ","))",
-        ])
+        ].merging(configuration.cluster.map { ["wzt.node": "\($0.node)", "wzt.lease": "\($0.lease)"] } ?? [:]) { first, _ in first })
         try await group.run()
     }
 

@@ -50,6 +50,8 @@ public struct NodeConfiguration: Sendable {
     /// unless configured; `default` does not move it, so that no log is left behind by a change of
     /// the modules' default.
     public var logStorage = ModuleStorage.sqlite
+    /// Several core nodes sharing one PostgreSQL log (`[cluster]`); nil: this node runs alone.
+    public var cluster: ClusterConfiguration?
     /// Where the values came from, for messages: a path, or "built-in defaults".
     public var origin = "built-in defaults"
 
@@ -117,8 +119,9 @@ public struct NodeConfiguration: Sendable {
                     Remove `log` from [storage] to go on with that log, or use another data directory to start with an empty log in PostgreSQL
                     """)
             }
-            let store = try await PostgresStore.open(url: url, schema: EventLog.postgresSchema, migrations: EventLog.migrations(for: .postgres), logger: logger)
-            return try EventLog(store: store, sealsPersonalFields: sealsPersonalFields, logger: logger)
+            let store = try await PostgresStore.open(url: url, schema: EventLog.postgresSchema, migrations: EventLog.migrations(for: .postgres),
+                                                     idleInTransactionTimeout: cluster?.idleInTransactionTimeout, logger: logger)
+            return try EventLog(store: store, sealsPersonalFields: sealsPersonalFields, sharedWithOtherNodes: cluster != nil, logger: logger)
         }
     }
 
@@ -143,9 +146,31 @@ public struct NodeConfiguration: Sendable {
         case .sqlite:
             return try ModuleStore(module: module, path: modulePath(module.name))
         case .postgres(let url):
-            return ModuleStore(database: try await PostgresStore.open(url: url, schema: module.name, migrations: ModuleStore.migrations(of: module), logger: logger))
+            let store = try await PostgresStore.open(url: url, schema: module.name, migrations: ModuleStore.migrations(of: module),
+                                                     idleInTransactionTimeout: cluster?.idleInTransactionTimeout, logger: logger)
+            // In a cluster any node may take the module over: each write checks this node's lease.
+            return ModuleStore(database: cluster == nil ? store : FencedStore(store, module: module.name))
         }
     }
+}
+
+/// `[cluster]`: this node among several core nodes that share one PostgreSQL log. Each module is
+/// run by one node at a time, under a lease of `lease` that the node renews; when it stops
+/// renewing (killed, paused, cut off), another node takes the module over.
+public struct ClusterConfiguration: Sendable, Hashable {
+    /// Unique among the nodes: a node restarted under its name takes its modules back at once.
+    public var node: String
+    public var lease: Duration = .seconds(3)
+
+    public init(node: String, lease: Duration = .seconds(3)) {
+        self.node = node
+        self.lease = lease
+    }
+
+    /// A node paused in the middle of a transaction holds its locks (the log's append lock, a
+    /// lease's row) until the server ends its session: within half a lease, so that the others
+    /// go on appending and can take its modules over in time.
+    var idleInTransactionTimeout: Duration { lease / 2 }
 }
 
 /// Where a module, or the event log, keeps its tables.

@@ -10,6 +10,9 @@ import ServiceLifecycle
 /// subject's due date in the log's file, so a restart forgets nothing, and at that date publishes
 /// `erasure-requested`, which `Eraser` carries out like one from an operator.
 public final class RetentionWatch: Service, Sendable {
+    /// Its cursor's name in the log.
+    static let subscription = "retention"
+
     private let log: EventLog
     private let decoder: EnvelopeDecoder
     private let clock: any BusClock
@@ -81,7 +84,7 @@ private final class RetentionRecorder: Subscriber {
         self.changed = changed
     }
 
-    var subscriptionName: String { "retention" }
+    var subscriptionName: String { RetentionWatch.subscription }
     var patterns: [EventPattern] { [.all] }
 
     func deliver(_ event: StoredEvent) async throws {

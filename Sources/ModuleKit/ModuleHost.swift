@@ -2,6 +2,7 @@ import Bus
 import Foundation
 import Storage
 import Logging
+import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import Synchronization
 
@@ -42,6 +43,14 @@ public final class ModuleHost: Service {
     /// Whether the module's `start` completed and deliveries run (for readiness checks).
     public var isStarted: Bool { started.load(ordering: .relaxed) }
     private let started = Atomic<Bool>(false)
+
+    /// With several core nodes (`[cluster]`): the node that owns the module when another one does,
+    /// so that this node is ready without running it; nil when this node owns it or runs alone.
+    public var ownedElsewhere: String? {
+        get { owner.withLockedValue { $0 } }
+        set { owner.withLockedValue { $0 = newValue } }
+    }
+    private let owner = NIOLockedValueBox<String?>(nil)
 
     public func run() async throws {
         try await context.relay.flush()

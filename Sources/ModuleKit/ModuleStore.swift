@@ -59,6 +59,10 @@ public struct ModuleStore: Sendable {
                                arguments: [envelope?["subject"] as? String, envelope?["type"] as? String, row["id"] as String])
             }
         }
+        migrator.registerMigration("wzt v4 fence") { db in
+            // The highest fencing token that wrote these tables (`FencedStore`).
+            try db.execute(sql: "CREATE TABLE wzt_fence (token INTEGER NOT NULL); INSERT INTO wzt_fence (token) VALUES (0)")
+        }
         module.registerMigrations(&migrator)
         return migrator
     }

@@ -58,7 +58,7 @@ public enum OperatorHTTP {
             var problems: [String] = []
             if log.isClosed { problems.append("the event log is closed") }
             if let dataDirectory, let problem = Self.unwritable(dataDirectory) { problems.append(problem) }
-            problems += hosts.filter { !$0.isStarted }.map { "module \($0.module.name) has not started" }
+            problems += hosts.filter { !$0.isStarted && $0.ownedElsewhere == nil }.map { "module \($0.module.name) has not started" }
             // Anyone may probe readiness; which part is not ready is a health detail for operators.
             let details = access.refuseUnlessOperator(request) == nil ? problems : nil
             let body = try JSONEncoder().encode(Readiness(status: problems.isEmpty ? "ready" : "not-ready", problems: details))
@@ -150,7 +150,11 @@ struct WatchedModule: Sendable {
     let state: @Sendable () -> String
 
     static func all(hosts: [ModuleHost], remote: [any Module], link: ModuleLinkServer?) -> [WatchedModule] {
-        hosts.map { host in WatchedModule(name: host.module.name, patterns: host.module.subscriptions) { host.isStarted ? "running" : "starting" } }
+        hosts.map { host in
+            WatchedModule(name: host.module.name, patterns: host.module.subscriptions) {
+                host.isStarted ? "running" : host.ownedElsewhere.map { "run by node \($0)" } ?? "starting"
+            }
+        }
             + remote.map { module in
                 WatchedModule(name: module.name, patterns: module.subscriptions) { link?.isConnected(module.name) == true ? "linked" : "not linked" }
             }

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -29,9 +30,13 @@ public final class PostgresStore: SQLStore, Sendable {
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema
     /// `schema` when missing and applies the migrations not applied yet.
-    public static func open(url: String, schema: String, migrations: SQLMigrations, logger: Logger) async throws(StoreError) -> PostgresStore {
+    /// `idleInTransactionTimeout`: the server ends a session of this store that keeps a transaction
+    /// open and idle for longer (a process stopped or paused mid-transaction), so that its locks
+    /// do not hold up other nodes beyond it; nil: the server's setting.
+    public static func open(url: String, schema: String, migrations: SQLMigrations, idleInTransactionTimeout: Duration? = nil,
+                            logger: Logger) async throws(StoreError) -> PostgresStore {
         let address = try PostgresAddress(url)
-        let store = PostgresStore(address: address, schema: schema, logger: logger)
+        let store = PostgresStore(address: address, schema: schema, idleInTransactionTimeout: idleInTransactionTimeout, logger: logger)
         do {
             try await store.migrate(migrations)
         } catch where error.code == .unavailable {
@@ -45,10 +50,17 @@ public final class PostgresStore: SQLStore, Sendable {
         _ = try PostgresAddress(url)
     }
 
-    private init(address: PostgresAddress, schema: String, logger: Logger) {
+    private init(address: PostgresAddress, schema: String, idleInTransactionTimeout: Duration?, logger: Logger) {
         location = "\(address.redacted) schema \(schema)"
-        writer = Lane(address: address, schema: schema, location: location, logger: logger, name: "write")
-        reader = Lane(address: address, schema: schema, location: location, logger: logger, name: "read")
+        var settings = "SET search_path TO \(Self.quoted(schema))"
+        if let timeout = idleInTransactionTimeout {
+            settings += "; SET idle_in_transaction_session_timeout = \(max(1, timeout.milliseconds))"
+        }
+        // Waits for a lock held by a paused session end within that timeout; four times it is
+        // no longer a wait but a connection that will never answer.
+        let answerTimeout = idleInTransactionTimeout.map { max($0 * 4, .seconds(2)) }
+        writer = Lane(address: address, schema: schema, settings: settings, answerTimeout: answerTimeout, location: location, logger: logger, name: "write")
+        reader = Lane(address: address, schema: schema, settings: settings, answerTimeout: answerTimeout, location: location, logger: logger, name: "read")
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) throws -> T) async throws -> T {
@@ -132,9 +144,15 @@ private final class Lane: @unchecked Sendable {
     private let queue: DispatchQueue
     private var connection: PostgresConnection?
 
-    init(address: PostgresAddress, schema: String, location: String, logger: Logger, name: String) {
+    /// Run on every new connection: the schema first in its search path, and any session setting.
+    private let settings: String
+    private let answerTimeout: Duration?
+
+    init(address: PostgresAddress, schema: String, settings: String, answerTimeout: Duration?, location: String, logger: Logger, name: String) {
         self.address = address
         self.schema = schema
+        self.settings = settings
+        self.answerTimeout = answerTimeout
         self.location = location
         self.logger = logger
         queue = DispatchQueue(label: "wzt.postgres.\(schema).\(name)")
@@ -157,6 +175,7 @@ private final class Lane: @unchecked Sendable {
     /// Runs `body` between `begin` and COMMIT; ROLLBACK when it throws. On the lane's queue.
     func transaction<T>(_ begin: String, _ body: (any SQLDatabase) throws -> T) throws -> T {
         let session = PostgresSession(connection: try openConnection(), location: location, logger: logger)
+        session.answerTimeout = answerTimeout
         try session.execute(sql: begin)
         do {
             let result = try body(session)
@@ -180,7 +199,7 @@ private final class Lane: @unchecked Sendable {
             let opened = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: address.configuration,
                                                         id: 1, logger: logger).wait()
             connection = opened
-            try PostgresSession(connection: opened, location: location, logger: logger).execute(sql: "SET search_path TO \(PostgresStore.quoted(schema))")
+            try PostgresSession(connection: opened, location: location, logger: logger).execute(sql: settings)
             return opened
         } catch let error as StoreError {
             throw error
@@ -202,6 +221,8 @@ final class PostgresSession: SQLDatabase {
     let logger: Logger
     /// While a migration runs: column types and `rowid` are brought to PostgreSQL's.
     var migrating = false
+    /// How long a statement may go unanswered before the connection is given up; nil: for ever.
+    var answerTimeout: Duration?
     private(set) var changesCount = 0
     var dialect: SQLDialect { .postgres }
 
@@ -242,7 +263,26 @@ final class PostgresSession: SQLDatabase {
             if let text = PostgresSQL.text(of: value) { binds.append(UntypedText(text)) } else { binds.appendNull() }
         }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger).wait()
+            let answer = connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger)
+            guard let answerTimeout else { return try answer.wait() }
+            // A query sent on a connection the server ended meanwhile (a node paused past
+            // `idle_in_transaction_session_timeout`) was seen to be neither answered nor failed,
+            // even once the connection was closed: give up on it, close it, and let the lane
+            // connect again.
+            let outcome = NIOLockedValueBox<Result<PostgresQueryResult, any Error>?>(nil)
+            let answered = DispatchSemaphore(value: 0)
+            answer.whenComplete { result in
+                outcome.withLockedValue { $0 = result }
+                answered.signal()
+            }
+            guard answered.wait(timeout: .now() + .milliseconds(Int(answerTimeout.milliseconds))) == .success,
+                  let result = outcome.withLockedValue({ $0 }) else {
+                connection.close().whenComplete { _ in }
+                throw StoreError(.unavailable, path: location, "the server did not answer within \(answerTimeout); the connection was closed and is made again")
+            }
+            return try result.get()
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError(PostgresStore.isUnavailable(error) ? .unavailable : .writeFailed, path: location, PostgresStore.cause(error))
         }
@@ -317,4 +357,9 @@ struct PostgresAddress {
             throw StoreError(.openFailed, path: address, "the TLS settings cannot be used: \(error)")
         }
     }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

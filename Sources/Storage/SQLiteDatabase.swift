@@ -179,6 +179,9 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         /// The database cannot be reached or has no room now (a server restarting, a full disk):
         /// the same work may succeed later, so callers wait and retry rather than give up.
         public static let unavailable = Code("unavailable")
+        /// Another node owns the module now (`[cluster]`): this one's fencing token is stale, so
+        /// it must stop writing the module's tables rather than retry.
+        public static let notOwner = Code("not-owner")
     }
 
     public let code: Code

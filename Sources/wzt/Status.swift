@@ -26,6 +26,8 @@ struct Status: AsyncParsableCommand {
         let cursors = try log.cursors()
         let notStarted = Set(configuration.hostedModules + configuration.remoteModules).subtracting(cursors.map(\.subscription)).sorted()
         let now = Date()
+        // With several core nodes: which one runs each module (its lease in the log).
+        let owners = Dictionary(try await log.owners().map { ($0.module, $0) }) { first, _ in first }
         var rows: [SubscriptionStatus] = []
         for (subscription, offset, updatedAt, rate) in (cursors.map { ($0.subscription, $0.offset, $0.updatedAt, $0.appliedPerSecond(at: now)) }
             + notStarted.map { ($0, Int64(0), "never", 0.0) }).sorted(by: { $0.0 < $1.0 }) {
@@ -35,7 +37,8 @@ struct Status: AsyncParsableCommand {
                 subscription: subscription, patterns: patterns.map(\.rawValue), cursor: offset,
                 lag: lag, appliedPerSecond: Self.tenths(rate),
                 secondsBehind: Self.tenths(try await log.secondsBehind(offset, matching: patterns, now: now)),
-                deadLetters: deadLetters.filter { $0.subscription == subscription }.count, updatedAt: updatedAt))
+                deadLetters: deadLetters.filter { $0.subscription == subscription }.count, updatedAt: updatedAt,
+                owner: owners[subscription].map(Owner.init)))
         }
         let report = StatusReport(log: configuration.logPath, head: head, events: try log.count(), openDeadLetters: deadLetters.count, subscriptions: rows)
         if json {
@@ -50,13 +53,13 @@ struct Status: AsyncParsableCommand {
             return
         }
         let header = ["subscription".padding(toLength: 24, withPad: " ", startingAt: 0), "cursor".leftAligned(10), "lag".leftAligned(10),
-                      "applied/s".leftAligned(11), "behind".leftAligned(10), "dead".leftAligned(6), "updated"]
-        print(header.joined())
+                      "applied/s".leftAligned(11), "behind".leftAligned(10), "dead".leftAligned(6), "updated".leftAligned(26)]
+        print((header + (owners.isEmpty ? [] : ["run by"])).joined())
         for row in rows {
             let columns = [row.subscription.padding(toLength: 24, withPad: " ", startingAt: 0), "\(row.cursor)".leftAligned(10), "\(row.lag)".leftAligned(10),
                            "\(Int(row.appliedPerSecond))".leftAligned(11), String(format: "%.1f s", row.secondsBehind).leftAligned(10),
-                           "\(row.deadLetters)".leftAligned(6), row.updatedAt]
-            print(columns.joined())
+                           "\(row.deadLetters)".leftAligned(6), row.updatedAt.leftAligned(26)]
+            print((columns + (row.owner.map { [$0.description] } ?? [])).joined())
         }
     }
 }
@@ -85,6 +88,27 @@ private struct SubscriptionStatus: Encodable {
     let secondsBehind: Double
     let deadLetters: Int
     let updatedAt: String
+    /// With several core nodes: the node whose lease runs the subscription.
+    let owner: Owner?
+}
+
+private struct Owner: Encodable, CustomStringConvertible {
+    let node: String
+    let token: Int64
+    /// Seconds its lease has left; nil when the module is pinned to that node.
+    let leaseSecondsLeft: Double?
+
+    init(_ owner: ModuleOwner) {
+        (node, token, leaseSecondsLeft) = (owner.node, owner.token, owner.secondsLeft.map(Status.tenths))
+    }
+
+    var description: String {
+        switch leaseSecondsLeft {
+        case nil: "\(node) (pinned)"
+        case let left? where left < 0: "\(node) (lease ran out \(String(format: "%.1f", -left)) s ago)"
+        case let left?: "\(node) (lease \(String(format: "%.1f", left)) s)"
+        }
+    }
 }
 
 extension String {

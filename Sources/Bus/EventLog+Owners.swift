@@ -1,0 +1,75 @@
+import Foundation
+import Storage
+
+/// Which node runs a module when several core nodes share one PostgreSQL log (`[cluster]`): a
+/// lease in the log's `module_owners`, taken and renewed against the server's clock (no two
+/// nodes' clocks are compared), with a fencing token one higher at every taking.
+public struct ModuleOwner: Sendable, Hashable, Codable {
+    public let module: String
+    public let node: String
+    public let token: Int64
+    /// When this owner took it (UTC, RFC 3339).
+    public let since: String
+    /// Seconds until the lease runs out unless renewed; nil when pinned to its node (a module
+    /// whose tables are on that node's disk), negative when it ran out already.
+    public let secondsLeft: Double?
+}
+
+extension EventLog {
+    /// Takes `name` for `node` for `lease` when no node holds it, its lease ran out, or `node`
+    /// holds it already (restarted); returns the new fencing token, or nil when another node
+    /// holds it. `pinned`: the lease never runs out.
+    public func takeOwnership(of name: String, node: String, lease: Duration, pinned: Bool) async throws -> Int64? {
+        try await store.write { db in
+            try Int64.fetchOne(db, sql: """
+                INSERT INTO module_owners (module, node, token, since, expires_at)
+                VALUES (?, ?, 1, clock_timestamp(), \(Self.expiry(pinned)))
+                ON CONFLICT (module) DO UPDATE SET node = excluded.node, token = module_owners.token + 1,
+                    since = excluded.since, expires_at = excluded.expires_at
+                WHERE module_owners.expires_at < clock_timestamp() OR module_owners.node = excluded.node
+                RETURNING token
+                """, arguments: [name, node, lease.milliseconds])
+        }
+    }
+
+    /// Extends the lease `token` holds; false when it is not the lease of `name` any more.
+    public func renewOwnership(of name: String, token: Int64, lease: Duration, pinned: Bool) async throws -> Bool {
+        try await store.write { db in
+            try db.execute(sql: "UPDATE module_owners SET expires_at = \(Self.expiry(pinned)) WHERE module = ? AND token = ?",
+                           arguments: [lease.milliseconds, name, token])
+            return db.changesCount == 1
+        }
+    }
+
+    /// Ends the lease `token` holds now, so that another node takes `name` at once; a pinned one stays.
+    public func releaseOwnership(of name: String, token: Int64) async throws {
+        try await store.write { db in
+            try db.execute(sql: "UPDATE module_owners SET expires_at = clock_timestamp() WHERE module = ? AND token = ? AND expires_at <> 'infinity'",
+                           arguments: [name, token])
+        }
+    }
+
+    /// Every lease, by name; none when the log keeps no leases (in SQLite, one node only).
+    public func owners() async throws -> [ModuleOwner] {
+        guard store.dialect == .postgres else { return [] }
+        return try await store.read { db in
+            try SQLRow.fetchAll(db, sql: #"""
+                SELECT module, node, token, to_char(since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since,
+                       CASE WHEN expires_at = 'infinity' THEN NULL ELSE EXTRACT(EPOCH FROM expires_at - clock_timestamp())::float8 END AS left
+                FROM module_owners ORDER BY module
+                """#).map { row in
+                ModuleOwner(module: try row["module"], node: try row["node"], token: try row["token"], since: try row["since"], secondsLeft: try row["left"])
+            }
+        }
+    }
+
+    /// The end of a lease taken or renewed now; the statement's argument is its length in milliseconds.
+    private static func expiry(_ pinned: Bool) -> String {
+        pinned ? "CASE WHEN ?::bigint IS NULL THEN NULL ELSE 'infinity'::timestamptz END" : "clock_timestamp() + ?::bigint * interval '1 millisecond'"
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for SQL.
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}

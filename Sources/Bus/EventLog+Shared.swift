@@ -1,0 +1,79 @@
+import Foundation
+import Storage
+import Synchronization
+
+/// Several nodes appending to one PostgreSQL log (`[cluster]`): each node's head, feeds and live
+/// feed must hold every node's events, in offset order. So a node publishes nothing straight
+/// from its commits: under one lock it first reads back what others appended before its commit,
+/// then its own; a follower thread reads what others append while this node appends nothing.
+final class SharedTail: Sendable {
+    /// Taken while events are read back and published, so that they go out in offset order.
+    private let lock = Mutex(())
+    private let stopped = Atomic(false)
+    /// The log's erasure count last seen; nil before the first look.
+    private let erasures = Mutex<Int64?>(nil)
+    /// How often the follower looks for other nodes' events: the delay they may reach this node's
+    /// subscribers with when it appends nothing itself.
+    static let interval: Duration = .milliseconds(10)
+
+    func publishing(_ body: () -> Void) {
+        lock.withLock { _ in body() }
+    }
+
+    /// Calls `forget` when `count` differs from the count last seen (never on the first look),
+    /// before another caller may see the new count: the writer must not go on to seal or store
+    /// with keys the follower has seen erased but not yet forgotten.
+    func erasures(_ count: Int64?, changed forget: () -> Void) {
+        erasures.withLock { seen in
+            if seen != nil && seen != count { forget() }
+            seen = count
+        }
+    }
+
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+    func stop() { stopped.store(true, ordering: .relaxed) }
+}
+
+extension EventLog {
+    /// On the writer, after a commit: the events others appended up to `previousHead`, then `own`.
+    func publishCommitted(_ own: [StoredEvent], after previousHead: Int64) {
+        if previousHead > headOffset { readBack(through: previousHead) }
+        let head = headOffset
+        let fresh = own.filter { $0.offset > head }
+        if !fresh.isEmpty { publish(fresh) }
+    }
+
+    /// Publishes the log's events beyond the head, up to `last` (all of them when nil), read back.
+    /// A failed read is logged and left to the follower's next look.
+    func readBack(through last: Int64? = nil) {
+        while true {
+            let after = headOffset
+            let events: [StoredEvent]
+            do {
+                events = try eventsNow(after: after, limit: 1000).filter { $0.offset <= last ?? .max }
+            } catch {
+                logger.error("reading other nodes' events failed", metadata: ["bus.error": "\(error)"])
+                return
+            }
+            guard !events.isEmpty else { return }
+            publish(events)
+            if events.count < 1000 { return }
+        }
+    }
+
+    /// The follower thread: every `SharedTail.interval`, what other nodes appended, and whether
+    /// one of them erased keys.
+    func followOtherNodes() {
+        guard let shared else { return }
+        while !shared.isStopped && !isClosed {
+            Thread.sleep(forTimeInterval: Double(SharedTail.interval.components.attoseconds) / 1e18)
+            do {
+                let count = try store.readNow { db in try SubjectKeys.erasureCount(db) }
+                shared.erasures(count, changed: keys.forgetAll)
+            } catch {
+                logger.error("reading the log's erasure count failed", metadata: ["bus.error": "\(error)"])
+            }
+            shared.publishing { readBack() }
+        }
+    }
+}

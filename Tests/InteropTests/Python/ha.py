@@ -1,0 +1,214 @@
+"""Several core nodes on one PostgreSQL log, the node that runs intake killed again and again.
+
+usage: ha.py WZT_BINARY WORK_DIR POSTGRES_URL [--nodes 2] [--kills 10] [--stops 1] [--publishers 2]
+             [--events 1500] [--lease-ms 2000] [--seed N]
+
+Starts NODES `wzt serve` processes with `[cluster]` and their log and modules in PostgreSQL, runs
+PUBLISHERS crash_publisher.py processes of EVENTS screening requests each, spread over the nodes,
+and meanwhile
+  - KILLS times kills the node that runs intake with SIGKILL, waits until another node took
+    intake over (the takeover time), then starts the killed one again;
+  - STOPS times stops the node that runs intake with SIGSTOP for twice the lease, waits until
+    another took over, then lets it go on (it must notice and write nothing more).
+Then lets the modules catch up, stops every node with SIGTERM and checks, reading PostgreSQL:
+  - every acked id is in the log (found, lost);
+  - intake applied every request exactly once: one `requested` status per case;
+  - no event a module published has a twin: two events of one type caused by one event would
+    mean a module applied that event twice (on two nodes);
+  - for every module, each event of its types at or below its cursor is in its inbox;
+  - no dead letters; every SIGTERM exits 0.
+Prints the takeover times (p50, p99, max) and one JSON summary line; exits 1 when a check fails.
+"""
+import argparse
+import fnmatch
+import glob
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+here = os.path.dirname(os.path.abspath(__file__))
+parser = argparse.ArgumentParser()
+parser.add_argument("wzt")
+parser.add_argument("work")
+parser.add_argument("postgres")
+parser.add_argument("--nodes", type=int, default=2)
+parser.add_argument("--kills", type=int, default=10)
+parser.add_argument("--stops", type=int, default=1)
+parser.add_argument("--publishers", type=int, default=2)
+parser.add_argument("--events", type=int, default=1500)
+parser.add_argument("--lease-ms", type=int, default=2000)
+parser.add_argument("--seed", type=int, default=20261206)
+args = parser.parse_args()
+rng = random.Random(args.seed)
+os.makedirs(args.work, exist_ok=True)
+psql_binary = (sorted(glob.glob("/usr/lib/postgresql/*/bin/psql")) or ["psql"])[-1]
+problems = []
+# A database of its own, so that nothing of an earlier run (leases, tokens, events) counts.
+server = args.postgres.rsplit("/", 1)[0]
+database = f"wzt_ha_{os.getpid()}"
+subprocess.run([psql_binary, "-X", "-q", "-d", args.postgres, "-c", f"CREATE DATABASE {database}"], check=True)
+args.postgres = f"{server}/{database}"
+
+
+def progress(message):
+    print(f"ha: {message}", file=sys.stderr, flush=True)
+
+
+def sql(query):
+    """Rows of `query` on the test's server, each a list of text values."""
+    out = subprocess.run([psql_binary, "-X", "-q", "-tA", "-F", "\t", "-d", args.postgres, "-c", query],
+                         capture_output=True, text=True, check=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Node:
+    def __init__(self, number):
+        self.name = f"core-{chr(ord('a') + number)}"
+        self.data = os.path.join(args.work, self.name)
+        self.config = self.data + ".toml"
+        self.endpoints = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
+        with open(self.config, "w") as file:
+            file.write(f'[data]\ndir = "{self.data}"\n\n[storage]\ndefault = "{args.postgres}"\nlog = "{args.postgres}"\n\n'
+                       f'[ingress]\nendpoint = "{self.endpoints[0]}"\n[egress]\nendpoint = "{self.endpoints[1]}"\n'
+                       f'[replay]\nendpoint = "{self.endpoints[2]}"\n[http]\nendpoint = "off"\n\n'
+                       f'[cluster]\nnode = "{self.name}"\nlease_ms = {args.lease_ms}\n')
+        self.output = open(self.data + ".log", "ab")
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen([args.wzt, "serve", "--config", self.config], stdout=subprocess.PIPE, stderr=self.output)
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("wzt ready"):
+            sys.exit(f"ha: {self.name} did not start: {line!r}")
+
+
+def owner(module="intake"):
+    rows = sql(f"SELECT node, token FROM wzt_log.module_owners WHERE module = '{module}' AND expires_at > clock_timestamp()")
+    return (rows[0][0], int(rows[0][1])) if rows else (None, 0)
+
+
+def wait_for_owner(other_than, since, deadline_s=30):
+    """Waits until a node other than `other_than` holds intake's lease; returns the seconds since `since`."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        node, _ = owner()
+        if node is not None and node != other_than:
+            return time.time() - since
+        time.sleep(0.02)
+    problems.append(f"no node took intake over from {other_than} within {deadline_s} s")
+    return None
+
+
+nodes = [Node(n) for n in range(args.nodes)]
+for node in nodes:
+    node.start()
+by_name = {node.name: node for node in nodes}
+ack_files = [os.path.join(args.work, f"acked-{n}.txt") for n in range(args.publishers)]
+publishers = [subprocess.Popen([sys.executable, os.path.join(here, "crash_publisher.py"), nodes[n % len(nodes)].endpoints[0], str(args.events),
+                                ack_files[n], str(n * args.events)]) for n in range(args.publishers)]
+faults = ["kill"] * args.kills + ["stop"] * args.stops
+rng.shuffle(faults)
+takeovers = []
+for number, how in enumerate(faults, 1):
+    time.sleep(rng.uniform(0.3, 1.5))
+    name, _ = owner()
+    if name is None:
+        time.sleep(0.5)
+        name, _ = owner()
+    if name is None:
+        problems.append("nobody held intake's lease")
+        continue
+    victim = by_name[name]
+    if how == "kill":
+        victim.process.kill()
+        started = time.time()
+        victim.process.wait()
+        taken = wait_for_owner(name, started)
+        victim.start()
+    else:
+        victim.process.send_signal(signal.SIGSTOP)
+        started = time.time()
+        taken = wait_for_owner(name, started)
+        time.sleep(max(0.0, 2 * args.lease_ms / 1000 - (time.time() - started)))
+        victim.process.send_signal(signal.SIGCONT)
+    if taken is not None:
+        takeovers.append(taken)
+    progress(f"fault {number}/{len(faults)}: {'kill -9' if how == 'kill' else 'SIGSTOP'} of {name}, "
+             f"intake taken over in {taken if taken is None else round(taken, 2)} s")
+for publisher in publishers:
+    if publisher.wait(timeout=600) != 0:
+        problems.append("a publisher did not get every event acked")
+
+# Every module caught up: no event of its types beyond its cursor.
+modules = json.loads(subprocess.run([args.wzt, "status", "--json", "--config", nodes[0].config], capture_output=True, check=True).stdout)["subscriptions"]
+deadline = time.time() + 180
+while time.time() < deadline:
+    status = json.loads(subprocess.run([args.wzt, "status", "--json", "--config", nodes[0].config], capture_output=True, check=True).stdout)
+    if status["subscriptions"] and all(row["lag"] == 0 for row in status["subscriptions"]):
+        modules = status["subscriptions"]
+        break
+    time.sleep(0.5)
+else:
+    problems.append("modules did not catch up within 180 s")
+for node in nodes:
+    node.process.terminate()
+    if node.process.wait(timeout=60) != 0:
+        problems.append(f"final SIGTERM of {node.name}: exit {node.process.returncode}")
+
+acked, nacked = set(), 0
+for path in ack_files:
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("NACK"):
+            nacked += 1
+        elif line:
+            acked.add(line)
+requests = {row[0] for row in sql("SELECT id FROM wzt_log.events WHERE type = 'be.wzt.intake.screening-requested'")}
+found, lost = len(acked & requests), len(acked - requests)
+requested_per_case = {}
+for (case,) in sql("SELECT convert_from(envelope, 'UTF8')::json->'data'->>'caseId' FROM wzt_log.events "
+                   "WHERE type = 'be.wzt.intake.case-status-changed' AND convert_from(envelope, 'UTF8')::json->'data'->>'status' = 'requested'"):
+    requested_per_case[case] = requested_per_case.get(case, 0) + 1
+duplicates = sum(count - 1 for count in requested_per_case.values())
+not_applied = len(requests) - len(requested_per_case)
+twins = int(sql("SELECT COUNT(*) FROM (SELECT 1 FROM wzt_log.events e WHERE convert_from(e.envelope, 'UTF8')::json->>'source' LIKE '/wzt/%' "
+                "AND convert_from(e.envelope, 'UTF8')::json->>'causationid' IS NOT NULL "
+                "GROUP BY e.type, convert_from(e.envelope, 'UTF8')::json->>'causationid' HAVING COUNT(*) > 1) AS twins")[0][0])
+dead_letters = int(sql("SELECT COUNT(*) FROM wzt_log.dead_letters")[0][0])
+ahead = 0
+for row in modules:
+    if row["subscription"] in ("privacy", "retention"):
+        continue  # the bus's own subscriptions keep no module store
+    inbox = {event_id for (event_id,) in sql(f'SELECT event_id FROM "{row["subscription"]}".wzt_inbox')}
+    for event_id, event_type in sql(f'SELECT id, type FROM wzt_log.events WHERE "offset" <= {row["cursor"]}'):
+        if any(fnmatch.fnmatchcase(event_type, pattern) for pattern in row["patterns"]) and event_id not in inbox:
+            ahead += 1
+
+ordered = sorted(takeovers)
+percentile = (lambda p: round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)) if ordered else (lambda p: None)
+summary = {"nodes": args.nodes, "kills": args.kills, "stops": args.stops, "leaseMs": args.lease_ms, "acked": len(acked), "found": found,
+           "lost": lost, "nacked": nacked, "duplicatesApplied": duplicates, "notApplied": not_applied, "twins": twins,
+           "cursorAheadOfState": ahead, "deadLetters": dead_letters,
+           "takeoverSeconds": {"p50": percentile(0.5), "p99": percentile(0.99), "max": ordered[-1] if ordered else None,
+                               "mean": round(statistics.mean(ordered), 2) if ordered else None},
+           "problems": problems}
+print(json.dumps(summary), flush=True)
+print(f"ha: {args.nodes} nodes, {args.kills} kill -9 and {args.stops} SIGSTOP of intake's node: events acked {len(acked)}, "
+      f"found {found}, lost {lost}, applied twice {duplicates}, twins {twins}; takeover p50 {percentile(0.5)} s, p99 {percentile(0.99)} s",
+      file=sys.stderr)
+expected = args.publishers * args.events
+ok = (len(acked) == expected and lost == 0 and nacked == 0 and duplicates == 0 and not_applied == 0 and twins == 0 and ahead == 0
+      and dead_letters == 0 and not problems)
+sys.exit(0 if ok else 1)
