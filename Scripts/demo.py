@@ -1,6 +1,6 @@
 """Publishes a day of realistic events to a running wzt node, made from the scenarios.
 
-usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20] [--scenario NAME ...] [--curve SERVER.pub CLIENT.key]
+usage: demo.py ENDPOINT WZT_BINARY DATA_DIR [--replicas 20] [--scenario NAME ...] [--curve SERVER.pub CLIENT.key] [--config PATH]
 
 Every scenario in Tests/Scenarios (both regimes, intake, mandating, networks, AMA, GBO) is
 played REPLICAS times with its ids renamed per replica (case-1 -> case-1-d7, a fresh valid INSZ
@@ -30,6 +30,7 @@ parser.add_argument("--replicas", type=int, default=20)
 parser.add_argument("--scenario", action="append", help="only this scenario (file name without .json); repeatable")
 parser.add_argument("--curve", nargs=2, metavar=("SERVER_PUB", "CLIENT_KEY"), help="CURVE: the node's .pub file and this client's .key file")
 parser.add_argument("--ama-data", help="data directory of the process that hosts the AMA module (default: DATA_DIR)")
+parser.add_argument("--config", help="the node's configuration file, for `wzt status` (a node whose log is in PostgreSQL)")
 args = parser.parse_args()
 
 
@@ -144,7 +145,8 @@ def progress(envelope, reply):
 # the next goes out, so that a case's later events never overtake its earlier ones.
 def settled():
     """Whether every module has handled everything of its types, what their outboxes added included."""
-    status = subprocess.run([args.wzt, "status", "--json", "--data-dir", args.data], capture_output=True, text=True)
+    status = subprocess.run([args.wzt, "status", "--json"] + (["--config", args.config] if args.config else ["--data-dir", args.data]),
+                            capture_output=True, text=True)
     return status.returncode == 0 and all(row["lag"] == 0 for row in json.loads(status.stdout)["subscriptions"])
 
 

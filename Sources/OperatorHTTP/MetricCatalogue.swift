@@ -27,6 +27,7 @@ public enum MetricCatalogue {
         Metric(name: "wzt_cursor_lag_events", help: "Events of the subscription's types beyond its cursor"),
         Metric(name: "wzt_dispatch_apply_rate_events_per_second", help: "Events the subscription applied per second over about the last ten seconds"),
         Metric(name: "wzt_dispatch_behind_seconds", help: "Age of the subscription's oldest unapplied event; 0 when it has applied everything"),
+        Metric(name: "wzt_module_owned", help: "1 while this node runs the module (or the bus's own subscription) under its lease, 0 while another node does; only with [cluster]"),
         Metric(name: "process_cpu_seconds_total", help: "User and system CPU time the process used"),
         Metric(name: "process_resident_memory_bytes", help: "Resident memory of the process"),
         Metric(name: "process_open_fds", help: "File descriptors the process holds open"),

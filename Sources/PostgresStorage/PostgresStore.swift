@@ -56,9 +56,9 @@ public final class PostgresStore: SQLStore, Sendable {
         if let timeout = idleInTransactionTimeout {
             settings += "; SET idle_in_transaction_session_timeout = \(max(1, timeout.milliseconds))"
         }
-        // Waits for a lock held by a paused session end within that timeout; four times it is
-        // no longer a wait but a connection that will never answer.
-        let answerTimeout = idleInTransactionTimeout.map { max($0 * 4, .seconds(2)) }
+        // Waits for a lock held by a paused session end within that timeout; twice it is no
+        // longer a wait but a connection that will never answer.
+        let answerTimeout = idleInTransactionTimeout.map { max($0 * 2, .seconds(1)) }
         writer = Lane(address: address, schema: schema, settings: settings, answerTimeout: answerTimeout, location: location, logger: logger, name: "write")
         reader = Lane(address: address, schema: schema, settings: settings, answerTimeout: answerTimeout, location: location, logger: logger, name: "read")
     }

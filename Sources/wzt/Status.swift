@@ -40,7 +40,7 @@ struct Status: AsyncParsableCommand {
                 deadLetters: deadLetters.filter { $0.subscription == subscription }.count, updatedAt: updatedAt,
                 owner: owners[subscription].map(Owner.init)))
         }
-        let report = StatusReport(log: configuration.logPath, head: head, events: try log.count(), openDeadLetters: deadLetters.count, subscriptions: rows)
+        let report = StatusReport(log: log.location, head: head, events: try log.count(), openDeadLetters: deadLetters.count, subscriptions: rows)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

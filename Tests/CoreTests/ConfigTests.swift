@@ -177,6 +177,25 @@ struct ConfigTests {
         #expect(log.storage(of: "intake") == .sqlite)
     }
 
+    @Test func aClusterNeedsItsLogInPostgreSQLAndANodeName() throws {
+        let url = "postgres://wzt@db.example/wzt"
+        let config = try ConfigLoader.parse("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nlease_ms = 1500", origin: "t", knownModules: ["intake"])
+        #expect(config.cluster == ClusterConfiguration(node: "core-a", lease: .milliseconds(1500)))
+        #expect(try ConfigLoader.parse("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"b\"", origin: "t", knownModules: []).cluster?.lease == .seconds(3))
+        let refusals: [(String, String)] = [
+            ("[cluster]\nnode = \"core-a\"", "[storage] log"),
+            ("[storage]\nlog = \"\(url)\"\n[cluster]\nlease_ms = 2000", "node"),
+            ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core a\"", "not a node name"),
+            ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nlease_ms = 100", "lease_ms"),
+            ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nleases = 1", "leases"),
+            ("[modules]\nremote = [\"intake\"]\n[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"", "remote modules"),
+        ]
+        for (text, said) in refusals {
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "t", knownModules: ["intake"]) }
+            #expect(error?.description.contains(said) == true, "\(error?.description ?? "")")
+        }
+    }
+
     /// A log in the data directory is not left behind silently when `log` names a server.
     @Test func aLogInPostgreSQLIsRefusedBesideALogFileOfTheDataDirectory() async throws {
         let directory = TemporaryDirectory("wzt-config-log")

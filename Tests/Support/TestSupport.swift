@@ -142,14 +142,16 @@ public struct TestLog: Sendable, CustomStringConvertible {
 
     public var description: String { engine.rawValue }
 
-    public func open() async throws -> EventLog {
+    /// `sharedWithOtherNodes`: as a node of a cluster opens it (PostgreSQL only), so that opening
+    /// it twice gives two nodes of one log.
+    public func open(sharedWithOtherNodes: Bool = false) async throws -> EventLog {
         switch engine {
         case .sqlite:
             return try EventLog(path: directory.file("log.sqlite"))
         case .postgres:
             let store = try await PostgresStore.open(url: try server ?? TestPostgres.url(), schema: schema, migrations: EventLog.migrations(for: .postgres),
                                                      logger: Logger(label: "test"))
-            return try EventLog(store: store)
+            return try EventLog(store: store, sharedWithOtherNodes: sharedWithOtherNodes)
         }
     }
 }

@@ -1,7 +1,7 @@
 """Several core nodes on one PostgreSQL log, the node that runs intake killed again and again.
 
 usage: ha.py WZT_BINARY WORK_DIR POSTGRES_URL [--nodes 2] [--kills 10] [--stops 1] [--publishers 2]
-             [--events 1500] [--lease-ms 2000] [--seed N]
+             [--events 1500] [--lease-ms 2000] [--seed N] [--bench]
 
 Starts NODES `wzt serve` processes with `[cluster]` and their log and modules in PostgreSQL, runs
 PUBLISHERS crash_publisher.py processes of EVENTS screening requests each, spread over the nodes,
@@ -13,11 +13,15 @@ and meanwhile
 Then lets the modules catch up, stops every node with SIGTERM and checks, reading PostgreSQL:
   - every acked id is in the log (found, lost);
   - intake applied every request exactly once: one `requested` status per case;
-  - no event a module published has a twin: two events of one type caused by one event would
-    mean a module applied that event twice (on two nodes);
+  - no event a module published has a twin: two events of one type with the same data caused by
+    one event would mean a module applied that event, or fired a deadline, twice (on two nodes);
   - for every module, each event of its types at or below its cursor is in its inbox;
   - no dead letters; every SIGTERM exits 0.
+With --scenarios N, Scripts/demo.py also plays the scenarios whose deadlines lie in the past N
+times on the first node, so that timers fire during the faults; a timer fired on two nodes would
+show as a twin. The summary counts the timers fired.
 Prints the takeover times (p50, p99, max) and one JSON summary line; exits 1 when a check fails.
+With --bench it measures instead (Scripts/bench --cluster) and prints one JSON line per row.
 """
 import argparse
 import fnmatch
@@ -44,6 +48,12 @@ parser.add_argument("--publishers", type=int, default=2)
 parser.add_argument("--events", type=int, default=1500)
 parser.add_argument("--lease-ms", type=int, default=2000)
 parser.add_argument("--seed", type=int, default=20261206)
+parser.add_argument("--scenarios", type=int, default=0, metavar="REPLICAS",
+                    help="also play the scenarios of Tests/Scenarios that schedule deadlines (Scripts/demo.py) this many times, "
+                         "so that timers fire while nodes are killed")
+parser.add_argument("--bench", action="store_true",
+                    help="measure instead: durable acked ingest with one node and with all NODES (publishers spread over them), "
+                         "and intake's apply rate on the node that took it over from a killed one, working off the backlog")
 args = parser.parse_args()
 rng = random.Random(args.seed)
 os.makedirs(args.work, exist_ok=True)
@@ -111,13 +121,71 @@ def wait_for_owner(other_than, since, deadline_s=30):
     return None
 
 
+def status(node):
+    return json.loads(subprocess.run([args.wzt, "status", "--json", "--config", node.config], capture_output=True, check=True).stdout)["subscriptions"]
+
+
+def intake_lag(node):
+    return next((row["lag"] for row in status(node) if row["subscription"] == "intake"), 0)
+
+
+def bench():
+    """Prints the rows of `Scripts/bench --cluster` as JSON lines."""
+    nodes[0].start()
+    def ingest(targets, first_case):
+        files = [os.path.join(args.work, f"bench-{first_case}-{n}.txt") for n in range(args.publishers)]
+        started = time.time()
+        running = [subprocess.Popen([sys.executable, os.path.join(here, "crash_publisher.py"), targets[n % len(targets)].endpoints[0], str(args.events),
+                                     files[n], str(first_case + n * args.events)]) for n in range(args.publishers)]
+        for publisher in running:
+            if publisher.wait(timeout=900) != 0:
+                sys.exit("ha: a publisher did not get every event acked")
+        return args.publishers * args.events / (time.time() - started)
+    one = ingest(nodes[:1], 0)
+    for node in nodes[1:]:
+        node.start()
+    every = ingest(nodes, 10_000_000)
+    print(json.dumps({"row": f"ingest, {len(nodes)} nodes / 1 node", "events": args.publishers * args.events, "oneNode": round(one),
+                      "allNodes": round(every), "ratio": round(every / one, 2)}), flush=True)
+    # Intake works off what it has not applied yet on the node that takes it over.
+    name, _ = owner()
+    victim = by_name[name]
+    survivor = next(node for node in nodes if node is not victim)
+    victim.process.kill()
+    victim.process.wait()
+    killed = time.time()
+    wait_for_owner(name, killed)
+    taken = time.time()
+    backlog = intake_lag(survivor)
+    while intake_lag(survivor) > 0:
+        time.sleep(0.2)
+    drained = time.time() - taken
+    print(json.dumps({"row": "intake after takeover: backlog worked off", "takeoverSeconds": round(taken - killed, 2), "backlog": backlog,
+                      "seconds": round(drained, 2), "eventsPerSecond": round(backlog / drained) if drained > 0 else None}), flush=True)
+    for node in nodes:
+        if node.process.poll() is None:
+            node.process.terminate()
+            node.process.wait(timeout=60)
+
+
 nodes = [Node(n) for n in range(args.nodes)]
+by_name = {node.name: node for node in nodes}
+if args.bench:
+    bench()
+    sys.exit(1 if problems else 0)
 for node in nodes:
     node.start()
-by_name = {node.name: node for node in nodes}
 ack_files = [os.path.join(args.work, f"acked-{n}.txt") for n in range(args.publishers)]
 publishers = [subprocess.Popen([sys.executable, os.path.join(here, "crash_publisher.py"), nodes[n % len(nodes)].endpoints[0], str(args.events),
                                 ack_files[n], str(n * args.events)]) for n in range(args.publishers)]
+# Their dates lie months back, so the deadlines they schedule are due at once and fire meanwhile.
+timed_scenarios = ["mandating-2014-admissibility-overdue", "mandating-2022-call-five-year-mandate", "intake-18-month-limit-and-extension",
+                   "intake-on-hold-moves-the-limit", "time-terms-end-at-midnight-in-brussels", "networks-referral-waitlisted-then-accepted"]
+demo = None
+if args.scenarios:
+    demo = subprocess.Popen([sys.executable, os.path.join(here, "..", "..", "..", "Scripts", "demo.py"), nodes[0].endpoints[0], args.wzt, nodes[0].data,
+                             "--replicas", str(args.scenarios), "--config", nodes[0].config] + [f"--scenario={name}" for name in timed_scenarios],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 faults = ["kill"] * args.kills + ["stop"] * args.stops
 rng.shuffle(faults)
 takeovers = []
@@ -150,14 +218,19 @@ for number, how in enumerate(faults, 1):
 for publisher in publishers:
     if publisher.wait(timeout=600) != 0:
         problems.append("a publisher did not get every event acked")
+played = {}
+if demo is not None:
+    output, _ = demo.communicate(timeout=900)
+    played = json.loads(output.decode().strip().splitlines()[-1]) if output.strip() else {}
+    if demo.returncode != 0 or played.get("nack", 0) or played.get("ack") != played.get("events"):
+        problems.append(f"the scenarios were not all acked: {played}")
 
 # Every module caught up: no event of its types beyond its cursor.
-modules = json.loads(subprocess.run([args.wzt, "status", "--json", "--config", nodes[0].config], capture_output=True, check=True).stdout)["subscriptions"]
+modules = status(nodes[0])
 deadline = time.time() + 180
 while time.time() < deadline:
-    status = json.loads(subprocess.run([args.wzt, "status", "--json", "--config", nodes[0].config], capture_output=True, check=True).stdout)
-    if status["subscriptions"] and all(row["lag"] == 0 for row in status["subscriptions"]):
-        modules = status["subscriptions"]
+    modules = status(nodes[0])
+    if modules and all(row["lag"] == 0 for row in modules):
         break
     time.sleep(0.5)
 else:
@@ -185,8 +258,13 @@ duplicates = sum(count - 1 for count in requested_per_case.values())
 not_applied = len(requests) - len(requested_per_case)
 twins = int(sql("SELECT COUNT(*) FROM (SELECT 1 FROM wzt_log.events e WHERE convert_from(e.envelope, 'UTF8')::json->>'source' LIKE '/wzt/%' "
                 "AND convert_from(e.envelope, 'UTF8')::json->>'causationid' IS NOT NULL "
-                "GROUP BY e.type, convert_from(e.envelope, 'UTF8')::json->>'causationid' HAVING COUNT(*) > 1) AS twins")[0][0])
+                "GROUP BY e.type, convert_from(e.envelope, 'UTF8')::json->>'causationid', (convert_from(e.envelope, 'UTF8')::jsonb->'data')::text "
+                "HAVING COUNT(*) > 1) AS twins")[0][0])
 dead_letters = int(sql("SELECT COUNT(*) FROM wzt_log.dead_letters")[0][0])
+# Deadlines that fired: each published once (a twin above would be a timer fired on two nodes).
+fired = sum(int(sql(f"SELECT COUNT(*) FROM \"{module}\".wzt_timers WHERE status = 'fired'")[0][0])
+            for module in ["intake", "mandating", "networks", "ama", "gbo-onboarding", "notifications"]
+            if sql(f"SELECT to_regclass('\"{module}\".wzt_timers') IS NOT NULL")[0][0] == "t")
 ahead = 0
 for row in modules:
     if row["subscription"] in ("privacy", "retention"):
@@ -200,7 +278,7 @@ ordered = sorted(takeovers)
 percentile = (lambda p: round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)) if ordered else (lambda p: None)
 summary = {"nodes": args.nodes, "kills": args.kills, "stops": args.stops, "leaseMs": args.lease_ms, "acked": len(acked), "found": found,
            "lost": lost, "nacked": nacked, "duplicatesApplied": duplicates, "notApplied": not_applied, "twins": twins,
-           "cursorAheadOfState": ahead, "deadLetters": dead_letters,
+           "cursorAheadOfState": ahead, "deadLetters": dead_letters, "scenarioEvents": played.get("events", 0), "timersFired": fired,
            "takeoverSeconds": {"p50": percentile(0.5), "p99": percentile(0.99), "max": ordered[-1] if ordered else None,
                                "mean": round(statistics.mean(ordered), 2) if ordered else None},
            "problems": problems}

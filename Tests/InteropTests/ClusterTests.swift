@@ -1,0 +1,35 @@
+import Foundation
+import TestSupport
+import Testing
+
+extension ProcessTests {
+    /// The short version of Scripts/ha: two core nodes on one PostgreSQL log, two pyzmq publishers
+    /// (one per node), the node that runs intake killed with SIGKILL three times and stopped with
+    /// SIGSTOP past its lease once, while the scenarios with past deadlines play on the first node.
+    /// Nothing acked lost, nothing applied or fired twice (on two nodes), no cursor ahead of its
+    /// module's state, no dead letters, and intake taken over every time.
+    @Suite(.serialized, .timeLimit(.minutes(5)))
+    struct ClusterTests {
+        @Test func killingTheNodeThatRunsAModuleLosesNothingAndAppliesNothingTwice() async throws {
+            let directory = TemporaryDirectory("wzt-ha")
+            let binary = try Interop.binary()
+            let postgres = try TestPostgres.url()
+            let output = try await blocking {
+                try Interop.run(Interop.python, [Interop.scripts + "/ha.py", binary, directory.file("work"), postgres, "--nodes", "2", "--kills", "3",
+                                                 "--stops", "1", "--publishers", "2", "--events", "500", "--lease-ms", "1000", "--scenarios", "1"])
+            }
+            let summary = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+            #expect(summary["acked"] as? Int == 1000, "\(output)")
+            #expect(summary["found"] as? Int == 1000)
+            for zero in ["lost", "nacked", "duplicatesApplied", "notApplied", "twins", "cursorAheadOfState", "deadLetters"] {
+                #expect(summary[zero] as? Int == 0, "\(zero): \(output)")
+            }
+            #expect((summary["problems"] as? [String])?.isEmpty == true, "\(output)")
+            // The scenarios' deadlines fired meanwhile, each once (no twins above).
+            #expect((summary["scenarioEvents"] as? Int ?? 0) > 0 && (summary["timersFired"] as? Int ?? 0) > 0, "\(output)")
+            // Four takeovers, each within the lease and a little: the lease is 1 s here.
+            let takeovers = try #require(summary["takeoverSeconds"] as? [String: Any])
+            #expect((takeovers["max"] as? Double ?? 99) < 5, "\(output)")
+        }
+    }
+}
