@@ -11,16 +11,7 @@ import Testing
 /// How the log keeps the keys that seal personal fields, in memory and in its file: whatever
 /// happens to a key on the way (a cache full, a commit failing), nothing sealed becomes
 /// unreadable or escapes erasure.
-struct SealingKeyTests {
-    let decoder = EnvelopeDecoder(registry: try! ContractRegistry([ScreeningRequested.self]))
-    let insz = try! INSZ("85073003328")
-
-    func request(_ caseID: String) throws -> Envelope {
-        try decoder.decode(EnvelopeEncoder.envelope(
-            ScreeningRequested(caseID: caseID, insz: insz, region: "flanders", requestedBy: .counsellor, requestedOn: CalendarDate("2026-03-02")!, office: "Gent"),
-            source: "/agency/vdab", subject: caseID))
-    }
-
+struct SealingKeyTests: SealedRequests {
     func opened(_ log: EventLog) async throws -> [String: [Personal<INSZ>]] {
         try await log.events(after: 0, limit: 100).reduce(into: [:]) { result, event in
             let data = try decoder.data(ScreeningRequested.self, of: Sealing.open(event.json, id: event.id, subject: event.subject, keys: log.keys))

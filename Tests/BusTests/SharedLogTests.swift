@@ -12,16 +12,7 @@ import Testing
 /// share an id, an erasure on one is honoured by the other, and the leases of `module_owners`
 /// hand each module to one node at a time with a fencing token that only grows.
 @Suite(.serialized)
-struct SharedLogTests {
-    let decoder = EnvelopeDecoder(registry: try! ContractRegistry([ScreeningRequested.self]))
-    let insz = try! INSZ("85073003328")
-
-    func request(_ caseID: String) throws -> Envelope {
-        try decoder.decode(EnvelopeEncoder.envelope(
-            ScreeningRequested(caseID: caseID, insz: insz, region: "flanders", requestedBy: .counsellor, requestedOn: CalendarDate("2026-03-02")!, office: "Gent"),
-            source: "/agency/vdab", subject: caseID))
-    }
-
+struct SharedLogTests: SealedRequests {
     /// The INSZ of `event` as `log` opens it; nil when its key is gone (erased).
     func opened(_ event: StoredEvent, by log: EventLog) throws -> INSZ? {
         guard case .value(let value) = try decoder.data(ScreeningRequested.self, of: Sealing.open(event.json, id: event.id, subject: event.subject, keys: log.keys)).insz else {

@@ -36,6 +36,8 @@ import subprocess
 import sys
 import time
 
+from wzt_client import read_acks
+
 here = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser()
 parser.add_argument("wzt")
@@ -240,14 +242,7 @@ for node in nodes:
     if node.process.wait(timeout=60) != 0:
         problems.append(f"final SIGTERM of {node.name}: exit {node.process.returncode}")
 
-acked, nacked = set(), 0
-for path in ack_files:
-    for line in open(path):
-        line = line.strip()
-        if line.startswith("NACK"):
-            nacked += 1
-        elif line:
-            acked.add(line)
+acked, nacked = read_acks(ack_files)
 requests = {row[0] for row in sql("SELECT id FROM wzt_log.events WHERE type = 'be.wzt.intake.screening-requested'")}
 found, lost = len(acked & requests), len(acked - requests)
 requested_per_case = {}

@@ -29,6 +29,8 @@ import subprocess
 import sys
 import time
 
+from wzt_client import read_acks
+
 here = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser()
 parser.add_argument("wzt")
@@ -142,14 +144,7 @@ for process, what in [(module, "intake process"), (node, "node")]:
     if process.wait(timeout=60) != 0:
         problems.append(f"final SIGTERM of the {what}: exit {process.returncode}")
 
-acked, nacked = set(), 0
-for path in ack_files:
-    for line in open(path):
-        line = line.strip()
-        if line.startswith("NACK"):
-            nacked += 1
-        elif line:
-            acked.add(line)
+acked, nacked = read_acks(ack_files)
 log = sqlite3.connect(f"file:{args.data}/log.sqlite?mode=ro", uri=True)
 requests = dict(log.execute("SELECT id, \"offset\" FROM events WHERE type = 'be.wzt.intake.screening-requested'"))
 found = len(acked & requests.keys())

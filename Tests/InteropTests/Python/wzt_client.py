@@ -101,3 +101,16 @@ def replies_in(message):
     if message.get("status") != "acks":
         return [message]
     return [{"status": "ack", "id": ack[0], "offset": ack[1], "duplicate": len(ack) > 2 and ack[2]} for ack in message["acks"]]
+
+
+def read_acks(paths):
+    """The ids crash_publisher.py recorded as acked in `paths`, and how many it recorded as nacked."""
+    acked, nacked = set(), 0
+    for path in paths:
+        for line in open(path):
+            line = line.strip()
+            if line.startswith("NACK"):
+                nacked += 1
+            elif line:
+                acked.add(line)
+    return acked, nacked
