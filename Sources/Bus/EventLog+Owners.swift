@@ -15,7 +15,15 @@ public struct ModuleOwner: Sendable, Hashable, Codable {
     public let secondsLeft: Double?
 }
 
-extension EventLog {
+/// The leases of `module_owners`, read and written on a store of the log's schema: the node keeps
+/// one of its own for them, so that a renewal never waits behind the log's group commits.
+public struct ModuleLeases: Sendable {
+    let store: any SQLStore
+
+    public init(store: any SQLStore) {
+        self.store = store
+    }
+
     /// Takes `name` for `node` for `lease` when no node holds it, its lease ran out, or `node`
     /// holds it already (restarted); returns the new fencing token, or nil when another node
     /// holds it. `pinned`: the lease never runs out.
@@ -67,6 +75,11 @@ extension EventLog {
     private static func expiry(_ pinned: Bool) -> String {
         pinned ? "CASE WHEN ?::bigint IS NULL THEN NULL ELSE 'infinity'::timestamptz END" : "clock_timestamp() + ?::bigint * interval '1 millisecond'"
     }
+}
+
+extension EventLog {
+    /// The leases, on the log's own store: for reading them (`wzt status`); a node renews its own on a store of their own.
+    public var leases: ModuleLeases { ModuleLeases(store: store) }
 }
 
 extension Duration {

@@ -81,13 +81,14 @@ public final class Node: Sendable {
         retention = configuration.retentionDays.isEmpty ? nil
             : RetentionWatch(log: log, decoder: decoder, periods: configuration.retentionDays, dispatch: configuration.dispatch, logger: logger)
         if let cluster = configuration.cluster {
+            let leases = try await configuration.openLeases(logger: logger)
             let modules = hosts.map { host in
-                Owned(name: host.module.name, service: host, fence: host.store.database as? FencedStore, host: host, log: log, cluster: cluster,
+                Owned(name: host.module.name, service: host, fence: host.store.database as? FencedStore, host: host, leases: leases, cluster: cluster,
                       pinned: configuration.storage(of: host.module.name) == .sqlite, logger: logger)
             }
             let bus = [(Eraser.subscription, eraser as any Service)] + (retention.map { [(RetentionWatch.subscription, $0 as any Service)] } ?? [])
             ownedServices = modules + bus.map { name, service in
-                Owned(name: name, service: service, fence: nil, host: nil, log: log, cluster: cluster, pinned: false, logger: logger)
+                Owned(name: name, service: service, fence: nil, host: nil, leases: leases, cluster: cluster, pinned: false, logger: logger)
             }
         } else {
             ownedServices = []

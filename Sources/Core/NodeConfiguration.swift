@@ -125,6 +125,16 @@ public struct NodeConfiguration: Sendable {
         }
     }
 
+    /// The modules' leases of a cluster, on connections of their own to the log's schema (which
+    /// `openLog` created), so that renewing them never waits behind the log's group commits.
+    func openLeases(logger: Logger) async throws -> ModuleLeases {
+        guard case .postgres(let url) = logStorage else {
+            throw ConfigError(origin: origin, key: "cluster.node", "several core nodes share one event log in PostgreSQL: set [storage] log = \"postgres://…\"")
+        }
+        return ModuleLeases(store: try await PostgresStore.open(url: url, schema: EventLog.postgresSchema, migrations: SQLMigrations(),
+                                                                idleInTransactionTimeout: cluster?.idleInTransactionTimeout, logger: logger))
+    }
+
     /// Holds, for this process, the PostgreSQL schemas it writes: the log's (with `log`) when the
     /// log is there, and those of `modules` stored there. Released when the locks are.
     public func lockPostgresSchemas(log: Bool, modules: [String], holder: String, logger: Logger) async throws(StoreError) -> [PostgresSchemaLock] {

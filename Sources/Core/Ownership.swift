@@ -19,7 +19,7 @@ struct Owned: Service {
     let fence: FencedStore?
     /// The module whose ownership `wzt status` shows as taken elsewhere; nil for the bus's own.
     let host: ModuleHost?
-    let log: EventLog
+    let leases: ModuleLeases
     let cluster: ClusterConfiguration
     /// A module whose tables are on this node's disk: its lease never runs out, and no other node takes it.
     let pinned: Bool
@@ -34,8 +34,8 @@ struct Owned: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let token: Int64
             do {
-                guard let taken = try await log.takeOwnership(of: name, node: cluster.node, lease: cluster.lease, pinned: pinned) else {
-                    let holder = try? await log.owners().first { $0.module == name }
+                guard let taken = try await leases.takeOwnership(of: name, node: cluster.node, lease: cluster.lease, pinned: pinned) else {
+                    let holder = try? await leases.owners().first { $0.module == name }
                     host?.ownedElsewhere = holder?.node ?? "another node"
                     if let holder, holder.secondsLeft == nil, !toldPinned {
                         logger.notice("module pinned to another node", metadata: ["wzt.module": "\(name)", "wzt.node": "\(holder.node)"])
@@ -74,17 +74,22 @@ struct Owned: Service {
                 }
             } catch let error as StoreError where error.code == .notOwner {
                 ending = .leaseLost
+            } catch where Dispatcher.isWaitNotFailure(error) {
+                // The database went away (a server restarting, a failover): another node, or this
+                // one once the server is back, takes the module up again.
+                logger.warning("module stopped until its storage is back", metadata: ["wzt.module": "\(name)", "bus.error": "\(error)"])
+                ending = .leaseLost
             } catch {
                 fence?.hold(nil)
                 owned.record(0)
-                try? await log.releaseOwnership(of: name, token: token)
+                try? await leases.releaseOwnership(of: name, token: token)
                 throw error
             }
             fence?.hold(nil)
             owned.record(0)
             switch ending {
             case .serviceEnded:
-                try? await log.releaseOwnership(of: name, token: token)
+                try? await leases.releaseOwnership(of: name, token: token)
                 return
             case .leaseLost:
                 logger.warning("module lease lost: another node may run it now", metadata: ["wzt.module": "\(name)", "wzt.token": "\(token)"])
@@ -102,7 +107,7 @@ struct Owned: Service {
             if clock.now >= validUntil { return }
             let sent = clock.now
             do {
-                guard try await log.renewOwnership(of: name, token: token, lease: cluster.lease, pinned: pinned) else { return }
+                guard try await leases.renewOwnership(of: name, token: token, lease: cluster.lease, pinned: pinned) else { return }
                 validUntil = sent + cluster.lease
             } catch is CancellationError {
                 throw CancellationError()

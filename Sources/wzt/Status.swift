@@ -27,7 +27,7 @@ struct Status: AsyncParsableCommand {
         let notStarted = Set(configuration.hostedModules + configuration.remoteModules).subtracting(cursors.map(\.subscription)).sorted()
         let now = Date()
         // With several core nodes: which one runs each module (its lease in the log).
-        let owners = Dictionary(try await log.owners().map { ($0.module, $0) }) { first, _ in first }
+        let owners = Dictionary(try await log.leases.owners().map { ($0.module, $0) }) { first, _ in first }
         var rows: [SubscriptionStatus] = []
         for (subscription, offset, updatedAt, rate) in (cursors.map { ($0.subscription, $0.offset, $0.updatedAt, $0.appliedPerSecond(at: now)) }
             + notStarted.map { ($0, Int64(0), "never", 0.0) }).sorted(by: { $0.0 < $1.0 }) {

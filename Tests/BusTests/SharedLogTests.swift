@@ -86,25 +86,26 @@ struct SharedLogTests: SealedRequests {
     @Test func aLeaseGoesToOneNodeAtATimeWithAGrowingToken() async throws {
         let log = try await TestLog(.postgres).open(sharedWithOtherNodes: true)
         defer { log.close() }
+        let leases = log.leases
         let lease = Duration.milliseconds(300)
-        let first = try #require(try await log.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false))
-        #expect(try await log.takeOwnership(of: "intake", node: "core-b", lease: lease, pinned: false) == nil, "held by core-a")
-        #expect(try await log.renewOwnership(of: "intake", token: first, lease: lease, pinned: false))
+        let first = try #require(try await leases.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false))
+        #expect(try await leases.takeOwnership(of: "intake", node: "core-b", lease: lease, pinned: false) == nil, "held by core-a")
+        #expect(try await leases.renewOwnership(of: "intake", token: first, lease: lease, pinned: false))
         try await Task.sleep(for: .milliseconds(400))
-        let second = try #require(try await log.takeOwnership(of: "intake", node: "core-b", lease: lease, pinned: false), "core-a's lease ran out")
+        let second = try #require(try await leases.takeOwnership(of: "intake", node: "core-b", lease: lease, pinned: false), "core-a's lease ran out")
         #expect(second > first)
-        #expect(try await !log.renewOwnership(of: "intake", token: first, lease: lease, pinned: false), "core-a's token is stale")
-        try await log.releaseOwnership(of: "intake", token: second)
-        let third = try #require(try await log.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false), "released: taken at once")
+        #expect(try await !leases.renewOwnership(of: "intake", token: first, lease: lease, pinned: false), "core-a's token is stale")
+        try await leases.releaseOwnership(of: "intake", token: second)
+        let third = try #require(try await leases.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false), "released: taken at once")
         #expect(third > second)
         // A node restarted under its name takes its module back at once, with a new token.
-        let fourth = try #require(try await log.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false))
+        let fourth = try #require(try await leases.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false))
         #expect(fourth > third)
         // A pinned lease never runs out.
-        _ = try #require(try await log.takeOwnership(of: "notifications", node: "core-a", lease: lease, pinned: true))
+        _ = try #require(try await leases.takeOwnership(of: "notifications", node: "core-a", lease: lease, pinned: true))
         try await Task.sleep(for: .milliseconds(400))
-        #expect(try await log.takeOwnership(of: "notifications", node: "core-b", lease: lease, pinned: false) == nil)
-        let owners = try await log.owners()
+        #expect(try await leases.takeOwnership(of: "notifications", node: "core-b", lease: lease, pinned: false) == nil)
+        let owners = try await leases.owners()
         #expect(owners.map(\.module) == ["intake", "notifications"])
         #expect(owners.last?.secondsLeft == nil && owners.last?.node == "core-a")
     }

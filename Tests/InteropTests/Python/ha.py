@@ -218,14 +218,22 @@ for number, how in enumerate(faults, 1):
     progress(f"fault {number}/{len(faults)}: {'kill -9' if how == 'kill' else 'SIGSTOP'} of {name}, "
              f"intake taken over in {taken if taken is None else round(taken, 2)} s")
 for publisher in publishers:
-    if publisher.wait(timeout=600) != 0:
-        problems.append("a publisher did not get every event acked")
+    try:
+        if publisher.wait(timeout=600) != 0:
+            problems.append("a publisher did not get every event acked")
+    except subprocess.TimeoutExpired:
+        publisher.kill()
+        problems.append("a publisher did not finish within 600 s")
 played = {}
 if demo is not None:
-    output, _ = demo.communicate(timeout=900)
-    played = json.loads(output.decode().strip().splitlines()[-1]) if output.strip() else {}
-    if demo.returncode != 0 or played.get("nack", 0) or played.get("ack") != played.get("events"):
-        problems.append(f"the scenarios were not all acked: {played}")
+    try:
+        output, _ = demo.communicate(timeout=600)
+        played = json.loads(output.decode().strip().splitlines()[-1]) if output.strip() else {}
+        if demo.returncode != 0 or played.get("nack", 0) or played.get("ack") != played.get("events"):
+            problems.append(f"the scenarios were not all acked: {played}")
+    except subprocess.TimeoutExpired:
+        demo.kill()
+        problems.append("the scenarios did not finish within 600 s")
 
 # Every module caught up: no event of its types beyond its cursor.
 modules = status(nodes[0])
@@ -239,8 +247,12 @@ else:
     problems.append("modules did not catch up within 180 s")
 for node in nodes:
     node.process.terminate()
-    if node.process.wait(timeout=60) != 0:
-        problems.append(f"final SIGTERM of {node.name}: exit {node.process.returncode}")
+    try:
+        if node.process.wait(timeout=60) != 0:
+            problems.append(f"final SIGTERM of {node.name}: exit {node.process.returncode}")
+    except subprocess.TimeoutExpired:
+        node.process.kill()
+        problems.append(f"{node.name} did not stop within 60 s of SIGTERM")
 
 acked, nacked = read_acks(ack_files)
 requests = {row[0] for row in sql("SELECT id FROM wzt_log.events WHERE type = 'be.wzt.intake.screening-requested'")}
