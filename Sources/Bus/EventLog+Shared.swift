@@ -12,9 +12,12 @@ final class SharedTail: Sendable {
     private let stopped = Atomic(false)
     /// The log's erasure count last seen; nil before the first look.
     private let erasures = Mutex<Int64?>(nil)
-    /// How often the follower looks for other nodes' events: the delay they may reach this node's
-    /// subscribers with when it appends nothing itself.
-    static let interval: Duration = .milliseconds(20)
+    /// How often the follower looks for other nodes' events without being woken: a node's commit
+    /// notifies the others (LISTEN/NOTIFY), and this is what is left when a notification is missed
+    /// (the listening connection broken).
+    static let interval: Duration = .seconds(1)
+    /// The notification channel of the log's commits.
+    static let channel = "wzt_log_appended"
 
     func publishing(_ body: () -> Void) {
         lock.withLock { _ in body() }
@@ -61,12 +64,18 @@ extension EventLog {
         }
     }
 
-    /// The follower thread: every `SharedTail.interval`, whether other nodes appended (then what)
-    /// and whether one of them erased keys.
+    /// The follower thread: whenever another node's commit notifies it (and at least every
+    /// `SharedTail.interval`), whether other nodes appended (then what) and whether one of them
+    /// erased keys.
     func followOtherNodes() {
         guard let shared else { return }
         while !shared.isStopped && !isClosed {
-            Thread.sleep(forTimeInterval: Double(SharedTail.interval.components.attoseconds) / 1e18)
+            if let wakeups = store as? any SQLWakeups {
+                _ = wakeups.waitForNotification(on: SharedTail.channel, timeout: SharedTail.interval)
+            } else {
+                Thread.sleep(forTimeInterval: Double(SharedTail.interval.components.seconds))
+            }
+            if shared.isStopped || isClosed { return }
             do {
                 // One question per look, so that an idle node costs the server and itself little.
                 let (last, erasures) = try store.readNow { db in

@@ -206,6 +206,10 @@ public final class EventLog: @unchecked Sendable {
                     }
                 }
                 try keys.insert(newKeys[keysInserted...], db)
+                if shared != nil, !newEvents.isEmpty, let wakeups = store as? any SQLWakeups {
+                    // Wakes the other nodes' followers when this commit is visible.
+                    try db.execute(sql: wakeups.notifySQL(SharedTail.channel))
+                }
             }
         } catch {
             keys.commitEnded(newKeys: newKeys, succeeded: false)

@@ -31,19 +31,24 @@ struct Owned: Service {
         let owned = Gauge(label: "wzt_module_owned", dimensions: [("module", name)])
         owned.record(0)
         var toldPinned = false
+        var triesLost = 0
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let token: Int64
             do {
                 guard let taken = try await leases.takeOwnership(of: name, node: cluster.node, lease: cluster.lease, pinned: pinned) else {
-                    let holder = try? await leases.owners().first { $0.module == name }
-                    host?.ownedElsewhere = holder?.node ?? "another node"
-                    if let holder, holder.secondsLeft == nil, !toldPinned {
-                        logger.notice("module pinned to another node", metadata: ["wzt.module": "\(name)", "wzt.node": "\(holder.node)"])
-                        toldPinned = true
+                    // Who holds it, for the status pages: asked now and then, not at every try.
+                    if triesLost % 20 == 0, let holder = try? await leases.owners().first(where: { $0.module == name }) {
+                        host?.ownedElsewhere = holder.node
+                        if holder.secondsLeft == nil, !toldPinned {
+                            logger.notice("module pinned to another node", metadata: ["wzt.module": "\(name)", "wzt.node": "\(holder.node)"])
+                            toldPinned = true
+                        }
                     }
+                    triesLost += 1
                     try await waitBeforeTrying()
                     continue
                 }
+                triesLost = 0
                 token = taken
                 fence?.hold(token)
                 try await fence?.claim()

@@ -27,6 +27,10 @@ public final class PostgresStore: SQLStore, Sendable {
     public let location: String
     private let writer: Lane
     private let reader: Lane
+    private let address: PostgresAddress
+    private let logger: Logger
+    /// The connection that listens for notifications, made on the first wait.
+    private let listening = NIOLockedValueBox<Listening?>(nil)
 
     /// Connects to `url` (`postgres://user:password@host:port/database`), creates the schema
     /// `schema` when missing and applies the migrations not applied yet.
@@ -52,6 +56,8 @@ public final class PostgresStore: SQLStore, Sendable {
 
     private init(address: PostgresAddress, schema: String, idleInTransactionTimeout: Duration?, logger: Logger) {
         location = "\(address.redacted) schema \(schema)"
+        self.address = address
+        self.logger = logger
         var settings = "SET search_path TO \(Self.quoted(schema))"
         if let timeout = idleInTransactionTimeout {
             settings += "; SET idle_in_transaction_session_timeout = \(max(1, timeout.milliseconds))"
@@ -104,6 +110,12 @@ public final class PostgresStore: SQLStore, Sendable {
             throw error
         } catch {
             throw StoreError(.openFailed, path: location, "migrating the schema failed: \(error)")
+        }
+    }
+
+    deinit {
+        if let connection = listening.withLockedValue({ $0 })?.connection {
+            connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
         }
     }
 
@@ -362,4 +374,51 @@ struct PostgresAddress {
 extension Duration {
     /// Whole milliseconds.
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+}
+
+extension PostgresStore: SQLWakeups {
+    /// A connection of its own that LISTENs, and the semaphore its notifications signal.
+    private struct Listening: Sendable {
+        let connection: PostgresConnection
+        let channel: String
+        let notified: DispatchSemaphore
+    }
+
+    public func notifySQL(_ channel: String) -> String { "NOTIFY \(Self.quoted(channel))" }
+
+    public func waitForNotification(on channel: String, timeout: Duration) -> Bool {
+        guard let listening = listen(channel) else {
+            // No listening connection now (the server away): wait as long, and try again then.
+            Thread.sleep(forTimeInterval: Double(timeout.milliseconds) / 1000)
+            return false
+        }
+        let woken = listening.notified.wait(timeout: .now() + .milliseconds(Int(timeout.milliseconds))) == .success
+        // Several commits may have signalled meanwhile: one look covers them all.
+        while listening.notified.wait(timeout: .now()) == .success {}
+        return woken
+    }
+
+    /// The listening connection, made (again) when there is none or it broke; nil when it cannot be made.
+    private func listen(_ channel: String) -> Listening? {
+        if let current = listening.withLockedValue({ $0 }), !current.connection.isClosed, current.channel == channel { return current }
+        do {
+            let connection = try PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.next(), configuration: address.configuration,
+                                                            id: 3, logger: logger).wait()
+            let notified = DispatchSemaphore(value: 0)
+            connection.addListener(channel: channel) { _, _ in notified.signal() }
+            _ = try connection.query(PostgresQuery(unsafeSQL: "LISTEN \(Self.quoted(channel))"), logger: logger).wait()
+            let made = Listening(connection: connection, channel: channel, notified: notified)
+            let replaced = listening.withLockedValue { current in
+                defer { current = made }
+                return current
+            }
+            if let old = replaced?.connection { old.close().whenComplete { _ in withExtendedLifetime(old) {} } }
+            // Whatever was committed before LISTEN took effect is found by the look that follows.
+            notified.signal()
+            return made
+        } catch {
+            logger.warning("cannot listen for notifications", metadata: ["bus.error": "\(Self.cause(error))", "bus.store": "\(location)"])
+            return nil
+        }
+    }
 }

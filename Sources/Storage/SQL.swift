@@ -18,6 +18,16 @@ public protocol SQLStore: Sendable {
     func writeNow<T>(_ body: (any SQLDatabase) throws -> T) throws -> T
 }
 
+/// A store whose server can wake a waiting thread when another session commits (PostgreSQL's
+/// LISTEN/NOTIFY): for a process that must see what others write without asking every moment.
+public protocol SQLWakeups: Sendable {
+    /// Blocks until a transaction that ran `notifySQL(channel)` commits (in any session), or
+    /// `timeout` passes; returns whether one did. Wakes spuriously now and then.
+    func waitForNotification(on channel: String, timeout: Duration) -> Bool
+    /// The statement that notifies `channel` when its transaction commits.
+    func notifySQL(_ channel: String) -> String
+}
+
 /// One open transaction of a module's database.
 public protocol SQLDatabase: AnyObject {
     /// Runs one statement (several, separated by `;`, when there are no arguments).
