@@ -3,7 +3,8 @@ import Storage
 
 /// Which node runs a module when several core nodes share one PostgreSQL log (`[cluster]`): a
 /// lease in the log's `module_owners`, taken and renewed against the server's clock (no two
-/// nodes' clocks are compared), with a fencing token one higher at every taking.
+/// nodes' clocks are compared), with a fencing token higher at every taking (from a sequence:
+/// also when a row was deleted by hand).
 public struct ModuleOwner: Sendable, Hashable, Codable {
     public let module: String
     public let node: String
@@ -31,8 +32,8 @@ public struct ModuleLeases: Sendable {
         try await store.write { db in
             try Int64.fetchOne(db, sql: """
                 INSERT INTO module_owners (module, node, token, since, expires_at)
-                VALUES (?, ?, 1, clock_timestamp(), \(Self.expiry(pinned)))
-                ON CONFLICT (module) DO UPDATE SET node = excluded.node, token = module_owners.token + 1,
+                VALUES (?, ?, nextval('module_owner_tokens'), clock_timestamp(), \(Self.expiry(pinned)))
+                ON CONFLICT (module) DO UPDATE SET node = excluded.node, token = excluded.token,
                     since = excluded.since, expires_at = excluded.expires_at
                 WHERE module_owners.expires_at < clock_timestamp() OR module_owners.node = excluded.node
                 RETURNING token

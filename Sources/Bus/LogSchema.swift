@@ -172,12 +172,14 @@ enum LogSchema {
             // a count, so that nodes sharing the log never hand out one id twice; the sequence
             // starts above every id held so far. `erasures` counts erasures, so that a node learns
             // that another erased keys it may still hold in memory. `module_owners` holds each
-            // module's lease and fencing token.
+            // module's lease and fencing token, drawn from a sequence so that it grows even
+            // across a deleted row.
             try db.execute(sql: """
                 CREATE SEQUENCE sealing_key_incarnations;
                 SELECT setval('sealing_key_incarnations',
                     1 + (GREATEST((SELECT highest_erased FROM sealing_key_ids), (SELECT COALESCE(MAX(id), 0) FROM sealing_keys)) >> 32), false);
                 ALTER TABLE sealing_key_ids ADD COLUMN erasures BIGINT NOT NULL DEFAULT 0;
+                CREATE SEQUENCE module_owner_tokens;
                 CREATE TABLE module_owners (
                     module TEXT PRIMARY KEY,
                     node TEXT NOT NULL,

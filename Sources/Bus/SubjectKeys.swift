@@ -159,7 +159,7 @@ public final class SubjectKeys: Sendable {
     func insert(_ newKeys: ArraySlice<SealingKey>, _ db: any SQLDatabase) throws {
         if let sqlite = (db as? Storage.SQLiteConnection)?.db {
             guard !newKeys.isEmpty else { return }
-            var insert = try SQLiteRowInsert("INSERT INTO sealing_keys (id, subject, key) VALUES (?, ?, ?)", sqlite)
+            var insert = try SQLiteRowInsert("INSERT INTO sealing_keys (id, subject, key) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING", sqlite)
             for key in newKeys {
                 insert.integer(1, key.id)
                 insert.text(2, key.subject)
@@ -170,7 +170,11 @@ public final class SubjectKeys: Sendable {
         let rowsPerStatement = 200
         for start in stride(from: newKeys.startIndex, to: newKeys.endIndex, by: rowsPerStatement) {
             let chunk = newKeys[start..<min(start + rowsPerStatement, newKeys.endIndex)]
+            // A key whose commit seemed to fail (its answer lost) may be stored already: it is the
+            // same key (ids are never handed out twice), and inserting it again must not fail
+            // every later commit that carries it.
             let sql = "INSERT INTO sealing_keys (id, subject, key) VALUES " + repeatElement("(?, ?, ?)", count: chunk.count).joined(separator: ", ")
+                + " ON CONFLICT (id) DO NOTHING"
             var values: [SQLValue] = []
             values.reserveCapacity(chunk.count * 3)
             for key in chunk {

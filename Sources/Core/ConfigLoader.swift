@@ -283,7 +283,8 @@ extension ConfigLoader {
             throw section.invalid("node", "\"\(node)\" is not a node name: up to 63 ASCII letters, digits, '-', '_' and '.', e.g. \"core-a\"")
         }
         var cluster = ClusterConfiguration(node: node)
-        if let lease = try section.int("lease_ms", in: 500...60_000) { cluster.lease = .milliseconds(lease) }
+        // Below a second a busy node misses renewals and the modules change hands for nothing.
+        if let lease = try section.int("lease_ms", in: 1000...60_000) { cluster.lease = .milliseconds(lease) }
         try section.finish()
         guard case .postgres = config.logStorage else {
             throw section.invalid("node", "several core nodes share one event log in PostgreSQL: set [storage] log = \"postgres://…\" on every node")

@@ -77,7 +77,9 @@ public enum OperatorHTTP {
             // The bus's own subscription (erasure requests) has a cursor too, watched like a module's.
             let privacy = WatchedModule(name: Eraser.subscription, patterns: Eraser.takes) { "running" }
             for module in watched + [privacy] where !log.isClosed {
-                let position = try await module.position(in: log)
+                // The log away (its database restarting): the gauges keep their last values, and the
+                // rest of the page (the nack counters above all) is still answered.
+                guard let position = try? await module.position(in: log) else { continue }
                 let labels = [("subscription", module.name)]
                 registry.makeGauge(descriptor: lagDescriptor, labels: labels).set(Double(position.lag))
                 registry.makeGauge(descriptor: rateDescriptor, labels: labels).set(position.appliedPerSecond)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import IntakeContracts
@@ -175,5 +176,19 @@ struct SealingKeyTests: SealedRequests {
         let keys = try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sealing_keys") }
         #expect(keys == 1)
         #expect(try await opened(log) == ["case-1": [.value(insz)]])
+    }
+
+    /// A commit whose answer was lost (the connection cut after the server committed) leaves its
+    /// new keys marked as not stored, so the next commit inserts them again: that must change
+    /// nothing rather than fail on the key's id, as it failed every later commit of the subject.
+    @Test(arguments: TestLog.both)
+    func aKeyStoredTwiceIsStoredOnce(place: TestLog) async throws {
+        let log = try await place.open()
+        defer { log.close() }
+        let key = SubjectKeys.SealingKey(id: 4_242, key: SymmetricKey(size: .bits256), subject: "case-1")
+        for _ in 0..<2 {
+            try log.store.writeNow { db in try log.keys.insert([key][...], db) }
+        }
+        #expect(try log.store.readNow { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sealing_keys WHERE id = 4242") } == 1)
     }
 }

@@ -101,6 +101,10 @@ struct SharedLogTests: SealedRequests {
         // A node restarted under its name takes its module back at once, with a new token.
         let fourth = try #require(try await leases.takeOwnership(of: "intake", node: "core-a", lease: lease, pinned: false))
         #expect(fourth > third)
+        // A row deleted by hand does not start the tokens again: a stale holder stays fenced.
+        try await leases.store.write { db in try db.execute(sql: "DELETE FROM module_owners WHERE module = 'intake'") }
+        let fifth = try #require(try await leases.takeOwnership(of: "intake", node: "core-b", lease: lease, pinned: false))
+        #expect(fifth > fourth)
         // A pinned lease never runs out.
         _ = try #require(try await leases.takeOwnership(of: "notifications", node: "core-a", lease: lease, pinned: true))
         try await Task.sleep(for: .milliseconds(400))

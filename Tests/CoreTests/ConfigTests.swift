@@ -186,7 +186,7 @@ struct ConfigTests {
             ("[cluster]\nnode = \"core-a\"", "[storage] log"),
             ("[storage]\nlog = \"\(url)\"\n[cluster]\nlease_ms = 2000", "node"),
             ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core a\"", "not a node name"),
-            ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nlease_ms = 100", "lease_ms"),
+            ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nlease_ms = 999", "lease_ms"),
             ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nleases = 1", "leases"),
             ("[modules]\nremote = [\"intake\"]\n[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"", "remote modules"),
         ]
