@@ -275,7 +275,7 @@ public final class Dispatcher: Service, Sendable {
                 reported = current.event.offset
                 logger.warning("slow handler", metadata: [
                     "bus.offset": "\(current.event.offset)", "bus.event": "\(current.event.id)",
-                    "bus.type": "\(current.event.type)", "bus.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                    "bus.type": "\(current.event.type)", "bus.ms": "\(elapsed.milliseconds)",
                 ])
             }
         }

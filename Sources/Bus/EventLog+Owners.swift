@@ -82,8 +82,3 @@ extension EventLog {
     /// The leases, on the log's own store: for reading them (`wzt status`); a node renews its own on a store of their own.
     public var leases: ModuleLeases { ModuleLeases(store: store) }
 }
-
-extension Duration {
-    /// Whole milliseconds, for SQL.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}

@@ -25,8 +25,8 @@ public struct LinkTiming: Sendable, Hashable {
         self.silence = silence
     }
 
-    var silenceMilliseconds: Int32 { Int32(silence.components.seconds * 1000 + silence.components.attoseconds / 1_000_000_000_000_000) }
-    var helloMilliseconds: Int32 { Int32(hello.components.seconds * 1000 + hello.components.attoseconds / 1_000_000_000_000_000) }
+    var silenceMilliseconds: Int32 { Int32(clamping: silence.milliseconds) }
+    var helloMilliseconds: Int32 { Int32(clamping: hello.milliseconds) }
 }
 
 // MARK: core side

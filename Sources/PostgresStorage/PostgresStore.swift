@@ -371,11 +371,6 @@ struct PostgresAddress {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
-}
-
 extension PostgresStore: SQLWakeups {
     /// A connection of its own that LISTENs, and the semaphore its notifications signal.
     private struct Listening: Sendable {

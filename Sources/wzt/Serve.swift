@@ -91,7 +91,7 @@ struct CheckConfig: ParsableCommand {
             replay.endpoint: \(configuration.transport.replayEndpoint)
             security: \(configuration.transport.security.map { "CURVE, \($0.clients.count) key(s): \($0.clients.map(\.name).joined(separator: ", "))" } ?? "off (loopback only)")
             dispatch.max_attempts: \(configuration.dispatch.retry.maxAttempts)
-            dispatch.backoff_ms: \(configuration.dispatch.retry.backoff.map { "\($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000)" }.joined(separator: ", "))
+            dispatch.backoff_ms: \(configuration.dispatch.retry.backoff.map { "\($0.milliseconds)" }.joined(separator: ", "))
             modules: \((configuration.modules ?? ModuleCatalog.moduleNames).joined(separator: ", "))
             log.level: \(configuration.logLevel)
             ok
