@@ -39,6 +39,9 @@ public final class Node: Sendable {
     /// Requests erasure when retention periods end; nil without `[privacy.retention]`.
     private let retention: RetentionWatch?
     private let logger: Logger
+    /// In a cluster: this process's hold on its node name, so that a second process under the
+    /// same name refuses to start instead of taking the modules back and forth with this one.
+    private let nodeName: PostgresSchemaLock?
     /// In a cluster: the module hosts, the erasure and retention subscriptions, each run while
     /// this node holds its lease.
     private let ownedServices: [Owned]
@@ -59,9 +62,11 @@ public final class Node: Sendable {
         try configuration.checkPurposes(of: modules + remote)
         try OpenFilesLimit.raise()
         directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve")
-        // In a cluster every node writes the log, and leases (`Owned`) decide who runs a module.
+        // In a cluster every node writes the log, and leases (`Owned`) decide who runs a module;
+        // what must be one process is the node's name, which the leases go by.
         schemaLocks = configuration.cluster != nil ? []
             : try await configuration.lockPostgresSchemas(log: true, modules: modules.map(\.name), holder: "wzt serve", logger: logger)
+        nodeName = try await configuration.lockNodeName(logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
         self.ruleBook = ruleBook

@@ -135,6 +135,16 @@ public struct NodeConfiguration: Sendable {
                                                                 idleInTransactionTimeout: cluster?.idleInTransactionTimeout, logger: logger))
     }
 
+    /// In a cluster: holds the node's name for this process, or throws naming the process that
+    /// holds it. Released when the process ends, however it ends (a kill -9 included), so a node
+    /// restarts under its name at once. Nil without `[cluster]`.
+    func lockNodeName(logger: Logger) async throws(StoreError) -> PostgresSchemaLock? {
+        guard let cluster, case .postgres(let url) = logStorage else { return nil }
+        return try await PostgresSchemaLock.take(url: url, schema: "cluster node \(cluster.node)", holder: "wzt serve node \(cluster.node)",
+                                                 advice: "each node of a cluster needs a name of its own (cluster.node in \(origin)); stop that one first or rename this one",
+                                                 logger: logger)
+    }
+
     /// Holds, for this process, the PostgreSQL schemas it writes: the log's (with `log`) when the
     /// log is there, and those of `modules` stored there. Released when the locks are.
     public func lockPostgresSchemas(log: Bool, modules: [String], holder: String, logger: Logger) async throws(StoreError) -> [PostgresSchemaLock] {

@@ -22,8 +22,11 @@ public final class PostgresSchemaLock: Sendable {
         self.connection = connection
     }
 
-    /// Takes `schema` at `url` for `holder` (e.g. "wzt serve"), or throws naming who holds it.
-    public static func take(url: String, schema: String, holder: String, logger: Logger) async throws(StoreError) -> PostgresSchemaLock {
+    /// Takes `schema` at `url` for `holder` (e.g. "wzt serve"), or throws naming who holds it and,
+    /// after that, `advice`. `schema` may be any name a process must hold alone (a cluster node's).
+    public static func take(url: String, schema: String, holder: String,
+                            advice: String = "one process at a time may use it. Stop that one first, or give this one another database",
+                            logger: Logger) async throws(StoreError) -> PostgresSchemaLock {
         let address = try PostgresAddress(url)
         let location = "\(address.redacted) schema \(schema)"
         let connection: PostgresConnection
@@ -49,10 +52,7 @@ public final class PostgresSchemaLock: Sendable {
                 return "\(application.isEmpty ? "a connection" : application) (from \(client), since \(since))"
             }
             try? await connection.close()
-            throw StoreError(.openFailed, path: location, """
-                is in use by \(holder ?? "another process"); one process at a time may use it. \
-                Stop that one first, or give this one another database
-                """)
+            throw StoreError(.openFailed, path: location, "is in use by \(holder ?? "another process"); \(advice)")
         } catch let error as StoreError {
             throw error
         } catch {
