@@ -32,20 +32,20 @@ public struct ModuleLeases: Sendable {
         try await store.write { db in
             try Int64.fetchOne(db, sql: """
                 INSERT INTO module_owners (module, node, token, since, expires_at)
-                VALUES (?, ?, nextval('module_owner_tokens'), clock_timestamp(), \(Self.expiry(pinned)))
+                VALUES (?, ?, nextval('module_owner_tokens'), clock_timestamp(), \(Self.expiry))
                 ON CONFLICT (module) DO UPDATE SET node = excluded.node, token = excluded.token,
                     since = excluded.since, expires_at = excluded.expires_at
                 WHERE module_owners.expires_at < clock_timestamp() OR module_owners.node = excluded.node
                 RETURNING token
-                """, arguments: [name, node, lease.milliseconds])
+                """, arguments: [name, node, Self.length(lease, pinned: pinned)])
         }
     }
 
     /// Extends the lease `token` holds; false when it is not the lease of `name` any more.
     public func renewOwnership(of name: String, token: Int64, lease: Duration, pinned: Bool) async throws -> Bool {
         try await store.write { db in
-            try db.execute(sql: "UPDATE module_owners SET expires_at = \(Self.expiry(pinned)) WHERE module = ? AND token = ?",
-                           arguments: [lease.milliseconds, name, token])
+            try db.execute(sql: "UPDATE module_owners SET expires_at = \(Self.expiry) WHERE module = ? AND token = ?",
+                           arguments: [Self.length(lease, pinned: pinned), name, token])
             return db.changesCount == 1
         }
     }
@@ -72,9 +72,12 @@ public struct ModuleLeases: Sendable {
         }
     }
 
-    /// The end of a lease taken or renewed now; the statement's argument is its length in milliseconds.
-    private static func expiry(_ pinned: Bool) -> String {
-        pinned ? "CASE WHEN ?::bigint IS NULL THEN NULL ELSE 'infinity'::timestamptz END" : "clock_timestamp() + ?::bigint * interval '1 millisecond'"
+    /// The end of a lease taken or renewed now, from its length in milliseconds (`length`): none
+    /// (NULL) for a pinned one, which never runs out.
+    private static let expiry = "COALESCE(clock_timestamp() + ?::bigint * interval '1 millisecond', 'infinity'::timestamptz)"
+
+    private static func length(_ lease: Duration, pinned: Bool) -> Int64? {
+        pinned ? nil : lease.milliseconds
     }
 }
 

@@ -63,9 +63,9 @@ struct Owned: Service {
             owned.record(1)
             logger.notice(pinned ? "module runs on this node only: its tables are on this node's disk" : "module taken over by this node",
                           metadata: ["wzt.module": "\(name)", "wzt.token": "\(token)"])
-            let ending: Ending
+            let ending: Result<Ending, any Error>
             do {
-                ending = try await withThrowingTaskGroup(of: Ending.self) { group in
+                ending = .success(try await withThrowingTaskGroup(of: Ending.self) { group in
                     group.addTask {
                         try await service.run()
                         return .serviceEnded
@@ -76,27 +76,27 @@ struct Owned: Service {
                     }
                     defer { group.cancelAll() }
                     return try await group.next() ?? .serviceEnded
-                }
+                })
             } catch let error as StoreError where error.code == .notOwner {
-                ending = .leaseLost
+                ending = .success(.leaseLost)
             } catch where Dispatcher.isWaitNotFailure(error) {
                 // The database went away (a server restarting, a failover): another node, or this
                 // one once the server is back, takes the module up again.
                 logger.warning("module stopped until its storage is back", metadata: ["wzt.module": "\(name)", "bus.error": "\(error)"])
-                ending = .leaseLost
+                ending = .success(.leaseLost)
             } catch {
-                fence?.hold(nil)
-                owned.record(0)
-                try? await leases.releaseOwnership(of: name, token: token)
-                throw error
+                ending = .failure(error)
             }
             fence?.hold(nil)
             owned.record(0)
             switch ending {
-            case .serviceEnded:
+            case .failure(let error):
+                try? await leases.releaseOwnership(of: name, token: token)
+                throw error
+            case .success(.serviceEnded):
                 try? await leases.releaseOwnership(of: name, token: token)
                 return
-            case .leaseLost:
+            case .success(.leaseLost):
                 logger.warning("module lease lost: another node may run it now", metadata: ["wzt.module": "\(name)", "wzt.token": "\(token)"])
             }
         }

@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 
-from wzt_client import read_acks
+from wzt_client import read_acks, wait_or_kill
 
 here = os.path.dirname(os.path.abspath(__file__))
 parser = argparse.ArgumentParser()
@@ -218,12 +218,9 @@ for number, how in enumerate(faults, 1):
     progress(f"fault {number}/{len(faults)}: {'kill -9' if how == 'kill' else 'SIGSTOP'} of {name}, "
              f"intake taken over in {taken if taken is None else round(taken, 2)} s")
 for publisher in publishers:
-    try:
-        if publisher.wait(timeout=600) != 0:
-            problems.append("a publisher did not get every event acked")
-    except subprocess.TimeoutExpired:
-        publisher.kill()
-        problems.append("a publisher did not finish within 600 s")
+    ended = wait_or_kill(publisher, 600)
+    if ended != 0:
+        problems.append("a publisher did not get every event acked" if ended is not None else "a publisher did not finish within 600 s")
 played = {}
 if demo is not None:
     try:
@@ -247,12 +244,9 @@ else:
     problems.append("modules did not catch up within 180 s")
 for node in nodes:
     node.process.terminate()
-    try:
-        if node.process.wait(timeout=60) != 0:
-            problems.append(f"final SIGTERM of {node.name}: exit {node.process.returncode}")
-    except subprocess.TimeoutExpired:
-        node.process.kill()
-        problems.append(f"{node.name} did not stop within 60 s of SIGTERM")
+    ended = wait_or_kill(node.process, 60)
+    if ended != 0:
+        problems.append(f"final SIGTERM of {node.name}: exit {ended}" if ended is not None else f"{node.name} did not stop within 60 s of SIGTERM")
 
 acked, nacked = read_acks(ack_files)
 requests = {row[0] for row in sql("SELECT id FROM wzt_log.events WHERE type = 'be.wzt.intake.screening-requested'")}

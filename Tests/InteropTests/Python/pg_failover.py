@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from wzt_client import read_acks
+from wzt_client import read_acks, wait_or_kill
 
 here = os.path.dirname(os.path.abspath(__file__))
 script = os.path.join(here, "..", "..", "..", "Scripts", "postgres")
@@ -158,20 +158,15 @@ while recovery is None and time.time() < stopped + 120:
 if recovery is None:
     problems.append("no node acked an event within 120 s of the failover")
 for publisher in publishers:
-    try:
-        if publisher.wait(timeout=300) != 0:
-            problems.append(f"a publisher ended with exit {publisher.returncode} (not every event answered)")
-    except subprocess.TimeoutExpired:
-        publisher.kill()
-        problems.append("a publisher did not finish within 300 s")
+    ended = wait_or_kill(publisher, 300)
+    if ended != 0:
+        problems.append(f"a publisher ended with exit {ended} (not every event answered)" if ended is not None
+                        else "a publisher did not finish within 300 s")
 for process, _ in nodes:
     process.terminate()
-    try:
-        if process.wait(timeout=60) != 0:
-            problems.append(f"SIGTERM of a node: exit {process.returncode}")
-    except subprocess.TimeoutExpired:
-        process.kill()
-        problems.append("a node did not stop within 60 s of SIGTERM")
+    ended = wait_or_kill(process, 60)
+    if ended != 0:
+        problems.append(f"SIGTERM of a node: exit {ended}" if ended is not None else "a node did not stop within 60 s of SIGTERM")
 
 acked, nacked = read_acks(ack_files)
 stored = set(psql(standby, "SELECT id FROM wzt_log.events").split())

@@ -1,5 +1,6 @@
 """A small wzt ingress client written against docs/protocol.md with pyzmq only."""
 import json
+import subprocess
 import time
 import uuid
 
@@ -114,3 +115,13 @@ def read_acks(paths):
             elif line:
                 acked.add(line)
     return acked, nacked
+
+
+def wait_or_kill(process, seconds):
+    """`process`'s exit status once it ends, or None (and the process killed) after `seconds`."""
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
