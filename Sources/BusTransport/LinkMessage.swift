@@ -3,8 +3,9 @@
 /// it, as a ROUTER must ignore what any peer may send. Needs the standard library only, so that
 /// Scripts/fuzz can compile it on its own.
 enum LinkProtocol {
-    /// 2: the core says where each window of events begins (`window`).
-    static let version = "2"
+    /// 2: the core says where each window of events begins (`window`); 3: a core node of a
+    /// cluster sends the fencing token of its lease on the module with each window.
+    static let version = "3"
 
     static func text(_ frame: [UInt8]) -> String { String(decoding: frame, as: UTF8.self) }
     static func frame(_ text: String) -> [UInt8] { Array(text.utf8) }
@@ -71,8 +72,10 @@ enum CoreMessage: Equatable, Sendable {
     /// The core does not take this module, and why.
     case refused(reason: String)
     /// The events that follow are a new window: those of an earlier window that failed, still on
-    /// their way, are to be left unapplied.
-    case window
+    /// their way, are to be left unapplied. From a core node of a cluster, with the fencing token
+    /// of the node's lease on the module: a window with a lower token than one seen before comes
+    /// from a node that lost the module, and is not applied.
+    case window(token: Int64?)
     /// The module's next event at its offset in the log.
     case event(offset: Int64, envelope: [UInt8])
     /// An event of the module's outbox is durable in the log.
@@ -87,7 +90,10 @@ enum CoreMessage: Equatable, Sendable {
         case ("welcome", 1):
             self = .welcome
         case ("window", 1):
-            self = .window
+            self = .window(token: nil)
+        case ("window", 2):
+            guard let token = LinkProtocol.offset(fields[1]) else { return nil }
+            self = .window(token: token)
         case ("refused", 1...2):
             self = .refused(reason: fields.count == 2 ? LinkProtocol.text(fields[1]) : "")
         case ("event", 3):
@@ -106,7 +112,7 @@ enum CoreMessage: Equatable, Sendable {
     var frames: [[UInt8]] {
         switch self {
         case .welcome: [LinkProtocol.frame("welcome")]
-        case .window: [LinkProtocol.frame("window")]
+        case .window(let token): [LinkProtocol.frame("window")] + (token.map { [LinkProtocol.frame(String($0))] } ?? [])
         case .refused(let reason): [LinkProtocol.frame("refused"), LinkProtocol.frame(reason)]
         case .event(let offset, let envelope): [LinkProtocol.frame("event"), LinkProtocol.frame(String(offset)), envelope]
         case .appended(let id, let offset, let duplicate):

@@ -54,6 +54,8 @@ public final class ModuleLinkServer: Service, Sendable {
         var peers: [String: Peer] = [:]
         var pending: [String: Pending] = [:]
         var outgoing: [[[UInt8]]] = []
+        /// In a cluster: the fencing token of this node's lease on each module it runs.
+        var tokens: [String: Int64] = [:]
     }
 
     private let socket: Socket
@@ -92,6 +94,12 @@ public final class ModuleLinkServer: Service, Sendable {
         RemoteSubscriber(subscriptionName: module, patterns: patterns, link: self)
     }
 
+    /// In a cluster: this node holds the lease on `module` under `token` (nil: no longer), and
+    /// says so with each window, so that the module leaves the windows of a node that lost it.
+    public func hold(_ token: Int64?, for module: String) {
+        state.withLockedValue { $0.tokens[module] = token }
+    }
+
     /// Whether `module` said hello recently.
     public func isConnected(_ module: String) -> Bool { state.withLockedValue { $0.peers[module] != nil } }
 
@@ -110,9 +118,11 @@ public final class ModuleLinkServer: Service, Sendable {
     func deliver(_ events: ArraySlice<StoredEvent>, to module: String) async -> BatchDelivery {
         await withCheckedContinuation { (continuation: CheckedContinuation<BatchDelivery, Never>) in
             let (refusal, replaced) = state.withLockedValue { state -> ((any Error)?, Pending?) in
+                // Checked under the lock that `giveBack` takes: a cancellation is seen here or finds the window there.
+                guard !Task.isCancelled else { return (SubscriberUnavailable("this node no longer runs module \(module)"), nil) }
                 guard let peer = state.peers[module] else { return (SubscriberUnavailable("module \(module) is not connected to \(endpoint)"), nil) }
                 let replaced = state.pending.updateValue(Pending(events: Array(events), continuation: continuation), forKey: module)
-                state.outgoing.append([peer.route] + CoreMessage.window.frames)
+                state.outgoing.append([peer.route] + CoreMessage.window(token: state.tokens[module]).frames)
                 state.outgoing += events.map { [peer.route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
                 return (nil, replaced)
             }
@@ -219,7 +229,7 @@ public final class ModuleLinkServer: Service, Sendable {
             state.peers[module] = Peer(route: route, lastHeard: .now)
             // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
-            state.outgoing.append([route] + CoreMessage.window.frames)
+            state.outgoing.append([route] + CoreMessage.window(token: state.tokens[module]).frames)
             state.outgoing += pending.events[pending.acked...].map { [route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
             return true
         }
@@ -312,12 +322,17 @@ private struct RemoteSubscriber: Subscriber {
     }
 
     func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
-        await withGracefulShutdownHandler {
-            await link.deliver(events, to: subscriptionName)
-        } onGracefulShutdown: {
-            // Do not wait for a slow module on shutdown: the event is delivered again after the
-            // restart, from the cursor, and the module's inbox makes the repeat harmless.
-            link.giveBack(subscriptionName, reason: "the core is shutting down")
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await link.deliver(events, to: subscriptionName)
+            } onGracefulShutdown: {
+                // Do not wait for a slow module on shutdown: the event is delivered again after the
+                // restart, from the cursor, and the module's inbox makes the repeat harmless.
+                link.giveBack(subscriptionName, reason: "the core is shutting down")
+            }
+        } onCancel: {
+            // This node lost its lease on the module: the node that took it over delivers from the cursor.
+            link.giveBack(subscriptionName, reason: "this node no longer runs the module")
         }
     }
 }
@@ -327,6 +342,13 @@ private struct RemoteSubscriber: Subscriber {
 /// A module's end of the link, in the process that hosts it: an `EventSource` that hands the
 /// core's events to the module, and an `EventAppender` for its outbox. A `Service` that must run
 /// before (and stop after) the module's host.
+///
+/// With several core nodes (a cluster) it connects to each and says hello to each: the node that
+/// runs the module sends it windows, the others stay quiet. Answers go back to the node that sent
+/// the window; the outbox goes to the node that sent the latest one, or another connected node
+/// (every node appends to the one log). A window whose fencing token is lower than one already
+/// seen comes from a node that lost the module and has not noticed yet: it is answered `busy` and
+/// left unapplied, and `holdToken` hears of each higher token before anything is applied under it.
 public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendable {
     private struct AppendWait {
         let ids: [String]
@@ -337,44 +359,66 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     }
 
     private struct State {
-        var outgoing: [[[UInt8]]] = []
+        /// Messages for the core node at an index of `endpoints`; nil: the one `outboxCore` names.
+        var outgoing: [(core: Int?, frames: [[UInt8]])] = []
         var appends: [Int: AppendWait] = [:]
         var nextAppend = 0
-        var connected = false
+        /// The core nodes that welcomed this module and were heard from within the silence.
+        var connected: Set<Int> = []
+        /// The core node that sent the latest window.
+        var feeding: Int?
         var stopped = false
+
+        /// Where the outbox goes: the node that feeds the module, else any node that answers.
+        var outboxCore: Int { feeding.flatMap { connected.contains($0) ? $0 : nil } ?? connected.min() ?? feeding ?? 0 }
     }
 
-    private let socket: Socket
+    private let sockets: [Socket]
     private let module: String
-    private let endpoint: String
+    private let endpoints: [String]
     private let decoder: EnvelopeDecoder
     private let timing: LinkTiming
+    private let holdToken: @Sendable (Int64) -> Void
     private let logger: Logger
     private let stop: StopSignal
     private let state = NIOLockedValueBox(State())
     private let arrivals: AsyncStream<Arrival>
     private let arrivalSink: AsyncStream<Arrival>.Continuation
 
-    /// The events read from the core in one go, and the one after them this module cannot read.
+    /// The events read from one core node in one go, and the one after them this module cannot read.
     private struct Arrival: Sendable {
-        /// Whether the core began a new window with these events.
+        /// The index of the node in `endpoints`.
+        var core: Int
+        /// Whether the node began a new window with these events, and the window's fencing token.
         var startsWindow = false
+        var token: Int64?
         var events: [StoredEvent] = []
         var unreadable: (offset: Int64, reason: String)?
     }
 
-    public init(context: Context, endpoint: String, module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
-                timing: LinkTiming = .init(), logger: Logger) throws {
+    /// Connects to the core's link at `endpoint`.
+    public convenience init(context: Context, endpoint: String, module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
+                            timing: LinkTiming = .init(), logger: Logger) throws {
+        try self.init(context: context, endpoints: [endpoint], module: module, curve: curve, decoder: decoder, timing: timing, logger: logger)
+    }
+
+    /// Connects to the link of each core node in `endpoints` (one, or the nodes of a cluster).
+    public init(context: Context, endpoints: [String], module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
+                timing: LinkTiming = .init(), holdToken: @escaping @Sendable (Int64) -> Void = { _ in }, logger: Logger) throws {
         stop = try StopSignal()
-        socket = try context.socket(.dealer)
-        try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
-        try socket.setHeartbeat(intervalMilliseconds: timing.helloMilliseconds, timeoutMilliseconds: timing.silenceMilliseconds)
-        try socket.secure(with: curve)
-        try socket.connect(endpoint)
+        sockets = try endpoints.map { endpoint throws(ZeroMQError) in
+            let socket = try context.socket(.dealer)
+            try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
+            try socket.setHeartbeat(intervalMilliseconds: timing.helloMilliseconds, timeoutMilliseconds: timing.silenceMilliseconds)
+            try socket.secure(with: curve)
+            try socket.connect(endpoint)
+            return socket
+        }
         self.module = module
-        self.endpoint = endpoint
+        self.endpoints = endpoints
         self.decoder = decoder
         self.timing = timing
+        self.holdToken = holdToken
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(module)"
         self.logger = logger
@@ -398,10 +442,31 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     /// window, after the failed one.
     public func deliver(to subscriber: any Subscriber, logger: Logger) async throws {
         await withGracefulShutdownHandler {
-            var skippingRestOfWindow = false
+            // The nodes whose current window failed, and the token of each node's current window.
+            var skippingRestOfWindow = Set<Int>()
+            var windowTokens: [Int: Int64] = [:]
+            var highestToken: Int64 = 0
             for await arrival in arrivals {
-                if arrival.startsWindow { skippingRestOfWindow = false }
-                guard !skippingRestOfWindow else { continue }
+                if arrival.startsWindow {
+                    skippingRestOfWindow.remove(arrival.core)
+                    windowTokens[arrival.core] = arrival.token
+                }
+                guard !skippingRestOfWindow.contains(arrival.core),
+                      let first = arrival.events.first?.offset ?? arrival.unreadable?.offset else { continue }
+                if let token = windowTokens[arrival.core] {
+                    guard token >= highestToken else {
+                        enqueue([.settled(.busy, offset: first, reason: """
+                            fencing token \(token) of \(endpoints[arrival.core]) is stale: a node with token \(highestToken) runs this module now
+                            """)], to: arrival.core)
+                        skippingRestOfWindow.insert(arrival.core)
+                        continue
+                    }
+                    if token > highestToken {
+                        highestToken = token
+                        holdToken(token)
+                        logger.notice("fed by core node", metadata: ["bus.endpoint": "\(endpoints[arrival.core])", "wzt.token": "\(token)"])
+                    }
+                }
                 // A subscriber may take fewer than it was given without failing (a transaction's bound).
                 var result = BatchDelivery(applied: 0)
                 while result.failure == nil, result.applied < arrival.events.count {
@@ -414,12 +479,12 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                     let event = arrival.events[result.applied]
                     logger.warning("event not handled", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(failure)"])
                     replies.append(.settled(Dispatcher.isWaitNotFailure(failure) ? .busy : .fail, offset: event.offset, reason: String(describing: failure)))
-                    skippingRestOfWindow = true
+                    skippingRestOfWindow.insert(arrival.core)
                 } else if let (offset, reason) = arrival.unreadable {
                     replies.append(.settled(.fail, offset: offset, reason: reason))
-                    skippingRestOfWindow = true
+                    skippingRestOfWindow.insert(arrival.core)
                 }
-                enqueue(replies)
+                enqueue(replies, to: arrival.core)
             }
         } onGracefulShutdown: {
             self.arrivalSink.finish()
@@ -436,87 +501,97 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                 let frames = envelopes.map { ModuleMessage.append(id: $0.id, envelope: $0.json).frames }
                 state.appends[state.nextAppend] = AppendWait(ids: envelopes.map(\.id), frames: frames, sentAt: .now, continuation: continuation)
                 state.nextAppend += 1
-                state.outgoing += frames
+                state.outgoing += frames.map { (nil, $0) }
                 return true
             }
             if accepted { stop.wakeup.signal() } else { continuation.resume(throwing: SubscriberUnavailable("the link to the core is closed")) }
         }
     }
 
-    private func enqueue(_ messages: [ModuleMessage]) {
+    private func enqueue(_ messages: [ModuleMessage], to core: Int) {
         guard !messages.isEmpty else { return }
-        state.withLockedValue { $0.outgoing += messages.map(\.frames) }
+        state.withLockedValue { $0.outgoing += messages.map { (core, $0.frames) } }
         stop.wakeup.signal()
     }
 
     private func loop() throws {
-        var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
+        var poller = Poller(sockets.map { .socket($0) } + [.fileDescriptor(stop.wakeup.fileDescriptor)])
+        let wakeup = sockets.count
         var lastHello = ContinuousClock.now - timing.hello
-        var lastHeard = ContinuousClock.now
-        var refusedBefore = false
+        var lastHeard = [ContinuousClock.Instant](repeating: .now, count: sockets.count)
+        var refusedBefore = Set<Int>()
         while !stop.isRequested {
             if ContinuousClock.now - lastHello >= timing.hello {
-                try? socket.send(ModuleMessage.hello(module: module, version: LinkProtocol.version).frames, dontWait: true)
+                for socket in sockets { try? socket.send(ModuleMessage.hello(module: module, version: LinkProtocol.version).frames, dontWait: true) }
                 lastHello = .now
             }
             resendUnanswered()
-            for message in state.withLockedValue({ state in defer { state.outgoing.removeAll(keepingCapacity: true) }; return state.outgoing }) {
-                // While the core is away the DEALER queues up to its high-water mark; beyond it, the
+            let (messages, outboxCore) = state.withLockedValue { state in
+                defer { state.outgoing.removeAll(keepingCapacity: true) }
+                return (state.outgoing, state.outboxCore)
+            }
+            for (core, frames) in messages {
+                // While a node is away the DEALER queues up to its high-water mark; beyond it, the
                 // hello/resend cycle sends again, so nothing depends on this one send.
-                try? socket.send(message, dontWait: true)
+                try? sockets[core ?? outboxCore].send(frames, dontWait: true)
             }
             let readable = try poller.poll(timeoutMilliseconds: 250)
-            if readable[1] { stop.wakeup.drain() }
-            var arrival = Arrival()
-            while readable[0], let frames = try socket.receive(dontWait: true) {
-                lastHeard = .now
-                guard let message = CoreMessage(frames: frames) else { continue }
-                switch message {
-                case .welcome:
-                    if !state.withLockedValue({ state in defer { state.connected = true }; return state.connected }) {
-                        logger.info("linked to the core", metadata: ["bus.endpoint": "\(endpoint)"])
+            if readable[wakeup] { stop.wakeup.drain() }
+            for (core, socket) in sockets.enumerated() where readable[core] {
+                var arrival = Arrival(core: core)
+                while let frames = try socket.receive(dontWait: true) {
+                    lastHeard[core] = .now
+                    guard let message = CoreMessage(frames: frames) else { continue }
+                    switch message {
+                    case .welcome:
+                        if state.withLockedValue({ $0.connected.insert(core).inserted }) {
+                            logger.info("linked to the core", metadata: ["bus.endpoint": "\(endpoints[core])"])
+                        }
+                        refusedBefore.remove(core)
+                    case .window(let token):
+                        if !arrival.events.isEmpty || arrival.startsWindow { arrivalSink.yield(arrival) }
+                        arrival = Arrival(core: core, startsWindow: true, token: token)
+                        state.withLockedValue { $0.feeding = core }
+                    case .refused(let reason):
+                        if refusedBefore.insert(core).inserted {
+                            logger.error("the core refused this module", metadata: ["bus.endpoint": "\(endpoints[core])", "bus.reason": "\(reason)"])
+                        }
+                    case .event(let offset, let json):
+                        do {
+                            let envelope = try decoder.decode(json)
+                            arrival.events.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
+                        } catch {
+                            // Settled after the events before it, so that the core hears of them in order.
+                            arrival.unreadable = (offset, "this module cannot read the event: \(error)")
+                            arrivalSink.yield(arrival)
+                            arrival = Arrival(core: core)
+                        }
+                    case .appended(let id, let offset, let duplicate):
+                        settleAppend(id, .success(Appended(id: id, offset: offset, duplicate: duplicate)))
+                    case .nack(let id, let code, let reason):
+                        settleAppend(id, .failure(AppendRefused(code: code, reason: reason)))
                     }
-                    refusedBefore = false
-                case .window:
-                    if !arrival.events.isEmpty || arrival.startsWindow { arrivalSink.yield(arrival) }
-                    arrival = Arrival(startsWindow: true)
-                case .refused(let reason):
-                    if !refusedBefore { logger.error("the core refused this module", metadata: ["bus.reason": "\(reason)"]) }
-                    refusedBefore = true
-                case .event(let offset, let json):
-                    do {
-                        let envelope = try decoder.decode(json)
-                        arrival.events.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
-                    } catch {
-                        // Settled after the events before it, so that the core hears of them in order.
-                        arrival.unreadable = (offset, "this module cannot read the event: \(error)")
-                        arrivalSink.yield(arrival)
-                        arrival = Arrival()
-                    }
-                case .appended(let id, let offset, let duplicate):
-                    settleAppend(id, .success(Appended(id: id, offset: offset, duplicate: duplicate)))
-                case .nack(let id, let code, let reason):
-                    settleAppend(id, .failure(AppendRefused(code: code, reason: reason)))
+                }
+                if !arrival.events.isEmpty || arrival.startsWindow { arrivalSink.yield(arrival) }
+            }
+            for core in sockets.indices where ContinuousClock.now - lastHeard[core] > timing.silence {
+                if state.withLockedValue({ $0.connected.remove(core) != nil }) {
+                    logger.warning("the core is silent; reconnecting", metadata: ["bus.endpoint": "\(endpoints[core])"])
                 }
             }
-            if !arrival.events.isEmpty || arrival.startsWindow { arrivalSink.yield(arrival) }
-            if ContinuousClock.now - lastHeard > timing.silence, state.withLockedValue({ state in defer { state.connected = false }; return state.connected }) {
-                logger.warning("the core is silent; reconnecting", metadata: ["bus.endpoint": "\(endpoint)"])
-            }
         }
-        socket.close()
+        for socket in sockets { socket.close() }
     }
 
     private func resendUnanswered() {
         let deadline = ContinuousClock.now - timing.silence
         state.withLockedValue { state in
             for (key, wait) in state.appends where wait.sentAt < deadline {
-                state.outgoing += zip(wait.ids, wait.frames).filter { wait.results[$0.0] == nil }.map(\.1)
+                state.outgoing += zip(wait.ids, wait.frames).filter { wait.results[$0.0] == nil }.map { (nil, $0.1) }
                 state.appends[key]?.sentAt = .now
             }
         }
     }
-
     private func settleAppend(_ id: String, _ result: Result<Appended, AppendRefused>) {
         let done = state.withLockedValue { state -> (CheckedContinuation<[Appended], any Error>, Result<[Appended], AppendRefused>)? in
             guard let (key, found) = state.appends.first(where: { $0.value.ids.contains(id) }) else { return nil }

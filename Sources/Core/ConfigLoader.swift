@@ -286,21 +286,28 @@ extension ConfigLoader {
         // Below a second a busy node misses renewals and the modules change hands for nothing.
         if let lease = try section.int("lease_ms", in: 1000...60_000) { cluster.lease = .milliseconds(lease) }
         try section.finish()
+        guard config.core == nil else {
+            throw section.invalid("node", "a module process ([core]) is not a core node: leave [cluster] out, and list the nodes in [core] endpoints")
+        }
         guard case .postgres = config.logStorage else {
             throw section.invalid("node", "several core nodes share one event log in PostgreSQL: set [storage] log = \"postgres://…\" on every node")
-        }
-        guard config.remoteModules.isEmpty else {
-            throw ConfigError(origin: section.origin, key: "modules.remote",
-                              "a node of a cluster hosts its modules in its own process; remote modules over the link are for a single core node")
         }
         return cluster
     }
 
     static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {
-        guard let endpoint = try section.string("endpoint", nonEmpty: true) else { throw section.missing("endpoint", example: "\"tcp://core.example:5558\"") }
-        guard ["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix) else {
-            throw section.invalid("endpoint", "\"\(endpoint)\" is not a ZeroMQ endpoint; write tcp://HOST:PORT")
+        // One core node (`endpoint`), or the nodes of a cluster (`endpoints`): the module connects to each.
+        let endpoints: [String]
+        switch (try section.string("endpoint", nonEmpty: true), try section.stringArray("endpoints")) {
+        case (let endpoint?, nil): endpoints = [endpoint]
+        case (nil, let listed?) where !listed.isEmpty: endpoints = listed
+        case (nil, _): throw section.missing("endpoint", example: "\"tcp://core.example:5558\", or endpoints = [\"tcp://core-a:5558\", \"tcp://core-b:5558\"] for the nodes of a cluster")
+        default: throw section.invalid("endpoints", "give one of endpoint (one core node) and endpoints (the nodes of a cluster), not both")
         }
+        for endpoint in endpoints where !["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix) {
+            throw section.invalid(endpoints.count == 1 ? "endpoint" : "endpoints", "\"\(endpoint)\" is not a ZeroMQ endpoint; write tcp://HOST:PORT")
+        }
+        guard Set(endpoints).count == endpoints.count else { throw section.invalid("endpoints", "lists an endpoint twice; list each core node once") }
         let serverKey: String?
         switch (try section.string("server_key", nonEmpty: true), try section.string("server_key_file", nonEmpty: true)) {
         case (nil, nil): serverKey = nil
@@ -314,13 +321,13 @@ extension ConfigLoader {
         guard let serverKey else {
             guard !hasSecret else { throw section.missing("server_key_file", example: "\"keys/core.pub\" (the core's public key)") }
             try section.finish()
-            return CoreConnection(endpoint: endpoint)
+            return CoreConnection(endpoints: endpoints)
         }
         guard Curve.isKey(serverKey) else { throw section.invalid("server_key", "not a CURVE public key (40 Z85 characters, the content of the core's .pub file)") }
         guard hasSecret else { throw section.missing("secret_key_file", example: "\"keys/intake.key\" (this module's own key, from `wzt keys generate`)") }
         let keys = try curveKeys(section)
         try section.finish()
-        return CoreConnection(endpoint: endpoint, curve: CurveCredentials(keys: keys, serverKey: serverKey))
+        return CoreConnection(endpoints: endpoints, curve: CurveCredentials(keys: keys, serverKey: serverKey))
     }
 
     /// `[http.agencies]` (agency = [organisation ids]) and `[[http.users]]` (name, role, agency, token).

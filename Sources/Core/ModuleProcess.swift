@@ -31,7 +31,7 @@ public final class ModuleProcess: Sendable {
             throw ConfigError(origin: configuration.origin, key: "modules.enabled", "a module process needs at least one module, e.g. enabled = [\"intake\"]")
         }
         try configuration.checkPurposes(of: modules)
-        let holder = "wzt serve (modules \(modules.map(\.name).joined(separator: ", ")) of core \(core.endpoint))"
+        let holder = "wzt serve (modules \(modules.map(\.name).joined(separator: ", ")) of core \(core.endpoints.joined(separator: ", ")))"
         try OpenFilesLimit.raise()
         directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: holder)
         schemaLocks = try await configuration.lockPostgresSchemas(log: false, modules: modules.map(\.name), holder: holder, logger: logger)
@@ -42,10 +42,13 @@ public final class ModuleProcess: Sendable {
         var links: [ModuleLinkClient] = []
         var hosts: [ModuleHost] = []
         for module in modules {
-            let link = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: module.name, curve: core.curve, decoder: decoder, logger: logger)
-            let store = try await configuration.openStore(module, logger: logger)
+            // Fed by the nodes of a cluster, the module's writes carry the fencing token of the node
+            // that runs it, so that a node that lost it cannot have a window applied any more.
+            let fence = FencedStore(try await configuration.openStore(module, logger: logger).database, module: module.name, untilFirstToken: true)
+            let link = try ModuleLinkClient(context: context, endpoints: core.endpoints, module: module.name, curve: core.curve, decoder: decoder,
+                                            holdToken: { fence.hold($0) }, logger: logger)
             links.append(link)
-            hosts.append(ModuleHost(module: module, store: store, source: link, appender: link, decoder: decoder, rules: ruleBook, logger: logger))
+            hosts.append(ModuleHost(module: module, store: ModuleStore(database: fence), source: link, appender: link, decoder: decoder, rules: ruleBook, logger: logger))
         }
         self.links = links
         self.hosts = hosts

@@ -85,19 +85,7 @@ public final class Node: Sendable {
         eraser = Dispatcher(log: log, subscriber: Eraser(log: log, decoder: decoder), configuration: configuration.dispatch, logger: logger)
         retention = configuration.retentionDays.isEmpty ? nil
             : RetentionWatch(log: log, decoder: decoder, periods: configuration.retentionDays, dispatch: configuration.dispatch, logger: logger)
-        if let cluster = configuration.cluster {
-            let leases = try await configuration.openLeases(logger: logger)
-            let modules = hosts.map { host in
-                Owned(name: host.module.name, service: host, fence: host.store.database as? FencedStore, host: host, leases: leases, cluster: cluster,
-                      pinned: configuration.storage(of: host.module.name) == .sqlite, logger: logger)
-            }
-            let bus = [(Eraser.subscription, eraser as any Service)] + (retention.map { [(RetentionWatch.subscription, $0 as any Service)] } ?? [])
-            ownedServices = modules + bus.map { name, service in
-                Owned(name: name, service: service, fence: nil, host: nil, leases: leases, cluster: cluster, pinned: false, logger: logger)
-            }
-        } else {
-            ownedServices = []
-        }
+        let leases = configuration.cluster == nil ? nil : try await configuration.openLeases(logger: logger)
         let context = Context()
         self.context = context
         do {
@@ -137,6 +125,23 @@ public final class Node: Sendable {
             log.close()
             throw error
         }
+        if let cluster = configuration.cluster, let leases {
+            let modules = hosts.map { host in
+                Owned(name: host.module.name, service: host, fence: host.store.database as? FencedStore, host: host, leases: leases, cluster: cluster,
+                      pinned: configuration.storage(of: host.module.name) == .sqlite, logger: logger)
+            }
+            let (link, remoteDispatchers) = (self.link, self.remoteDispatchers)
+            let remoteModules = zip(remote, remoteDispatchers).compactMap { module, dispatcher in
+                link.map { Owned(name: module.name, service: dispatcher, fence: LinkFence(link: $0, module: module.name), host: nil,
+                                 leases: leases, cluster: cluster, pinned: false, logger: logger) }
+            }
+            let bus = [(Eraser.subscription, eraser as any Service)] + (retention.map { [(RetentionWatch.subscription, $0 as any Service)] } ?? [])
+            ownedServices = modules + remoteModules + bus.map { name, service in
+                Owned(name: name, service: service, fence: nil, host: nil, leases: leases, cluster: cluster, pinned: false, logger: logger)
+            }
+        } else {
+            ownedServices = []
+        }
     }
 
     /// Runs until a signal in `signals` (or `triggerShutdown`) asks it to stop, then drains.
@@ -149,11 +154,11 @@ public final class Node: Sendable {
         if !schemaLocks.isEmpty { ordered.append(SchemaLockWatch(locks: schemaLocks)) }
         if let zap { ordered.append(zap) }
         ordered += [egress, replay] as [any Service]
+        if let link { ordered.append(link) }
         if configuration.cluster != nil {
             ordered += ownedServices as [any Service]
         } else {
             ordered += hosts as [any Service]
-            if let link { ordered.append(link) }
             ordered += remoteDispatchers as [any Service]
             ordered.append(eraser)
             if let retention { ordered.append(retention) }

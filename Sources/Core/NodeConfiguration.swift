@@ -239,11 +239,16 @@ public struct HTTPEndpoint: Sendable, Hashable, CustomStringConvertible {
 
 /// How a module process reaches its core: the link endpoint, and CURVE keys when the core has them.
 public struct CoreConnection: Sendable, Hashable {
-    public var endpoint: String
+    /// The link endpoint of the core, or of each node of a cluster (one CURVE key for all).
+    public var endpoints: [String]
     public var curve: CurveCredentials?
 
-    public init(endpoint: String, curve: CurveCredentials? = nil) {
-        self.endpoint = endpoint
+    public init(endpoints: [String], curve: CurveCredentials? = nil) {
+        self.endpoints = endpoints
         self.curve = curve
+    }
+
+    public init(endpoint: String, curve: CurveCredentials? = nil) {
+        self.init(endpoints: [endpoint], curve: curve)
     }
 }

@@ -1,4 +1,5 @@
 import Bus
+import BusTransport
 import Foundation
 import Logging
 import Metrics
@@ -14,9 +15,9 @@ import Storage
 struct Owned: Service {
     let name: String
     let service: any Service
-    /// The module's store, whose writes carry the lease's fencing token; nil for a service whose
+    /// What carries the lease's fencing token to the module's writes; nil for a service whose
     /// writes are idempotent (the erasure subscription).
-    let fence: FencedStore?
+    let fence: (any LeaseFence)?
     /// The module whose ownership `wzt status` shows as taken elsewhere; nil for the bus's own.
     let host: ModuleHost?
     let leases: ModuleLeases
@@ -125,4 +126,25 @@ struct Owned: Service {
     private func waitBeforeTrying() async throws {
         try await cancelWhenGracefulShutdown { try await Task.sleep(for: cluster.lease / 6) }
     }
+}
+
+/// What carries the fencing token of a node's lease on a module to the module's writes.
+protocol LeaseFence: Sendable {
+    /// From now on the module's writes carry `token` (nil: this node holds no lease).
+    func hold(_ token: Int64?)
+    /// Makes the token known where the module writes, so that a former owner's writes fail from now on.
+    func claim() async throws
+}
+
+/// A module in this process: its store checks the token in every write transaction.
+extension FencedStore: LeaseFence {}
+
+/// A module in another process: the link sends the token with each window, and the module
+/// process's store takes it from there (`ModuleLinkClient`); its first window is the claim.
+struct LinkFence: LeaseFence {
+    let link: ModuleLinkServer
+    let module: String
+
+    func hold(_ token: Int64?) { link.hold(token, for: module) }
+    func claim() async throws {}
 }

@@ -7,15 +7,21 @@ import Synchronization
 /// fails when the table holds a higher one. So a node that lost its lease (paused, cut off) and
 /// has not noticed yet cannot write after the node that took over wrote once; the new owner
 /// writes at once when it takes over (`claim`). Reads pass through.
+///
+/// In a module process fed over the link (`ModuleLinkClient`) the tokens come with the windows of
+/// the node that runs the module: until the first arrives (and always, with a single core node,
+/// which sends none) writes are not fenced (`untilFirstToken`).
 public final class FencedStore: SQLStore {
     private let inner: any SQLStore
     private let module: String
     /// The token of this node's lease; 0 while it holds none.
     private let token = Atomic<Int64>(0)
+    private let untilFirstToken: Bool
 
-    public init(_ inner: any SQLStore, module: String) {
+    public init(_ inner: any SQLStore, module: String, untilFirstToken: Bool = false) {
         self.inner = inner
         self.module = module
+        self.untilFirstToken = untilFirstToken
     }
 
     public var location: String { inner.location }
@@ -29,6 +35,7 @@ public final class FencedStore: SQLStore {
 
     private func check(_ db: any SQLDatabase) throws {
         let token = token.load(ordering: .acquiring)
+        if token == 0, untilFirstToken { return }
         if token > 0 {
             try db.execute(sql: "UPDATE wzt_fence SET token = ? WHERE token <= ?", arguments: [token, token])
             if db.changesCount == 1 { return }

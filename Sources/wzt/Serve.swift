@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
             } catch {
                 throw CommandFailure("wzt serve could not start: \(error)")
             }
-            let ready = "wzt ready modules=\(modules.map(\.name).joined(separator: ",")) core=\(core.endpoint) curve=\(core.curve == nil ? "off" : "on") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
+            let ready = "wzt ready modules=\(modules.map(\.name).joined(separator: ",")) core=\(core.endpoints.joined(separator: ",")) curve=\(core.curve == nil ? "off" : "on") data=\(configuration.dataDirectory) config=\"\(configuration.origin)\"\n"
             try await process.run { FileHandle.standardOutput.write(Data(ready.utf8)) }
             return
         }

@@ -188,10 +188,32 @@ struct ConfigTests {
             ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core a\"", "not a node name"),
             ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nlease_ms = 999", "lease_ms"),
             ("[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"\nleases = 1", "leases"),
-            ("[modules]\nremote = [\"intake\"]\n[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"", "remote modules"),
+            ("[core]\nendpoint = \"tcp://core-a:5558\"\n[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"", "[core] endpoints"),
         ]
         for (text, said) in refusals {
             let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "t", knownModules: ["intake"]) }
+            #expect(error?.description.contains(said) == true, "\(error?.description ?? "")")
+        }
+    }
+
+    /// The nodes of a cluster each run the remote modules they hold the lease on; a module process lists every node.
+    @Test func aModuleProcessListsTheNodesOfAClusterAndEachNodeTakesRemoteModules() throws {
+        let url = "postgres://wzt@db.example/wzt"
+        let node = try ConfigLoader.parse("[modules]\nenabled = []\nremote = [\"intake\"]\n[storage]\nlog = \"\(url)\"\n[cluster]\nnode = \"core-a\"",
+                                          origin: "t", knownModules: ["intake"])
+        #expect(node.remoteModules == ["intake"] && node.cluster?.node == "core-a")
+        let process = try ConfigLoader.parse("[modules]\nenabled = [\"intake\"]\n[core]\nendpoints = [\"tcp://core-a:5558\", \"tcp://core-b:5558\"]",
+                                             origin: "t", knownModules: ["intake"])
+        #expect(process.core?.endpoints == ["tcp://core-a:5558", "tcp://core-b:5558"])
+        #expect(try ConfigLoader.parse("[core]\nendpoint = \"tcp://core:5558\"", origin: "t", knownModules: []).core?.endpoints == ["tcp://core:5558"])
+        let refusals: [(String, String)] = [
+            ("[core]\nendpoint = \"tcp://a:1\"\nendpoints = [\"tcp://b:1\"]", "not both"),
+            ("[core]\nendpoints = []", "endpoint"),
+            ("[core]\nendpoints = [\"tcp://a:1\", \"a:2\"]", "\"a:2\" is not a ZeroMQ endpoint"),
+            ("[core]\nendpoints = [\"tcp://a:1\", \"tcp://a:1\"]", "twice"),
+        ]
+        for (text, said) in refusals {
+            let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "t", knownModules: []) }
             #expect(error?.description.contains(said) == true, "\(error?.description ?? "")")
         }
     }

@@ -19,8 +19,10 @@ struct LinkMessageTests {
             #expect(CoreMessage(frames: frames("event", offset, "{}")) == nil, "\(offset)")
         }
         #expect(CoreMessage(frames: frames("appended", "id", "3", "2")) == nil)
-        #expect(CoreMessage(frames: frames("window")) == .window)
-        #expect(CoreMessage(frames: frames("window", "16")) == nil)
+        #expect(CoreMessage(frames: frames("window")) == .window(token: nil))
+        #expect(CoreMessage(frames: frames("window", "16")) == .window(token: 16))
+        #expect(CoreMessage(frames: frames("window", "0")) == nil)
+        #expect(CoreMessage(frames: frames("window", "16", "17")) == nil)
     }
 
     /// A peer's module name goes into the core's log and its reply: no line of its own, no flood.

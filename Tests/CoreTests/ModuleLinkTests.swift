@@ -71,4 +71,90 @@ struct ModuleLinkTests {
         #expect(module.batches.withLockedValue { $0.allSatisfy { $0 <= 16 } })
         #expect(try await log.deadLetters().isEmpty)
     }
+
+    /// The module's side in a module process fed by the nodes of a cluster: records under which
+    /// fencing token (the last one the link said to hold) it applied each event.
+    final class FencedSide: Subscriber {
+        let subscriptionName = "sample"
+        let patterns: [EventPattern] = [.all]
+        let held = NIOLockedValueBox<[Int64]>([])
+        let applied = NIOLockedValueBox<[(offset: Int64, token: Int64?)]>([])
+
+        func deliver(_ event: StoredEvent) async throws {
+            let token = held.withLockedValue { $0.last }
+            applied.withLockedValue { $0.append((event.offset, token)) }
+        }
+    }
+
+    /// What a core node's dispatcher got back from the module, batch by batch.
+    struct Answers: Subscriber {
+        let inner: any Subscriber
+        let failures = NIOLockedValueBox<[String]>([])
+        var subscriptionName: String { inner.subscriptionName }
+        var patterns: [EventPattern] { inner.patterns }
+
+        func deliver(_ event: StoredEvent) async throws {
+            if let failure = await deliver(batch: [event][...]).failure { throw failure }
+        }
+
+        func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
+            let result = await inner.deliver(batch: events)
+            if let failure = result.failure { failures.withLockedValue { $0.append(String(describing: failure)) } }
+            return result
+        }
+    }
+
+    /// A module listing two core nodes applies the windows of the node with the highest token it
+    /// has seen; a node that lost the module and sends again with its older token is answered
+    /// `busy` and has nothing applied, while the new owner's windows go on.
+    @Test func aModuleFedByTwoNodesAppliesOnlyTheWindowsOfTheLatestOwner() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let context = Context()
+        let nodes = try (0..<2).map { _ in
+            try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
+                                 security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)), logger: logger)
+        }
+        let module = FencedSide()
+        let client = try ModuleLinkClient(context: context, endpoints: nodes.map(\.endpoint), module: "sample", curve: nil, decoder: Samples.decoder,
+                                          timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)),
+                                          holdToken: { token in module.held.withLockedValue { $0.append(token) } }, logger: logger)
+        let configuration = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.milliseconds(50)]), batchSize: 4,
+                                                     deadLetterPollInterval: .milliseconds(50))
+        func feed(from node: Int, until cursor: Int64) async throws -> Answers {
+            let answers = Answers(inner: nodes[node].subscriber(for: "sample", patterns: [.all]))
+            try await withServices([Dispatcher(log: log, subscriber: answers, configuration: configuration, logger: logger)]) {
+                #expect(await eventually { (try? log.cursor("sample")) == cursor }, "node \(node) until \(cursor)")
+            }
+            return answers
+        }
+        try await withServices(nodes + [client, Delivering(client: client, subscriber: module)] as [any Service]) {
+            #expect(await eventually { nodes.allSatisfy { $0.isConnected("sample") } })
+            _ = try await log.append((1...10).map { Samples.note("n\($0)") })
+            nodes[0].hold(1, for: "sample")
+            _ = try await feed(from: 0, until: 10)
+            // Node 1 takes the module over.
+            nodes[1].hold(2, for: "sample")
+            _ = try await log.append((11...20).map { Samples.note("n\($0)") })
+            _ = try await feed(from: 1, until: 20)
+            // Node 0 has not noticed, and sends what follows under its old token.
+            _ = try await log.append((21...30).map { Samples.note("n\($0)") })
+            let stale = Answers(inner: nodes[0].subscriber(for: "sample", patterns: [.all]))
+            try await withServices([Dispatcher(log: log, subscriber: stale, configuration: configuration, logger: logger)]) {
+                #expect(await eventually { stale.failures.withLockedValue { $0.count } >= 2 })
+            }
+            #expect(try await log.cursor("sample") == 20)
+            #expect(stale.failures.withLockedValue { $0.allSatisfy { $0.contains("fencing token 1") && $0.contains("stale") } },
+                    "\(stale.failures.withLockedValue { $0 })")
+            _ = try await feed(from: 1, until: 30)
+        }
+        #expect(module.held.withLockedValue { $0 } == [1, 2])
+        let applied = module.applied.withLockedValue { $0 }
+        #expect(applied.map(\.offset) == Array(1...30))
+        #expect(applied.allSatisfy { $0.token == ($0.offset <= 10 ? 1 : 2) })
+        #expect(try await log.deadLetters().isEmpty)
+    }
 }

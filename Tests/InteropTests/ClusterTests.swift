@@ -18,16 +18,35 @@ extension ProcessTests {
                 try Interop.run(Interop.python, [Interop.scripts + "/ha.py", binary, directory.file("work"), postgres, "--nodes", "2", "--kills", "3",
                                                  "--stops", "1", "--publishers", "2", "--events", "500", "--lease-ms", "1000", "--scenarios", "1"])
             }
+            try expectNothingLostOrAppliedTwice(output, acked: 1000)
+        }
+
+        /// The same with intake in a module process of its own that lists both nodes' links: the
+        /// node that holds intake's lease feeds it, the module process is killed once as well, and
+        /// the checks are the same.
+        @Test func aModuleProcessListingBothNodesIsFedByWhicheverRunsItAndAppliesEachEventOnce() async throws {
+            let directory = TemporaryDirectory("wzt-ha-remote")
+            let binary = try Interop.binary()
+            let postgres = try TestPostgres.url()
+            let output = try await blocking {
+                try Interop.run(Interop.python, [Interop.scripts + "/ha.py", binary, directory.file("work"), postgres, "--nodes", "2", "--kills", "2",
+                                                 "--stops", "1", "--publishers", "2", "--events", "300", "--lease-ms", "1000", "--scenarios", "1",
+                                                 "--remote", "--module-kills", "1"])
+            }
+            try expectNothingLostOrAppliedTwice(output, acked: 600)
+        }
+
+        private func expectNothingLostOrAppliedTwice(_ output: String, acked: Int) throws {
             let summary = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
-            #expect(summary["acked"] as? Int == 1000, "\(output)")
-            #expect(summary["found"] as? Int == 1000)
+            #expect(summary["acked"] as? Int == acked, "\(output)")
+            #expect(summary["found"] as? Int == acked)
             for zero in ["lost", "nacked", "duplicatesApplied", "notApplied", "twins", "cursorAheadOfState", "deadLetters"] {
                 #expect(summary[zero] as? Int == 0, "\(zero): \(output)")
             }
             #expect((summary["problems"] as? [String])?.isEmpty == true, "\(output)")
             // The scenarios' deadlines fired meanwhile, each once (no twins above).
             #expect((summary["scenarioEvents"] as? Int ?? 0) > 0 && (summary["timersFired"] as? Int ?? 0) > 0, "\(output)")
-            // Four takeovers, each within the lease and a little: the lease is 1 s here.
+            // Every takeover within the lease and a little: the lease is 1 s here.
             let takeovers = try #require(summary["takeoverSeconds"] as? [String: Any])
             #expect((takeovers["max"] as? Double ?? 99) < 5, "\(output)")
         }

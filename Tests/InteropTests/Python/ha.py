@@ -1,7 +1,7 @@
 """Several core nodes on one PostgreSQL log, the node that runs intake killed again and again.
 
 usage: ha.py WZT_BINARY WORK_DIR POSTGRES_URL [--nodes 2] [--kills 10] [--stops 1] [--publishers 2]
-             [--events 1500] [--lease-ms 2000] [--seed N] [--bench]
+             [--events 1500] [--lease-ms 2000] [--seed N] [--scenarios N] [--remote [--module-kills N]] [--bench]
 
 Starts NODES `wzt serve` processes with `[cluster]` and their log and modules in PostgreSQL, runs
 PUBLISHERS crash_publisher.py processes of EVENTS screening requests each, spread over the nodes,
@@ -17,6 +17,10 @@ Then lets the modules catch up, stops every node with SIGTERM and checks, readin
     one event would mean a module applied that event, or fired a deadline, twice (on two nodes);
   - for every module, each event of its types at or below its cursor is in its inbox;
   - no dead letters; every SIGTERM exits 0.
+With --remote, intake runs in a module process of its own that lists every node's link endpoint
+(`[core] endpoints`): the node that holds intake's lease feeds it over the link, and a node that
+lost the lease cannot have a window applied (fencing tokens over the link). --module-kills N also
+kills that module process N times among the faults and starts it again.
 With --scenarios N, Scripts/demo.py also plays the scenarios whose deadlines lie in the past N
 times on the first node, so that timers fire during the faults; a timer fired on two nodes would
 show as a twin. The summary counts the timers fired.
@@ -53,6 +57,8 @@ parser.add_argument("--seed", type=int, default=20261206)
 parser.add_argument("--scenarios", type=int, default=0, metavar="REPLICAS",
                     help="also play the scenarios of Tests/Scenarios that schedule deadlines (Scripts/demo.py) this many times, "
                          "so that timers fire while nodes are killed")
+parser.add_argument("--remote", action="store_true", help="intake in a module process of its own, fed by whichever node holds its lease")
+parser.add_argument("--module-kills", type=int, default=0, help="with --remote: kill -9 the module process this many times")
 parser.add_argument("--bench", action="store_true",
                     help="measure instead: durable acked ingest with one node and with all NODES (publishers spread over them), "
                          "and intake's apply rate on the node that took it over from a killed one, working off the backlog")
@@ -90,11 +96,12 @@ class Node:
         self.name = f"core-{chr(ord('a') + number)}"
         self.data = os.path.join(args.work, self.name)
         self.config = self.data + ".toml"
-        self.endpoints = [f"tcp://127.0.0.1:{free_port()}" for _ in range(3)]
+        self.endpoints = [f"tcp://127.0.0.1:{free_port()}" for _ in range(4)]
+        remote = f'[modules]\nremote = ["intake"]\n[link]\nendpoint = "{self.endpoints[3]}"\n\n' if args.remote else ""
         with open(self.config, "w") as file:
             file.write(f'[data]\ndir = "{self.data}"\n\n[storage]\ndefault = "{args.postgres}"\nlog = "{args.postgres}"\n\n'
                        f'[ingress]\nendpoint = "{self.endpoints[0]}"\n[egress]\nendpoint = "{self.endpoints[1]}"\n'
-                       f'[replay]\nendpoint = "{self.endpoints[2]}"\n[http]\nendpoint = "off"\n\n'
+                       f'[replay]\nendpoint = "{self.endpoints[2]}"\n[http]\nendpoint = "off"\n\n{remote}'
                        f'[cluster]\nnode = "{self.name}"\nlease_ms = {args.lease_ms}\n')
         self.output = open(self.data + ".log", "ab")
         self.process = None
@@ -104,6 +111,20 @@ class Node:
         line = self.process.stdout.readline().decode()
         if not line.startswith("wzt ready"):
             sys.exit(f"ha: {self.name} did not start: {line!r}")
+
+
+class ModuleProcess(Node):
+    """intake alone, in a process of its own, linked to every node (`--remote`)."""
+    def __init__(self, nodes):
+        self.name = "intake-process"
+        self.data = os.path.join(args.work, self.name)
+        self.config = self.data + ".toml"
+        endpoints = ", ".join(f'"{node.endpoints[3]}"' for node in nodes)
+        with open(self.config, "w") as file:
+            file.write(f'[data]\ndir = "{self.data}"\n\n[storage]\ndefault = "{args.postgres}"\n\n'
+                       f'[modules]\nenabled = ["intake"]\n\n[core]\nendpoints = [{endpoints}]\n')
+        self.output = open(self.data + ".log", "ab")
+        self.process = None
 
 
 def owner(module="intake"):
@@ -175,7 +196,8 @@ by_name = {node.name: node for node in nodes}
 if args.bench:
     bench()
     sys.exit(1 if problems else 0)
-for node in nodes:
+module_process = ModuleProcess(nodes) if args.remote else None
+for node in nodes + ([module_process] if module_process else []):
     node.start()
 ack_files = [os.path.join(args.work, f"acked-{n}.txt") for n in range(args.publishers)]
 publishers = [subprocess.Popen([sys.executable, os.path.join(here, "crash_publisher.py"), nodes[n % len(nodes)].endpoints[0], str(args.events),
@@ -188,11 +210,17 @@ if args.scenarios:
     demo = subprocess.Popen([sys.executable, os.path.join(here, "..", "..", "..", "Scripts", "demo.py"), nodes[0].endpoints[0], args.wzt, nodes[0].data,
                              "--replicas", str(args.scenarios), "--config", nodes[0].config] + [f"--scenario={name}" for name in timed_scenarios],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-faults = ["kill"] * args.kills + ["stop"] * args.stops
+faults = ["kill"] * args.kills + ["stop"] * args.stops + ["module"] * (args.module_kills if module_process else 0)
 rng.shuffle(faults)
 takeovers = []
 for number, how in enumerate(faults, 1):
     time.sleep(rng.uniform(0.3, 1.5))
+    if how == "module":
+        module_process.process.kill()
+        module_process.process.wait()
+        module_process.start()
+        progress(f"fault {number}/{len(faults)}: kill -9 of the module process")
+        continue
     name, _ = owner()
     if name is None:
         time.sleep(0.5)
@@ -242,7 +270,7 @@ while time.time() < deadline:
     time.sleep(0.5)
 else:
     problems.append("modules did not catch up within 180 s")
-for node in nodes:
+for node in ([module_process] if module_process else []) + nodes:
     node.process.terminate()
     ended = wait_or_kill(node.process, 60)
     if ended != 0:
@@ -277,14 +305,16 @@ for row in modules:
 
 ordered = sorted(takeovers)
 percentile = (lambda p: round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)) if ordered else (lambda p: None)
-summary = {"nodes": args.nodes, "kills": args.kills, "stops": args.stops, "leaseMs": args.lease_ms, "acked": len(acked), "found": found,
+summary = {"nodes": args.nodes, "kills": args.kills, "stops": args.stops, "remote": args.remote,
+           "moduleKills": args.module_kills if module_process else 0, "leaseMs": args.lease_ms, "acked": len(acked), "found": found,
            "lost": lost, "nacked": nacked, "duplicatesApplied": duplicates, "notApplied": not_applied, "twins": twins,
            "cursorAheadOfState": ahead, "deadLetters": dead_letters, "scenarioEvents": played.get("events", 0), "timersFired": fired,
            "takeoverSeconds": {"p50": percentile(0.5), "p99": percentile(0.99), "max": ordered[-1] if ordered else None,
                                "mean": round(statistics.mean(ordered), 2) if ordered else None},
            "problems": problems}
 print(json.dumps(summary), flush=True)
-print(f"ha: {args.nodes} nodes, {args.kills} kill -9 and {args.stops} SIGSTOP of intake's node: events acked {len(acked)}, "
+print(f"ha: {args.nodes} nodes{', intake in a module process' if module_process else ''}, "
+      f"{args.kills} kill -9 and {args.stops} SIGSTOP of intake's node: events acked {len(acked)}, "
       f"found {found}, lost {lost}, applied twice {duplicates}, twins {twins}; takeover p50 {percentile(0.5)} s, p99 {percentile(0.99)} s",
       file=sys.stderr)
 expected = args.publishers * args.events
