@@ -119,7 +119,8 @@ public final class PostgresStore: SQLStore, Sendable {
         }
     }
 
-    static func quoted(_ identifier: String) -> String {
+    /// `identifier` as a quoted SQL name (a schema named after a module may hold a `-`).
+    public static func quoted(_ identifier: String) -> String {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 

@@ -127,8 +127,10 @@ struct ModulesCommand: AsyncParsableCommand {
                 a node that holds the data directory makes the rebuild refuse to start. \
                 Every event the module takes is handed to a new database, in log order, as live delivery does; what the module \
                 publishes is already in the log and is not appended again. The old database is kept beside the new one as \
-                <module>.sqlite.before-rebuild. The module's cursor is set to the log's head. Modules in PostgreSQL and the \
-                notifications module (its rows record deliveries, not events) cannot be rebuilt.
+                <module>.sqlite.before-rebuild; a module in PostgreSQL is rebuilt into the schema <module>_rebuild, which then \
+                takes the live schema's name, the old one kept as <module>_before_rebuild. In a cluster only the module is \
+                taken from the nodes while it is rebuilt (its lease), the nodes run on. The module's cursor is set to the log's \
+                head. The notifications module (its rows record deliveries, not events) cannot be rebuilt.
                 """
         )
 
@@ -143,8 +145,8 @@ struct ModulesCommand: AsyncParsableCommand {
             guard name != "notifications" else {
                 throw CommandFailure("notifications cannot be rebuilt: its rows record what was delivered to the outside world, which the log does not hold")
             }
-            guard case .sqlite = configuration.storage(of: name) else {
-                throw CommandFailure("\(name) keeps its tables in PostgreSQL; a rebuild works on SQLite module databases only for now")
+            if case .postgres(let url) = configuration.storage(of: name) {
+                return try await rebuildInPostgreSQL(make(configuration), url: url, configuration: configuration)
             }
             let held: DataDirectoryLock
             do {
@@ -157,12 +159,9 @@ struct ModulesCommand: AsyncParsableCommand {
             let path = configuration.modulePath(name)
             let fresh = path + ".rebuild"
             for leftover in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: fresh + leftover) }
-            let logger = Logger(label: "wzt.cli")
             let log = try await LocalLog.open(configuration)
             defer { log.close() }
-            let all = ModuleCatalog.modules.values.map { $0(configuration) }
-            let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + all.flatMap(\.contracts)), maxBytes: configuration.maxEventBytes)
-            let (rules, _) = try PluginLoader.ruleBook(configuration, logger: logger)
+            let (decoder, rules) = try Self.decoderAndRules(configuration)
             let report = try await Self.replay(module, log: log, decoder: decoder, rules: rules, old: path, into: fresh)
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
                 try? FileManager.default.removeItem(atPath: path + ".before-rebuild" + suffix)
@@ -172,23 +171,57 @@ struct ModulesCommand: AsyncParsableCommand {
                 try FileManager.default.moveItem(atPath: fresh + suffix, toPath: path + suffix)
             }
             try await log.saveCursor(name, offset: report.head)
+            Self.summarize(report, of: name)
+            print("the previous database is at \(path).before-rebuild")
+        }
+
+        private func rebuildInPostgreSQL(_ module: any Module, url: String, configuration: NodeConfiguration) async throws {
+            var logger = Logger(label: "wzt.cli")
+            logger.logLevel = .warning
+            let log = try await LocalLog.open(configuration)
+            defer { log.close() }
+            let (decoder, rules) = try Self.decoderAndRules(configuration)
+            let rebuild = PostgresRebuild(module: module, url: url, configuration: configuration, logger: logger)
+            let report: ModuleRebuild.Report
+            do {
+                report = try await rebuild.run(log: log, decoder: decoder, rules: rules, progress: Self.progressBar())
+            } catch let refusal as PostgresRebuild.Refused {
+                throw CommandFailure(refusal.description)
+            }
+            if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
+            Self.summarize(report, of: name)
+            print("the previous tables are in schema \(rebuild.previousSchema)")
+        }
+
+        private static func decoderAndRules(_ configuration: NodeConfiguration) throws -> (EnvelopeDecoder, RuleBook) {
+            let all = ModuleCatalog.modules.values.map { $0(configuration) }
+            let decoder = EnvelopeDecoder(registry: try ContractRegistry(ModuleCatalog.contracts + all.flatMap(\.contracts)), maxBytes: configuration.maxEventBytes)
+            return (decoder, try PluginLoader.ruleBook(configuration, logger: Logger(label: "wzt.cli")).0)
+        }
+
+        private static func summarize(_ report: ModuleRebuild.Report, of name: String) {
             print("\(name) rebuilt from offsets 1 to \(report.head): \(report.delivered) events applied, \(report.timersFired) deadlines fired where the log has them")
             for failure in report.failed { print("  offset \(failure.offset) failed (a dead letter live as well): \(failure.error)") }
-            print("the previous database is at \(path).before-rebuild")
+        }
+
+        /// A bar on standard error: redrawn in place on a terminal, a line per page otherwise.
+        private static func progressBar() -> @Sendable (Int64, Int64) -> Void {
+            let interactive = isatty(STDERR_FILENO) == 1
+            return { offset, head in
+                guard head > 0 else { return }
+                let filled = Int(offset * 40 / head)
+                let bar = "[\(String(repeating: "#", count: filled))\(String(repeating: " ", count: 40 - filled))] \(offset)/\(head)"
+                FileHandle.standardError.write(Data(((interactive ? "\r" : "") + bar + (interactive ? "" : "\n")).utf8))
+            }
         }
 
         /// The stores are closed when this returns, so their files can move.
         static func replay(_ module: any Module, log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook, old: String, into fresh: String) async throws -> ModuleRebuild.Report {
             let store = try ModuleStore(module: module, path: fresh)
             let previous = FileManager.default.fileExists(atPath: old) ? try ModuleStore(module: module, path: old) : nil
-            let interactive = isatty(STDERR_FILENO) == 1
-            let report = try await ModuleRebuild(module: module, log: log, decoder: decoder, rules: rules).replay(into: store, keepingFrom: previous) { offset, head in
-                guard head > 0 else { return }
-                let filled = Int(offset * 40 / head)
-                let bar = "[\(String(repeating: "#", count: filled))\(String(repeating: " ", count: 40 - filled))] \(offset)/\(head)"
-                FileHandle.standardError.write(Data(((interactive ? "\r" : "") + bar + (interactive ? "" : "\n")).utf8))
-            }
-            if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+            let report = try await ModuleRebuild(module: module, log: log, decoder: decoder, rules: rules).replay(into: store, keepingFrom: previous,
+                                                                                                                progress: progressBar())
+            if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
             return report
         }
     }

@@ -104,25 +104,37 @@ extension ProcessTests {
             #expect(status.output.contains("intake"))
         }
 
-        @Test func aStoppedModuleIsRebuiltFromTheLogAndSwappedIn() async throws {
+        /// Intake's tables in the data directory, and in PostgreSQL (a schema rebuilt beside the live one, then renamed).
+        @Test(arguments: TestLog.Engine.allCases)
+        func aStoppedModuleIsRebuiltFromTheLogAndSwappedIn(engine: TestLog.Engine) async throws {
             let directory = TemporaryDirectory("wzt-rebuild")
-            let server = ServerProcess(dataDirectory: directory.file("data"))
+            var options = ["--data-dir", directory.file("data")]
+            if engine == .postgres {
+                try "[storage]\nintake = \"\(try TestPostgres.freshDatabase())\"\n".write(toFile: directory.file("wzt.toml"), atomically: true, encoding: .utf8)
+                options += ["--config", directory.file("wzt.toml")]
+            }
+            let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: Array(options.dropFirst(2)))
             try server.start()
             let lines = (1...3).map { Self.screening.replacingOccurrences(of: "case-1", with: "case-\($0)") }.joined(separator: "\n")
             #expect(try await wzt(["publish", "--endpoint", server.ingress], input: lines).status == 0)
-            var status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            var status = try await wzt(["status"] + options)
             for _ in 0..<100 where !status.output.contains("head 6, 6 events") {
                 try await Task.sleep(for: .milliseconds(100))
-                status = try await wzt(["status", "--data-dir", server.dataDirectory])
+                status = try await wzt(["status"] + options)
             }
             #expect(status.output.contains("head 6, 6 events"), "\(status.output)")
+            let whileRunning = try await wzt(["modules", "rebuild", "intake"] + options)
+            #expect(whileRunning.status != 0 && whileRunning.errors.contains("stopped"), "\(whileRunning.errors)")
             _ = server.kill(SIGTERM)
 
-            let rebuilt = try await wzt(["modules", "rebuild", "intake", "--data-dir", server.dataDirectory])
+            let rebuilt = try await wzt(["modules", "rebuild", "intake"] + options)
             #expect(rebuilt.status == 0, "\(rebuilt.errors)")
             #expect(rebuilt.output.contains("intake rebuilt from offsets 1 to 6: 3 events applied"), "\(rebuilt.output)")
-            #expect(FileManager.default.fileExists(atPath: server.dataDirectory + "/modules/intake.sqlite.before-rebuild"))
-            let after = try await wzt(["status", "--json", "--data-dir", server.dataDirectory])
+            switch engine {
+            case .sqlite: #expect(FileManager.default.fileExists(atPath: server.dataDirectory + "/modules/intake.sqlite.before-rebuild"))
+            case .postgres: #expect(rebuilt.output.contains("the previous tables are in schema intake_before_rebuild"), "\(rebuilt.output)")
+            }
+            let after = try await wzt(["status", "--json"] + options)
             let rows = (try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [String: Any])?["subscriptions"] as? [[String: Any]] ?? []
             #expect(rows.first { $0["subscription"] as? String == "intake" }?["lag"] as? Int == 0, "\(after.output)")
 
@@ -130,18 +142,18 @@ extension ProcessTests {
             try server.start()
             defer { _ = server.kill(SIGTERM) }
             #expect(try await wzt(["publish", "--endpoint", server.ingress], input: Self.screening).status == 0)
-            status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            status = try await wzt(["status"] + options)
             for _ in 0..<50 where !status.output.contains("head 7, 7 events") {
                 try await Task.sleep(for: .milliseconds(100))
-                status = try await wzt(["status", "--data-dir", server.dataDirectory])
+                status = try await wzt(["status"] + options)
             }
             try await Task.sleep(for: .milliseconds(300))
-            status = try await wzt(["status", "--data-dir", server.dataDirectory])
+            status = try await wzt(["status"] + options)
             #expect(status.output.contains("head 7, 7 events"), "a request sent again is one case; no refusal, no second case: \(status.output)")
 
-            let unknown = try await wzt(["modules", "rebuild", "nope", "--data-dir", server.dataDirectory])
+            let unknown = try await wzt(["modules", "rebuild", "nope"] + options)
             #expect(unknown.status != 0 && unknown.errors.contains("no module nope"))
-            let notifications = try await wzt(["modules", "rebuild", "notifications", "--data-dir", server.dataDirectory])
+            let notifications = try await wzt(["modules", "rebuild", "notifications"] + options)
             #expect(notifications.status != 0 && notifications.errors.contains("cannot be rebuilt"))
         }
 

@@ -16,7 +16,9 @@ Then lets the modules catch up, stops every node with SIGTERM and checks, readin
   - no event a module published has a twin: two events of one type with the same data caused by
     one event would mean a module applied that event, or fired a deadline, twice (on two nodes);
   - for every module, each event of its types at or below its cursor is in its inbox;
-  - no dead letters; every SIGTERM exits 0.
+  - no dead letters; every SIGTERM exits 0;
+  - intake's tables equal a rebuild from the log (`wzt modules rebuild intake`, into a schema of
+    its own, then swapped): row for row, but for the inbox's handling times and timers' envelopes.
 With --remote, intake runs in a module process of its own that lists every node's link endpoint
 (`[core] endpoints`): the node that holds intake's lease feeds it over the link, and a node that
 lost the lease cannot have a window applied (fencing tokens over the link). --module-kills N also
@@ -150,6 +152,19 @@ def status(node):
 
 def intake_lag(node):
     return next((row["lag"] for row in status(node) if row["subscription"] == "intake"), 0)
+
+
+def module_rows(schema):
+    """Every table of `schema` as sorted rows of text, without the columns a rebuild may change."""
+    rows = {}
+    for (table,) in sql(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' AND table_type = 'BASE TABLE' "
+                        "AND table_name NOT IN ('wzt_outbox', 'wzt_migrations')"):
+        columns = [column for (column,) in sql(f"SELECT column_name FROM information_schema.columns WHERE table_schema = '{schema}' "
+                                                f"AND table_name = '{table}' ORDER BY ordinal_position")
+                   if column not in ("handled_at", "envelope", "rowid")]
+        listed = ", ".join(f'"{column}"' for column in columns)
+        rows[table] = sorted("\t".join(row) for row in sql(f'SELECT {listed} FROM "{schema}"."{table}"'))
+    return rows
 
 
 def bench():
@@ -303,12 +318,24 @@ for row in modules:
         if any(fnmatch.fnmatchcase(event_type, pattern) for pattern in row["patterns"]) and event_id not in inbox:
             ahead += 1
 
+# intake's tables against a rebuild from the log: the command swaps the rebuilt schema in and keeps the live one beside it.
+rebuild = subprocess.run([args.wzt, "modules", "rebuild", "intake", "--config", nodes[0].config], capture_output=True, text=True)
+rebuild_differs, rebuild_compared = [], 0
+if rebuild.returncode != 0 or "failed" in rebuild.stdout:
+    problems.append(f"wzt modules rebuild intake: exit {rebuild.returncode}: {rebuild.stdout.strip()} {rebuild.stderr.strip()[-500:]}")
+else:
+    live, rebuilt = module_rows("intake_before_rebuild"), module_rows("intake")
+    rebuild_differs = [table for table in sorted(set(live) | set(rebuilt)) if live.get(table) != rebuilt.get(table)]
+    rebuild_compared = sum(len(rows) for rows in live.values())
+    if not live.get("wzt_inbox"):
+        problems.append("intake's inbox is empty: nothing to compare with a rebuild")
+
 ordered = sorted(takeovers)
 percentile = (lambda p: round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)) if ordered else (lambda p: None)
 summary = {"nodes": args.nodes, "kills": args.kills, "stops": args.stops, "remote": args.remote,
            "moduleKills": args.module_kills if module_process else 0, "leaseMs": args.lease_ms, "acked": len(acked), "found": found,
            "lost": lost, "nacked": nacked, "duplicatesApplied": duplicates, "notApplied": not_applied, "twins": twins,
-           "cursorAheadOfState": ahead, "deadLetters": dead_letters, "scenarioEvents": played.get("events", 0), "timersFired": fired,
+           "cursorAheadOfState": ahead, "deadLetters": dead_letters, "rebuildDiffers": rebuild_differs, "rebuildComparedRows": rebuild_compared, "scenarioEvents": played.get("events", 0), "timersFired": fired,
            "takeoverSeconds": {"p50": percentile(0.5), "p99": percentile(0.99), "max": ordered[-1] if ordered else None,
                                "mean": round(statistics.mean(ordered), 2) if ordered else None},
            "problems": problems}
@@ -319,5 +346,5 @@ print(f"ha: {args.nodes} nodes{', intake in a module process' if module_process 
       file=sys.stderr)
 expected = args.publishers * args.events
 ok = (len(acked) == expected and lost == 0 and nacked == 0 and duplicates == 0 and not_applied == 0 and twins == 0 and ahead == 0
-      and dead_letters == 0 and not problems)
+      and dead_letters == 0 and not rebuild_differs and not problems)
 sys.exit(0 if ok else 1)
