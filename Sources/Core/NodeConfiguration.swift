@@ -194,12 +194,20 @@ public struct ClusterConfiguration: Sendable, Hashable {
 }
 
 /// Where a module, or the event log, keeps its tables.
-public enum ModuleStorage: Sendable, Equatable {
+public enum ModuleStorage: Sendable, Equatable, CustomStringConvertible {
     /// A file under the data directory: `modules/<name>.sqlite`, `log.sqlite`.
     case sqlite
     /// A PostgreSQL server (`postgres://user@host:port/database`); a module gets a schema named
     /// after it, the log `wzt_log`.
     case postgres(String)
+
+    /// As `check-config` shows it: a server's address without its password.
+    public var description: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .postgres(let url): PostgresStore.redacted(url)
+        }
+    }
 }
 
 /// A configuration value is wrong. Names the key and says how to fix it.

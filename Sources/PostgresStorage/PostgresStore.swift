@@ -119,6 +119,11 @@ public final class PostgresStore: SQLStore, Sendable {
         }
     }
 
+    /// The address `url` without its password, to show; the URL itself when it is not an address.
+    public static func redacted(_ url: String) -> String {
+        (try? PostgresAddress(url))?.redacted ?? url
+    }
+
     /// `identifier` as a quoted SQL name (a schema named after a module may hold a `-`).
     public static func quoted(_ identifier: String) -> String {
         "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""

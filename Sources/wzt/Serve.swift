@@ -92,7 +92,16 @@ struct CheckConfig: ParsableCommand {
             security: \(configuration.transport.security.map { "CURVE, \($0.clients.count) key(s): \($0.clients.map(\.name).joined(separator: ", "))" } ?? "off (loopback only)")
             dispatch.max_attempts: \(configuration.dispatch.retry.maxAttempts)
             dispatch.backoff_ms: \(configuration.dispatch.retry.backoff.map { "\($0.milliseconds)" }.joined(separator: ", "))
-            modules: \((configuration.modules ?? ModuleCatalog.moduleNames).joined(separator: ", "))
+            modules: \(configuration.hostedModules.joined(separator: ", "))
+            """)
+        if !configuration.remoteModules.isEmpty {
+            print("modules.remote: \(configuration.remoteModules.joined(separator: ", ")) (link.endpoint \(configuration.transport.linkEndpoint))")
+        }
+        if let core = configuration.core { print("core.endpoints: \(core.endpoints.joined(separator: ", "))") }
+        if configuration.core == nil { print("storage.log: \(configuration.logStorage)") }
+        for module in configuration.hostedModules { print("storage.\(module): \(configuration.storage(of: module))") }
+        print("""
+            cluster: \(configuration.cluster.map { "node \($0.node), lease_ms \($0.lease.milliseconds)" } ?? "off (one core node)")
             log.level: \(configuration.logLevel)
             ok
             """)

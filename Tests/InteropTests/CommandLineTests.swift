@@ -215,6 +215,26 @@ extension ProcessTests {
             #expect(shipped.status == 0)
             #expect(shipped.output.contains("ingress.endpoint: tcp://127.0.0.1:5555"))
 
+            // What a cluster node would use: its own modules without the remote ones, where each
+            // keeps its tables (no password shown), and its node name.
+            let clustered = directory.file("cluster.toml")
+            try """
+                [storage]
+                default = "postgres://wzt:hunter2-secret@db.example/wzt"
+                log = "postgres://wzt:hunter2-secret@db.example/wzt"
+                [modules]
+                remote = ["intake"]
+                [cluster]
+                node = "core-a"
+                """.write(toFile: clustered, atomically: true, encoding: .utf8)
+            let cluster = try await wzt(["check-config", "--config", clustered])
+            #expect(cluster.status == 0, "\(cluster.errors)")
+            let lines = cluster.output.split(separator: "\n").map(String.init)
+            #expect(lines.contains("modules: ama, gbo-onboarding, mandating, networks, notifications"), "\(cluster.output)")
+            #expect(lines.contains("modules.remote: intake (link.endpoint tcp://127.0.0.1:5558)"), "\(cluster.output)")
+            #expect(lines.contains("storage.log: postgres://wzt@db.example:5432/wzt") && lines.contains("storage.ama: postgres://wzt@db.example:5432/wzt"))
+            #expect(lines.contains("cluster: node core-a, lease_ms 3000") && !cluster.output.contains("hunter2"), "\(cluster.output)")
+
             let serve = try await wzt(["serve", "--config", path])
             #expect(serve.status != 0)
             #expect(serve.errors.contains("`ingress.endpoint`"))
