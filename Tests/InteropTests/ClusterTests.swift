@@ -11,13 +11,7 @@ extension ProcessTests {
     @Suite(.serialized, .timeLimit(.minutes(5)))
     struct ClusterTests {
         @Test func killingTheNodeThatRunsAModuleLosesNothingAndAppliesNothingTwice() async throws {
-            let directory = TemporaryDirectory("wzt-ha")
-            let binary = try Interop.binary()
-            let postgres = try TestPostgres.url()
-            let output = try await blocking {
-                try Interop.run(Interop.python, [Interop.scripts + "/ha.py", binary, directory.file("work"), postgres, "--nodes", "2", "--kills", "3",
-                                                 "--stops", "1", "--publishers", "2", "--events", "500", "--lease-ms", "1000", "--scenarios", "1"])
-            }
+            let output = try await ha(["--kills", "3", "--events", "500"])
             try expectNothingLostOrAppliedTwice(output, acked: 1000)
         }
 
@@ -25,15 +19,18 @@ extension ProcessTests {
         /// node that holds intake's lease feeds it, the module process is killed once as well, and
         /// the checks are the same.
         @Test func aModuleProcessListingBothNodesIsFedByWhicheverRunsItAndAppliesEachEventOnce() async throws {
-            let directory = TemporaryDirectory("wzt-ha-remote")
-            let binary = try Interop.binary()
-            let postgres = try TestPostgres.url()
-            let output = try await blocking {
-                try Interop.run(Interop.python, [Interop.scripts + "/ha.py", binary, directory.file("work"), postgres, "--nodes", "2", "--kills", "2",
-                                                 "--stops", "1", "--publishers", "2", "--events", "300", "--lease-ms", "1000", "--scenarios", "1",
-                                                 "--remote", "--module-kills", "1"])
-            }
+            let output = try await ha(["--kills", "2", "--events", "300", "--remote", "--module-kills", "1"])
             try expectNothingLostOrAppliedTwice(output, acked: 600)
+        }
+
+        /// ha.py with two nodes, two publishers, one SIGSTOP, a 1 s lease and the timed scenarios once, and `arguments`.
+        private func ha(_ arguments: [String]) async throws -> String {
+            let directory = TemporaryDirectory("wzt-ha")
+            let (binary, postgres) = (try Interop.binary(), try TestPostgres.url())
+            return try await blocking {
+                try Interop.run(Interop.python, [Interop.scripts + "/ha.py", binary, directory.file("work"), postgres, "--nodes", "2", "--stops", "1",
+                                                 "--publishers", "2", "--lease-ms", "1000", "--scenarios", "1"] + arguments)
+            }
         }
 
         private func expectNothingLostOrAppliedTwice(_ output: String, acked: Int) throws {
