@@ -12,7 +12,7 @@ import Synchronization
 /// A failing event is retried with backoff and then parked in dead letters, and the cursor moves
 /// on: one bad event or one broken subscriber never holds up the others, which each have their
 /// own dispatcher. Events go to the subscriber in batches, and the cursor is saved after the
-/// subscriber has made them durable, never before. On graceful shutdown the batch in hand is
+/// subscriber has made them durable, never before (while busy, every `cursorSaveInterval`). On graceful shutdown the batch in hand is
 /// finished (a module's ends after the event in hand), its cursor saved, then `run` returns;
 /// cancelling the task instead abandons the batch in hand (it comes again after restart).
 public final class Dispatcher: Service, Sendable {
@@ -22,15 +22,20 @@ public final class Dispatcher: Service, Sendable {
         public var slowHandlerThreshold: Duration
         /// Events read from the log, and handed to the subscriber, at a time.
         public var batchSize: Int
-        /// How often an idle dispatcher looks for dead letters an operator asked to retry.
+        /// How often a dispatcher looks for dead letters an operator asked to retry.
         public var deadLetterPollInterval: Duration
+        /// How often a busy dispatcher saves its cursor; an idle or stopping one saves at once.
+        /// A saved cursor only spares deliveries again after a restart (every subscriber takes an
+        /// event twice as once), and each save is a commit of the log.
+        public var cursorSaveInterval: Duration
 
         public init(retry: RetryPolicy = RetryPolicy(), slowHandlerThreshold: Duration = .seconds(2),
-                    batchSize: Int = 256, deadLetterPollInterval: Duration = .seconds(1)) {
+                    batchSize: Int = 256, deadLetterPollInterval: Duration = .seconds(1), cursorSaveInterval: Duration = .milliseconds(100)) {
             self.retry = retry
             self.slowHandlerThreshold = slowHandlerThreshold
             self.batchSize = max(1, batchSize)
             self.deadLetterPollInterval = deadLetterPollInterval
+            self.cursorSaveInterval = cursorSaveInterval
         }
     }
 
@@ -90,11 +95,21 @@ public final class Dispatcher: Service, Sendable {
 
     private func dispatchFromCursor() async throws {
         var position = try await log.cursor(subscriber.subscriptionName)
+        var (saved, savedAt) = (position, ContinuousClock.now)
+        func saveCursor(now: Bool) async throws {
+            guard position > saved, now || ContinuousClock.now - savedAt >= configuration.cursorSaveInterval else { return }
+            try await log.saveCursor(subscriber.subscriptionName, offset: position, appliedPerSecond: progress.rate())
+            (saved, savedAt) = (position, .now)
+        }
+        var lookedForRetries = ContinuousClock.now - configuration.deadLetterPollInterval
         // Freshly committed events come from memory while the subscriber keeps up, from the log otherwise.
         let feed = log.follow(subscriber.patterns, limit: configuration.batchSize * 32)
         defer { log.unfollow(feed) }
         while !shouldStop {
-            try await retryRequestedDeadLetters()
+            if ContinuousClock.now - lookedForRetries >= configuration.deadLetterPollInterval {
+                try await retryRequestedDeadLetters()
+                lookedForRetries = .now
+            }
             let events: [StoredEvent], head: Int64
             if let fresh = log.fresh(after: position, limit: configuration.batchSize, feed: feed) {
                 (events, head) = fresh
@@ -106,17 +121,15 @@ public final class Dispatcher: Service, Sendable {
             }
             if events.isEmpty {
                 // Nothing of ours up to `head`: remember that, then sleep until something is appended.
-                if head > position {
-                    try await log.saveCursor(subscriber.subscriptionName, offset: head, appliedPerSecond: progress.rate())
-                    position = head
-                }
+                position = max(position, head)
+                try await saveCursor(now: true)
                 await waitForHead(beyond: position)
                 continue
             }
-            let start = position
             position = try await deliver(events, after: position)
-            if position > start { try await log.saveCursor(subscriber.subscriptionName, offset: position, appliedPerSecond: progress.rate()) }
+            try await saveCursor(now: false)
         }
+        try await saveCursor(now: true)
     }
 
     /// Hands `events` to the subscriber in batches; an event that fails in a batch is retried

@@ -43,6 +43,13 @@ struct Bench {
             printTable(try (0..<3).map { _ in try validation(events: dispatchEvents) })
             return
         }
+        if arguments.contains("--dispatch") {
+            // Only in-process dispatch (log -> subscriber), in three rounds.
+            var rows: [Row] = []
+            for _ in 0..<3 { rows.append(try await dispatch(events: dispatchEvents)) }
+            printTable(rows)
+            return
+        }
         if arguments.contains("--backlog") {
             printTable(try await backlog(events: quick ? 100_000 : 1_000_000))
             return
