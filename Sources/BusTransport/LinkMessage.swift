@@ -20,8 +20,9 @@ enum LinkProtocol {
 
 /// What a remote module sends the core.
 enum ModuleMessage: Equatable, Sendable {
-    /// Every second: the module's name and the link version it speaks.
-    case hello(module: String, version: String?)
+    /// Every second: the module's name, the link version it speaks, and (from version 3) the
+    /// process instance saying it, new at every start: one module is linked from one process.
+    case hello(module: String, version: String?, instance: String? = nil)
     /// The module's answer to an event, after its own commit (`ack`) or not.
     case settled(Settlement, offset: Int64, reason: String)
     /// One event of the module's outbox, for the core's log.
@@ -40,9 +41,10 @@ enum ModuleMessage: Equatable, Sendable {
         let fields = Array(frames)
         guard let verb = fields.first.map(LinkProtocol.text) else { return nil }
         switch verb {
-        case "hello" where fields.count <= 3:
+        case "hello" where fields.count <= 4:
             self = .hello(module: fields.count >= 2 ? LinkProtocol.text(fields[1]) : "",
-                          version: fields.count >= 3 ? LinkProtocol.text(fields[2]) : nil)
+                          version: fields.count >= 3 ? LinkProtocol.text(fields[2]) : nil,
+                          instance: fields.count >= 4 ? LinkProtocol.text(fields[3]) : nil)
         case "append" where fields.count == 3:
             self = .append(id: LinkProtocol.text(fields[1]), envelope: fields[2])
         default:
@@ -55,8 +57,9 @@ enum ModuleMessage: Equatable, Sendable {
 
     var frames: [[UInt8]] {
         switch self {
-        case .hello(let module, let version):
-            [LinkProtocol.frame("hello"), LinkProtocol.frame(module)] + (version.map { [LinkProtocol.frame($0)] } ?? [])
+        case .hello(let module, let version, let instance):
+            // An instance is only said after a version.
+            [LinkProtocol.frame("hello"), LinkProtocol.frame(module)] + (version.map { [LinkProtocol.frame($0)] + (instance.map { [LinkProtocol.frame($0)] } ?? []) } ?? [])
         case .settled(let settlement, let offset, let reason):
             [LinkProtocol.frame(settlement.rawValue), LinkProtocol.frame(String(offset))] + (settlement == .ack ? [] : [LinkProtocol.frame(reason)])
         case .append(let id, let envelope):

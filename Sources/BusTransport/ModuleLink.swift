@@ -36,6 +36,8 @@ public struct LinkTiming: Sendable, Hashable {
 public final class ModuleLinkServer: Service, Sendable {
     private struct Peer {
         var route: [UInt8]
+        /// The process instance it said hello as (its route when it did not say).
+        var instance: String
         var lastHeard: ContinuousClock.Instant
     }
 
@@ -56,6 +58,8 @@ public final class ModuleLinkServer: Service, Sendable {
         var outgoing: [[[UInt8]]] = []
         /// In a cluster: the fencing token of this node's lease on each module it runs.
         var tokens: [String: Int64] = [:]
+        /// Refusals logged already (module and reason): a refused module says hello every second.
+        var refusalsLogged: Set<String> = []
     }
 
     private let socket: Socket
@@ -165,8 +169,8 @@ public final class ModuleLinkServer: Service, Sendable {
         var appends: [(route: [UInt8], envelope: Envelope)] = []
         while let (frames, client) = try socket.receiveWithUserID(dontWait: true) {
             guard let route = frames.first, let message = ModuleMessage(frames: frames.dropFirst()) else { continue }
-            if case .hello(let module, let version) = message {
-                hello(route: route, module: module, version: version, client: client)
+            if case .hello(let module, let version, let instance) = message {
+                hello(route: route, module: module, version: version, instance: instance ?? route.map { String($0) }.joined(separator: "."), client: client)
                 continue
             }
             guard let module = touch(route) else {
@@ -211,27 +215,40 @@ public final class ModuleLinkServer: Service, Sendable {
         }
     }
 
-    private func hello(route: [UInt8], module: String, version: String?, client: String?) {
-        let refusal: String? = if !modules.contains(module) {
+    private func hello(route: [UInt8], module: String, version: String?, instance: String, client: String?) {
+        var refusal: String? = if !modules.contains(module) {
             "this core does not host \(module.isEmpty ? "(no name)" : quoted(module, limit: 64)) remotely; its modules.remote lists \(modules.sorted().joined(separator: ", "))"
         } else if let security, !security.allows(client, toHost: module) {
             "the key \(client ?? "(none)") may not host \(quoted(module, limit: 64)); list it in that key's `modules` in the core's security.keys"
         } else if version != LinkProtocol.version {
             "link protocol version \(version.map { quoted($0, limit: 64) } ?? "(none)") is not \(LinkProtocol.version)"
         } else { nil }
-        if let refusal {
-            logger.warning("module refused", metadata: ["wzt.module": "\(quoted(module, limit: 64))", "bus.reason": "\(refusal)"])
-            try? socket.send([route] + CoreMessage.refused(reason: refusal).frames, dontWait: true)
-            return
-        }
-        let resend = state.withLockedValue { state in
+        let silence = timing.silence
+        let resend = state.withLockedValue { state -> Bool in
             let known = state.peers[module]
-            state.peers[module] = Peer(route: route, lastHeard: .now)
+            // Two processes hosting one module would each apply part of its events, in two stores.
+            if refusal == nil, let known, known.instance != instance, ContinuousClock.now - known.lastHeard < silence {
+                refusal = """
+                    \(module) is linked from another process already; a module runs in one process at a time. \
+                    Stop the other one (it is forgotten \(silence) after it falls silent)
+                    """
+            }
+            if let refusal {
+                if state.refusalsLogged.insert("\(module)\u{0}\(refusal)").inserted {
+                    logger.warning("module refused", metadata: ["wzt.module": "\(quoted(module, limit: 64))", "bus.reason": "\(refusal)"])
+                }
+                return false
+            }
+            state.peers[module] = Peer(route: route, instance: instance, lastHeard: .now)
             // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
             state.outgoing.append([route] + CoreMessage.window(token: state.tokens[module]).frames)
             state.outgoing += pending.events[pending.acked...].map { [route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
             return true
+        }
+        if let refusal {
+            try? socket.send([route] + CoreMessage.refused(reason: refusal).frames, dontWait: true)
+            return
         }
         if resend { stop.wakeup.signal() }
         if (try? socket.send([route] + CoreMessage.welcome.frames, dontWait: true)) == nil { forget(route: route, reason: "the connection is gone") }
@@ -375,6 +392,8 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
 
     private let sockets: [Socket]
     private let module: String
+    /// New at every start, said with each hello: the core links a module from one process at a time.
+    private let instance = UUID().uuidString
     private let endpoints: [String]
     private let decoder: EnvelopeDecoder
     private let timing: LinkTiming
@@ -466,6 +485,14 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                         holdToken(token)
                         logger.notice("fed by core node", metadata: ["bus.endpoint": "\(endpoints[arrival.core])", "wzt.token": "\(token)"])
                     }
+                } else if highestToken > 0 {
+                    // A core without a cluster's lease, beside nodes of a cluster that fed this module.
+                    enqueue([.settled(.busy, offset: first, reason: """
+                        \(endpoints[arrival.core]) sends no fencing token, and nodes of a cluster feed this module (token \(highestToken)): \
+                        list only the nodes of that cluster in [core] endpoints
+                        """)], to: arrival.core)
+                    skippingRestOfWindow.insert(arrival.core)
+                    continue
                 }
                 // A subscriber may take fewer than it was given without failing (a transaction's bound).
                 var result = BatchDelivery(applied: 0)
@@ -522,7 +549,8 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         var refusedBefore = Set<Int>()
         while !stop.isRequested {
             if ContinuousClock.now - lastHello >= timing.hello {
-                for socket in sockets { try? socket.send(ModuleMessage.hello(module: module, version: LinkProtocol.version).frames, dontWait: true) }
+                let hello = ModuleMessage.hello(module: module, version: LinkProtocol.version, instance: instance).frames
+                for socket in sockets { try? socket.send(hello, dontWait: true) }
                 lastHello = .now
             }
             resendUnanswered()

@@ -21,7 +21,7 @@ public struct ModuleRebuild: Sendable {
     }
 
     public struct Report: Sendable {
-        /// The log's head when the replay ended: the rebuilt state has applied everything up to it.
+        /// The offset the rebuilt state has applied everything up to: the module's cursor from now on.
         public var head: Int64 = 0
         public var delivered = 0
         public var timersFired = 0
@@ -30,23 +30,49 @@ public struct ModuleRebuild: Sendable {
     }
 
     /// Replays the log into `store`, which must be new, after copying the tables the module keeps
-    /// across rebuilds from `old`. `progress` is told the offset reached and the head, every page.
+    /// across rebuilds from `old`, and what its outbox still holds. The events the live module
+    /// applied are replayed, not the ones after (`appliedThrough`): what it publishes for those is
+    /// not in the log yet, so they are left to live delivery, which publishes it. `progress` is
+    /// told the offset reached and the head, every page.
     public func replay(into store: ModuleStore, keepingFrom old: ModuleStore?, progress: @Sendable (Int64, Int64) -> Void = { _, _ in }) async throws -> Report {
         if let old { try await Self.copyTablesKept(by: module, from: old, to: store) }
         let subscriber = ProjectingSubscriber(Self.subscriber(module, store: store, decoder: decoder, rules: rules),
                                               projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
         var report = Report()
         let head = log.headOffset
+        var applied = head
+        if let old { applied = try await Self.appliedThrough(module.name, old: old, log: log) }
         var offset: Int64 = 0
         while offset < head {
             let page = try await log.events(after: offset, limit: 512).filter { $0.offset <= head }
             guard let last = page.last else { break }
-            try await Self.replay(page, to: subscriber, of: module, store: store, decoder: decoder, report: &report)
+            // The module's timers' events are marked fired up to the head: the live module fired them.
+            try await Self.replay(page, to: subscriber, of: module, deliveringThrough: applied, store: store, decoder: decoder, report: &report)
             offset = last.offset
             progress(offset, head)
         }
-        report.head = head
+        if let old { try await Self.copyOutbox(from: old, to: store) }
+        report.head = min(applied, head)
         return report
+    }
+
+    /// The last offset the live module applied: its cursor, or the newest event in its inbox when
+    /// the cursor was not saved since.
+    static func appliedThrough(_ name: String, old: ModuleStore, log: EventLog) async throws -> Int64 {
+        let inbox = try await old.database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(event_offset) FROM wzt_inbox") }
+        return max(try await log.cursor(name), inbox ?? 0)
+    }
+
+    /// Copies the outbox: events the live module published that may not be in the log yet (the
+    /// log keeps each id once). After the replay, whose own outbox goes nowhere.
+    static func copyOutbox(from old: ModuleStore, to store: ModuleStore) async throws {
+        let outbox = try await old.database.read { db in try SQLRow.fetchAll(db, sql: "SELECT event_id, envelope FROM wzt_outbox ORDER BY seq") }
+        try await store.database.write { db in
+            for row in outbox {
+                // In order, numbered anew: an identity column does not count rows given their number.
+                try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [row["event_id"] as String, row["envelope"] as Data])
+            }
+        }
     }
 
     /// Copies the tables the log cannot give again (`Module.tablesKeptOnRebuild`).
@@ -73,8 +99,8 @@ public struct ModuleRebuild: Sendable {
 
     /// Events of the log, replayed in order: the module's own timer event marks its timer fired
     /// where it stands in the log; the events the module takes are delivered in batches between them.
-    static func replay(_ events: [StoredEvent], to subscriber: any Subscriber, of module: any Module, store: ModuleStore, decoder: EnvelopeDecoder,
-                       report: inout Report) async throws {
+    static func replay(_ events: [StoredEvent], to subscriber: any Subscriber, of module: any Module, deliveringThrough applied: Int64 = .max,
+                       store: ModuleStore, decoder: EnvelopeDecoder, report: inout Report) async throws {
         var batch: [StoredEvent] = []
         // Only the module's own contracts can be its timers' events: the others are not decoded.
         let ownTypes = Set(module.contracts.map { $0.eventType.rawValue })
@@ -84,7 +110,7 @@ public struct ModuleRebuild: Sendable {
                 batch.removeAll()
                 report.timersFired += try await store.markFired(envelope)
             }
-            if module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) { batch.append(event) }
+            if event.offset <= applied, module.deliveredNeeds.contains(where: { $0.pattern.matches(event.type) }) { batch.append(event) }
         }
         await deliver(batch, to: subscriber, report: &report)
     }

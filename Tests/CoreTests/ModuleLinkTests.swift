@@ -118,8 +118,11 @@ struct ModuleLinkTests {
             try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
                                  security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)), logger: logger)
         }
+        // And a core of its own, without a cluster's lease: it sends no token.
+        let single = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
+                                          security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)), logger: logger)
         let module = FencedSide()
-        let client = try ModuleLinkClient(context: context, endpoints: nodes.map(\.endpoint), module: "sample", curve: nil, decoder: Samples.decoder,
+        let client = try ModuleLinkClient(context: context, endpoints: nodes.map(\.endpoint) + [single.endpoint], module: "sample", curve: nil, decoder: Samples.decoder,
                                           timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)),
                                           holdToken: { token in module.held.withLockedValue { $0.append(token) } }, logger: logger)
         let configuration = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.milliseconds(50)]), batchSize: 4,
@@ -131,8 +134,8 @@ struct ModuleLinkTests {
             }
             return answers
         }
-        try await withServices(nodes + [client, Delivering(client: client, subscriber: module)] as [any Service]) {
-            #expect(await eventually { nodes.allSatisfy { $0.isConnected("sample") } })
+        try await withServices(nodes + [single, client, Delivering(client: client, subscriber: module)] as [any Service]) {
+            #expect(await eventually { (nodes + [single]).allSatisfy { $0.isConnected("sample") } })
             _ = try await log.append((1...10).map { Samples.note("n\($0)") })
             nodes[0].hold(1, for: "sample")
             _ = try await feed(from: 0, until: 10)
@@ -149,6 +152,13 @@ struct ModuleLinkTests {
             #expect(try await log.cursor("sample") == 20)
             #expect(stale.failures.withLockedValue { $0.allSatisfy { $0.contains("fencing token 1") && $0.contains("stale") } },
                     "\(stale.failures.withLockedValue { $0 })")
+            // Nor is the core without a token, once nodes of a cluster fed the module.
+            let untokened = Answers(inner: single.subscriber(for: "sample", patterns: [.all]))
+            try await withServices([Dispatcher(log: log, subscriber: untokened, configuration: configuration, logger: logger)]) {
+                #expect(await eventually { untokened.failures.withLockedValue { $0.count } >= 2 })
+            }
+            #expect(try await log.cursor("sample") == 20)
+            #expect(untokened.failures.withLockedValue { $0.allSatisfy { $0.contains("sends no fencing token") } }, "\(untokened.failures.withLockedValue { $0 })")
             _ = try await feed(from: 1, until: 30)
         }
         #expect(module.held.withLockedValue { $0 } == [1, 2])
@@ -156,5 +166,33 @@ struct ModuleLinkTests {
         #expect(applied.map(\.offset) == Array(1...30))
         #expect(applied.allSatisfy { $0.token == ($0.offset <= 10 ? 1 : 2) })
         #expect(try await log.deadLetters().isEmpty)
+    }
+
+    /// Two processes hosting one module would each apply part of its events, in two stores: the
+    /// second is refused while the first is heard from, and taken once the first fell silent.
+    @Test func aSecondProcessForTheSameModuleIsRefusedWhileTheFirstIsLinked() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let context = Context()
+        let timing = LinkTiming(hello: .milliseconds(100), silence: .milliseconds(600))
+        let core = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
+                                        security: nil, timing: timing, logger: logger)
+        let first = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, timing: timing, logger: logger)
+        let second = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, timing: timing, logger: logger)
+        let (firstSide, secondSide) = (ModuleSide(failOnce: 0), ModuleSide(failOnce: 0))
+        let dispatcher = Dispatcher(log: log, subscriber: core.subscriber(for: "sample", patterns: [.all]), configuration: .init(batchSize: 4), logger: logger)
+        try await withServices([core, first, Delivering(client: first, subscriber: firstSide), dispatcher]) {
+            #expect(await eventually { core.isConnected("sample") })
+            try await withServices([second, Delivering(client: second, subscriber: secondSide)]) {
+                _ = try await log.append((1...20).map { Samples.note("n\($0)") })
+                #expect(await eventually { (try? log.cursor("sample")) == 20 })
+                try await Task.sleep(for: .milliseconds(300))
+            }
+            #expect(firstSide.applied.withLockedValue { $0 } == Array(1...20))
+            #expect(secondSide.applied.withLockedValue { $0 }.isEmpty)
+        }
     }
 }
