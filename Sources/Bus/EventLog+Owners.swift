@@ -29,13 +29,28 @@ public struct ModuleLeases: Sendable {
     /// holds it already (restarted); returns the new fencing token, or nil when another node
     /// holds it. `pinned`: the lease never runs out.
     public func takeOwnership(of name: String, node: String, lease: Duration, pinned: Bool) async throws -> Int64? {
+        try await take(name, node: node, lease: lease, pinned: pinned,
+                       when: "WHERE module_owners.expires_at < clock_timestamp() OR module_owners.node = excluded.node")
+    }
+
+    /// Takes `name` for `node` for `lease` whoever holds it (`wzt modules rebuild` in a running
+    /// cluster); returns the new fencing token. The holder finds out at its next renewal and stops;
+    /// until then the module's fence keeps its writes out once the new token wrote there.
+    public func seizeOwnership(of name: String, node: String, lease: Duration) async throws -> Int64 {
+        guard let token = try await take(name, node: node, lease: lease, pinned: false, when: "") else {
+            throw StoreError(.openFailed, path: store.location, "the lease on \(name) was not written")
+        }
+        return token
+    }
+
+    private func take(_ name: String, node: String, lease: Duration, pinned: Bool, when condition: String) async throws -> Int64? {
         try await store.write { db in
             try Int64.fetchOne(db, sql: """
                 INSERT INTO module_owners (module, node, token, since, expires_at)
                 VALUES (?, ?, nextval('module_owner_tokens'), clock_timestamp(), \(Self.expiry))
                 ON CONFLICT (module) DO UPDATE SET node = excluded.node, token = excluded.token,
                     since = excluded.since, expires_at = excluded.expires_at
-                WHERE module_owners.expires_at < clock_timestamp() OR module_owners.node = excluded.node
+                \(condition)
                 RETURNING token
                 """, arguments: [name, node, Self.length(lease, pinned: pinned)])
         }

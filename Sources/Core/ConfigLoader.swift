@@ -297,15 +297,18 @@ extension ConfigLoader {
 
     static func coreConnection(_ section: TableReader) throws(ConfigError) -> CoreConnection {
         // One core node (`endpoint`), or the nodes of a cluster (`endpoints`): the module connects to each.
-        let endpoints: [String]
-        switch (try section.string("endpoint", nonEmpty: true), try section.stringArray("endpoints")) {
-        case (let endpoint?, nil): endpoints = [endpoint]
-        case (nil, let listed?) where !listed.isEmpty: endpoints = listed
-        case (nil, _): throw section.missing("endpoint", example: "\"tcp://core.example:5558\", or endpoints = [\"tcp://core-a:5558\", \"tcp://core-b:5558\"] for the nodes of a cluster")
+        let endpoints: [String], key: String
+        let nodes = "[\"tcp://core-a:5558\", \"tcp://core-b:5558\"]"
+        switch (try section.string("endpoint", nonEmpty: true), try section.stringArray("endpoints", example: nodes)) {
+        case (let endpoint?, nil): (endpoints, key) = ([endpoint], "endpoint")
+        case (nil, let listed?):
+            guard !listed.isEmpty else { throw section.invalid("endpoints", "lists no core node; list the link endpoint of each, e.g. \(nodes)") }
+            (endpoints, key) = (listed, "endpoints")
+        case (nil, nil): throw section.missing("endpoint", example: "\"tcp://core.example:5558\", or endpoints = \(nodes) for the nodes of a cluster")
         default: throw section.invalid("endpoints", "give one of endpoint (one core node) and endpoints (the nodes of a cluster), not both")
         }
         for endpoint in endpoints where !["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix) {
-            throw section.invalid(endpoints.count == 1 ? "endpoint" : "endpoints", "\"\(endpoint)\" is not a ZeroMQ endpoint; write tcp://HOST:PORT")
+            throw section.invalid(key, "\"\(endpoint)\" is not a ZeroMQ endpoint; write tcp://HOST:PORT")
         }
         guard Set(endpoints).count == endpoints.count else { throw section.invalid("endpoints", "lists an endpoint twice; list each core node once") }
         let serverKey: String?
@@ -480,10 +483,10 @@ final class TableReader {
         return numbers
     }
 
-    func stringArray(_ key: String) throws(ConfigError) -> [String]? {
+    func stringArray(_ key: String, example: String = "[\"intake\", \"networks\"]") throws(ConfigError) -> [String]? {
         used.insert(key)
         guard let value = table[key] else { return nil }
-        guard let array = value.array else { throw error(key, "must be an array of strings, e.g. [\"intake\", \"networks\"]") }
+        guard let array = value.array else { throw error(key, "must be an array of strings, e.g. \(example)") }
         var strings: [String] = []
         for element in array {
             guard let text = element.string else { throw error(key, "every element must be a string in double quotes") }

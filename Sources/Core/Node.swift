@@ -62,10 +62,11 @@ public final class Node: Sendable {
         try configuration.checkPurposes(of: modules + remote)
         try OpenFilesLimit.raise()
         directoryLock = try DataDirectoryLock(configuration.dataDirectory, holder: "wzt serve")
-        // In a cluster every node writes the log, and leases (`Owned`) decide who runs a module;
-        // what must be one process is the node's name, which the leases go by.
-        schemaLocks = configuration.cluster != nil ? []
-            : try await configuration.lockPostgresSchemas(log: true, modules: modules.map(\.name), holder: "wzt serve", logger: logger)
+        // In a cluster every node writes the log, and leases (`Owned`) decide who runs a module:
+        // the nodes hold the schemas together, which keeps out a node without `[cluster]`; what
+        // must be one process is the node's name, which the leases go by.
+        schemaLocks = try await configuration.lockPostgresSchemas(log: true, modules: modules.map(\.name), shared: configuration.cluster != nil,
+                                                                  holder: configuration.cluster.map { "wzt serve node \($0.node)" } ?? "wzt serve", logger: logger)
         nodeName = try await configuration.lockNodeName(logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory + "/modules", withIntermediateDirectories: true)
         let (ruleBook, refused) = try PluginLoader.ruleBook(configuration, logger: logger)
@@ -151,7 +152,7 @@ public final class Node: Sendable {
         // Started in this order, shut down in reverse. Any service ending, by error or not,
         // shuts the node down in order rather than cancelling what is in flight.
         var ordered: [any Service] = [LogCloser(log: log)]
-        if !schemaLocks.isEmpty { ordered.append(SchemaLockWatch(locks: schemaLocks)) }
+        if !schemaLocks.isEmpty { ordered.append(configuration.cluster == nil ? SchemaLockWatch(locks: schemaLocks) : SharedSchemaHold(locks: schemaLocks, logger: logger)) }
         if let zap { ordered.append(zap) }
         ordered += [egress, replay] as [any Service]
         if let link { ordered.append(link) }
@@ -243,6 +244,41 @@ struct SchemaLockWatch: Service {
             return  // the node is shutting down with its locks held
         }
         if let lost { throw Lost(schema: lost) }
+    }
+}
+
+/// In a cluster: keeps the node's shared hold on the schemas it writes, taken again when a server
+/// restart or a failover ended it, so that a node without `[cluster]` stays refused. Losing it
+/// does not stop the node: the nodes of a cluster ride out a server restart.
+struct SharedSchemaHold: Service {
+    let locks: [PostgresSchemaLock]
+    let logger: Logger
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for lock in locks { group.addTask { await keep(lock) } }
+        }
+    }
+
+    private func keep(_ first: PostgresSchemaLock) async {
+        var lock: PostgresSchemaLock? = first
+        var failures = 0
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if let held = lock {
+                guard (try? await cancelWhenGracefulShutdown { try await held.waitUntilLost() }) != nil else { return }
+                lock = nil
+            }
+            do {
+                lock = try await PostgresSchemaLock.take(url: first.url, schema: first.schema, holder: first.holder, shared: true, logger: logger)
+                failures = 0
+            } catch {
+                failures += 1
+                if failures == 1 || failures % 60 == 0 {
+                    logger.warning("the shared hold on a schema could not be taken again", metadata: ["wzt.schema": "\(first.schema)", "bus.error": "\(error)"])
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            }
+        }
     }
 }
 

@@ -146,8 +146,9 @@ public struct NodeConfiguration: Sendable {
     }
 
     /// Holds, for this process, the PostgreSQL schemas it writes: the log's (with `log`) when the
-    /// log is there, and those of `modules` stored there. Released when the locks are.
-    public func lockPostgresSchemas(log: Bool, modules: [String], holder: String, logger: Logger) async throws(StoreError) -> [PostgresSchemaLock] {
+    /// log is there, and those of `modules` stored there. Released when the locks are. `shared`:
+    /// beside the other nodes of a cluster (`PostgresSchemaLock`).
+    public func lockPostgresSchemas(log: Bool, modules: [String], shared: Bool = false, holder: String, logger: Logger) async throws(StoreError) -> [PostgresSchemaLock] {
         var schemas: [(url: String, schema: String)] = []
         if log, case .postgres(let url) = logStorage { schemas.append((url, EventLog.postgresSchema)) }
         for module in modules {
@@ -155,7 +156,7 @@ public struct NodeConfiguration: Sendable {
         }
         var locks: [PostgresSchemaLock] = []
         for (url, schema) in schemas {
-            locks.append(try await PostgresSchemaLock.take(url: url, schema: schema, holder: holder, logger: logger))
+            locks.append(try await PostgresSchemaLock.take(url: url, schema: schema, holder: holder, shared: shared, logger: logger))
         }
         return locks
     }

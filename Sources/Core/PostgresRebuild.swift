@@ -9,11 +9,13 @@ import Storage
 /// from the log into a schema of its own beside the live one (`<module>_rebuild`), then the two
 /// swapped by renaming them in one transaction; the old one stays as `<module>_before_rebuild`.
 ///
-/// Nothing else may write the module meanwhile. The process that hosts it holds its schema
-/// (`PostgresSchemaLock`), so the rebuild takes that; in a cluster the nodes hold no schema locks
-/// and a lease decides who runs the module, so the rebuild takes the module's lease as well, and
-/// the other nodes go on with the rest. Both schemas' fences end at the rebuild's token, so that a
-/// node that lost the module without noticing cannot write either of them afterwards.
+/// Nothing else may write the module meanwhile. A single node or a module process holds the
+/// module's schema alone (`PostgresSchemaLock`), so the rebuild takes it and is refused while one
+/// runs. The nodes of a cluster hold it together and a lease decides which runs the module: the
+/// rebuild holds it beside them, takes the module's lease from whichever node holds it, and raises
+/// the live schema's fence to its own token before it reads anything there, so that the node's
+/// writes fail from then on; the nodes go on with the rest. Both schemas' fences end at the
+/// rebuild's token.
 public struct PostgresRebuild: Sendable {
     public let module: any Module
     public let url: String
@@ -43,15 +45,22 @@ public struct PostgresRebuild: Sendable {
     /// Rebuilds and swaps; returns what `ModuleRebuild` reports. `progress` as there.
     public func run(log: EventLog, decoder: EnvelopeDecoder, rules: RuleBook,
                     progress: @escaping @Sendable (Int64, Int64) -> Void) async throws -> ModuleRebuild.Report {
-        let lock = try await PostgresSchemaLock.take(url: url, schema: schema, holder: "wzt modules rebuild \(schema)",
+        let lock = try await PostgresSchemaLock.take(url: url, schema: schema, holder: "wzt modules rebuild \(schema)", shared: configuration.cluster != nil,
                                                      advice: "a rebuild needs the process that hosts \(schema) stopped", logger: logger)
-        defer { withExtendedLifetime(lock) {} }
+        // One rebuild of a module at a time: both would fill the one `<module>_rebuild`.
+        let rebuilding = try await PostgresSchemaLock.take(url: url, schema: "rebuild of \(schema)", holder: "wzt modules rebuild \(schema)",
+                                                           advice: "another rebuild of \(schema) runs; let it finish", logger: logger)
+        defer { withExtendedLifetime((lock, rebuilding)) {} }
         let lease = try await takeLease()
         let renewal = Task { [lease] in try await lease?.renewWhileRunning() }
         defer { renewal.cancel() }
 
         let migrations = ModuleStore.migrations(of: module)
         let live = try await PostgresStore.open(url: url, schema: schema, migrations: migrations, logger: logger)
+        if let lease {
+            // Waits for the former holder's transaction in hand, and refuses its next ones.
+            try await live.write { db in try db.execute(sql: "UPDATE wzt_fence SET token = GREATEST(token, ?)", arguments: [lease.token]) }
+        }
         let (rebuilt, previous) = (PostgresStore.quoted(rebuiltSchema), PostgresStore.quoted(previousSchema))
         try await live.write { db in try db.execute(sql: "DROP SCHEMA IF EXISTS \(rebuilt) CASCADE") }
         let fresh = try await PostgresStore.open(url: url, schema: rebuiltSchema, migrations: migrations, logger: logger)
@@ -59,7 +68,10 @@ public struct PostgresRebuild: Sendable {
             .replay(into: ModuleStore(database: fresh), keepingFrom: ModuleStore(database: live), progress: progress)
 
         guard try await lease?.stillHeld() ?? true else {
-            throw Refused(description: "the lease on \(schema) ran out during the rebuild (the server was away); nothing was swapped: run the rebuild again")
+            throw Refused(description: """
+                the lease on \(schema) was lost during the rebuild (renewals did not get through in time: the rebuild or the \
+                server paused, or another rebuild took it); nothing was swapped: run the rebuild again
+                """)
         }
         let token = lease?.token ?? 0
         try await live.write { db in
@@ -75,17 +87,14 @@ public struct PostgresRebuild: Sendable {
         return report
     }
 
-    /// In a cluster, the module's lease for the rebuild; nil without `[cluster]`.
+    /// In a cluster, the module's lease, taken from the node that holds it; nil without `[cluster]`.
     private func takeLease() async throws -> RebuildLease? {
         guard configuration.cluster != nil else { return nil }
         let leases = try await configuration.openLeases(logger: logger)
-        guard let token = try await leases.takeOwnership(of: schema, node: Self.holder, lease: Self.lease, pinned: false) else {
-            let owner = try? await leases.owners().first { $0.module == schema }
-            throw Refused(description: """
-                node \(owner?.node ?? "another node") runs \(schema) now; a rebuild takes the module from the cluster while it runs. \
-                Try again once its lease is free (stop that node, or the module's lease runs out)
-                """)
+        if let owner = try await leases.owners().first(where: { $0.module == schema && $0.node != Self.holder && ($0.secondsLeft ?? 1) > 0 }) {
+            logger.notice("taking the module from the node that runs it", metadata: ["wzt.module": "\(schema)", "wzt.node": "\(owner.node)"])
         }
+        let token = try await leases.seizeOwnership(of: schema, node: Self.holder, lease: Self.lease)
         return RebuildLease(leases: leases, module: schema, token: token)
     }
 }

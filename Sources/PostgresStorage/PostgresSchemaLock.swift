@@ -14,17 +14,25 @@ public final class PostgresSchemaLock: Sendable {
     /// Keys of `pg_advisory_lock(7367, hashtext(schema))`; 7365 and 7366 are the migration and append locks.
     static let lockClass: Int32 = 7367
 
+    public let url: String
     public let schema: String
+    public let holder: String
+    public let shared: Bool
     private let connection: PostgresConnection
 
-    private init(schema: String, connection: PostgresConnection) {
+    private init(url: String, schema: String, holder: String, shared: Bool, connection: PostgresConnection) {
+        self.url = url
         self.schema = schema
+        self.holder = holder
+        self.shared = shared
         self.connection = connection
     }
 
     /// Takes `schema` at `url` for `holder` (e.g. "wzt serve"), or throws naming who holds it and,
     /// after that, `advice`. `schema` may be any name a process must hold alone (a cluster node's).
-    public static func take(url: String, schema: String, holder: String,
+    /// `shared`: held beside other shared holders (the nodes of a cluster), but not beside one
+    /// that holds it alone (a single node, a module process), nor it beside them.
+    public static func take(url: String, schema: String, holder: String, shared: Bool = false,
                             advice: String = "one process at a time may use it. Stop that one first, or give this one another database",
                             logger: Logger) async throws(StoreError) -> PostgresSchemaLock {
         let address = try PostgresAddress(url)
@@ -35,12 +43,15 @@ public final class PostgresSchemaLock: Sendable {
         } catch {
             throw StoreError(.openFailed, path: location, "cannot connect: \(PostgresStore.cause(error)); check that the server runs and the address, user and password are right")
         }
-        // application_name holds at most 63 bytes.
-        let name = String("\(holder) pid \(getpid()) on \(ProcessInfo.processInfo.hostName)".utf8.prefix(63)) ?? holder
+        // application_name holds at most 63 bytes: the pid and host first, which a long holder must not cut off.
+        let name = String("pid \(getpid()) on \(ProcessInfo.processInfo.hostName): \(holder)".utf8.prefix(63)) ?? holder
         do {
             _ = try await connection.query("SELECT set_config('application_name', \(name), false)", logger: logger).collect()
-            let taken = try await connection.query("SELECT pg_try_advisory_lock(\(lockClass), hashtext(\(schema)))", logger: logger).collect()
-            if try taken.first?.decode(Bool.self) == true { return PostgresSchemaLock(schema: schema, connection: connection) }
+            let taken = try await connection.query(shared ? "SELECT pg_try_advisory_lock_shared(\(lockClass), hashtext(\(schema)))"
+                                                          : "SELECT pg_try_advisory_lock(\(lockClass), hashtext(\(schema)))", logger: logger).collect()
+            if try taken.first?.decode(Bool.self) == true {
+                return PostgresSchemaLock(url: url, schema: schema, holder: holder, shared: shared, connection: connection)
+            }
             let holders = try await connection.query("""
                 SELECT a.application_name, coalesce(host(a.client_addr), 'a local socket'), a.backend_start::text
                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid

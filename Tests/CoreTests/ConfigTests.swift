@@ -208,7 +208,9 @@ struct ConfigTests {
         #expect(try ConfigLoader.parse("[core]\nendpoint = \"tcp://core:5558\"", origin: "t", knownModules: []).core?.endpoints == ["tcp://core:5558"])
         let refusals: [(String, String)] = [
             ("[core]\nendpoint = \"tcp://a:1\"\nendpoints = [\"tcp://b:1\"]", "not both"),
-            ("[core]\nendpoints = []", "endpoint"),
+            ("[core]\nendpoints = []", "`core.endpoints`: lists no core node"),
+            ("[core]\nendpoints = \"tcp://a:1\"", "`core.endpoints`: must be an array of strings, e.g. [\"tcp://core-a:5558\""),
+            ("[core]\nendpoints = [\"http://a:1\"]", "`core.endpoints`: \"http://a:1\" is not"),
             ("[core]\nendpoints = [\"tcp://a:1\", \"a:2\"]", "\"a:2\" is not a ZeroMQ endpoint"),
             ("[core]\nendpoints = [\"tcp://a:1\", \"tcp://a:1\"]", "twice"),
         ]

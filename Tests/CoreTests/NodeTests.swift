@@ -112,13 +112,14 @@ struct NodeTests {
             let refused = await #expect(throws: StoreError.self) {
                 _ = try await Node(configuration: configuration, modules: [module], logger: Logger(label: "test"))
             }
-            #expect(refused?.description.contains("schema wzt_log: is in use by wzt serve pid \(getpid())") == true, "\(refused?.description ?? "")")
+            #expect(refused?.description.contains("schema wzt_log: is in use by pid \(getpid()) on \(ProcessInfo.processInfo.hostName): wzt serve") == true,
+                    "\(refused?.description ?? "")")
             // The module's schema alone is held too: a module process for it is refused.
             configuration.logStorage = .sqlite
             let moduleRefused = await #expect(throws: StoreError.self) {
                 _ = try await Node(configuration: configuration, modules: [module], logger: Logger(label: "test"))
             }
-            #expect(moduleRefused?.description.contains("schema \(module.name): is in use by wzt serve") == true, "\(moduleRefused?.description ?? "")")
+            #expect(moduleRefused?.description.contains("schema \(module.name): is in use by pid \(getpid())") == true, "\(moduleRefused?.description ?? "")")
         }
     }
 
@@ -143,12 +144,23 @@ struct NodeTests {
         let refused = await #expect(throws: StoreError.self) {
             _ = try await Node(configuration: configuration(second), modules: [SampleModule()], logger: logger)
         }
-        #expect(refused?.description.contains("cluster node core-a: is in use by wzt serve node core-a") == true, "\(refused?.description ?? "")")
+        #expect(refused?.description.contains("cluster node core-a: is in use by pid \(getpid()) on") == true, "\(refused?.description ?? "")")
+        #expect(refused?.description.contains(": wzt serve node core-a") == true, "\(refused?.description ?? "")")
         #expect(refused?.description.contains("a name of its own") == true)
         var other = configuration(second)
         other.cluster = ClusterConfiguration(node: "core-b")
         let third = try await Node(configuration: other, modules: [SampleModule()], logger: logger)
         third.log.close()
+        // A node without `[cluster]` on the cluster's database would run every module beside the
+        // lease holders, unfenced: it is refused while a node of the cluster runs.
+        let elsewhere = TemporaryDirectory("wzt-node")
+        var single = configuration(elsewhere)
+        single.cluster = nil
+        let alone = await #expect(throws: StoreError.self) {
+            _ = try await Node(configuration: single, modules: [SampleModule()], logger: logger)
+        }
+        #expect(alone?.description.contains("schema wzt_log: is in use by") == true && alone?.description.contains("wzt serve node core-a") == true,
+                "\(alone?.description ?? "")")
     }
 
     /// A node whose lock session ends (a server restart, a terminated session) stops, naming the
@@ -171,7 +183,7 @@ struct NodeTests {
                     let psql = Process()
                     psql.executableURL = URL(filePath: "/usr/bin/env")
                     psql.arguments = ["psql", database, "--quiet", "--no-psqlrc", "--command",
-                                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'wzt serve pid \(getpid()) %' AND datname = current_database()"]
+                                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pid \(getpid()) on %: wzt serve' AND datname = current_database()"]
                     try psql.run()
                     psql.waitUntilExit()
                 }

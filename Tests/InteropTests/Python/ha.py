@@ -17,8 +17,9 @@ Then lets the modules catch up, stops every node with SIGTERM and checks, readin
     one event would mean a module applied that event, or fired a deadline, twice (on two nodes);
   - for every module, each event of its types at or below its cursor is in its inbox;
   - no dead letters; every SIGTERM exits 0;
-  - intake's tables equal a rebuild from the log (`wzt modules rebuild intake`, into a schema of
-    its own, then swapped): row for row, but for the inbox's handling times and timers' envelopes.
+  - intake's tables equal a rebuild from the log (`wzt modules rebuild intake`, run while the
+    nodes run: into a schema of its own, then swapped), row for row, but for the inbox's handling
+    times, timers' envelopes and the fence; and a node takes intake up again after it.
 With --remote, intake runs in a module process of its own that lists every node's link endpoint
 (`[core] endpoints`): the node that holds intake's lease feeds it over the link, and a node that
 lost the lease cannot have a window applied (fencing tokens over the link). --module-kills N also
@@ -158,7 +159,7 @@ def module_rows(schema):
     """Every table of `schema` as sorted rows of text, without the columns a rebuild may change."""
     rows = {}
     for (table,) in sql(f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{schema}' AND table_type = 'BASE TABLE' "
-                        "AND table_name NOT IN ('wzt_outbox', 'wzt_migrations')"):
+                        "AND table_name NOT IN ('wzt_outbox', 'wzt_migrations', 'wzt_fence')"):
         columns = [column for (column,) in sql(f"SELECT column_name FROM information_schema.columns WHERE table_schema = '{schema}' "
                                                 f"AND table_name = '{table}' ORDER BY ordinal_position")
                    if column not in ("handled_at", "envelope", "rowid")]
@@ -285,7 +286,31 @@ while time.time() < deadline:
     time.sleep(0.5)
 else:
     problems.append("modules did not catch up within 180 s")
-for node in ([module_process] if module_process else []) + nodes:
+# intake's tables against a rebuild from the log, while the nodes run: the command takes intake
+# from the node that runs it, swaps the rebuilt schema in and keeps the live one beside it; then a
+# node takes intake up again. A module process holds its schema alone: it is stopped first.
+if module_process:
+    module_process.process.terminate()
+    if wait_or_kill(module_process.process, 60) != 0:
+        problems.append("the module process did not stop in order on SIGTERM")
+rebuild_from, _ = owner()
+rebuild = subprocess.run([args.wzt, "modules", "rebuild", "intake", "--config", nodes[0].config], capture_output=True, text=True)
+rebuild_differs, rebuild_compared = [], 0
+if rebuild.returncode != 0 or "failed" in rebuild.stdout:
+    problems.append(f"wzt modules rebuild intake: exit {rebuild.returncode}: {rebuild.stdout.strip()} {rebuild.stderr.strip()[-500:]}")
+else:
+    live, rebuilt = module_rows("intake_before_rebuild"), module_rows("intake")
+    rebuild_differs = [table for table in sorted(set(live) | set(rebuilt)) if live.get(table) != rebuilt.get(table)]
+    rebuild_compared = sum(len(rows) for rows in live.values())
+    if not live.get("wzt_inbox"):
+        problems.append("intake's inbox is empty: nothing to compare with a rebuild")
+    deadline = time.time() + 30
+    while owner()[0] in (None, "wzt-modules-rebuild") and time.time() < deadline:
+        time.sleep(0.1)
+    if owner()[0] in (None, "wzt-modules-rebuild"):
+        problems.append("no node took intake up again within 30 s of the rebuild")
+
+for node in nodes:
     node.process.terminate()
     ended = wait_or_kill(node.process, 60)
     if ended != 0:
@@ -318,21 +343,9 @@ for row in modules:
         if any(fnmatch.fnmatchcase(event_type, pattern) for pattern in row["patterns"]) and event_id not in inbox:
             ahead += 1
 
-# intake's tables against a rebuild from the log: the command swaps the rebuilt schema in and keeps the live one beside it.
-rebuild = subprocess.run([args.wzt, "modules", "rebuild", "intake", "--config", nodes[0].config], capture_output=True, text=True)
-rebuild_differs, rebuild_compared = [], 0
-if rebuild.returncode != 0 or "failed" in rebuild.stdout:
-    problems.append(f"wzt modules rebuild intake: exit {rebuild.returncode}: {rebuild.stdout.strip()} {rebuild.stderr.strip()[-500:]}")
-else:
-    live, rebuilt = module_rows("intake_before_rebuild"), module_rows("intake")
-    rebuild_differs = [table for table in sorted(set(live) | set(rebuilt)) if live.get(table) != rebuilt.get(table)]
-    rebuild_compared = sum(len(rows) for rows in live.values())
-    if not live.get("wzt_inbox"):
-        problems.append("intake's inbox is empty: nothing to compare with a rebuild")
-
 ordered = sorted(takeovers)
 percentile = (lambda p: round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 2)) if ordered else (lambda p: None)
-summary = {"nodes": args.nodes, "kills": args.kills, "stops": args.stops, "remote": args.remote,
+summary = {"rebuildTookIntakeFrom": rebuild_from, "nodes": args.nodes, "kills": args.kills, "stops": args.stops, "remote": args.remote,
            "moduleKills": args.module_kills if module_process else 0, "leaseMs": args.lease_ms, "acked": len(acked), "found": found,
            "lost": lost, "nacked": nacked, "duplicatesApplied": duplicates, "notApplied": not_applied, "twins": twins,
            "cursorAheadOfState": ahead, "deadLetters": dead_letters, "rebuildDiffers": rebuild_differs, "rebuildComparedRows": rebuild_compared, "scenarioEvents": played.get("events", 0), "timersFired": fired,
