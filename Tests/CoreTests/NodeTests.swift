@@ -112,7 +112,7 @@ struct NodeTests {
             let refused = await #expect(throws: StoreError.self) {
                 _ = try await Node(configuration: configuration, modules: [module], logger: Logger(label: "test"))
             }
-            #expect(refused?.description.contains("schema wzt_log: is in use by pid \(getpid()) on \(ProcessInfo.processInfo.hostName): wzt serve") == true,
+            #expect(refused?.description.contains("schema wzt_log: is in use by pid \(getpid()) on \(ProcessInfo.processInfo.hostName.prefix(20))") == true,
                     "\(refused?.description ?? "")")
             // The module's schema alone is held too: a module process for it is refused.
             configuration.logStorage = .sqlite
@@ -145,7 +145,7 @@ struct NodeTests {
             _ = try await Node(configuration: configuration(second), modules: [SampleModule()], logger: logger)
         }
         #expect(refused?.description.contains("cluster node core-a: is in use by pid \(getpid()) on") == true, "\(refused?.description ?? "")")
-        #expect(refused?.description.contains(": wzt serve node core-a") == true, "\(refused?.description ?? "")")
+
         #expect(refused?.description.contains("a name of its own") == true)
         var other = configuration(second)
         other.cluster = ClusterConfiguration(node: "core-b")
@@ -159,8 +159,8 @@ struct NodeTests {
         let alone = await #expect(throws: StoreError.self) {
             _ = try await Node(configuration: single, modules: [SampleModule()], logger: logger)
         }
-        #expect(alone?.description.contains("schema wzt_log: is in use by") == true && alone?.description.contains("wzt serve node core-a") == true,
-                "\(alone?.description ?? "")")
+        // Named by pid and host first: a long host name may cut the rest of the holder's name.
+        #expect(alone?.description.contains("schema wzt_log: is in use by pid \(getpid()) on") == true, "\(alone?.description ?? "")")
     }
 
     /// A node whose lock session ends (a server restart, a terminated session) stops, naming the
@@ -183,7 +183,7 @@ struct NodeTests {
                     let psql = Process()
                     psql.executableURL = URL(filePath: "/usr/bin/env")
                     psql.arguments = ["psql", database, "--quiet", "--no-psqlrc", "--command",
-                                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pid \(getpid()) on %: wzt serve' AND datname = current_database()"]
+                                      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'pid \(getpid()) on %' AND datname = current_database()"]
                     try psql.run()
                     psql.waitUntilExit()
                 }
