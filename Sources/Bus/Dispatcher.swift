@@ -12,9 +12,10 @@ import Synchronization
 /// A failing event is retried with backoff and then parked in dead letters, and the cursor moves
 /// on: one bad event or one broken subscriber never holds up the others, which each have their
 /// own dispatcher. Events go to the subscriber in batches, and the cursor is saved after the
-/// subscriber has made them durable, never before (while busy, every `cursorSaveInterval`). On graceful shutdown the batch in hand is
-/// finished (a module's ends after the event in hand), its cursor saved, then `run` returns;
-/// cancelling the task instead abandons the batch in hand (it comes again after restart).
+/// subscriber has made them durable, never before (while busy, every `cursorSaveInterval`). On
+/// graceful shutdown the batch in hand is finished (a module's ends after the event in hand), its
+/// cursor saved, then `run` returns; cancelling the task instead abandons the batch in hand (it
+/// comes again after restart).
 public final class Dispatcher: Service, Sendable {
     public struct Configuration: Sendable {
         public var retry: RetryPolicy
