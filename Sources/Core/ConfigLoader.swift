@@ -307,8 +307,11 @@ extension ConfigLoader {
         case (nil, nil): throw section.missing("endpoint", example: "\"tcp://core.example:5558\", or endpoints = \(nodes) for the nodes of a cluster")
         default: throw section.invalid("endpoints", "give one of endpoint (one core node) and endpoints (the nodes of a cluster), not both")
         }
-        for endpoint in endpoints where !["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix) {
-            throw section.invalid(key, "\"\(endpoint)\" is not a ZeroMQ endpoint; write tcp://HOST:PORT")
+        for endpoint in endpoints {
+            let port = endpoint.hasPrefix("tcp://") ? endpoint.split(separator: ":").last.flatMap { UInt16($0) } : 0
+            guard ["tcp://", "ipc://", "inproc://"].contains(where: endpoint.hasPrefix), port != nil else {
+                throw section.invalid(key, "\"\(endpoint)\" is not a ZeroMQ endpoint to connect to; write tcp://HOST:PORT")
+            }
         }
         guard Set(endpoints).count == endpoints.count else { throw section.invalid("endpoints", "lists an endpoint twice; list each core node once") }
         let serverKey: String?

@@ -211,6 +211,7 @@ struct ConfigTests {
             ("[core]\nendpoints = []", "`core.endpoints`: lists no core node"),
             ("[core]\nendpoints = \"tcp://a:1\"", "`core.endpoints`: must be an array of strings, e.g. [\"tcp://core-a:5558\""),
             ("[core]\nendpoints = [\"http://a:1\"]", "`core.endpoints`: \"http://a:1\" is not"),
+            ("[core]\nendpoint = \"tcp://127.0.0.1:99999\"", "`core.endpoint`: \"tcp://127.0.0.1:99999\" is not"),
             ("[core]\nendpoints = [\"tcp://a:1\", \"a:2\"]", "\"a:2\" is not a ZeroMQ endpoint"),
             ("[core]\nendpoints = [\"tcp://a:1\", \"tcp://a:1\"]", "twice"),
         ]

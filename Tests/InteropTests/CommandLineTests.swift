@@ -151,6 +151,15 @@ extension ProcessTests {
             status = try await wzt(["status"] + options)
             #expect(status.output.contains("head 7, 7 events"), "a request sent again is one case; no refusal, no second case: \(status.output)")
 
+            // A module process's configuration has no log: the commands that read one say whose it is.
+            let moduleProcess = directory.file("module.toml")
+            try "[modules]\nenabled = [\"intake\"]\n[core]\nendpoint = \"tcp://core.example:5558\"\n".write(toFile: moduleProcess, atomically: true, encoding: .utf8)
+            for command in [["status"], ["modules", "rebuild", "intake"], ["dead-letters", "list"]] {
+                let refused = try await wzt(command + ["--config", moduleProcess, "--data-dir", directory.file("module")])
+                #expect(refused.status != 0 && refused.errors.contains("module process's configuration") && refused.errors.contains("tcp://core.example:5558"),
+                        "\(command): \(refused.errors)")
+            }
+
             let unknown = try await wzt(["modules", "rebuild", "nope"] + options)
             #expect(unknown.status != 0 && unknown.errors.contains("no module nope"))
             let notifications = try await wzt(["modules", "rebuild", "notifications"] + options)
