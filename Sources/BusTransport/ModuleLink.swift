@@ -398,6 +398,8 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     private let decoder: EnvelopeDecoder
     private let timing: LinkTiming
     private let holdToken: @Sendable (Int64) -> Void
+    /// The highest token the module's store was written under before this process started.
+    private let fencedAt: Int64
     private let logger: Logger
     private let stop: StopSignal
     private let state = NIOLockedValueBox(State())
@@ -422,8 +424,9 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     }
 
     /// Connects to the link of each core node in `endpoints` (one, or the nodes of a cluster).
+    /// `fencedAt`: the token the module's store holds from before (0: none), the highest seen so far.
     public init(context: Context, endpoints: [String], module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
-                timing: LinkTiming = .init(), holdToken: @escaping @Sendable (Int64) -> Void = { _ in }, logger: Logger) throws {
+                timing: LinkTiming = .init(), holdToken: @escaping @Sendable (Int64) -> Void = { _ in }, fencedAt: Int64 = 0, logger: Logger) throws {
         stop = try StopSignal()
         sockets = try endpoints.map { endpoint throws(ZeroMQError) in
             let socket = try context.socket(.dealer)
@@ -438,6 +441,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         self.decoder = decoder
         self.timing = timing
         self.holdToken = holdToken
+        self.fencedAt = fencedAt
         var logger = logger
         logger[metadataKey: "wzt.module"] = "\(module)"
         self.logger = logger
@@ -464,7 +468,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
             // The nodes whose current window failed, and the token of each node's current window.
             var skippingRestOfWindow = Set<Int>()
             var windowTokens: [Int: Int64] = [:]
-            var highestToken: Int64 = 0
+            var highestToken = fencedAt
             for await arrival in arrivals {
                 if arrival.startsWindow {
                     skippingRestOfWindow.remove(arrival.core)

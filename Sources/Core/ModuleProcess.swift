@@ -44,9 +44,12 @@ public final class ModuleProcess: Sendable {
         for module in modules {
             // Fed by the nodes of a cluster, the module's writes carry the fencing token of the node
             // that runs it, so that a node that lost it cannot have a window applied any more.
+            // After a restart it goes on from the token its tables hold: no window under a lower one, nor without one.
             let fence = FencedStore(try await configuration.openStore(module, logger: logger).database, module: module.name, untilFirstToken: true)
+            let fencedAt = try await fence.fencedAt()
+            if fencedAt > 0 { fence.hold(fencedAt) }
             let link = try ModuleLinkClient(context: context, endpoints: core.endpoints, module: module.name, curve: core.curve, decoder: decoder,
-                                            holdToken: { fence.hold($0) }, logger: logger)
+                                            holdToken: { fence.hold($0) }, fencedAt: fencedAt, logger: logger)
             links.append(link)
             hosts.append(ModuleHost(module: module, store: ModuleStore(database: fence), source: link, appender: link, decoder: decoder, rules: ruleBook, logger: logger))
         }

@@ -30,6 +30,11 @@ public final class FencedStore: SQLStore {
     /// From now on writes carry `token` (nil: none, and every write fails).
     public func hold(_ token: Int64?) { self.token.store(token ?? 0, ordering: .releasing) }
 
+    /// The highest token that wrote these tables; 0 when none did.
+    public func fencedAt() async throws -> Int64 {
+        try await inner.read { db in try Int64.fetchOne(db, sql: "SELECT token FROM wzt_fence") ?? 0 }
+    }
+
     /// Writes the token, so that a former owner's writes fail from here on.
     public func claim() async throws { try await write { _ in } }
 

@@ -195,4 +195,42 @@ struct ModuleLinkTests {
             #expect(secondSide.applied.withLockedValue { $0 }.isEmpty)
         }
     }
+
+    /// A module process started again goes on from the token its store holds: a node under a lower
+    /// one, and a core without one, are refused from its first window on.
+    @Test func aRestartedModuleProcessGoesOnFromTheTokenItsStoreHolds() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let context = Context()
+        let timing = LinkTiming(hello: .milliseconds(100), silence: .seconds(1))
+        let (node, single) = try (
+            ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder, security: nil, timing: timing, logger: logger),
+            ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder, security: nil, timing: timing, logger: logger))
+        let module = FencedSide()
+        let client = try ModuleLinkClient(context: context, endpoints: [node.endpoint, single.endpoint], module: "sample", curve: nil, decoder: Samples.decoder,
+                                          timing: timing, holdToken: { token in module.held.withLockedValue { $0.append(token) } }, fencedAt: 5, logger: logger)
+        _ = try await log.append((1...4).map { Samples.note("n\($0)") })
+        let configuration = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.milliseconds(50)]), batchSize: 4)
+        try await withServices([node, single, client, Delivering(client: client, subscriber: module)]) {
+            #expect(await eventually { node.isConnected("sample") && single.isConnected("sample") })
+            node.hold(3, for: "sample")
+            for server in [node, single] {
+                let answers = Answers(inner: server.subscriber(for: "sample", patterns: [.all]))
+                try await withServices([Dispatcher(log: log, subscriber: answers, configuration: configuration, logger: logger)]) {
+                    #expect(await eventually { !answers.failures.withLockedValue { $0.isEmpty } })
+                }
+                #expect(answers.failures.withLockedValue { $0.allSatisfy { $0.contains("stale") || $0.contains("sends no fencing token") } })
+            }
+            #expect(module.applied.withLockedValue { $0 }.isEmpty)
+            node.hold(6, for: "sample")
+            try await withServices([Dispatcher(log: log, subscriber: node.subscriber(for: "sample", patterns: [.all]), configuration: configuration, logger: logger)]) {
+                #expect(await eventually { (try? log.cursor("sample")) == 4 })
+            }
+        }
+        #expect(module.held.withLockedValue { $0 } == [6])
+        #expect(module.applied.withLockedValue { $0 }.map(\.offset) == [1, 2, 3, 4])
+    }
 }
