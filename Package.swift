@@ -220,7 +220,7 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "CoreTests", dependencies: [
-            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "OperatorHTTP", "ZeroMQ", "IntakeContracts", "Storage", "TestSupport",
+            "Audit", "Core", "Notifications", "Bus", "BusTransport", "ModuleKit", "OperatorHTTP", "ZeroMQ", "IntakeContracts", "PostgresStorage", "Storage", "TestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -56,6 +56,7 @@ public final class PostgresSchemaLock: Sendable {
                 SELECT a.application_name, coalesce(host(a.client_addr), 'a local socket'), a.backend_start::text
                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                 WHERE l.locktype = 'advisory' AND l.granted AND l.classid = \(lockClass)::oid
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                   AND l.objid = (hashtext(\(schema))::bigint & 4294967295)::text::oid AND l.objsubid = 2
                 """, logger: logger).collect()
             let holder = try holders.first.map { row in

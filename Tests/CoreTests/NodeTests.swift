@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ModuleKit
 @testable import OperatorHTTP
+import PostgresStorage
 import Storage
 import TestSupport
 import Testing
@@ -121,6 +122,25 @@ struct NodeTests {
             }
             #expect(moduleRefused?.description.contains("schema \(module.name): is in use by pid \(getpid())") == true, "\(moduleRefused?.description ?? "")")
         }
+    }
+
+    /// A schema's holder is looked for among the locks of the schema's own database: one of
+    /// another database, on a schema of the same name, is not in the way (a full test run named
+    /// a node of another test's database as the holder).
+    @Test func aSchemaInUseNamesItsHolderInItsOwnDatabase() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        var elsewhere: [PostgresSchemaLock] = []
+        for number in 1...3 {
+            elsewhere.append(try await PostgresSchemaLock.take(url: try TestPostgres.freshDatabase(), schema: "wzt_log", holder: "holder \(number) elsewhere", logger: logger))
+        }
+        let database = try TestPostgres.freshDatabase()
+        let here = try await PostgresSchemaLock.take(url: database, schema: "wzt_log", holder: "the holder here", logger: logger)
+        let refused = await #expect(throws: StoreError.self) {
+            _ = try await PostgresSchemaLock.take(url: database, schema: "wzt_log", holder: "a second", logger: logger)
+        }
+        #expect(refused?.description.contains("the holder here") == true, "\(refused?.description ?? "")")
+        withExtendedLifetime((elsewhere, here)) {}
     }
 
     /// Two processes under one cluster node name would take the modules from each other at every
