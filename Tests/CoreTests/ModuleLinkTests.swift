@@ -169,7 +169,7 @@ struct ModuleLinkTests {
     }
 
     /// Two processes hosting one module would each apply part of its events, in two stores: the
-    /// second is refused while the first is heard from, and taken once the first fell silent.
+    /// second is refused while the first is heard from, and the first gets every event.
     @Test func aSecondProcessForTheSameModuleIsRefusedWhileTheFirstIsLinked() async throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
