@@ -60,6 +60,12 @@ public final class ModuleLinkServer: Service, Sendable {
         var tokens: [String: Int64] = [:]
         /// Refusals logged already (module and reason): a refused module says hello every second.
         var refusalsLogged: Set<String> = []
+
+        /// Queues `events` for `module` at `route` as one window, under this node's token.
+        mutating func sendWindow(_ events: ArraySlice<StoredEvent>, of module: String, to route: [UInt8]) {
+            outgoing.append([route] + CoreMessage.window(token: tokens[module]).frames)
+            outgoing += events.map { [route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
+        }
     }
 
     private let socket: Socket
@@ -126,8 +132,7 @@ public final class ModuleLinkServer: Service, Sendable {
                 guard !Task.isCancelled else { return (SubscriberUnavailable("this node no longer runs module \(module)"), nil) }
                 guard let peer = state.peers[module] else { return (SubscriberUnavailable("module \(module) is not connected to \(endpoint)"), nil) }
                 let replaced = state.pending.updateValue(Pending(events: Array(events), continuation: continuation), forKey: module)
-                state.outgoing.append([peer.route] + CoreMessage.window(token: state.tokens[module]).frames)
-                state.outgoing += events.map { [peer.route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
+                state.sendWindow(events, of: module, to: peer.route)
                 return (nil, replaced)
             }
             if let (waiting, result) = replaced?.ending(SubscriberUnavailable("module \(module): a newer window replaced this one")) {
@@ -242,8 +247,7 @@ public final class ModuleLinkServer: Service, Sendable {
             state.peers[module] = Peer(route: route, instance: instance, lastHeard: .now)
             // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
-            state.outgoing.append([route] + CoreMessage.window(token: state.tokens[module]).frames)
-            state.outgoing += pending.events[pending.acked...].map { [route] + CoreMessage.event(offset: $0.offset, envelope: $0.json).frames }
+            state.sendWindow(pending.events[pending.acked...], of: module, to: route)
             return true
         }
         if let refusal {
@@ -476,27 +480,16 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                 }
                 guard !skippingRestOfWindow.contains(arrival.core),
                       let first = arrival.events.first?.offset ?? arrival.unreadable?.offset else { continue }
-                if let token = windowTokens[arrival.core] {
-                    guard token >= highestToken else {
-                        enqueue([.settled(.busy, offset: first, reason: """
-                            fencing token \(token) of \(endpoints[arrival.core]) is stale: a node with token \(highestToken) runs this module now
-                            """)], to: arrival.core)
-                        skippingRestOfWindow.insert(arrival.core)
-                        continue
-                    }
-                    if token > highestToken {
-                        highestToken = token
-                        holdToken(token)
-                        logger.notice("fed by core node", metadata: ["bus.endpoint": "\(endpoints[arrival.core])", "wzt.token": "\(token)"])
-                    }
-                } else if highestToken > 0 {
-                    // A core without a cluster's lease, beside nodes of a cluster that fed this module.
-                    enqueue([.settled(.busy, offset: first, reason: """
-                        \(endpoints[arrival.core]) sends no fencing token, and nodes of a cluster feed this module (token \(highestToken)): \
-                        list only the nodes of that cluster in [core] endpoints
-                        """)], to: arrival.core)
+                let token = windowTokens[arrival.core]
+                if let refusal = fenceRefusal(of: token, from: arrival.core, highest: highestToken) {
+                    enqueue([.settled(.busy, offset: first, reason: refusal)], to: arrival.core)
                     skippingRestOfWindow.insert(arrival.core)
                     continue
+                }
+                if let token, token > highestToken {
+                    highestToken = token
+                    holdToken(token)
+                    logger.notice("fed by core node", metadata: ["bus.endpoint": "\(endpoints[arrival.core])", "wzt.token": "\(token)"])
                 }
                 // A subscriber may take fewer than it was given without failing (a transaction's bound).
                 var result = BatchDelivery(applied: 0)
@@ -519,6 +512,23 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
             }
         } onGracefulShutdown: {
             self.arrivalSink.finish()
+        }
+    }
+
+    /// Why a window under `token` from the node at `core` is not applied when `highest` is the
+    /// highest token seen: a lower one comes from a node that lost the module, none from a core
+    /// outside the cluster that feeds it. Nil when it is applied.
+    private func fenceRefusal(of token: Int64?, from core: Int, highest: Int64) -> String? {
+        switch token {
+        case let token? where token < highest:
+            "fencing token \(token) of \(endpoints[core]) is stale: a node with token \(highest) runs this module now"
+        case nil where highest > 0:
+            """
+            \(endpoints[core]) sends no fencing token, and nodes of a cluster feed this module (token \(highest)): \
+            list only the nodes of that cluster in [core] endpoints
+            """
+        default:
+            nil
         }
     }
 

@@ -72,6 +72,13 @@ struct ModuleLinkTests {
         #expect(try await log.deadLetters().isEmpty)
     }
 
+    /// A core's end of the link for the module `sample`, quick to notice silence.
+    static func core(_ context: Context, _ log: EventLog, timing: LinkTiming = LinkTiming(hello: .milliseconds(100), silence: .seconds(1)),
+                     logger: Logger) throws -> ModuleLinkServer {
+        try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
+                             security: nil, timing: timing, logger: logger)
+    }
+
     /// The module's side in a module process fed by the nodes of a cluster: records under which
     /// fencing token (the last one the link said to hold) it applied each event.
     final class FencedSide: Subscriber {
@@ -114,13 +121,9 @@ struct ModuleLinkTests {
         var logger = Logger(label: "test")
         logger.logLevel = .error
         let context = Context()
-        let nodes = try (0..<2).map { _ in
-            try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
-                                 security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)), logger: logger)
-        }
+        let nodes = try (0..<2).map { _ in try Self.core(context, log, logger: logger) }
         // And a core of its own, without a cluster's lease: it sends no token.
-        let single = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
-                                          security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)), logger: logger)
+        let single = try Self.core(context, log, logger: logger)
         let module = FencedSide()
         let client = try ModuleLinkClient(context: context, endpoints: nodes.map(\.endpoint) + [single.endpoint], module: "sample", curve: nil, decoder: Samples.decoder,
                                           timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(1)),
@@ -178,8 +181,7 @@ struct ModuleLinkTests {
         logger.logLevel = .critical
         let context = Context()
         let timing = LinkTiming(hello: .milliseconds(100), silence: .milliseconds(600))
-        let core = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
-                                        security: nil, timing: timing, logger: logger)
+        let core = try Self.core(context, log, timing: timing, logger: logger)
         let first = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, timing: timing, logger: logger)
         let second = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, timing: timing, logger: logger)
         let (firstSide, secondSide) = (ModuleSide(failOnce: 0), ModuleSide(failOnce: 0))
@@ -206,9 +208,7 @@ struct ModuleLinkTests {
         logger.logLevel = .critical
         let context = Context()
         let timing = LinkTiming(hello: .milliseconds(100), silence: .seconds(1))
-        let (node, single) = try (
-            ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder, security: nil, timing: timing, logger: logger),
-            ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder, security: nil, timing: timing, logger: logger))
+        let (node, single) = (try Self.core(context, log, timing: timing, logger: logger), try Self.core(context, log, timing: timing, logger: logger))
         let module = FencedSide()
         let client = try ModuleLinkClient(context: context, endpoints: [node.endpoint, single.endpoint], module: "sample", curve: nil, decoder: Samples.decoder,
                                           timing: timing, holdToken: { token in module.held.withLockedValue { $0.append(token) } }, fencedAt: 5, logger: logger)
