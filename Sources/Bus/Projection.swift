@@ -63,7 +63,7 @@ public struct Projection: Sendable {
         let (data, version) = try decoder.currentData(of: opened)
         let json: [UInt8]
         do {
-            var fields = Array(try EnvelopeEncoder.encoder.encode(data))
+            var fields = try JSONBytesEncoder.encode(data)
             if let allowed = allowedFields(for: event.type) { fields = try Self.object(fields, keeping: allowed) }
             json = try Self.envelope(opened, data: fields, version: version)
         } catch let error as EnvelopeError {

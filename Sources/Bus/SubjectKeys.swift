@@ -385,6 +385,19 @@ public enum Sealing {
         return output
     }
 
+    private static let sealedMark = Array(#""sealed":"#.utf8)
+
+    /// The sealed text and key id of `{"sealed":"…","key":id}` at `range`; nil for any other object.
+    private static func sealedForm(_ json: [UInt8], at range: Range<Int>) -> (sealed: String, keyID: Int64?)? {
+        json.withUnsafeBufferPointer { json in
+            guard let members = try? EnvelopeScan.members(json, ofObjectAt: range),
+                  let sealedRange = members.first(where: { $0.key == "sealed" })?.value,
+                  let sealed = (try? EnvelopeScan.string(json, at: sealedRange)) ?? nil else { return nil }
+            let keyID = members.first { $0.key == "key" }.flatMap { Int64(String(decoding: UnsafeBufferPointer(rebasing: json[$0.value]), as: UTF8.self)) }
+            return (sealed, keyID)
+        }
+    }
+
     private static let base64Digits = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Appends `bytes` in base64 with padding, as `Data.base64EncodedData()` writes it, without
@@ -414,7 +427,7 @@ public enum Sealing {
     /// With `cachedOnly`, a key that would have to be read from the log throws
     /// `SubjectKeys.KeyNotCached` instead.
     public static func open(_ json: [UInt8], id: String, subject: String?, keys: SubjectKeys, cachedOnly: Bool = false) throws -> [UInt8] {
-        guard json.firstRange(of: Array(#""sealed":"#.utf8)) != nil else { return json }
+        guard json.contains(bytes: sealedMark) else { return json }
         let members: [EnvelopeScan.Member]
         do {
             members = try json.withUnsafeBufferPointer { try EnvelopeScan($0).dataMembers }
@@ -426,16 +439,16 @@ public enum Sealing {
         var output: [UInt8] = []
         var copied = 0
         for member in members where json[member.value.lowerBound] == UInt8(ascii: "{") {
-            guard let form = try? JSONSerialization.jsonObject(with: Data(json[member.value])) as? [String: Any],
-                  let sealed = form["sealed"] as? String else { continue }
+            guard let form = sealedForm(json, at: member.value) else { continue }
             let key: SymmetricKey?
-            if let keyID = form["key"] as? NSNumber {
-                key = try keys.openingKey(id: keyID.int64Value, cachedOnly: cachedOnly)
+            if let keyID = form.keyID {
+                key = try keys.openingKey(id: keyID, cachedOnly: cachedOnly)
             } else {
                 // Keys from before key ids are never cached.
                 if cachedOnly { throw SubjectKeys.KeyNotCached() }
                 key = try subject.flatMap { try keys.legacyKey(for: $0) }
             }
+            let sealed = form.sealed
             let opened: [UInt8]
             if let key {
                 guard let combined = Data(base64Encoded: sealed),

@@ -101,16 +101,8 @@ public enum EnvelopeEncoder {
             id: id, source: source, type: T.eventType.rawValue, time: EventTime.format(time), subject: subject,
             dataversion: T.dataVersion, correlationid: correlationID, causationid: causationID,
             actor: actor?.id, actorrole: actor?.role, actoragency: actor?.agency, purpose: purpose?.rawValue, data: data)
-        return Array(try encoder.encode(outgoing))
+        return try JSONBytesEncoder.encode(outgoing)
     }
-
-    /// Sorted keys, so that the same event is always the same bytes.
-    package static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
 }
 
 private struct OutgoingEnvelope<T: Encodable>: Encodable {

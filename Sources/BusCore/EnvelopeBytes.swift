@@ -1,3 +1,5 @@
+import Foundation
+
 /// Changes to an envelope made on its bytes: only the members named change, every other byte
 /// stays as the publisher wrote it. Foundation's `JSONSerialization` is not used for this: on
 /// Linux it drops a U+FEFF that opens a string, and it rewrites numbers.
@@ -76,6 +78,27 @@ public enum EnvelopeBytes {
             }
         } catch {
             throw EnvelopeError(.malformedJSON, error.reason)
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Whether `needle` occurs in these bytes (an empty one never does). Foundation's `firstRange(of:)` is generic over
+    /// collections and was half of what opening an event's sealed fields cost.
+    package func contains(bytes needle: [UInt8]) -> Bool {
+        guard let first = needle.first else { return false }
+        return withUnsafeBufferPointer { haystack in
+            needle.withUnsafeBufferPointer { needle in
+                guard let base = haystack.baseAddress, let needleBase = needle.baseAddress else { return false }
+                var start = 0
+                while haystack.count - start >= needle.count {
+                    guard let found = memchr(base + start, Int32(first), haystack.count - start - needle.count + 1) else { return false }
+                    let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(base + index, needleBase, needle.count) == 0 { return true }
+                    start = index + 1
+                }
+                return false
+            }
         }
     }
 }

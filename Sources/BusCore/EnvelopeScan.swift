@@ -54,6 +54,15 @@ package struct EnvelopeScan {
         return elements
     }
 
+    /// The members of the object at `range` of a document scanned before (their ranges in `json`).
+    package static func members(_ json: UnsafeBufferPointer<UInt8>, ofObjectAt range: Range<Int>) throws(Malformed) -> [Member] {
+        var reader = Reader(bytes: UnsafeBufferPointer(rebasing: json[range]))
+        guard reader.peek == UInt8(ascii: "{") else { throw Malformed(reason: "the value is not a JSON object") }
+        return try reader.object(depth: 1, keepingMembers: true).map {
+            Member(key: $0.key, value: $0.value.lowerBound + range.lowerBound..<$0.value.upperBound + range.lowerBound)
+        }
+    }
+
     /// A key that two members share, in one pass.
     private static func repeatedKey(_ members: [Member]) -> String? {
         var seen = Set<String>(minimumCapacity: members.count)

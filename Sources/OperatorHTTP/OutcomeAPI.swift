@@ -88,7 +88,7 @@ public struct Outcome: Codable, Sendable {
             guard let last = page.last else { break }
             through = last.offset
             // Only events that name the id anywhere are parsed.
-            for candidate in page where candidate.json.firstRange(of: needle) != nil {
+            for candidate in page where candidate.json.contains(bytes: needle) {
                 guard let envelope = (try? JSONSerialization.jsonObject(with: Data(candidate.json))) as? [String: Any],
                       envelope["causationid"] as? String == event.id else { continue }
                 caused.append(Caused(id: candidate.id, type: candidate.type, offset: candidate.offset, subject: candidate.subject))

@@ -2,12 +2,22 @@ import Foundation
 import IntakeContracts
 import PluginAPI
 import TestSupport
+import PropertyBased
 import Testing
 @testable import Bus
 
 /// The decoder checks JSON syntax and reads the attributes with its own scanner; these tests hold
 /// it to Foundation's JSON parser, which it replaced for that part.
 struct EnvelopeScanTests {
+    /// The byte search that tells whether an event holds sealed fields finds what Foundation's does.
+    @Test func byteSearchAgreesWithFoundation() async {
+        // Few distinct bytes, so needles occur, partly occur and overlap.
+        let bytes = Gen.int(in: 0...3).map { UInt8(ascii: "a") + UInt8($0) }
+        await propertyCheck(count: 500, input: zip(bytes.array(of: 0...40), bytes.array(of: 1...5))) { haystack, needle in
+            #expect(haystack.contains(bytes: needle) == (haystack.firstRange(of: needle) != nil))
+        }
+    }
+
     let decoder = EnvelopeDecoder(registry: try! ContractRegistry([NoteAdded.self, ScreeningRequested.self]))
 
     /// A valid note envelope with `value` as the value of an extension attribute.

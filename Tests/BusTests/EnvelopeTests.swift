@@ -29,6 +29,22 @@ struct EnvelopeTests {
         #expect(EventID.isValid(early))
         #expect(Array(early)[14] == "7")
         #expect(early < late)
+        // 1,700,000,000,000 ms is 0x018bcfe56800: the first 48 bits.
+        #expect(early.hasPrefix("018bcfe5-6800-7"))
+    }
+
+    @Test func madeIDsCarryTheVariantAndNeverRepeat() async throws {
+        // More ids than one refill of the random bits holds, from several threads at once.
+        let ids = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<3_000).map { _ in EventID.make() } } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(100) {
+            #expect(EventID.isValid(id))
+            #expect(id == id.lowercased())
+            #expect("89ab".contains(Array(id)[19]))
+        }
     }
 
     @Test(arguments: ["specversion", "id", "source", "type", "dataversion", "data"])
