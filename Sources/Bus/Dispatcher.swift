@@ -127,10 +127,22 @@ public final class Dispatcher: Service, Sendable {
                 await waitForHead(beyond: position)
                 continue
             }
+            // The next batch is read, projected and decoded while this one is applied.
+            let lookahead = subscriber.preparesAhead ? Task { await prepare(after: events[events.count - 1].offset, feed: feed) } : nil
             position = try await deliver(events, after: position)
+            await lookahead?.value
             try await saveCursor(now: false)
         }
         try await saveCursor(now: true)
+    }
+
+    /// Has the subscriber prepare the batch after `offset`. A read that fails here is the next
+    /// batch's to meet and report.
+    private func prepare(after offset: Int64, feed: FeedToken) async {
+        var next = log.peek(after: offset, limit: configuration.batchSize, feed: feed)
+        if next == nil { next = try? await log.events(after: offset, matching: subscriber.patterns, limit: configuration.batchSize) }
+        guard let next, !next.isEmpty, !shouldStop else { return }
+        await subscriber.prepare(next)
     }
 
     /// Hands `events` to the subscriber in batches; an event that fails in a batch is retried

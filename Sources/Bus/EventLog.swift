@@ -410,6 +410,12 @@ public final class EventLog: @unchecked Sendable {
         head.withLockedValue { state in state.feeds[token.id]?.take(after: offset, limit: limit) }
     }
 
+    /// The feed's events beyond `offset`, as `fresh` would give them, without taking them; nil
+    /// when the log must be read for them.
+    public func peek(after offset: Int64, limit: Int, feed token: FeedToken) -> [StoredEvent]? {
+        head.withLockedValue { state in state.feeds[token.id]?.peek(after: offset, limit: limit) }
+    }
+
     /// The types among `events`, each once: a commit holds thousands of events of a handful of types.
     private static func distinctTypes(of events: [StoredEvent]) -> [String] {
         var types: [String] = []
@@ -566,6 +572,14 @@ private struct Feed {
         }
         through = last
         if events.count - start > limit { drop(through: last) }
+    }
+
+    /// What `take` would give, leaving the feed as it is.
+    func peek(after offset: Int64, limit: Int) -> [StoredEvent]? {
+        guard offset >= coveredAfter, offset <= through else { return nil }
+        var first = start
+        while first < events.count, events[first].offset <= offset { first += 1 }
+        return Array(events[first..<min(events.count, first + limit)])
     }
 
     mutating func take(after offset: Int64, limit: Int) -> (events: [StoredEvent], through: Int64)? {

@@ -109,6 +109,7 @@ extension Projection {
 public struct ProjectingSubscriber: Subscriber {
     public let inner: any Subscriber
     public let projection: Projection
+    private let projectedAhead = PreparedEvents<StoredEvent>()
 
     public init(_ inner: any Subscriber, projection: Projection) {
         self.inner = inner
@@ -117,6 +118,7 @@ public struct ProjectingSubscriber: Subscriber {
 
     public var subscriptionName: String { inner.subscriptionName }
     public var patterns: [EventPattern] { inner.patterns }
+    public var preparesAhead: Bool { true }
 
     public func deliver(_ event: StoredEvent) async throws {
         if let failure = await deliver(batch: [event][...]).failure { throw failure }
@@ -132,7 +134,13 @@ public struct ProjectingSubscriber: Subscriber {
     /// its own: one thread per event cost more than the module's work.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
         let projection = self.projection
-        var (projected, failure) = Self.project(Array(events)) { try projection.apply($0, cachedKeysOnly: true) }
+        var projected = projectedAhead.take(events)
+        var failure: (any Error)?
+        if projected.count < events.count {
+            let (more, error) = Self.project(Array(events.dropFirst(projected.count))) { try projection.apply($0, cachedKeysOnly: true) }
+            projected += more
+            failure = error
+        }
         if failure is SubjectKeys.KeyNotCached {
             let rest = Array(events.dropFirst(projected.count))
             do {
@@ -146,6 +154,18 @@ public struct ProjectingSubscriber: Subscriber {
         let result = projected.isEmpty ? BatchDelivery(applied: 0) : await inner.deliver(batch: projected[...])
         guard result.failure == nil, let failure else { return result }
         return BatchDelivery(applied: result.applied, failure: failure)
+    }
+
+    /// Projects what it can, as `deliver(batch:)` does.
+    public func prepare(_ events: [StoredEvent]) async {
+        let projection = self.projection
+        var (projected, failure) = Self.project(events) { try projection.apply($0, cachedKeysOnly: true) }
+        if failure is SubjectKeys.KeyNotCached {
+            let rest = Array(events.dropFirst(projected.count))
+            projected += (try? await onOwnThread { Self.project(rest) { try projection.apply($0) } })?.0 ?? []
+        }
+        projectedAhead.keep(projected, for: events)
+        await inner.prepare(projected)
     }
 
     /// The events projected in order, on every core for a large batch, up to the first that does

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Something that receives events from the log: an in-process module, or the link to a remote one.
 ///
 /// Delivery is at least once: after a crash the events since the last saved cursor come again,
@@ -12,6 +14,11 @@ public protocol Subscriber: Sendable {
     /// one window of the link), and says how many of the first are durable. The event after
     /// those failed with `failure`; the ones after it were not tried, so that order holds.
     func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery
+    /// Work on events that come next which needs no order (projecting, decoding), done while the
+    /// batch before them is applied; `deliver(batch:)` takes it up when they come.
+    func prepare(_ events: [StoredEvent]) async
+    /// Whether `prepare` does anything: the dispatcher reads ahead only for those that do.
+    var preparesAhead: Bool { get }
 }
 
 /// What became of a batch: its first `applied` events are durable; the next one failed with
@@ -27,6 +34,9 @@ public struct BatchDelivery: Sendable {
 }
 
 extension Subscriber {
+    public func prepare(_ events: [StoredEvent]) async {}
+    public var preparesAhead: Bool { false }
+
     /// One event at a time, for subscribers that have no cheaper way.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
         await deliverOneAtATime(events)
@@ -61,5 +71,36 @@ public struct RetryPolicy: Sendable, Hashable {
 
     func delay(afterAttempt attempt: Int) -> Duration {
         backoff[min(attempt - 1, backoff.count - 1)]
+    }
+}
+
+/// What `prepare` made of events ahead of their delivery, by offset, for `deliver(batch:)` to take.
+/// Holds at most a few batches: what is not taken is dropped when newer work comes.
+public final class PreparedEvents<Prepared: Sendable>: Sendable {
+    private let byOffset = Mutex<[Int64: (id: String, prepared: Prepared)]>([:])
+    private static var limit: Int { 4_096 }
+
+    public init() {}
+
+    public func keep(_ prepared: [Prepared], for events: [StoredEvent]) {
+        byOffset.withLock { byOffset in
+            if byOffset.count + prepared.count > Self.limit { byOffset.removeAll(keepingCapacity: true) }
+            for (event, prepared) in zip(events, prepared) { byOffset[event.offset] = (event.id, prepared) }
+        }
+    }
+
+    /// What was prepared for the first of `events`, in order, up to the first that was not; and
+    /// everything prepared for them or before them forgotten.
+    public func take(_ events: some Collection<StoredEvent>) -> [Prepared] {
+        byOffset.withLock { byOffset in
+            guard !byOffset.isEmpty, let last = events.map(\.offset).max() else { return [] }
+            var taken: [Prepared] = []
+            for event in events {
+                guard let entry = byOffset[event.offset], entry.id == event.id else { break }
+                taken.append(entry.prepared)
+            }
+            byOffset = byOffset.filter { $0.key > last }
+            return taken
+        }
     }
 }

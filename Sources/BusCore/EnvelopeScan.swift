@@ -54,6 +54,15 @@ package struct EnvelopeScan {
         return elements
     }
 
+    /// The `source` attribute of an envelope, read with the scan alone; nil when it has none, or is
+    /// not an envelope. A fifth of what validating it costs.
+    package static func source(of json: [UInt8]) -> String? {
+        json.withUnsafeBufferPointer { json in
+            guard let scan = try? EnvelopeScan(json), let range = scan.members.first(where: { $0.key == "source" })?.value else { return nil }
+            return (try? string(json, at: range)) ?? nil
+        }
+    }
+
     /// The members of the object at `range` of a document scanned before (their ranges in `json`).
     package static func members(_ json: UnsafeBufferPointer<UInt8>, ofObjectAt range: Range<Int>) throws(Malformed) -> [Member] {
         var reader = Reader(bytes: UnsafeBufferPointer(rebasing: json[range]))

@@ -14,7 +14,7 @@ package enum JSONBytesEncoder {
     }
 
     /// A value as the tree of what it encodes; scalars stay Swift values until they are written.
-    indirect enum Node {
+    enum Node {
         case null
         case bool(Bool)
         case string(String)

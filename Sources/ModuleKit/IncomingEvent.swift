@@ -11,6 +11,10 @@ public struct IncomingEvent: Sendable {
     /// data, the transaction's origin, the deadlines' date, the invariants' ids); the error when
     /// it does not validate, which the handler then meets.
     let envelope: Result<Envelope, EnvelopeError>
+    /// The top-level text fields of the data, read without its contract: invariants scope their
+    /// reads by the ids an event names, whatever its type. Read with the envelope, before the
+    /// module's transaction, whose one thread every delivery waits for.
+    let textFields: [String: String]
 
     init(_ event: StoredEvent, decoder: EnvelopeDecoder) {
         offset = event.offset
@@ -19,6 +23,7 @@ public struct IncomingEvent: Sendable {
         subject = event.subject
         json = event.json
         envelope = Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
+        textFields = (try? envelope.get().dataTextFields) ?? [:]
     }
 
     /// The data as contract `T`; older stored versions are upcast.

@@ -51,8 +51,3 @@ extension Module {
     }
 }
 
-extension IncomingEvent {
-    /// The top-level text fields of the event's data, read without its contract: invariants scope
-    /// their reads by the ids an event names, whatever its type.
-    var textFields: [String: String] { (try? envelope.get().dataTextFields) ?? [:] }
-}

@@ -119,9 +119,11 @@ struct ModuleSubscriber: Subscriber {
     let rules: RuleBook
     let timersChanged: Signal
     var logger = Logger(label: "wzt.module")
+    private let decodedAhead = PreparedEvents<IncomingEvent>()
 
     var subscriptionName: String { module.name }
     var patterns: [EventPattern] { module.deliveredNeeds.map(\.pattern) }
+    var preparesAhead: Bool { true }
 
     func deliver(_ event: StoredEvent) async throws {
         let result = await deliver(batch: [event])
@@ -156,6 +158,11 @@ struct ModuleSubscriber: Subscriber {
         }
     }
 
+    func prepare(_ events: [StoredEvent]) async {
+        let decoder = self.decoder
+        decodedAhead.keep(events.concurrentMap(minimumPerThread: Self.decodesPerThread) { IncomingEvent($0, decoder: decoder) }, for: events)
+    }
+
     /// The invariants the module broke while handling `event` alone (tests ask for them).
     func apply(_ event: StoredEvent) async throws -> [String] {
         let applied = try await apply([event][...], unless: ShutdownFlag())
@@ -175,10 +182,12 @@ struct ModuleSubscriber: Subscriber {
     /// at least), and commits those before.
     private func apply(_ events: ArraySlice<StoredEvent>, unless stopping: ShutdownFlag) async throws -> Applied {
         let (module, decoder, clock, rules) = (self.module, self.decoder, self.clock, self.rules)
-        // Decoded before the transaction, on both cores for a large batch: the writer's one
-        // thread is what every delivery waits for.
+        // Decoded before the transaction (most while the batch before was applied), on both cores
+        // for a large batch: the writer's one thread is what every delivery waits for.
         let events = events.prefix(Self.eventsPerTransaction(store.database.dialect))
-        let incoming = Array(events).concurrentMap(minimumPerThread: Self.decodesPerThread) { IncomingEvent($0, decoder: decoder) }
+        let ahead = decodedAhead.take(events)
+        let incoming = ahead.count == events.count ? ahead
+            : ahead + Array(events.dropFirst(ahead.count)).concurrentMap(minimumPerThread: Self.decodesPerThread) { IncomingEvent($0, decoder: decoder) }
         return try await store.database.write { db -> Applied in
             var applied = Applied()
             // The next deadline, read once: only an event that schedules a timer can make it earlier.

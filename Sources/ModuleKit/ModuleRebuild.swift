@@ -42,14 +42,19 @@ public struct ModuleRebuild: Sendable {
         let head = log.headOffset
         var applied = head
         if let old { applied = try await Self.appliedThrough(module.name, old: old, log: log) }
-        var offset: Int64 = 0
-        while offset < head {
-            let page = try await log.events(after: offset, limit: 512).filter { $0.offset <= head }
-            guard let last = page.last else { break }
+        let (log, module, deliveredThrough) = (self.log, self.module, applied)
+        var page = try await Self.page(of: log, after: 0, through: head)
+        while let last = page.last {
+            // The next page is read, and what the module takes of it projected and decoded, while this one is applied.
+            let next = Task {
+                let next = try await Self.page(of: log, after: last.offset, through: head)
+                await subscriber.prepare(next.filter { event in event.offset <= deliveredThrough && module.deliveredNeeds.contains { $0.pattern.matches(event.type) } })
+                return next
+            }
             // The module's timers' events are marked fired up to the head: the live module fired them.
             try await Self.replay(page, to: subscriber, of: module, deliveringThrough: applied, store: store, decoder: decoder, report: &report)
-            offset = last.offset
-            progress(offset, head)
+            progress(last.offset, head)
+            page = try await next.value
         }
         if let old { try await Self.copyOutbox(from: old, to: store) }
         report.head = min(applied, head)
@@ -61,6 +66,11 @@ public struct ModuleRebuild: Sendable {
     static func appliedThrough(_ name: String, old: ModuleStore, log: EventLog) async throws -> Int64 {
         let inbox = try await old.database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(event_offset) FROM wzt_inbox") }
         return max(try await log.cursor(name), inbox ?? 0)
+    }
+
+    private static func page(of log: EventLog, after offset: Int64, through head: Int64) async throws -> [StoredEvent] {
+        guard offset < head else { return [] }
+        return try await log.events(after: offset, limit: 512).filter { $0.offset <= head }
     }
 
     /// Copies the outbox: events the live module published that may not be in the log yet (the
@@ -102,10 +112,12 @@ public struct ModuleRebuild: Sendable {
     static func replay(_ events: [StoredEvent], to subscriber: any Subscriber, of module: any Module, deliveringThrough applied: Int64 = .max,
                        store: ModuleStore, decoder: EnvelopeDecoder, report: inout Report) async throws {
         var batch: [StoredEvent] = []
-        // Only the module's own contracts can be its timers' events: the others are not decoded.
+        // Only the module's own contracts can be its timers' events, and only the ones it
+        // published itself: the others (a contract it owns, published by others) are not decoded.
         let ownTypes = Set(module.contracts.map { $0.eventType.rawValue })
+        let ownSource = "/wzt/\(module.name)"
         for event in events {
-            if ownTypes.contains(event.type), let envelope = try? decoder.decode(event.json), envelope.source == "/wzt/\(module.name)" {
+            if ownTypes.contains(event.type), EnvelopeScan.source(of: event.json) == ownSource, let envelope = try? decoder.decode(event.json) {
                 await deliver(batch, to: subscriber, report: &report)
                 batch.removeAll()
                 report.timersFired += try await store.markFired(envelope)

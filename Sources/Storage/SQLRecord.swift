@@ -200,6 +200,11 @@ private final class RowEncoder: Encoder {
         mutating func encodeNil(forKey key: Key) throws { storage.columns.append((key.stringValue, .null)) }
 
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+            // Most properties are plain column values: no encoder is made for them.
+            if let convertible = value as? any SQLValueConvertible {
+                storage.columns.append((key.stringValue, convertible.sqlValue))
+                return
+            }
             let column = ColumnEncoder(codingPath: [key])
             try column.encode(value)
             guard let encoded = column.value else {

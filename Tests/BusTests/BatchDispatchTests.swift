@@ -8,18 +8,29 @@ import Testing
 
 /// A subscriber that takes batches: it applies a batch's events in order until one fails, as a
 /// module's transaction with a savepoint per event does, and records the size of each batch.
+/// With `preparesAhead`, it prepares the events that come next as a module does (its events'
+/// ids), and records which events of a batch came prepared and any that came with another's.
 final class BatchingSubscriber: Subscriber {
     let subscriptionName: String
     let patterns: [EventPattern] = [.all]
+    let preparesAhead: Bool
+    private let preparedIDs = PreparedEvents<String>()
+    let deliveredPrepared = NIOLockedValueBox<Int>(0)
+    let mismatches = NIOLockedValueBox<[String]>([])
     let received = NIOLockedValueBox<[Int64]>([])
     let attempts = NIOLockedValueBox<[Int64: Int]>([:])
     let batches = NIOLockedValueBox<[Int]>([])
     /// How many tries of an event fail before one succeeds.
     let failures: @Sendable (Int64) -> Int
 
-    init(_ name: String, failures: @escaping @Sendable (Int64) -> Int = { _ in 0 }) {
+    init(_ name: String, preparesAhead: Bool = false, failures: @escaping @Sendable (Int64) -> Int = { _ in 0 }) {
         subscriptionName = name
+        self.preparesAhead = preparesAhead
         self.failures = failures
+    }
+
+    func prepare(_ events: [StoredEvent]) async {
+        preparedIDs.keep(events.map(\.id), for: events)
     }
 
     func deliver(_ event: StoredEvent) async throws {
@@ -30,6 +41,11 @@ final class BatchingSubscriber: Subscriber {
 
     func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
         batches.withLockedValue { $0.append(events.count) }
+        let prepared = preparedIDs.take(events)
+        deliveredPrepared.withLockedValue { $0 += prepared.count }
+        for (event, id) in zip(events, prepared) where event.id != id {
+            mismatches.withLockedValue { $0.append("event \(event.offset) came with \(id)") }
+        }
         return await deliverOneAtATime(events)
     }
 
@@ -63,13 +79,29 @@ struct BatchDispatchTests {
         #expect(try await log.cursor("batches") == 10)
     }
 
+    @Test func theNextBatchIsPreparedWhileOneIsApplied() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        _ = try await log.append((1...100).map { Samples.note("n\($0)") })
+        let subscriber = BatchingSubscriber("ahead", preparesAhead: true)
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: Self.configuration(batchSize: 10), logger: Logger(label: "test"))
+        try await withServices([dispatcher]) {
+            #expect(await eventually { subscriber.offsets.count == 100 })
+        }
+        #expect(subscriber.offsets == Array(1...100))
+        // Every batch but the first was prepared while the one before it was applied.
+        #expect(subscriber.deliveredPrepared.withLockedValue { $0 } == 90)
+        #expect(subscriber.mismatches.withLockedValue { $0 }.isEmpty)
+    }
+
     /// Generated runs: events appended in bursts while the dispatcher runs (so that batches come
     /// from the log and from memory), batches of any size, and events that fail a few times or
     /// always. Whatever the batching, the subscriber applies every event that can be applied once,
     /// in log order; the others are dead letters; the cursor ends at the last event.
     @Test func batchesDeliverWhatOneAtATimeWouldInTheSameOrder() async throws {
-        let input = zip(Gen.int(in: 0...12).array(of: 1...40), Gen.int(in: 1...9).array(of: 1...8), Gen.int(in: 1...8))
-        await propertyCheck(count: 60, input: input) { failureDraws, bursts, batchSize in
+        let input = zip(Gen.int(in: 0...12).array(of: 1...40), Gen.int(in: 1...9).array(of: 1...8), Gen.int(in: 1...8), Gen.bool)
+        await propertyCheck(count: 60, input: input) { failureDraws, bursts, batchSize, preparesAhead in
             // Most events never fail; some fail once or twice and then pass; a few fail every try.
             let failures = failureDraws.map { max(0, $0 - 9) }
             let total = failures.count
@@ -77,7 +109,7 @@ struct BatchDispatchTests {
                 let directory = TemporaryDirectory()
                 let log = try EventLog(path: directory.file("log.sqlite"))
                 defer { log.close() }
-                let subscriber = BatchingSubscriber("generated") { failures[Int($0) - 1] }
+                let subscriber = BatchingSubscriber("generated", preparesAhead: preparesAhead) { failures[Int($0) - 1] }
                 var quiet = Logger(label: "test")
                 quiet.logLevel = .critical
                 let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: Self.configuration(batchSize: batchSize), logger: quiet)
@@ -95,8 +127,9 @@ struct BatchDispatchTests {
                 #expect(subscriber.offsets == (1...Int64(total)).filter { !failing.contains($0) })
                 #expect(Set(try await log.deadLetters().map(\.eventOffset)) == failing)
                 #expect(subscriber.batches.withLockedValue { $0.allSatisfy { $0 <= batchSize } })
+                #expect(subscriber.mismatches.withLockedValue { $0 }.isEmpty)
             } catch {
-                Issue.record("failures \(failures), bursts \(bursts), batch size \(batchSize): \(error)")
+                Issue.record("failures \(failures), bursts \(bursts), batch size \(batchSize), preparing ahead \(preparesAhead): \(error)")
             }
         }
     }
