@@ -16,6 +16,13 @@ import ZeroMQ
 struct Bench {
     static func main() async throws {
         let arguments = CommandLine.arguments
+        let known = ["--quick", "--sealing", "--validation", "--dispatch", "--backlog", "--modules"]
+        if let unknown = arguments.dropFirst().first(where: { !known.contains($0) }) {
+            // Scripts/bench describes each option; a full run takes minutes, so a typo must not start one.
+            print(unknown == "--help" || unknown == "-h" ? "" : "wzt-bench: unknown option \(unknown)")
+            print("usage: wzt-bench [--quick] [--sealing | --validation | --dispatch | --backlog | --modules]  (Scripts/bench explains each)")
+            exit(unknown == "--help" || unknown == "-h" ? 0 : 64)
+        }
         let quick = arguments.contains("--quick")
         let rawMessages = quick ? 200_000 : 1_000_000
         let ingressEvents = quick ? 40_000 : 200_000
