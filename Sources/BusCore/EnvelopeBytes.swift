@@ -83,8 +83,9 @@ public enum EnvelopeBytes {
 }
 
 extension Array where Element == UInt8 {
-    /// Whether `needle` occurs in these bytes (an empty one never does). Foundation's `firstRange(of:)` is generic over
-    /// collections and was half of what opening an event's sealed fields cost.
+    /// Whether `needle` occurs in these bytes (an empty one never does). Foundation's
+    /// `firstRange(of:)` is generic over collections and was half of what opening an event's
+    /// sealed fields cost.
     package func contains(bytes needle: [UInt8]) -> Bool {
         guard let first = needle.first else { return false }
         return withUnsafeBufferPointer { haystack in
