@@ -11,6 +11,7 @@ import PluginAPI
 public final class AMAModule: Module {
     public let name = "ama"
     public let contracts: [any EventContract.Type] = AMAContracts.all
+    public let timerEvents: [any EventContract.Type] = [ReassessmentDue.self, PermissionDeadline.self]
     /// Every field of each contract, for the module's one purpose.
     public let needs: [Need] = ([
         BegeleiderRecognised.eventType, BegeleiderMerged.eventType, AgreementSubmitted.eventType,

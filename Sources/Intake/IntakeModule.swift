@@ -14,6 +14,7 @@ import PluginAPI
 public final class IntakeModule: Module {
     public let name = "intake"
     public let contracts: [any EventContract.Type] = IntakeContracts.all
+    public let timerEvents: [any EventContract.Type] = [TrajectoryLimitReached.self]
     /// Every field of each contract, for the module's one purpose.
     public let needs: [Need] = ([
         ScreeningRequested.eventType, ScreeningAdvised.eventType, ServiceRequested.eventType, IntakeHeld.eventType,

@@ -10,6 +10,7 @@ import PluginAPI
 public final class MandatingModule: Module {
     public let name = "mandating"
     public let contracts: [any EventContract.Type] = MandatingContracts.all
+    public let timerEvents: [any EventContract.Type] = [MandateTermEnded.self, DecisionOverdue.self]
     /// Every field of each contract, for the module's one purpose.
     public let needs: [Need] = [
         ApplicationReceived.eventType, AdmissibilityDecided.eventType, MeritsDecided.eventType, MandateWithdrawn.eventType,

@@ -41,6 +41,9 @@ public protocol Module: Sendable {
     /// Tables whose rows do not come from events (files stored beside them, say): a rebuild from
     /// the log copies them from the old database first.
     var tablesKeptOnRebuild: [String] { get }
+    /// The events its timers publish; `ModuleTransaction.schedule` refuses any other. A rebuild
+    /// marks a timer fired where the live module fired it, and only these events tell where.
+    var timerEvents: [any EventContract.Type] { get }
 }
 
 extension Module {
@@ -56,6 +59,9 @@ extension Module {
     public func records(about subject: String, _ db: any SQLDatabase) throws -> [String: [SQLRow]] { [:] }
     public var invariants: [Invariant] { [] }
     public var tablesKeptOnRebuild: [String] { [] }
+    public var timerEvents: [any EventContract.Type] { [] }
+
+    var timerEventTypes: Set<String> { Set(timerEvents.map { $0.eventType.rawValue }) }
 
     /// What the bus delivers: the module's needs, and `SubjectErased`, which every module gets.
     public var deliveredNeeds: [Need] { needs + [Need(SubjectErased.self, for: .erasure)] }

@@ -6,6 +6,7 @@ import Logging
 /// What a module is given to do its work outside of event handling.
 public struct ModuleContext: Sendable {
     public let name: String
+    let timerEvents: Set<String>
     /// What the module works for when no event caused the work.
     let purpose: Purpose?
     /// Tagged `wzt.module`; log ids and offsets, never personal data.
@@ -22,9 +23,9 @@ public struct ModuleContext: Sendable {
     /// (a command from the module's own API, say). Published events reach the bus after the commit.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (ModuleTransaction) throws -> T) async throws -> T {
-        let (name, purpose, decoder, now, rules) = (self.name, self.purpose, self.decoder, clock.now(), self.rules)
+        let (name, timerEvents, purpose, decoder, now, rules) = (self.name, self.timerEvents, self.purpose, self.decoder, clock.now(), self.rules)
         let (result, outcome) = try await store.database.write { db in
-            let transaction = ModuleTransaction(db: db, module: name, purpose: purpose, decoder: decoder, cause: nil, now: now, rules: rules)
+            let transaction = ModuleTransaction(db: db, module: name, timerEvents: timerEvents, purpose: purpose, decoder: decoder, cause: nil, now: now, rules: rules)
             let result = try body(transaction)
             return (result, transaction.outcome)
         }

@@ -34,8 +34,8 @@ public final class ModuleHost: Service {
         logger[metadataKey: "wzt.module"] = "\(module.name)"
         let relay = OutboxRelay(store: store, appender: appender, decoder: decoder)
         let timersChanged = Signal()
-        context = ModuleContext(name: module.name, purpose: module.needs.first?.purpose, logger: logger, store: store, decoder: decoder, rules: rules, clock: clock,
-                                relay: relay, timersChanged: timersChanged)
+        context = ModuleContext(name: module.name, timerEvents: module.timerEventTypes, purpose: module.needs.first?.purpose, logger: logger, store: store,
+                                decoder: decoder, rules: rules, clock: clock, relay: relay, timersChanged: timersChanged)
         subscriber = ModuleSubscriber(module: module, store: store, decoder: decoder, relay: relay, clock: clock, rules: rules, timersChanged: timersChanged,
                                       logger: logger)
     }
@@ -240,7 +240,8 @@ struct ModuleSubscriber: Subscriber {
         if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), [], false) }
         try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [incoming.id, incoming.offset])
         let purpose = module.deliveredNeeds.first { $0.pattern.matches(incoming.type) }?.purpose
-        let transaction = ModuleTransaction(db: db, module: module.name, purpose: purpose, decoder: decoder, cause: incoming, now: now, rules: rules)
+        let transaction = ModuleTransaction(db: db, module: module.name, timerEvents: module.timerEventTypes, purpose: purpose, decoder: decoder,
+                                            cause: incoming, now: now, rules: rules)
         try transaction.fireTimersDueBeforeCause(nextDue: nextDue)
         if incoming.isA(SubjectErased.self) {
             try module.erase(subject: try incoming.data(as: SubjectErased.self).subject, transaction)

@@ -112,12 +112,13 @@ public struct ModuleRebuild: Sendable {
     static func replay(_ events: [StoredEvent], to subscriber: any Subscriber, of module: any Module, deliveringThrough applied: Int64 = .max,
                        store: ModuleStore, decoder: EnvelopeDecoder, report: inout Report) async throws {
         var batch: [StoredEvent] = []
-        // Only the module's own contracts can be its timers' events, and only the ones it
-        // published itself: the others (a contract it owns, published by others) are not decoded.
-        let ownTypes = Set(module.contracts.map { $0.eventType.rawValue })
+        // Only the module's `timerEvents` can be its timers' events, and only the ones it published
+        // itself: the batch goes on across the rest (the events it publishes as it handles its
+        // inputs come right after them in a live log), and none of them is decoded.
+        let timerTypes = module.timerEventTypes
         let ownSource = "/wzt/\(module.name)"
         for event in events {
-            if ownTypes.contains(event.type), EnvelopeScan.source(of: event.json) == ownSource, let envelope = try? decoder.decode(event.json) {
+            if timerTypes.contains(event.type), EnvelopeScan.source(of: event.json) == ownSource, let envelope = try? decoder.decode(event.json) {
                 await deliver(batch, to: subscriber, report: &report)
                 batch.removeAll()
                 report.timersFired += try await store.markFired(envelope)

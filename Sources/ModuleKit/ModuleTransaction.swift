@@ -8,6 +8,8 @@ import Storage
 public final class ModuleTransaction {
     public let db: any SQLDatabase
     let module: String
+    /// The types of the module's `timerEvents`: what `schedule` accepts.
+    let timerEvents: Set<String>
     /// The purpose the module handles the cause for (or works for, without a cause).
     let purpose: Purpose?
     let decoder: EnvelopeDecoder
@@ -25,10 +27,11 @@ public final class ModuleTransaction {
     var firedTimers = 0
     private var committed: [@Sendable () -> Void] = []
 
-    init(db: any SQLDatabase, module: String, purpose: Purpose?, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date, rules: RuleBook) {
+    init(db: any SQLDatabase, module: String, timerEvents: Set<String>, purpose: Purpose?, decoder: EnvelopeDecoder, cause: IncomingEvent?, now: Date, rules: RuleBook) {
         self.rules = rules
         self.db = db
         self.module = module
+        self.timerEvents = timerEvents
         self.purpose = purpose
         self.decoder = decoder
         self.cause = cause

@@ -25,6 +25,9 @@ extension ModuleTransaction {
     /// At `date`, publish `data` (with `subject`). Scheduling an id again replaces the earlier
     /// timer of that id, unless it has fired.
     public func schedule<T: EventContract>(timer id: String, at date: Date, publish data: T, subject: String?) throws {
+        guard timerEvents.contains(T.eventType.rawValue) else {
+            throw TimerError(description: "module \(module) schedules timer \(id) to publish \(T.eventType), which its `timerEvents` does not name")
+        }
         // When it fires, nobody in particular causes it: the module acts on its own account.
         let json = try envelope(data, subject: subject, time: date, actor: .module(module)).json
         try db.execute(sql: """

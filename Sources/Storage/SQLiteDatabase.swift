@@ -81,12 +81,16 @@ public final class SQLiteConnection: SQLDatabase {
     init(_ db: Database) { self.db = db }
 
     public func execute(sql: String, arguments: SQLArguments) throws {
-        // A statement with arguments is one statement (as in PostgreSQL): compiled once per connection.
-        if arguments.values.isEmpty {
-            try db.execute(sql: sql)
-        } else {
-            try run(db.cachedStatement(sql: sql), arguments) { _ in }
+        // Compiled once per connection: most statements run again and again (a module's savepoint
+        // per event, compiled anew each time, was a twelfth of its transaction). A script of
+        // several statements (a migration) goes through GRDB's loop over them.
+        let compiled: Statement
+        do {
+            compiled = try db.cachedStatement(sql: sql)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_MISUSE && arguments.values.isEmpty {
+            return try db.execute(sql: sql)
         }
+        try run(compiled, arguments) { _ in }
     }
 
     public func fetchRows(sql: String, arguments: SQLArguments) throws -> [SQLRow] {

@@ -12,6 +12,7 @@ import Storage
 final class DeadlineModule: Module {
     let name = "deadlines"
     let contracts: [any EventContract.Type] = []
+    let timerEvents: [any EventContract.Type] = [NotesCounted.self]
     let needs = [Need(NoteAdded.self, for: "testing")]
     static let eighteenMonths: TimeInterval = 548 * 86_400
 
@@ -135,5 +136,29 @@ struct TimerTests {
         let store = try harness.host(clock).store
         let status = try await store.database.read { db in try ScheduledTimer.fetch(db, id: "limit-case-1")?.status }
         #expect(status == .cancelled)
+    }
+
+    /// A timer whose event the module does not name in `timerEvents` would not be marked fired by
+    /// a rebuild, and would fire a second time after it: `schedule` refuses it.
+    @Test func aTimerOfAnEventTheModuleDoesNotNameIsRefused() async throws {
+        final class Unnamed: Module {
+            let name = "unnamed"
+            let contracts: [any EventContract.Type] = []
+            let needs = [Need(NoteAdded.self, for: "testing")]
+            func registerMigrations(_ migrator: inout SQLMigrations) {}
+            func handle(_ event: IncomingEvent, _ transaction: ModuleTransaction) throws {
+                try transaction.schedule(timer: "t", at: transaction.now, publish: NotesCounted(count: 1), subject: event.subject)
+            }
+        }
+        let directory = TemporaryDirectory("wzt-timers")
+        let module = Unnamed()
+        let store = try ModuleStore(module: module, path: directory.file("unnamed.sqlite"))
+        let subscriber = ModuleRebuild.subscriber(module, store: store, decoder: Samples.decoder, rules: Samples.noRules)
+        let note = Samples.note("start")
+        let error = await #expect(throws: TimerError.self) {
+            _ = try await subscriber.apply(StoredEvent(offset: 1, id: note.id, type: note.type.rawValue, subject: note.subject, json: note.json))
+        }
+        #expect(error?.description.contains("be.wzt.sample.notes-counted") == true, "\(error?.description ?? "")")
+        #expect(try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_timers") } == 0)
     }
 }
