@@ -181,7 +181,7 @@ struct ModuleSubscriber: Subscriber {
     /// Handles `events` in one transaction until one fails or `stopping` is set (after one event
     /// at least), and commits those before.
     private func apply(_ events: ArraySlice<StoredEvent>, unless stopping: ShutdownFlag) async throws -> Applied {
-        let (module, decoder, clock, rules) = (self.module, self.decoder, self.clock, self.rules)
+        let (module, decoder, clock, rules, timerEvents) = (self.module, self.decoder, self.clock, self.rules, self.module.timerEventTypes)
         // Decoded before the transaction (most while the batch before was applied), on both cores
         // for a large batch: the writer's one thread is what every delivery waits for.
         let events = events.prefix(Self.eventsPerTransaction(store.database.dialect))
@@ -198,8 +198,8 @@ struct ModuleSubscriber: Subscriber {
                 do {
                     // The clock per event, as one at a time had it: what a module records as "when
                     // processed" (a notice's creation) keeps the events' order.
-                    let (outcome, violations, timersChanged) = try Self.apply(incoming, module: module, decoder: decoder, now: clock.now(), rules: rules,
-                                                                               nextDue: nextDue, db)
+                    let (outcome, violations, timersChanged) = try Self.apply(incoming, module: module, timerEvents: timerEvents, decoder: decoder,
+                                                                               now: clock.now(), rules: rules, nextDue: nextDue, db)
                     try db.execute(sql: "RELEASE SAVEPOINT wzt_event")
                     if timersChanged { nextDue = try ModuleStore.nextTimerDue(db) }
                     applied.outcome = applied.outcome.adding(outcome)
@@ -233,14 +233,14 @@ struct ModuleSubscriber: Subscriber {
     static let decodesPerThread = 32
 
     /// Inbox check, deadlines due before the event, handler and invariants, in the caller's transaction.
-    private static func apply(_ incoming: IncomingEvent, module: any Module, decoder: EnvelopeDecoder, now: Date, rules: RuleBook, nextDue: Double?,
-                              _ db: any SQLDatabase) throws -> (ModuleTransaction.Outcome, [String], timersChanged: Bool) {
+    private static func apply(_ incoming: IncomingEvent, module: any Module, timerEvents: Set<String>, decoder: EnvelopeDecoder, now: Date, rules: RuleBook,
+                              nextDue: Double?, _ db: any SQLDatabase) throws -> (ModuleTransaction.Outcome, [String], timersChanged: Bool) {
         let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [incoming.id]) ?? false
         // Handled before: the relay may have failed after that commit (a full disk), so flush again.
         if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), [], false) }
         try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [incoming.id, incoming.offset])
         let purpose = module.deliveredNeeds.first { $0.pattern.matches(incoming.type) }?.purpose
-        let transaction = ModuleTransaction(db: db, module: module.name, timerEvents: module.timerEventTypes, purpose: purpose, decoder: decoder,
+        let transaction = ModuleTransaction(db: db, module: module.name, timerEvents: timerEvents, purpose: purpose, decoder: decoder,
                                             cause: incoming, now: now, rules: rules)
         try transaction.fireTimersDueBeforeCause(nextDue: nextDue)
         if incoming.isA(SubjectErased.self) {
