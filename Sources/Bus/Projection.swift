@@ -127,45 +127,43 @@ public struct ProjectingSubscriber: Subscriber {
     /// Fewer than this many events per thread are projected on the caller's thread alone.
     static let projectionsPerThread = 32
 
-    /// The events projected, then handed over as one batch; an event that does not project ends
-    /// the batch before it, with its error. A large batch is projected on every core, first with
-    /// the keys in memory; once a key must be read from the log (after a restart, or a backlog of
-    /// new cases), the rest of the batch is projected off the cooperative pool, on a thread of
-    /// its own: one thread per event cost more than the module's work.
+    /// The events projected (most of them while the batch before was applied), then handed over
+    /// as one batch; an event that does not project ends the batch before it, with its error.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
-        let projection = self.projection
-        var projected = projectedAhead.take(events)
-        var failure: (any Error)?
-        if projected.count < events.count {
-            let (more, error) = Self.project(Array(events.dropFirst(projected.count))) { try projection.apply($0, cachedKeysOnly: true) }
-            projected += more
-            failure = error
-        }
-        if failure is SubjectKeys.KeyNotCached {
-            let rest = Array(events.dropFirst(projected.count))
-            do {
-                let (more, error) = try await onOwnThread { Self.project(rest) { try projection.apply($0) } }
-                projected += more
-                failure = error
-            } catch {
-                failure = error
-            }
-        }
+        let ahead = projectedAhead.take(events)
+        let (rest, failure) = ahead.count < events.count ? await projected(Array(events.dropFirst(ahead.count))) : ([], nil)
+        let projected = ahead + rest
         let result = projected.isEmpty ? BatchDelivery(applied: 0) : await inner.deliver(batch: projected[...])
         guard result.failure == nil, let failure else { return result }
         return BatchDelivery(applied: result.applied, failure: failure)
     }
 
-    /// Projects what it can, as `deliver(batch:)` does.
+    /// Projects what it can for `deliver(batch:)` to take; an event that does not project is
+    /// left to it, which meets the error again.
     public func prepare(_ events: [StoredEvent]) async {
-        let projection = self.projection
-        var (projected, failure) = Self.project(events) { try projection.apply($0, cachedKeysOnly: true) }
-        if failure is SubjectKeys.KeyNotCached {
-            let rest = Array(events.dropFirst(projected.count))
-            projected += (try? await onOwnThread { Self.project(rest) { try projection.apply($0) } })?.0 ?? []
-        }
+        let (projected, _) = await projected(events)
         projectedAhead.keep(projected, for: events)
         await inner.prepare(projected)
+    }
+
+    /// The events projected in order up to the first that does not project, and its error. A
+    /// large batch is projected on every core, first with the keys in memory; once a key must be
+    /// read from the log (after a restart, or a backlog of new cases), the rest is projected off
+    /// the cooperative pool, on a thread of its own: one thread per event cost more than the
+    /// module's work.
+    private func projected(_ events: [StoredEvent]) async -> ([StoredEvent], (any Error)?) {
+        let projection = self.projection
+        var (projected, failure) = Self.project(events) { try projection.apply($0, cachedKeysOnly: true) }
+        guard failure is SubjectKeys.KeyNotCached else { return (projected, failure) }
+        let rest = Array(events.dropFirst(projected.count))
+        do {
+            let (more, error) = try await onOwnThread { Self.project(rest) { try projection.apply($0) } }
+            projected += more
+            failure = error
+        } catch {
+            failure = error
+        }
+        return (projected, failure)
     }
 
     /// The events projected in order, on every core for a large batch, up to the first that does

@@ -159,8 +159,7 @@ struct ModuleSubscriber: Subscriber {
     }
 
     func prepare(_ events: [StoredEvent]) async {
-        let decoder = self.decoder
-        decodedAhead.keep(events.concurrentMap(minimumPerThread: Self.decodesPerThread) { IncomingEvent($0, decoder: decoder) }, for: events)
+        decodedAhead.keep(Self.decode(events, decoder), for: events)
     }
 
     /// The invariants the module broke while handling `event` alone (tests ask for them).
@@ -187,7 +186,7 @@ struct ModuleSubscriber: Subscriber {
         let events = events.prefix(Self.eventsPerTransaction(store.database.dialect))
         let ahead = decodedAhead.take(events)
         let incoming = ahead.count == events.count ? ahead
-            : ahead + Array(events.dropFirst(ahead.count)).concurrentMap(minimumPerThread: Self.decodesPerThread) { IncomingEvent($0, decoder: decoder) }
+            : ahead + Self.decode(Array(events.dropFirst(ahead.count)), decoder)
         return try await store.database.write { db -> Applied in
             var applied = Applied()
             // The next deadline, read once: only an event that schedules a timer can make it earlier.
@@ -231,6 +230,10 @@ struct ModuleSubscriber: Subscriber {
     /// Fewer than this many events per thread are decoded on the caller's thread alone: a
     /// thread's start costs about as much as decoding a few envelopes.
     static let decodesPerThread = 32
+
+    private static func decode(_ events: [StoredEvent], _ decoder: EnvelopeDecoder) -> [IncomingEvent] {
+        events.concurrentMap(minimumPerThread: decodesPerThread) { IncomingEvent($0, decoder: decoder) }
+    }
 
     /// Inbox check, deadlines due before the event, handler and invariants, in the caller's transaction.
     private static func apply(_ incoming: IncomingEvent, module: any Module, timerEvents: Set<String>, decoder: EnvelopeDecoder, now: Date, rules: RuleBook,
