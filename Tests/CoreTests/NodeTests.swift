@@ -43,7 +43,7 @@ func exchange(_ frames: [[UInt8]], with endpoint: String, context: Context) asyn
     let reply = try await blocking {
         let dealer = try context.socket(.dealer)
         try dealer.connect(endpoint)
-        try dealer.setReceiveTimeout(milliseconds: 5000)
+        try dealer.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
         try dealer.send(frames)
         return try dealer.receive()
     }
@@ -322,7 +322,7 @@ struct NodeTests {
             let reply = try #require(try await blocking {
                 let request = try context.socket(.req)
                 try request.connect(endpoint)
-                try request.setReceiveTimeout(milliseconds: 5000)
+                try request.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
                 try request.send(Samples.noteJSON())
                 return try request.receive()
             })
@@ -345,7 +345,7 @@ struct NodeTests {
             let (first, again, refusals) = try await blocking {
                 let dealer = try context.socket(.dealer)
                 try dealer.connect(endpoint)
-                try dealer.setReceiveTimeout(milliseconds: 10_000)
+                try dealer.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
                 for note in notes { try dealer.send([groupAcks, note.json]) }
                 let first = try groupedAcks(from: dealer, count: notes.count)
                 // Sent again: acked with the first offsets, marked as duplicates.
@@ -384,7 +384,7 @@ struct NodeTests {
             let reply = try await blocking {
                 let request = try context.socket(.req)
                 try request.connect(endpoint)
-                try request.setReceiveTimeout(milliseconds: 5000)
+                try request.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
                 try request.send([Array("group-acks".utf8), Samples.noteJSON(id: id)])
                 return try groupedAcks(from: request, count: 1)
             }

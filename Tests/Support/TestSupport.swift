@@ -53,6 +53,11 @@ public func eventually(seconds: Double = 10, _ condition: @escaping @Sendable ()
 /// How much longer than usual the tests wait for what they expect: 1 unless `WZT_TEST_TIME_SCALE` says.
 public let testTimeScale = ProcessInfo.processInfo.environment["WZT_TEST_TIME_SCALE"].flatMap(Double.init).map { max($0, 1) } ?? 1
 
+/// How long a test's socket waits for the node's reply before the test fails: a liveness bound,
+/// not a latency goal: nodes started at once beside the run's other tests have taken more than
+/// 5 s to answer their first publish on a busy CI machine.
+public let replyTimeoutMilliseconds = Int32(30_000 * testTimeScale)
+
 /// Runs blocking work (libzmq calls, child processes) on a thread of its own, so that it never
 /// occupies the cooperative pool that the node under test needs.
 public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
