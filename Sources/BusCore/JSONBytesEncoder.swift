@@ -9,8 +9,13 @@ package enum JSONBytesEncoder {
     package static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(512)
-        try write(try node(value, codingPath: []), to: &output)
+        try write(value, codingPath: [], to: &output)
         return output
+    }
+
+    /// Appends `value` to `output`; `codingPath` is where it stands in the document, for errors.
+    package static func write<T: Encodable>(_ value: T, codingPath: [any CodingKey], to output: inout [UInt8]) throws {
+        try write(try node(value, codingPath: codingPath), to: &output)
     }
 
     /// A value as the tree of what it encodes; scalars stay Swift values until they are written.
@@ -44,20 +49,19 @@ package enum JSONBytesEncoder {
 
     /// The node of `value`, with Foundation's own forms for the types `JSONEncoder` treats apart.
     static func node<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws -> Node {
-        switch value {
-        case let text as String: return .string(text)
-        case let integer as Int: return .integer(Int64(integer))
-        case let flag as Bool: return .bool(flag)
-        case let number as Double: return .double(number, codingPath: codingPath)
-        case let date as Date: return .string(date.formatted(.iso8601))
-        case let data as Data: return .string(data.base64EncodedString())
-        case let url as URL: return .string(url.absoluteString)
-        case let decimal as Decimal: return .number(decimal.description)
-        default:
-            let encoder = TreeEncoder(codingPath: codingPath)
-            try value.encode(to: encoder)
-            return encoder.node ?? .object(Members())
-        }
+        // A failed cast costs more than encoding a small value: the types are compared first.
+        let type: Any.Type = T.self
+        if type == String.self, let text = value as? String { return .string(text) }
+        if type == Int.self, let integer = value as? Int { return .integer(Int64(integer)) }
+        if type == Bool.self, let flag = value as? Bool { return .bool(flag) }
+        if type == Double.self, let number = value as? Double { return .double(number, codingPath: codingPath) }
+        if type == Date.self, let date = value as? Date { return .string(date.formatted(.iso8601)) }
+        if type == Data.self, let data = value as? Data { return .string(data.base64EncodedString()) }
+        if type == URL.self, let url = value as? URL { return .string(url.absoluteString) }
+        if type == Decimal.self, let decimal = value as? Decimal { return .number(decimal.description) }
+        let encoder = TreeEncoder(codingPath: codingPath)
+        try value.encode(to: encoder)
+        return encoder.node ?? .object(Members())
     }
 
     static func write(_ node: Node, to output: inout [UInt8]) throws {
@@ -100,6 +104,16 @@ package enum JSONBytesEncoder {
     /// A JSON string: quotes, backslashes and control characters escaped, everything else as it is.
     static func writeString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
+        // Most text has nothing to escape and is copied whole.
+        let copied = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        if copied == true {
+            output.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output += #"\""#.utf8

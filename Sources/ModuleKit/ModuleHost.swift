@@ -201,7 +201,7 @@ struct ModuleSubscriber: Subscriber {
                                                                                now: clock.now(), rules: rules, nextDue: nextDue, db)
                     try db.execute(sql: "RELEASE SAVEPOINT wzt_event")
                     if timersChanged { nextDue = try ModuleStore.nextTimerDue(db) }
-                    applied.outcome = applied.outcome.adding(outcome)
+                    applied.outcome.add(outcome)
                     applied.violations += violations.map { (event, $0) }
                     applied.count += 1
                 } catch {

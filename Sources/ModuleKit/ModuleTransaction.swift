@@ -102,15 +102,18 @@ public final class ModuleTransaction {
     var outcome: Outcome { Outcome(published: published, scheduledTimers: scheduledTimers, afterCommit: committed, checked: checked) }
 
     struct Outcome: Sendable {
-        let published: Int
-        let scheduledTimers: Int
-        let afterCommit: [@Sendable () -> Void]
+        var published: Int
+        var scheduledTimers: Int
+        var afterCommit: [@Sendable () -> Void]
         var checked: [Envelope] = []
 
-        /// What two transactions' worth (or two events of one batch) leave to do.
-        func adding(_ other: Outcome) -> Outcome {
-            Outcome(published: published + other.published, scheduledTimers: scheduledTimers + other.scheduledTimers,
-                    afterCommit: afterCommit + other.afterCommit, checked: checked + other.checked)
+        /// Adds what another event of the batch leaves to do, in place: a batch of thousands
+        /// copied its envelopes once per event when each sum was a new value.
+        mutating func add(_ other: Outcome) {
+            published += other.published
+            scheduledTimers += other.scheduledTimers
+            afterCommit += other.afterCommit
+            checked += other.checked
         }
 
         /// Wakes the timers when the transaction set one, runs the module's `afterCommit` actions
