@@ -26,10 +26,10 @@ struct Flow {
             throw IntakeRefusal(caseId: request.caseID, code: .duplicateCase, reason: "case \(request.caseID) already exists")
         }
         let requestedOn = request.requestedOn
-        var record = IntakeCase(id: request.caseID, insz: request.insz.value?.digits ?? IntakeCase.erased, region: request.region, office: request.office,
+        let record = IntakeCase(id: request.caseID, insz: request.insz.value?.digits ?? IntakeCase.erased, region: request.region, office: request.office,
                                 requestedOn: requestedOn, status: .requested, extensions: 0, limitReached: false)
         try record.insert(db)
-        try change(&record, to: .requested, on: requestedOn, step: "screening-requested")
+        try recordStep("screening-requested", of: record, on: requestedOn)
     }
 
     /// A new screening replaces the advice; the same advice sent again (same code, same day)
@@ -301,8 +301,13 @@ struct Flow {
     private func change(_ record: inout IntakeCase, to status: CaseStatus, on date: CalendarDate, step: String) throws {
         record.status = status
         try record.update(db)
+        try recordStep(step, of: record, on: date)
+    }
+
+    /// The step in the case's history, and its status as it now stands on the bus.
+    private func recordStep(_ step: String, of record: IntakeCase, on date: CalendarDate) throws {
         try addStep(step, to: record.id, on: date)
-        try transaction.publish(CaseStatusChanged(caseId: record.id, status: status, on: date, ruleSet: record.ruleSet, limitOn: record.limitOn,
+        try transaction.publish(CaseStatusChanged(caseId: record.id, status: record.status, on: date, ruleSet: record.ruleSet, limitOn: record.limitOn,
                                                   advice: record.advice, eindadvies: record.eindadvies), subject: record.id)
     }
 }
