@@ -65,7 +65,8 @@ public struct Projection: Sendable {
         do {
             var fields = try JSONBytesEncoder.encode(data)
             if let allowed = allowedFields(for: event.type) { fields = try Self.object(fields, keeping: allowed) }
-            json = try Self.envelope(opened, data: fields, version: version)
+            // Decoding found `data`, so setting it replaces it and adds nothing.
+            json = try EnvelopeBytes.setting([("data", fields), ("dataversion", Array(String(version).utf8))], in: opened)
         } catch let error as EnvelopeError {
             throw error
         } catch {
@@ -93,14 +94,6 @@ extension Projection {
         }
         output.append(UInt8(ascii: "}"))
         return output
-    }
-
-    /// `envelope` with `data` in place of its data and `version` as its `dataversion`.
-    static func envelope(_ envelope: [UInt8], data: [UInt8], version: Int) throws -> [UInt8] {
-        guard try envelope.withUnsafeBufferPointer({ try EnvelopeScan($0).members }).contains(where: { $0.key == "data" }) else {
-            throw EnvelopeError(.malformedJSON, "the event has no `data` to project")
-        }
-        return try EnvelopeBytes.setting([("data", data), ("dataversion", Array(String(version).utf8))], in: envelope)
     }
 }
 

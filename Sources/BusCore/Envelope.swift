@@ -29,6 +29,8 @@ public struct Envelope: Sendable {
     /// Shared by every copy: an envelope is copied several times on its way into the log, and a
     /// copy of a dozen strings and arrays took a retain and a release of each.
     private let attributes: Attributes
+    /// Whether `json` holds the bytes the header was read from, where its byte ranges point.
+    private var isAsDecoded = true
 
     package struct SealedWith: Sendable {
         package let key: any Sendable
@@ -73,9 +75,10 @@ public struct Envelope: Sendable {
     /// without its contract.
     public var dataTextFields: [String: String] {
         json.withUnsafeBufferPointer { json in
-            guard let scan = try? EnvelopeScan(json) else { return [:] }
+            // Validation scanned these bytes already; the log's stored form is scanned again.
+            guard let members = isAsDecoded ? attributes.header.dataMembers : try? EnvelopeScan(json).dataMembers else { return [:] }
             var fields: [String: String] = [:]
-            for member in scan.dataMembers {
+            for member in members {
                 if let text = try? EnvelopeScan.string(json, at: member.value) { fields[member.key] = text }
             }
             return fields
@@ -86,6 +89,7 @@ public struct Envelope: Sendable {
     package func storing(_ json: [UInt8]) -> Envelope {
         var copy = self
         copy.json = json
+        copy.isAsDecoded = false
         return copy
     }
 }

@@ -86,6 +86,8 @@ struct EnvelopeHeader: Sendable {
     let data: any EventContract
     /// Where the values of the contract's personal fields are in the envelope's bytes, in document order.
     let personalValues: [PersonalValue]
+    /// The members of `data` in the envelope's bytes, in document order.
+    let dataMembers: [EnvelopeScan.Member]
 
     init(_ scan: EnvelopeScan, of json: UnsafeBufferPointer<UInt8>, registry: ContractRegistry, refusesStoredForms: Bool) throws(EnvelopeError) {
         let attributes = Attributes(scan, json: json)
@@ -148,6 +150,7 @@ struct EnvelopeHeader: Sendable {
         } catch {
             throw EnvelopeError(.invalidData, "data does not match contract \(type) v\(dataVersion)")
         }
+        dataMembers = scan.dataMembers
         let personal = Swift.type(of: data).personalFields
         personalValues = personal.isEmpty ? [] : scan.dataMembers.filter { personal.contains($0.key) }.map { PersonalValue(name: $0.key, range: $0.value) }
         if subject == nil, let field = personalValues.map(\.name).min() {

@@ -23,6 +23,19 @@ struct EnvelopeTests {
         #expect(try decoder.data(ScreeningRequested.self, of: json) == request)
     }
 
+    /// Invariants scope their reads by these; they are read from the ranges validation found.
+    @Test func textFieldsAreTheTextsOfTheDataTheEnvelopeHolds() throws {
+        // An id in capitals is stored in lower case: the same length, so the ranges still hold.
+        let id = EventID.make().uppercased()
+        let json = Array(#"{"specversion":"1.0","id":"\#(id)","source":"/t","type":"be.wzt.sample.case-note","dataversion":2,"subject":"case-1","data":{"text":"line\none \"quoted\"","author":"A\u00e9"}}"#.utf8)
+        let envelope = try decoder.decode(json)
+        #expect(envelope.id == id.lowercased())
+        #expect(envelope.dataTextFields == ["text": "line\none \"quoted\"", "author": "A\u{e9}"])
+        // The log's stored form is other bytes: its fields are read from those.
+        let stored = envelope.storing(Array(#"{"data":{"author":"B","text":"other"},"id":"\#(id)"}"#.utf8))
+        #expect(stored.dataTextFields == ["text": "other", "author": "B"])
+    }
+
     @Test func madeIDsAreUUIDv7AndSortByTime() throws {
         let early = EventID.make(at: Date(timeIntervalSince1970: 1_700_000_000))
         let late = EventID.make(at: Date(timeIntervalSince1970: 1_800_000_000))
