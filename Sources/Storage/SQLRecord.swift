@@ -198,6 +198,11 @@ private final class RowEncoder: Encoder {
         var codingPath: [any CodingKey] { [] }
 
         mutating func encodeNil(forKey key: Key) throws { storage.columns.append((key.stringValue, .null)) }
+        // The common column types without the cast the generic path makes.
+        mutating func encode(_ value: String, forKey key: Key) throws { storage.columns.append((key.stringValue, value.sqlValue)) }
+        mutating func encode(_ value: Int, forKey key: Key) throws { storage.columns.append((key.stringValue, value.sqlValue)) }
+        mutating func encode(_ value: Bool, forKey key: Key) throws { storage.columns.append((key.stringValue, value.sqlValue)) }
+        mutating func encode(_ value: Double, forKey key: Key) throws { storage.columns.append((key.stringValue, value.sqlValue)) }
 
         mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
             // Most properties are plain column values: no encoder is made for them.
@@ -216,11 +221,11 @@ private final class RowEncoder: Encoder {
         // Optionals: nil is NULL. The protocol's own versions skip nil, and an update would then
         // leave the old value in the column.
         mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try put(value, key) }
-        mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try put(value, key) }
-        mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try put(value, key) }
-        mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try put(value, key) }
+        mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) } }
+        mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) } }
+        mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) } }
         mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try put(value, key) }
-        mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try put(value, key) }
+        mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { if let value { try encode(value, forKey: key) } else { try encodeNil(forKey: key) } }
         mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try put(value, key) }
         mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try put(value, key) }
         mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try put(value, key) }
