@@ -60,19 +60,23 @@ public struct Projection: Sendable {
         } catch {
             throw error as? EnvelopeError ?? EnvelopeError(.storageFailed, "the personal fields of event \(event.id) could not be opened: \(error)")
         }
-        let (data, version) = try decoder.currentData(of: opened)
+        let envelope = try decoder.decode(opened)
+        let data = envelope.data
         let json: [UInt8]
         do {
             var fields = try JSONBytesEncoder.encode(data)
             if let allowed = allowedFields(for: event.type) { fields = try Self.object(fields, keeping: allowed) }
             // Decoding found `data`, so setting it replaces it and adds nothing.
-            json = try EnvelopeBytes.setting([("data", fields), ("dataversion", Array(String(version).utf8))], in: opened)
+            json = try EnvelopeBytes.setting([("data", fields), ("dataversion", Array(String(type(of: data).dataVersion).utf8))], in: opened)
         } catch let error as EnvelopeError {
             throw error
         } catch {
             throw EnvelopeError(.malformedJSON, "event \(event.id) could not be projected: \(error)")
         }
-        return StoredEvent(offset: event.offset, id: event.id, type: event.type, subject: event.subject, json: json)
+        // Most events come out as they went in (all their fields allowed, written as this encoder
+        // writes them): then the decoding done here is the subscriber's too.
+        return StoredEvent(offset: event.offset, id: event.id, type: event.type, subject: event.subject, json: json,
+                           decoded: json == envelope.json ? envelope : nil)
     }
 }
 

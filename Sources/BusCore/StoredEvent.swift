@@ -7,13 +7,34 @@ public struct StoredEvent: Sendable, Hashable {
     public let type: String
     public let subject: String?
     public let json: [UInt8]
+    /// `json` as decoded already, where that was done on the way (a projection that left the
+    /// bytes as they were): the subscriber in this process need not decode them again.
+    package let decoded: Envelope?
 
     public init(offset: Int64, id: String, type: String, subject: String?, json: [UInt8]) {
+        self.init(offset: offset, id: id, type: type, subject: subject, json: json, decoded: nil)
+    }
+
+    package init(offset: Int64, id: String, type: String, subject: String?, json: [UInt8], decoded: Envelope?) {
         self.offset = offset
         self.id = id
         self.type = type
         self.subject = subject
         self.json = json
+        self.decoded = decoded
+    }
+
+    /// The event, not how far it was read: `decoded` is what `json` says.
+    public static func == (left: StoredEvent, right: StoredEvent) -> Bool {
+        left.offset == right.offset && left.id == right.id && left.type == right.type && left.subject == right.subject && left.json == right.json
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(offset)
+        hasher.combine(id)
+        hasher.combine(type)
+        hasher.combine(subject)
+        hasher.combine(json)
     }
 }
 

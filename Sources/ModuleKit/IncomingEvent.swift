@@ -22,7 +22,7 @@ public struct IncomingEvent: Sendable {
         type = event.type
         subject = event.subject
         json = event.json
-        envelope = Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
+        envelope = event.decoded.map { .success($0) } ?? Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
         textFields = (try? envelope.get().dataTextFields) ?? [:]
     }
 

@@ -37,6 +37,28 @@ struct ProjectionTests {
         #expect(try decoder.data(CaseNoteV2.self, of: projected.json) == CaseNoteV2(text: "met at the office", author: "cw-1"))
     }
 
+    /// An event that comes out as it went in is handed over decoded, and as decoding its bytes
+    /// would give it; one the projection changed is not.
+    @Test func anUnchangedEventIsHandedOverDecoded() throws {
+        let projection = Projection(needs: [Need(CaseNoteV2.self, for: "testing")], decoder: decoder)
+        let note = CaseNoteV2(text: "met \"at\" the office", author: "cw-1")
+        let json = try EnvelopeEncoder.envelope(note, source: "/agency/vdab/intake", subject: "case-7", correlationID: "corr-7")
+        let unchanged = try projection.apply(StoredEvent(offset: 3, id: try decoder.decode(json).id, type: CaseNoteV2.eventType.rawValue, subject: "case-7", json: json))
+        #expect(unchanged.json == json)
+        let decoded = try #require(unchanged.decoded)
+        #expect(decoded.json == json)
+        #expect(try decoded.data(as: CaseNoteV2.self) == note)
+        #expect(decoded.correlationID == "corr-7" && decoded.subject == "case-7")
+
+        let narrowed = try Projection(needs: [Need(CaseNoteV2.self, for: "testing", fields: ["author"])], decoder: decoder)
+            .apply(StoredEvent(offset: 3, id: decoded.id, type: CaseNoteV2.eventType.rawValue, subject: "case-7", json: json))
+        #expect(narrowed.decoded == nil)
+        let added = try projection.apply(try stored(caseNote(version: 2, data: ["text": "t", "author": "a", "diagnosis": "none of yours"])))
+        #expect(added.decoded == nil)
+        let upcast = try projection.apply(try stored(caseNote(version: 1, data: ["note": "first talk"])))
+        #expect(upcast.decoded == nil)
+    }
+
     @Test func namedFieldsNarrowTheContract() throws {
         let needs = [Need(try EventPattern("be.wzt.sample.*"), for: "testing", fields: ["author"])]
         let projected = try Projection(needs: needs, decoder: decoder)
