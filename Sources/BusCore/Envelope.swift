@@ -101,6 +101,16 @@ public enum EnvelopeEncoder {
         _ data: T, source: String, subject: String? = nil, id: String = EventID.make(),
         time: Date = Date(), correlationID: String? = nil, causationID: String? = nil, actor: Actor? = nil, purpose: Purpose? = nil
     ) throws -> [UInt8] {
+        try written(data, source: source, subject: subject, id: id, time: time, correlationID: correlationID, causationID: causationID,
+                    actor: actor, purpose: purpose).json
+    }
+
+    /// The envelope and what it was written from, for `EnvelopeDecoder.decode(_:)` to check
+    /// without reading back the attributes it was given.
+    package static func written<T: EventContract>(
+        _ data: T, source: String, subject: String?, id: String, time: Date, correlationID: String?, causationID: String?, actor: Actor?, purpose: Purpose?
+    ) throws -> WrittenEnvelope {
+        let time = EventTime.format(time)
         // The attributes in the order of their names, as sorted keys have them; `data` is the
         // only value that needs an encoder, and the rest cost more through one than the data did.
         var output: [UInt8] = []
@@ -121,7 +131,9 @@ public enum EnvelopeEncoder {
         attribute("causationid", causationID)
         attribute("correlationid", correlationID)
         key("data")
+        let dataStart = output.count
         try JSONBytesEncoder.write(data, codingPath: [EnvelopeKey.data], to: &output)
+        let dataRange = dataStart..<output.count
         attribute("datacontenttype", "application/json")
         key("dataversion")
         output += String(T.dataVersion).utf8
@@ -130,11 +142,29 @@ public enum EnvelopeEncoder {
         attribute("source", source)
         attribute("specversion", "1.0")
         attribute("subject", subject)
-        attribute("time", EventTime.format(time))
+        attribute("time", time)
         attribute("type", T.eventType.rawValue)
         output.append(UInt8(ascii: "}"))
-        return output
+        return WrittenEnvelope(json: output, data: dataRange, id: id, source: source, type: T.eventType.rawValue, subject: subject, time: time,
+                               dataVersion: T.dataVersion, correlationID: correlationID, causationID: causationID, actor: actor, purpose: purpose)
     }
+}
+
+/// An envelope as `EnvelopeEncoder` wrote it, with the values it wrote.
+package struct WrittenEnvelope: Sendable {
+    package let json: [UInt8]
+    /// Where `data` stands in `json`.
+    let data: Range<Int>
+    let id: String
+    let source: String
+    let type: String
+    let subject: String?
+    let time: String
+    let dataVersion: Int
+    let correlationID: String?
+    let causationID: String?
+    let actor: Actor?
+    let purpose: Purpose?
 }
 
 enum EnvelopeKey: String, CaseIterable, CodingKey {

@@ -29,6 +29,17 @@ public struct EnvelopeDecoder: Sendable {
         return Envelope(header: header, json: canonical)
     }
 
+    /// An envelope `EnvelopeEncoder` wrote in this process (what a module publishes): the values
+    /// it was written from are checked as the same attributes read from bytes are, and only
+    /// `data` is read back, through its contract. One that would not pass is decoded in full,
+    /// which refuses it as it would refuse it from a publisher.
+    package func decode(_ written: WrittenEnvelope) throws(EnvelopeError) -> Envelope {
+        guard written.json.count <= maxBytes, let header = EnvelopeHeader(written, registry: registry, refusesStoredForms: refusesStoredForms) else {
+            return try decode(written.json)
+        }
+        return Envelope(header: header, json: written.json)
+    }
+
     /// Reads the data of a stored event as contract `T`, upcasting older versions. One parse:
     /// the header decoded for validation already holds the data.
     public func data<T: EventContract>(_ type: T.Type, of json: [UInt8]) throws(EnvelopeError) -> T {
@@ -108,7 +119,7 @@ struct EnvelopeHeader: Sendable {
             throw EnvelopeError(.badID, "attribute `id` must be written without escapes")
         }
         source = try attributes.requiredString(.source)
-        guard !source.isEmpty, source.utf8.count <= 1024, !source.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+        guard Self.isValidSource(source) else {
             throw EnvelopeError(.badAttribute, "attribute `source` must be a non-empty URI reference without spaces, e.g. /agency/vdab/intake")
         }
         type = try EventType(try attributes.requiredString(.type))
@@ -139,10 +150,7 @@ struct EnvelopeHeader: Sendable {
             throw EnvelopeError(.missingAttribute, "attribute `data` is missing; \(type) v\(dataVersion) carries a JSON object")
         }
         do {
-            var index = dataRange.lowerBound
-            let node = try JSONNode.read(json, at: &index)
-            let userInfo: [CodingUserInfoKey: Any] = refusesStoredForms ? [Self.refusesStoredFormsKey: true] : [:]
-            data = try decodeData(DataDecoder(json: json, node: node, userInfo: userInfo))
+            data = try Self.data(at: dataRange, of: json, decodeData, refusesStoredForms: refusesStoredForms)
         } catch let error as EnvelopeScan.Malformed {
             throw EnvelopeError(.malformedJSON, "`data`: \(error.reason)")
         } catch let error as DecodingError {
@@ -151,11 +159,53 @@ struct EnvelopeHeader: Sendable {
             throw EnvelopeError(.invalidData, "data does not match contract \(type) v\(dataVersion)")
         }
         dataMembers = scan.dataMembers
-        let personal = Swift.type(of: data).personalFields
-        personalValues = personal.isEmpty ? [] : scan.dataMembers.filter { personal.contains($0.key) }.map { PersonalValue(name: $0.key, range: $0.value) }
+        personalValues = Self.personalValues(of: data, among: dataMembers)
         if subject == nil, let field = personalValues.map(\.name).min() {
             throw EnvelopeError(.missingAttribute, "attribute `subject` is missing; `data.\(field)` is personal data, sealed with the key of the event's subject")
         }
+    }
+
+    /// The header of an envelope `EnvelopeEncoder` wrote, from the values it was written from;
+    /// nil where decoding its bytes would refuse it.
+    init?(_ written: WrittenEnvelope, registry: ContractRegistry, refusesStoredForms: Bool) {
+        guard EventID.isValid(written.id), EventID.canonical(written.id) == written.id, Self.isValidSource(written.source),
+              EventType.isValid(written.type), written.subject.map(Identifier.isValid) ?? true, EventTime.isValid(written.time),
+              written.actor.map({ [$0.id, $0.role, $0.agency].allSatisfy(Self.isValidActorPart) }) ?? true,
+              written.purpose.map({ Purpose.isValidName($0.rawValue) }) ?? true,
+              let decodeData = try? registry.decoder(for: written.type, version: written.dataVersion),
+              let (data, members) = written.json.withUnsafeBufferPointer({ json -> (any EventContract, [EnvelopeScan.Member])? in
+                  guard let members = try? EnvelopeScan.members(json, ofDataAt: written.data),
+                        let data = try? Self.data(at: written.data, of: json, decodeData, refusesStoredForms: refusesStoredForms) else { return nil }
+                  return (data, members)
+              })
+        else { return nil }
+        let personalValues = Self.personalValues(of: data, among: members)
+        guard written.subject != nil || personalValues.isEmpty else { return nil }
+        (id, nonCanonicalID, source, type, subject, time) = (written.id, nil, written.source, EventType(stringLiteral: written.type), written.subject, written.time)
+        (dataVersion, correlationID, causationID, actor, purpose) = (written.dataVersion, written.correlationID, written.causationID, written.actor, written.purpose)
+        (self.data, self.personalValues, dataMembers) = (data, personalValues, members)
+    }
+
+    static func isValidSource(_ source: String) -> Bool {
+        !source.isEmpty && source.utf8.count <= 1024 && !source.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+    }
+
+    static func isValidActorPart(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 128 && !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+    }
+
+    /// The data at `range`, read through its contract.
+    private static func data(at range: Range<Int>, of json: UnsafeBufferPointer<UInt8>, _ decodeData: ContractRegistry.DecodeData,
+                             refusesStoredForms: Bool) throws -> any EventContract {
+        var index = range.lowerBound
+        let node = try JSONNode.read(json, at: &index)
+        let userInfo: [CodingUserInfoKey: Any] = refusesStoredForms ? [Self.refusesStoredFormsKey: true] : [:]
+        return try decodeData(DataDecoder(json: json, node: node, userInfo: userInfo))
+    }
+
+    private static func personalValues(of data: any EventContract, among members: [EnvelopeScan.Member]) -> [PersonalValue] {
+        let personal = Swift.type(of: data).personalFields
+        return personal.isEmpty ? [] : members.filter { personal.contains($0.key) }.map { PersonalValue(name: $0.key, range: $0.value) }
     }
 }
 
@@ -208,7 +258,7 @@ private struct Attributes {
         var parts: [String?] = []
         for key in [EnvelopeKey.actor, .actorrole, .actoragency] {
             let text = try optionalString(key)
-            if let text, text.isEmpty || text.utf8.count > 128 || text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            if let text, !EnvelopeHeader.isValidActorPart(text) {
                 throw EnvelopeError(.badAttribute, "attribute `\(key.rawValue)` must be 1 to 128 bytes without control characters")
             }
             parts.append(text)

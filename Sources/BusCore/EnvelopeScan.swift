@@ -72,6 +72,17 @@ package struct EnvelopeScan {
         }
     }
 
+    /// The members of the object at `range` read as the scan of a whole envelope reads its
+    /// `data`: as deep as it may nest there, its keys each once.
+    package static func members(_ json: UnsafeBufferPointer<UInt8>, ofDataAt range: Range<Int>) throws(Malformed) -> [Member] {
+        var reader = Reader(bytes: UnsafeBufferPointer(rebasing: json[range]))
+        guard reader.peek == UInt8(ascii: "{") else { throw Malformed(reason: "`data` is not a JSON object") }
+        let members = try reader.object(depth: 2, keepingMembers: true)
+        guard reader.index == range.count else { throw reader.failure("bytes after the end of `data`") }
+        if let key = repeatedKey(members) { throw Malformed(reason: "`data.\(key)` appears more than once") }
+        return members.map { Member(key: $0.key, value: $0.value.lowerBound + range.lowerBound..<$0.value.upperBound + range.lowerBound) }
+    }
+
     /// A key that two members share. An envelope or its data has a dozen or two: comparing
     /// each pair costs less than hashing every key into a set, which took 4 % of a module's work.
     private static func repeatedKey(_ members: [Member]) -> String? {

@@ -128,10 +128,10 @@ public final class ModuleTransaction {
     /// An envelope from this module, checked against its contract now, so that a mistake fails
     /// this transaction instead of reaching the bus.
     func envelope<T: EventContract>(_ data: T, subject: String?, id: String = EventID.make(), time: Date, actor: Actor) throws -> Envelope {
-        let json = try EnvelopeEncoder.envelope(
+        let written = try EnvelopeEncoder.written(
             data, source: "/wzt/\(module)", subject: subject, id: id, time: time,
             correlationID: origin.correlationID, causationID: cause?.id, actor: actor, purpose: origin.purpose)
-        return try decoder.decode(json)
+        return try decoder.decode(written)
     }
 
     /// What the events of this transaction inherit from their cause: its correlation id (or its
