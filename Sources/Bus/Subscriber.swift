@@ -95,11 +95,14 @@ public final class PreparedEvents<Prepared: Sendable>: Sendable {
         byOffset.withLock { byOffset in
             guard !byOffset.isEmpty, let last = events.map(\.offset).max() else { return [] }
             var taken: [Prepared] = []
+            var inOrder = true
             for event in events {
-                guard let entry = byOffset[event.offset], entry.id == event.id else { break }
-                taken.append(entry.prepared)
+                let entry = byOffset.removeValue(forKey: event.offset)
+                if inOrder, let entry, entry.id == event.id { taken.append(entry.prepared) } else { inOrder = false }
             }
-            byOffset = byOffset.filter { $0.key > last }
+            // Rebuilding the table for every batch cost more than the lookups: only when
+            // something prepared before these is left over.
+            if byOffset.keys.contains(where: { $0 <= last }) { byOffset = byOffset.filter { $0.key > last } }
             return taken
         }
     }
