@@ -429,6 +429,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
 
     /// Connects to the link of each core node in `endpoints` (one, or the nodes of a cluster).
     /// `fencedAt`: the token the module's store holds from before (0: none), the highest seen so far.
+    /// `decoder`: the module's own, which the events arrive decoded with.
     public init(context: Context, endpoints: [String], module: String, curve: CurveCredentials?, decoder: EnvelopeDecoder,
                 timing: LinkTiming = .init(), holdToken: @escaping @Sendable (Int64) -> Void = { _ in }, fencedAt: Int64 = 0, logger: Logger) throws {
         stop = try StopSignal()
@@ -600,8 +601,11 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                         }
                     case .event(let offset, let json):
                         do {
+                            // Decoded here, on the link's thread, and handed over decoded: the
+                            // module need not read the same bytes again on its writer's turn.
                             let envelope = try decoder.decode(json)
-                            arrival.events.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
+                            arrival.events.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json,
+                                                              decoded: envelope.json == json ? envelope : nil))
                         } catch {
                             // Settled after the events before it, so that the core hears of them in order.
                             arrival.unreadable = (offset, "this module cannot read the event: \(error)")
