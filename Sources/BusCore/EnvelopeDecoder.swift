@@ -46,12 +46,6 @@ public struct EnvelopeDecoder: Sendable {
         try decode(json).data(as: T.self)
     }
 
-    /// The data of a stored event, upcast to its contract's current version, and that version.
-    public func currentData(of json: [UInt8]) throws(EnvelopeError) -> (data: any EventContract, version: Int) {
-        let header = try header(json)
-        return (header.data, Swift.type(of: header.data).dataVersion)
-    }
-
     private func header(_ json: [UInt8]) throws(EnvelopeError) -> EnvelopeHeader {
         guard !json.isEmpty else {
             throw EnvelopeError(.emptyMessage, "the frame is empty; send one CloudEvents JSON document per message")

@@ -63,24 +63,22 @@ package struct EnvelopeScan {
         }
     }
 
-    /// The members of the object at `range` of a document scanned before (their ranges in `json`).
-    package static func members(_ json: UnsafeBufferPointer<UInt8>, ofObjectAt range: Range<Int>) throws(Malformed) -> [Member] {
+    /// The members of the object at `range` of a document scanned before (their ranges in `json`),
+    /// the object standing `depth` levels deep in it.
+    package static func members(_ json: UnsafeBufferPointer<UInt8>, ofObjectAt range: Range<Int>, depth: Int = 1) throws(Malformed) -> [Member] {
         var reader = Reader(bytes: UnsafeBufferPointer(rebasing: json[range]))
         guard reader.peek == UInt8(ascii: "{") else { throw Malformed(reason: "the value is not a JSON object") }
-        return try reader.object(depth: 1, keepingMembers: true).map {
-            Member(key: $0.key, value: $0.value.lowerBound + range.lowerBound..<$0.value.upperBound + range.lowerBound)
-        }
+        let members = try reader.object(depth: depth, keepingMembers: true)
+        guard reader.index == range.count else { throw reader.failure("bytes after the end of the object") }
+        return members.map { Member(key: $0.key, value: $0.value.lowerBound + range.lowerBound..<$0.value.upperBound + range.lowerBound) }
     }
 
     /// The members of the object at `range` read as the scan of a whole envelope reads its
     /// `data`: as deep as it may nest there, its keys each once.
     package static func members(_ json: UnsafeBufferPointer<UInt8>, ofDataAt range: Range<Int>) throws(Malformed) -> [Member] {
-        var reader = Reader(bytes: UnsafeBufferPointer(rebasing: json[range]))
-        guard reader.peek == UInt8(ascii: "{") else { throw Malformed(reason: "`data` is not a JSON object") }
-        let members = try reader.object(depth: 2, keepingMembers: true)
-        guard reader.index == range.count else { throw reader.failure("bytes after the end of `data`") }
+        let members = try members(json, ofObjectAt: range, depth: 2)
         if let key = repeatedKey(members) { throw Malformed(reason: "`data.\(key)` appears more than once") }
-        return members.map { Member(key: $0.key, value: $0.value.lowerBound + range.lowerBound..<$0.value.upperBound + range.lowerBound) }
+        return members
     }
 
     /// A key that two members share. An envelope or its data has a dozen or two: comparing
