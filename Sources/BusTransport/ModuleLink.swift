@@ -77,6 +77,8 @@ public final class ModuleLinkServer: Service, Sendable {
     private let logger: Logger
     private let stop: StopSignal
     private let state = NIOLockedValueBox(State())
+    /// An outbox event as a module sent it, and the key it sent it with.
+    private typealias ReceivedAppend = (route: [UInt8], id: String, json: [UInt8], client: String?)
     public let endpoint: String
 
     /// Binds `endpoint` for the remote modules named in `modules`.
@@ -171,7 +173,9 @@ public final class ModuleLinkServer: Service, Sendable {
     }
 
     private func receiveAll() throws {
-        var appends: [(route: [UInt8], envelope: Envelope)] = []
+        // Outbox events are read once every message is taken: the acks among them settle first, so
+        // that the next window goes out without waiting for them to be decoded.
+        var received: [ReceivedAppend] = []
         while let (frames, client) = try socket.receiveWithUserID(dontWait: true) {
             guard let route = frames.first, let message = ModuleMessage(frames: frames.dropFirst()) else { continue }
             if case .hello(let module, let version, let instance) = message {
@@ -188,20 +192,30 @@ public final class ModuleLinkServer: Service, Sendable {
             case .settled(let settlement, let offset, let reason):
                 settle(module, offset: offset, settlement: settlement, reason: reason)
             case .append(let id, let json):
-                do {
-                    let envelope = try decoder.decode(json)
-                    // The module waits for the answer under the id it sent: one the envelope does not carry would never come.
-                    guard EventID.canonical(id) == envelope.id else {
-                        throw EnvelopeError(.badID, "the append names id \(quoted(id, limit: 64)), and the event's id is \(envelope.id)")
-                    }
-                    if let security, !security.allows(client, toPublish: envelope.type.rawValue) {
-                        throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type)")
-                    }
-                    appends.append((route, envelope))
-                } catch {
-                    let refusal = error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable event")
-                    try? socket.send([route] + CoreMessage.nack(id: id, code: refusal.code.rawValue, reason: refusal.reason).frames, dontWait: true)
+                received.append((route, id, json, client))
+            }
+        }
+        guard !received.isEmpty else { return }
+        append(received)
+    }
+
+    /// Checks what modules sent for their outboxes and appends it to the log in one go; answers each.
+    private func append(_ received: [ReceivedAppend]) {
+        var appends: [(route: [UInt8], envelope: Envelope)] = []
+        for (route, id, json, client) in received {
+            do {
+                let envelope = try decoder.decode(json)
+                // The module waits for the answer under the id it sent: one the envelope does not carry would never come.
+                guard EventID.canonical(id) == envelope.id else {
+                    throw EnvelopeError(.badID, "the append names id \(quoted(id, limit: 64)), and the event's id is \(envelope.id)")
                 }
+                if let security, !security.allows(client, toPublish: envelope.type.rawValue) {
+                    throw EnvelopeError(.forbidden, "key \(client ?? "(none)") may not publish \(envelope.type)")
+                }
+                appends.append((route, envelope))
+            } catch {
+                let refusal = error as? EnvelopeError ?? EnvelopeError(.malformedJSON, "unreadable event")
+                try? socket.send([route] + CoreMessage.nack(id: id, code: refusal.code.rawValue, reason: refusal.reason).frames, dontWait: true)
             }
         }
         guard !appends.isEmpty else { return }
@@ -374,6 +388,8 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     private struct AppendWait {
         let ids: [String]
         var results: [String: Result<Appended, AppendRefused>] = [:]
+        /// The ids without an answer yet (an id twice in `ids` is answered once).
+        var unanswered: Int
         var frames: [[[UInt8]]]
         var sentAt: ContinuousClock.Instant
         let continuation: CheckedContinuation<[Appended], any Error>
@@ -383,6 +399,8 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         /// Messages for the core node at an index of `endpoints`; nil: the one `outboxCore` names.
         var outgoing: [(core: Int?, frames: [[UInt8]])] = []
         var appends: [Int: AppendWait] = [:]
+        /// The appends waiting for each id, so that an answer finds them without a search.
+        var waitingFor: [String: [Int]] = [:]
         var nextAppend = 0
         /// The core nodes that welcomed this module and were heard from within the silence.
         var connected: Set<Int> = []
@@ -458,7 +476,10 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
         arrivalSink.finish()
         let waiting = state.withLockedValue { state in
             state.stopped = true
-            defer { state.appends.removeAll() }
+            defer {
+                state.appends.removeAll()
+                state.waitingFor.removeAll()
+            }
             return state.appends.values.map(\.continuation)
         }
         for continuation in waiting { continuation.resume(throwing: SubscriberUnavailable("the link to the core is closed")) }
@@ -534,19 +555,42 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     }
 
     /// Sends the envelopes to the core's log; returns once each is durable there. Unanswered
-    /// requests are sent again (same ids: the log keeps each once) until the link closes.
+    /// requests are sent again (same ids: the log keeps each once) until the link closes or the
+    /// task is cancelled: a module that stops while the core is away leaves its outbox for its
+    /// next start.
     public func append(_ envelopes: [Envelope]) async throws -> [Appended] {
         guard !envelopes.isEmpty else { return [] }
-        return try await withCheckedThrowingContinuation { continuation in
-            let accepted = state.withLockedValue { state in
-                guard !state.stopped else { return false }
-                let frames = envelopes.map { ModuleMessage.append(id: $0.id, envelope: $0.json).frames }
-                state.appends[state.nextAppend] = AppendWait(ids: envelopes.map(\.id), frames: frames, sentAt: .now, continuation: continuation)
-                state.nextAppend += 1
-                state.outgoing += frames.map { (nil, $0) }
-                return true
+        let key = state.withLockedValue { state in
+            defer { state.nextAppend += 1 }
+            return state.nextAppend
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let refusal = state.withLockedValue { state -> (any Error)? in
+                    // Checked under the lock the cancellation handler takes: it is seen here, or the handler finds the wait.
+                    if Task.isCancelled { return CancellationError() }
+                    guard !state.stopped else { return SubscriberUnavailable("the link to the core is closed") }
+                    let frames = envelopes.map { ModuleMessage.append(id: $0.id, envelope: $0.json).frames }
+                    let ids = envelopes.map(\.id)
+                    let distinct = Set(ids)
+                    state.appends[key] = AppendWait(ids: ids, unanswered: distinct.count, frames: frames, sentAt: .now, continuation: continuation)
+                    for id in distinct { state.waitingFor[id, default: []].append(key) }
+                    state.outgoing += frames.map { (nil, $0) }
+                    return nil
+                }
+                if let refusal { continuation.resume(throwing: refusal) } else { stop.wakeup.signal() }
             }
-            if accepted { stop.wakeup.signal() } else { continuation.resume(throwing: SubscriberUnavailable("the link to the core is closed")) }
+        } onCancel: {
+            // Answers that still come find no wait and are ignored.
+            let cancelled = state.withLockedValue { state -> AppendWait? in
+                guard let wait = state.appends.removeValue(forKey: key) else { return nil }
+                for id in Set(wait.ids) {
+                    state.waitingFor[id]?.removeAll { $0 == key }
+                    if state.waitingFor[id]?.isEmpty == true { state.waitingFor[id] = nil }
+                }
+                return wait
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
         }
     }
 
@@ -638,21 +682,22 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
             }
         }
     }
+
+    /// Answers every append waiting for `id`: the core's answer holds for each request that carried the event.
     private func settleAppend(_ id: String, _ result: Result<Appended, AppendRefused>) {
-        let done = state.withLockedValue { state -> (CheckedContinuation<[Appended], any Error>, Result<[Appended], AppendRefused>)? in
-            guard let (key, found) = state.appends.first(where: { $0.value.ids.contains(id) }) else { return nil }
-            var wait = found
-            wait.results[id] = result
-            let results = wait.ids.compactMap { wait.results[$0] }
-            guard results.count == wait.ids.count else {
-                state.appends[key] = wait
-                return nil
+        let done = state.withLockedValue { state -> [(CheckedContinuation<[Appended], any Error>, Result<[Appended], AppendRefused>)] in
+            guard let keys = state.waitingFor.removeValue(forKey: id) else { return [] }
+            return keys.compactMap { key in
+                // Changed in place: a copy of the wait would copy its answers, once per answer.
+                guard state.appends[key] != nil, state.appends[key]?.results.updateValue(result, forKey: id) == nil else { return nil }
+                state.appends[key]?.unanswered -= 1
+                guard let wait = state.appends[key], wait.unanswered == 0 else { return nil }
+                state.appends[key] = nil
+                let answers = wait.ids.compactMap { wait.results[$0] }
+                let outcome = Result { () throws(AppendRefused) in try answers.map { answer throws(AppendRefused) in try answer.get() } }
+                return (wait.continuation, outcome)
             }
-            state.appends[key] = nil
-            let outcome: Result<[Appended], AppendRefused> = Result { () throws(AppendRefused) in try results.map { result throws(AppendRefused) in try result.get() } }
-            return (wait.continuation, outcome)
         }
-        guard let (continuation, outcome) = done else { return }
-        continuation.resume(with: outcome.mapError { $0 as any Error })
+        for (continuation, outcome) in done { continuation.resume(with: outcome.mapError { $0 as any Error }) }
     }
 }

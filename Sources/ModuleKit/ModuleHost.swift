@@ -70,8 +70,23 @@ public final class ModuleHost: Service {
             throw error
         }
         await module.stop()
-        try? await context.relay.flush()
+        await flushBeforeStopping()
         context.logger.info("module stopped")
+    }
+
+    /// How long a stopping module waits for the core to take what is left in its outbox.
+    static let stoppingFlushLimit = Duration.seconds(5)
+
+    /// Relays what is left in the outbox, unless the core does not take it within
+    /// `stoppingFlushLimit` (a core that stopped first): then the next start relays it.
+    private func flushBeforeStopping() async {
+        let relay = context.relay
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await relay.flush() }
+            group.addTask { try? await Task.sleep(for: Self.stoppingFlushLimit) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 }
 
@@ -146,7 +161,7 @@ struct ModuleSubscriber: Subscriber {
                 logger.error("invariant violated", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "wzt.invariant": "\(violation)"])
             }
             do {
-                try await applied.outcome.settle(timersChanged: timersChanged, relay: relay)
+                try await settle(applied.outcome)
             } catch {
                 // Committed but not relayed: the first event comes again, finds itself in the
                 // inbox and flushes the outbox again.
@@ -155,6 +170,20 @@ struct ModuleSubscriber: Subscriber {
             return BatchDelivery(applied: applied.count, failure: applied.failure)
         } catch {
             return BatchDelivery(applied: 0, failure: error)
+        }
+    }
+
+    /// Relays what a committed batch published. On graceful shutdown the relay is given up: a
+    /// core that stopped first would never answer it. The batch is committed all the same, and
+    /// the outbox keeps what it published for the host's last flush, or the next start.
+    private func settle(_ outcome: ModuleTransaction.Outcome) async throws {
+        outcome.wake(timersChanged: timersChanged)
+        guard outcome.published > 0 else { return }
+        let relay = self.relay
+        do {
+            try await cancelWhenGracefulShutdown { try await relay.flush(checked: outcome.checked) }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            return
         }
     }
 

@@ -119,9 +119,14 @@ public final class ModuleTransaction {
         /// Wakes the timers when the transaction set one, runs the module's `afterCommit` actions
         /// and moves what it published to the bus.
         func settle(timersChanged: Signal, relay: OutboxRelay) async throws {
+            wake(timersChanged: timersChanged)
+            if published > 0 { try await relay.flush(checked: checked) }
+        }
+
+        /// Wakes the timers when the transaction set one and runs the module's `afterCommit` actions.
+        func wake(timersChanged: Signal) {
             if scheduledTimers > 0 { timersChanged.fire() }
             for action in afterCommit { action() }
-            if published > 0 { try await relay.flush(checked: checked) }
         }
     }
 

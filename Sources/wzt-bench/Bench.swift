@@ -16,11 +16,11 @@ import ZeroMQ
 struct Bench {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        let known = ["--quick", "--sealing", "--validation", "--dispatch", "--backlog", "--modules"]
+        let known = ["--quick", "--sealing", "--validation", "--dispatch", "--backlog", "--modules", "--reactions"]
         if let unknown = arguments.dropFirst().first(where: { !known.contains($0) }) {
             // Scripts/bench describes each option; a full run takes minutes, so a typo must not start one.
             print(unknown == "--help" || unknown == "-h" ? "" : "wzt-bench: unknown option \(unknown)")
-            print("usage: wzt-bench [--quick] [--sealing | --validation | --dispatch | --backlog | --modules]  (Scripts/bench explains each)")
+            print("usage: wzt-bench [--quick] [--sealing | --validation | --dispatch | --backlog | --modules | --reactions]  (Scripts/bench explains each)")
             exit(unknown == "--help" || unknown == "-h" ? 0 : 64)
         }
         let quick = arguments.contains("--quick")
@@ -63,6 +63,10 @@ struct Bench {
         }
         if arguments.contains("--modules") {
             printTable(try await moduleRows(quick: quick))
+            return
+        }
+        if arguments.contains("--reactions") {
+            try await reactionRounds(events: quick ? 5000 : 20_000)
             return
         }
         let raw = try rawPushPull(messages: rawMessages, size: 100)
@@ -114,6 +118,33 @@ struct Bench {
         // 200,000 with --quick too: with fewer, starting the dispatcher weighs on the figure.
         rows.append(try await dispatch(events: 200_000))
         return rows
+    }
+
+    /// Only intake flooded in-process and in another process, in three rounds taking turns to run
+    /// first, and the ratio over all rounds together: the row pair whose ratio is a target.
+    static func reactionRounds(events: Int) async throws {
+        var rows: [Row] = []
+        for round in 0..<3 {
+            func inProcess() async throws -> Row {
+                try await reactions(name: "publisher -> intake state change, in-process", events: events, remote: false, curve: false)
+            }
+            func remote() async throws -> Row {
+                try await reactions(name: "  the same with intake in another process", events: events, remote: true, curve: false)
+            }
+            if round == 1 {
+                let remoteRow = try await remote()
+                rows += [try await inProcess(), remoteRow]
+            } else {
+                rows += [try await inProcess(), try await remote()]
+            }
+        }
+        printTable(rows)
+        func pooledRate(_ position: Int) -> Double {
+            let own = rows.indices.filter { $0 % 2 == position }.map { rows[$0] }
+            return Double(own.map(\.count).reduce(0, +)) / own.map(\.seconds).reduce(0, +)
+        }
+        print(String(format: "\nall rounds together: in-process %.0f events/s, in another process %.0f events/s, remote/in-process %.2f",
+                     pooledRate(0), pooledRate(1), pooledRate(1) / pooledRate(0)))
     }
 
     /// Durable acked ingest of screening requests, each about a new case, with the INSZ sealed

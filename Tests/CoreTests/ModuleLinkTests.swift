@@ -1,7 +1,9 @@
 import Bus
 @testable import BusTransport
 import Foundation
+import GRDB
 import Logging
+import ModuleKit
 import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import TestSupport
@@ -232,5 +234,56 @@ struct ModuleLinkTests {
         }
         #expect(module.held.withLockedValue { $0 } == [6])
         #expect(module.applied.withLockedValue { $0 }.map(\.offset) == [1, 2, 3, 4])
+    }
+
+    /// A module in another process whose core leaves its append unanswered (the core went away)
+    /// stops all the same, within the suite's time limit: the delivery waiting for that answer
+    /// gives it up on shutdown, and so does the host's last flush after a while. The batch stays
+    /// applied, and the outbox keeps what it published for the next start.
+    @Test func aModuleStopsWhileTheCoreLeavesItsAppendUnanswered() async throws {
+        let directory = TemporaryDirectory()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let context = Context()
+        // A core by hand: it welcomes the module, sends it one window and answers no append.
+        let core = try context.socket(.router)
+        defer { core.close() }
+        try core.bind("tcp://127.0.0.1:*")
+        try core.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
+        let client = try ModuleLinkClient(context: context, endpoint: core.lastEndpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
+        let module = SampleModule()
+        let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
+        let host = ModuleHost(module: module, store: store, source: client, appender: client, decoder: Samples.decoder, rules: Samples.noRules, logger: logger)
+        let note = Samples.note("n1")
+        try await withServices([client, host]) {
+            let appended = try await onOwnThread { () throws -> Bool in
+                guard let hello = try core.receive(), let route = hello.first else { return false }
+                for message in [CoreMessage.welcome, .window(token: nil), .event(offset: 1, envelope: note.json)] { try core.send([route] + message.frames) }
+                while let frames = try core.receive() {
+                    if case .append? = ModuleMessage(frames: frames.dropFirst()) { return true }
+                }
+                return false
+            }
+            #expect(appended)
+        }
+        #expect(try SampleModule.notes(in: store).map(\.text) == ["n1"])
+        #expect(try store.database.readNow { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM wzt_outbox") } == 1)
+    }
+
+    /// An append the core does not answer ends when its task is cancelled.
+    @Test func anUnansweredAppendEndsWhenCancelled() async throws {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let context = Context()
+        let core = try context.socket(.router)
+        defer { core.close() }
+        try core.bind("tcp://127.0.0.1:*")
+        let client = try ModuleLinkClient(context: context, endpoint: core.lastEndpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
+        try await withServices([client]) {
+            let appending = Task { try await client.append([Samples.note("n1")]) }
+            try await Task.sleep(for: .milliseconds(200))
+            appending.cancel()
+            await #expect(throws: CancellationError.self) { try await appending.value }
+        }
     }
 }
