@@ -16,11 +16,11 @@ import ZeroMQ
 struct Bench {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        let known = ["--quick", "--sealing", "--validation", "--dispatch", "--backlog", "--modules", "--reactions"]
+        let known = ["--quick", "--sealing", "--validation", "--dispatch", "--backlog", "--modules", "--reactions", "--link-delay"]
         if let unknown = arguments.dropFirst().first(where: { !known.contains($0) }) {
             // Scripts/bench describes each option; a full run takes minutes, so a typo must not start one.
             print(unknown == "--help" || unknown == "-h" ? "" : "wzt-bench: unknown option \(unknown)")
-            print("usage: wzt-bench [--quick] [--sealing | --validation | --dispatch | --backlog | --modules | --reactions]  (Scripts/bench explains each)")
+            print("usage: wzt-bench [--quick] [--sealing | --validation | --dispatch | --backlog | --modules | --reactions [--link-delay]]  (Scripts/bench explains each)")
             exit(unknown == "--help" || unknown == "-h" ? 0 : 64)
         }
         let quick = arguments.contains("--quick")
@@ -66,7 +66,7 @@ struct Bench {
             return
         }
         if arguments.contains("--reactions") {
-            try await reactionRounds(events: quick ? 5000 : 20_000)
+            try await reactionRounds(events: quick ? 5000 : 20_000, linkDelayMilliseconds: arguments.contains("--link-delay") ? 0.5 : nil)
             return
         }
         let raw = try rawPushPull(messages: rawMessages, size: 100)
@@ -121,15 +121,17 @@ struct Bench {
     }
 
     /// Only intake flooded in-process and in another process, in three rounds taking turns to run
-    /// first, and the ratio over all rounds together: the row pair whose ratio is a target.
-    static func reactionRounds(events: Int) async throws {
+    /// first, and the ratio over all rounds together: the row pair whose ratio is a target. With
+    /// `linkDelayMilliseconds`, the link passes a proxy that holds its bytes that long each way.
+    static func reactionRounds(events: Int, linkDelayMilliseconds: Double?) async throws {
         var rows: [Row] = []
         for round in 0..<3 {
             func inProcess() async throws -> Row {
                 try await reactions(name: "publisher -> intake state change, in-process", events: events, remote: false, curve: false)
             }
             func remote() async throws -> Row {
-                try await reactions(name: "  the same with intake in another process", events: events, remote: true, curve: false)
+                try await reactions(name: "  the same with intake in another process" + (linkDelayMilliseconds.map { ", link +\($0) ms" } ?? ""), events: events,
+                                    remote: true, curve: false, linkDelayMilliseconds: linkDelayMilliseconds)
             }
             if round == 1 {
                 let remoteRow = try await remote()
@@ -145,6 +147,29 @@ struct Bench {
         }
         print(String(format: "\nall rounds together: in-process %.0f events/s, in another process %.0f events/s, remote/in-process %.2f",
                      pooledRate(0), pooledRate(1), pooledRate(1) / pooledRate(0)))
+    }
+
+    /// Scripts/delay-proxy.py in front of `endpoint` (tcp://HOST:PORT), holding bytes `milliseconds` each way.
+    static func delayProxy(to endpoint: String, milliseconds: Double) throws -> (process: Process, input: Pipe, endpoint: String) {
+        guard let port = endpoint.split(separator: ":").last else { throw BenchFailure("no port in \(endpoint)") }
+        let proxy = Process()
+        proxy.executableURL = URL(filePath: "/usr/bin/env")
+        proxy.arguments = ["python3", "Scripts/delay-proxy.py", "0", "127.0.0.1", String(port), String(milliseconds)]
+        // It ends when its standard input does: with this process, whatever way that ends.
+        let (output, input) = (Pipe(), Pipe())
+        proxy.standardOutput = output
+        proxy.standardInput = input
+        try proxy.run()
+        var said = Data()
+        while !said.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { throw BenchFailure("Scripts/delay-proxy.py did not start (run the bench from the project's directory)") }
+            said += chunk
+        }
+        guard let listening = String(decoding: said, as: UTF8.self).split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) else {
+            throw BenchFailure("Scripts/delay-proxy.py said \(String(decoding: said, as: UTF8.self))")
+        }
+        return (proxy, input, "tcp://127.0.0.1:\(listening)")
     }
 
     /// Durable acked ingest of screening requests, each about a new case, with the INSZ sealed
@@ -345,7 +370,7 @@ struct Bench {
     /// Screenings from an external publisher until the intake module has applied each (seen as the
     /// case-status-changed it publishes, on the live feed): intake in the core's process, or in a
     /// module process over the link. Latency is publish to that reaction.
-    static func reactions(name: String, events: Int, remote: Bool, curve: Bool, storage: ModuleStorage = .sqlite) async throws -> Row {
+    static func reactions(name: String, events: Int, remote: Bool, curve: Bool, storage: ModuleStorage = .sqlite, linkDelayMilliseconds: Double? = nil) async throws -> Row {
         let directory = NSTemporaryDirectory() + "wzt-bench-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let server = try CurveKeyPair.generate(), publisher = try CurveKeyPair.generate(), moduleKeys = try CurveKeyPair.generate()
@@ -368,8 +393,15 @@ struct Bench {
         let node = try await Node(configuration: configuration, modules: remote ? [] : [intake], remote: remote ? [intake] : [], logger: logger)
         var moduleConfiguration = configuration
         moduleConfiguration.dataDirectory = directory + "/vdab"
+        var linkEndpoint = node.link?.endpoint ?? ""
+        let proxy = try linkDelayMilliseconds.map { try delayProxy(to: linkEndpoint, milliseconds: $0) }
+        defer {
+            try? proxy?.input.fileHandleForWriting.close()
+            proxy?.process.waitUntilExit()
+        }
+        if let proxy { linkEndpoint = proxy.endpoint }
         let process = try await remote ? ModuleProcess(configuration: moduleConfiguration, core: CoreConnection(
-            endpoint: node.link!.endpoint, curve: curve ? CurveCredentials(keys: moduleKeys, serverKey: server.publicKey) : nil), modules: [intake], logger: logger) : nil
+            endpoint: linkEndpoint, curve: curve ? CurveCredentials(keys: moduleKeys, serverKey: server.publicKey) : nil), modules: [intake], logger: logger) : nil
         let credentials = curve ? CurveCredentials(keys: publisher, serverKey: server.publicKey) : nil
 
         let probes = 200

@@ -4,6 +4,7 @@ import Foundation
 import GRDB
 import Logging
 import ModuleKit
+import PropertyBased
 import struct NIOConcurrencyHelpers.NIOLockedValueBox
 import ServiceLifecycle
 import TestSupport
@@ -284,6 +285,78 @@ struct ModuleLinkTests {
             try await Task.sleep(for: .milliseconds(200))
             appending.cancel()
             await #expect(throws: CancellationError.self) { try await appending.value }
+        }
+    }
+
+    /// The module's side as a module with an inbox is: an event applied before is acked again
+    /// without effect. Records, in its order, each first application and each failed try.
+    final class TracingSide: Subscriber {
+        let subscriptionName = "sample"
+        let patterns: [EventPattern] = [.all]
+        /// How many tries of an event fail before one succeeds.
+        let failures: @Sendable (Int64) -> Int
+        let trace = NIOLockedValueBox<[(offset: Int64, applied: Bool)]>([])
+        private let tries = NIOLockedValueBox<[Int64: Int]>([:])
+
+        init(failures: @escaping @Sendable (Int64) -> Int) { self.failures = failures }
+
+        func deliver(_ event: StoredEvent) async throws {
+            try trace.withLockedValue { trace in
+                guard !trace.contains(where: { $0.offset == event.offset && $0.applied }) else { return }
+                let attempt = tries.withLockedValue { $0[event.offset, default: 0] += 1; return $0[event.offset, default: 0] }
+                let fails = attempt <= failures(event.offset)
+                trace.append((event.offset, !fails))
+                if fails { throw Refused() }
+            }
+        }
+    }
+
+    /// Generated runs over the link: events appended in bursts while the dispatcher runs, windows
+    /// of any size, and events that fail a few times or always. The module applies each event that
+    /// can be applied once and in log order, tries a failing one only before it applies anything
+    /// after it, and the others are dead letters; the cursor ends at the last event.
+    @Test func windowsKeepTheOrderWhateverFails() async throws {
+        let retry = RetryPolicy(maxAttempts: 3, backoff: [.zero])
+        let input = zip(Gen.int(in: 0...12).array(of: 1...60), Gen.int(in: 1...9).array(of: 1...8), Gen.int(in: 1...16))
+        await propertyCheck(count: 30, input: input) { failureDraws, bursts, batchSize in
+            // Most events never fail; some fail once or twice and then pass; a few fail every try.
+            let failures = failureDraws.map { max(0, $0 - 9) }
+            let total = failures.count
+            do {
+                let directory = TemporaryDirectory()
+                let log = try EventLog(path: directory.file("log.sqlite"))
+                defer { log.close() }
+                var logger = Logger(label: "test")
+                logger.logLevel = .critical
+                let context = Context()
+                let server = try Self.core(context, log, logger: logger)
+                let client = try ModuleLinkClient(context: context, endpoint: server.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
+                let module = TracingSide { failures[Int($0) - 1] }
+                let dispatcher = Dispatcher(log: log, subscriber: server.subscriber(for: "sample", patterns: [.all]),
+                                            configuration: .init(retry: retry, batchSize: batchSize, deadLetterPollInterval: .milliseconds(20)), logger: logger)
+                try await withServices([server, client, Delivering(client: client, subscriber: module), dispatcher]) {
+                    #expect(await eventually { server.isConnected("sample") })
+                    var appended = 0, burst = 0
+                    while appended < total {
+                        let size = min(bursts[burst % bursts.count], total - appended)
+                        _ = try await log.append((0..<size).map { Samples.note("n\(appended + $0)") })
+                        appended += size
+                        burst += 1
+                    }
+                    #expect(await eventually { (try? log.cursor("sample")) == Int64(total) })
+                }
+                let failing = Set((1...total).filter { failures[$0 - 1] >= retry.maxAttempts }.map(Int64.init))
+                let trace = module.trace.withLockedValue { $0 }
+                #expect(trace.filter(\.applied).map(\.offset) == (1...Int64(total)).filter { !failing.contains($0) })
+                #expect(Set(try await log.deadLetters().map(\.eventOffset)) == failing)
+                for offset in failing {
+                    let lastTry = trace.lastIndex { $0.offset == offset } ?? -1
+                    let firstLater = trace.firstIndex { $0.applied && $0.offset > offset } ?? trace.count
+                    #expect(lastTry < firstLater, "event \(offset) was tried after a later one was applied")
+                }
+            } catch {
+                Issue.record("failures \(failures), bursts \(bursts), window \(batchSize): \(error)")
+            }
         }
     }
 }
