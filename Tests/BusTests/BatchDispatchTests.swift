@@ -114,13 +114,7 @@ struct BatchDispatchTests {
                 quiet.logLevel = .critical
                 let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: Self.configuration(batchSize: batchSize), logger: quiet)
                 try await withServices([dispatcher]) {
-                    var appended = 0, burst = 0
-                    while appended < total {
-                        let size = min(bursts[burst % bursts.count], total - appended)
-                        _ = try await log.append((0..<size).map { Samples.note("n\(appended + $0)") })
-                        appended += size
-                        burst += 1
-                    }
+                    try await appendNotes(total, inBursts: bursts, to: log)
                     #expect(await eventually { (try? log.cursor("generated")) == Int64(total) })
                 }
                 let failing = Set((1...total).filter { failures[$0 - 1] >= Self.retry.maxAttempts }.map(Int64.init))

@@ -75,6 +75,19 @@ struct ModuleLinkTests {
         #expect(try await log.deadLetters().isEmpty)
     }
 
+    static var quiet: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// A core's end by hand: a ROUTER on a free port, which sends only what the test sends.
+    static func coreByHand(_ context: Context) throws -> Socket {
+        let core = try context.socket(.router)
+        try core.bind("tcp://127.0.0.1:*")
+        return core
+    }
+
     /// A core's end of the link for the module `sample`, quick to notice silence.
     static func core(_ context: Context, _ log: EventLog, timing: LinkTiming = LinkTiming(hello: .milliseconds(100), silence: .seconds(1)),
                      logger: Logger) throws -> ModuleLinkServer {
@@ -243,13 +256,10 @@ struct ModuleLinkTests {
     /// applied, and the outbox keeps what it published for the next start.
     @Test func aModuleStopsWhileTheCoreLeavesItsAppendUnanswered() async throws {
         let directory = TemporaryDirectory()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        let context = Context()
-        // A core by hand: it welcomes the module, sends it one window and answers no append.
-        let core = try context.socket(.router)
+        let (context, logger) = (Context(), Self.quiet)
+        // It welcomes the module, sends it one window and answers no append.
+        let core = try Self.coreByHand(context)
         defer { core.close() }
-        try core.bind("tcp://127.0.0.1:*")
         try core.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
         let client = try ModuleLinkClient(context: context, endpoint: core.lastEndpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
         let module = SampleModule()
@@ -273,13 +283,10 @@ struct ModuleLinkTests {
 
     /// An append the core does not answer ends when its task is cancelled.
     @Test func anUnansweredAppendEndsWhenCancelled() async throws {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
         let context = Context()
-        let core = try context.socket(.router)
+        let core = try Self.coreByHand(context)
         defer { core.close() }
-        try core.bind("tcp://127.0.0.1:*")
-        let client = try ModuleLinkClient(context: context, endpoint: core.lastEndpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
+        let client = try ModuleLinkClient(context: context, endpoint: core.lastEndpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: Self.quiet)
         try await withServices([client]) {
             let appending = Task { try await client.append([Samples.note("n1")]) }
             try await Task.sleep(for: .milliseconds(200))
@@ -326,9 +333,7 @@ struct ModuleLinkTests {
                 let directory = TemporaryDirectory()
                 let log = try EventLog(path: directory.file("log.sqlite"))
                 defer { log.close() }
-                var logger = Logger(label: "test")
-                logger.logLevel = .critical
-                let context = Context()
+                let (context, logger) = (Context(), Self.quiet)
                 let server = try Self.core(context, log, logger: logger)
                 let client = try ModuleLinkClient(context: context, endpoint: server.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
                 let module = TracingSide { failures[Int($0) - 1] }
@@ -336,13 +341,7 @@ struct ModuleLinkTests {
                                             configuration: .init(retry: retry, batchSize: batchSize, deadLetterPollInterval: .milliseconds(20)), logger: logger)
                 try await withServices([server, client, Delivering(client: client, subscriber: module), dispatcher]) {
                     #expect(await eventually { server.isConnected("sample") })
-                    var appended = 0, burst = 0
-                    while appended < total {
-                        let size = min(bursts[burst % bursts.count], total - appended)
-                        _ = try await log.append((0..<size).map { Samples.note("n\(appended + $0)") })
-                        appended += size
-                        burst += 1
-                    }
+                    try await appendNotes(total, inBursts: bursts, to: log)
                     #expect(await eventually { (try? log.cursor("sample")) == Int64(total) })
                 }
                 let failing = Set((1...total).filter { failures[$0 - 1] >= retry.maxAttempts }.map(Int64.init))

@@ -66,6 +66,18 @@ public func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) as
     }
 }
 
+/// Appends `total` notes ("n0", "n1", …) to `log` in appends of the sizes `bursts` gives in
+/// turn, as traffic comes while a dispatcher runs.
+public func appendNotes(_ total: Int, inBursts bursts: [Int], to log: EventLog) async throws {
+    var appended = 0, burst = 0
+    while appended < total {
+        let size = min(max(1, bursts.isEmpty ? total : bursts[burst % bursts.count]), total - appended)
+        _ = try await log.append((0..<size).map { Samples.note("n\(appended + $0)") })
+        appended += size
+        burst += 1
+    }
+}
+
 /// Runs `services` in a service group while `body` runs, then shuts them down gracefully and
 /// waits for them to finish.
 public func withServices(_ services: [any Service], _ body: () async throws -> Void) async throws {
