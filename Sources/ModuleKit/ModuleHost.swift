@@ -53,7 +53,15 @@ public final class ModuleHost: Service {
     private let owner = NIOLockedValueBox<String?>(nil)
 
     public func run() async throws {
-        try await context.relay.flush()
+        // What the outbox still holds (a crash, or a stop while the core was gone) goes first. A
+        // core that does not answer holds the start back, but not a shutdown.
+        let relay = context.relay
+        do {
+            try await cancelWhenGracefulShutdown { try await relay.flush() }
+        } catch is CancellationError where Task.isShuttingDownGracefully {
+            context.logger.notice("module stopped before it started: the core did not take its outbox, which waits for the next start")
+            return
+        }
         try await module.start(context)
         context.logger.info("module started", metadata: ["wzt.store": "\(store.location)"])
         started.store(true, ordering: .relaxed)

@@ -281,6 +281,35 @@ struct ModuleLinkTests {
         #expect(try store.database.readNow { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM wzt_outbox") } == 1)
     }
 
+    /// A module process that starts with events in its outbox (a crash, or a stop while its core
+    /// was gone) relays them before anything else; while its core does not answer, it still stops
+    /// when told to, and keeps them for its next start.
+    @Test func aModuleStartingWithAnOutboxStopsWhileTheCoreLeavesItUnanswered() async throws {
+        let directory = TemporaryDirectory()
+        let context = Context()
+        let core = try Self.coreByHand(context)
+        defer { core.close() }
+        try core.setReceiveTimeout(milliseconds: replyTimeoutMilliseconds)
+        let client = try ModuleLinkClient(context: context, endpoint: core.lastEndpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: Self.quiet)
+        let module = SampleModule()
+        let store = try ModuleStore(module: module, path: directory.file("sample.sqlite"))
+        let left = Samples.note("left behind")
+        try await store.database.write { db in
+            try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [left.id, Data(left.json)])
+        }
+        let host = ModuleHost(module: module, store: store, source: client, appender: client, decoder: Samples.decoder, rules: Samples.noRules, logger: Self.quiet)
+        try await withServices([client, host]) {
+            let appended = try await onOwnThread { () throws -> Bool in
+                while let frames = try core.receive() {
+                    if case .append(let id, _)? = ModuleMessage(frames: frames.dropFirst()) { return id == left.id }
+                }
+                return false
+            }
+            #expect(appended)
+        }
+        #expect(try store.database.readNow { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM wzt_outbox") } == 1)
+    }
+
     /// An append the core does not answer ends when its task is cancelled.
     @Test func anUnansweredAppendEndsWhenCancelled() async throws {
         let context = Context()
