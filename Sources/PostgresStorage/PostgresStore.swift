@@ -282,21 +282,29 @@ final class PostgresSession: SQLDatabase {
         }
         do {
             let answer = connection.query(PostgresQuery(unsafeSQL: text, binds: binds), logger: logger)
-            guard let answerTimeout else { return try answer.wait() }
-            // A query sent on a connection the server ended meanwhile (a node paused past
-            // `idle_in_transaction_session_timeout`) was seen to be neither answered nor failed,
-            // even once the connection was closed: give up on it, close it, and let the lane
-            // connect again.
+            // A query sent on a connection the server ended meanwhile (a restart, or a node paused
+            // past `idle_in_transaction_session_timeout`) was seen to be neither answered nor
+            // failed, even once the connection was closed: the wait looks at the connection every
+            // quarter of a second, gives up once it is closed (or after `answerTimeout`, closing
+            // it), and the lane connects again.
             let outcome = NIOLockedValueBox<Result<PostgresQueryResult, any Error>?>(nil)
             let answered = DispatchSemaphore(value: 0)
             answer.whenComplete { result in
                 outcome.withLockedValue { $0 = result }
                 answered.signal()
             }
-            guard answered.wait(timeout: .now() + .milliseconds(Int(answerTimeout.milliseconds))) == .success,
-                  let result = outcome.withLockedValue({ $0 }) else {
-                connection.close().whenComplete { _ in }
-                throw StoreError(.unavailable, path: location, "the server did not answer within \(answerTimeout); the connection was closed and is made again")
+            let deadline = answerTimeout.map { DispatchTime.now() + .milliseconds(Int($0.milliseconds)) }
+            while answered.wait(timeout: .now() + .milliseconds(250)) == .timedOut {
+                if let answerTimeout, let deadline, DispatchTime.now() >= deadline {
+                    connection.close().whenComplete { _ in }
+                    throw StoreError(.unavailable, path: location, "the server did not answer within \(answerTimeout); the connection was closed and is made again")
+                }
+                if connection.isClosed {
+                    throw StoreError(.unavailable, path: location, "the connection closed before the server answered; it is made again")
+                }
+            }
+            guard let result = outcome.withLockedValue({ $0 }) else {
+                throw StoreError(.unavailable, path: location, "the server's answer was lost; the connection is made again")
             }
             return try result.get()
         } catch let error as StoreError {
