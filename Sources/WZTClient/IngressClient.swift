@@ -13,6 +13,8 @@ public final class IngressClient {
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+        /// The answers that came before the silence, one per envelope in order (nil: none came).
+        public var outcomes: [Outcome?] = []
     }
 
     private let context: Context
@@ -62,7 +64,8 @@ public final class IngressClient {
     }
 
     /// Publishes envelopes (each with a distinct `id`) and returns one outcome per envelope, in
-    /// order. Throws only when the ingress stays silent through every retry.
+    /// order. Throws only when the ingress stays silent through every retry: `Failure`, with the
+    /// answers that came before.
     public func publish(_ envelopes: [(id: String, json: [UInt8])], window: Int = 64,
                         progress: (Int) -> Void = { _ in }) throws -> [Outcome] {
         var outcomes = [Outcome?](repeating: nil, count: envelopes.count)
@@ -82,7 +85,8 @@ public final class IngressClient {
             guard try poller.poll(timeoutMilliseconds: Int(timeoutMilliseconds))[0] else {
                 silentRounds += 1
                 guard silentRounds <= retries else {
-                    throw Failure(description: "no reply from \(endpoint) after \(retries + 1) tries of \(timeoutMilliseconds) ms; is `wzt serve` running there?")
+                    throw Failure(description: "no reply from \(endpoint) after \(retries + 1) tries of \(timeoutMilliseconds) ms; is `wzt serve` running there?",
+                                  outcomes: outcomes)
                 }
                 // Lazy Pirate: a fresh socket, the same events again.
                 socket = try Self.connect(context, endpoint, curve)

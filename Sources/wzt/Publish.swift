@@ -13,7 +13,8 @@ struct Publish: AsyncParsableCommand {
             input. Missing `specversion`, `id` (a new UUIDv7) and `time` are filled in. When a reply does \
             not come in time the events are sent again with the same ids, so none is stored twice. \
             Exit status: 0 all acked, 1 some nacked (the reasons are printed), 2 nothing sent (the input, the configuration \
-            or the endpoint is not usable), 3 the node did not answer. \
+            or the endpoint is not usable), 3 the node did not answer (what it answered before is printed, and the ids \
+            of the rest as `unanswered`: send those again with the same ids). \
             An ack means stored, not accepted: with --outcome, each acked event is followed until the modules \
             that take it have applied it, and the events it caused are printed; exit status 4 when a module \
             refused one (its code and reason are printed) or gave up on it (a dead letter), 5 when an outcome \
@@ -74,25 +75,14 @@ struct Publish: AsyncParsableCommand {
                 }
             }
         } catch {
-            printError("wzt publish: \(error)")
+            // What was answered before the node fell silent, and the ids of the rest (filled in
+            // here when the input had none): sent again with these ids, none is stored twice.
+            let answered = (error as? IngressClient.Failure)?.outcomes ?? []
+            let unanswered = try report(envelopes, answered + Array(repeating: nil, count: max(0, envelopes.count - answered.count))).unanswered
+            printError("wzt publish: \(error)" + (unanswered > 0 ? "; \(unanswered) of \(envelopes.count) events unanswered (listed), stored or not: send them again with these ids" : ""))
             throw ExitCode.unreachable
         }
-        var nacked = 0
-        for (envelope, outcome) in zip(envelopes, outcomes) {
-            switch outcome {
-            case .ack(let offset, let duplicate):
-                if json {
-                    try printJSON(Reply(id: envelope.id, status: "ack", offset: offset, duplicate: duplicate))
-                } else if !quiet {
-                    print("ack \(envelope.id) offset \(offset)\(duplicate ? " (already stored)" : "")")
-                }
-            case .nack(let code, let reason):
-                nacked += 1
-                if json { try printJSON(Reply(id: envelope.id, status: "nack", code: code, reason: reason)) }
-                printError("nack \(envelope.id) \(code): \(reason)")
-            }
-        }
-        if nacked > 0 { throw ExitCode.nacked }
+        if try report(envelopes, outcomes).nacked > 0 { throw ExitCode.nacked }
         guard outcome else { return }
         let acked = zip(envelopes, outcomes).compactMap { envelope, outcome in if case .ack = outcome { envelope.id } else { nil } }
         let http = http ?? configuration?.httpAddress ?? "127.0.0.1:8780"
@@ -107,6 +97,29 @@ struct Publish: AsyncParsableCommand {
 }
 
 extension Publish {
+    /// Prints each envelope's answer (nil: none came) and counts the nacks and the unanswered.
+    private func report(_ envelopes: [(id: String, json: [UInt8])], _ outcomes: [IngressClient.Outcome?]) throws -> (nacked: Int, unanswered: Int) {
+        var (nacked, unanswered) = (0, 0)
+        for (envelope, outcome) in zip(envelopes, outcomes) {
+            switch outcome {
+            case .ack(let offset, let duplicate)?:
+                if json {
+                    try printJSON(Reply(id: envelope.id, status: "ack", offset: offset, duplicate: duplicate))
+                } else if !quiet {
+                    print("ack \(envelope.id) offset \(offset)\(duplicate ? " (already stored)" : "")")
+                }
+            case .nack(let code, let reason)?:
+                nacked += 1
+                if json { try printJSON(Reply(id: envelope.id, status: "nack", code: code, reason: reason)) }
+                printError("nack \(envelope.id) \(code): \(reason)")
+            case nil:
+                unanswered += 1
+                if json { try printJSON(Reply(id: envelope.id, status: "unanswered")) } else { print("unanswered \(envelope.id)") }
+            }
+        }
+        return (nacked, unanswered)
+    }
+
     /// The envelopes to send, the node's configuration, and a client for its ingress.
     private func prepare() throws -> (envelopes: [(id: String, json: [UInt8])], configuration: NodeConfiguration?, client: IngressClient) {
         let input: Data

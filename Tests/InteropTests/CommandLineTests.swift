@@ -104,6 +104,38 @@ extension ProcessTests {
             #expect(status.output.contains("intake"))
         }
 
+        /// A node that falls silent partway: publish says what it answered, and the ids of the rest
+        /// (filled in by publish, so the input does not have them), to send again with those ids.
+        @Test func publishListsWhatANodeAnsweredBeforeFallingSilent() async throws {
+            let port = Interop.freePort()
+            // A node by hand (pyzmq): it acks the first event it gets, then answers nothing.
+            let node = Process()
+            node.executableURL = URL(filePath: "/usr/bin/env")
+            node.arguments = [Interop.python, "-c", """
+                import json, sys, time, zmq
+                socket = zmq.Context().socket(zmq.ROUTER)
+                socket.bind("tcp://127.0.0.1:" + sys.argv[1])
+                print("ready", flush=True)
+                frames = socket.recv_multipart()
+                socket.send_multipart([frames[0], json.dumps({"status": "ack", "id": json.loads(frames[-1])["id"], "offset": 1}).encode()])
+                time.sleep(60)
+                """, String(port)]
+            let ready = Pipe()
+            node.standardOutput = ready
+            try node.run()
+            defer { node.terminate() }
+            #expect(String(decoding: ready.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("ready"))
+            let events = Self.screening + "\n" + Self.screening.replacingOccurrences(of: "case-1", with: "case-2")
+            let silent = try await wzt(["publish", "--endpoint", "tcp://127.0.0.1:\(port)", "--timeout-ms", "300", "--retries", "1", "--window", "1", "--json"],
+                                       input: events)
+            let replies = silent.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(silent.status == 3, "\(silent)")
+            #expect(replies.map { $0["status"] as? String } == ["ack", "unanswered"], "\(silent)")
+            #expect(replies.first?["offset"] as? Int == 1)
+            #expect(Set(replies.compactMap { $0["id"] as? String }).count == 2)
+            #expect(silent.errors.contains("1 of 2 events unanswered"), "\(silent.errors)")
+        }
+
         /// Intake's tables in the data directory, and in PostgreSQL (a schema rebuilt beside the live one, then renamed).
         @Test(arguments: TestLog.Engine.allCases)
         func aStoppedModuleIsRebuiltFromTheLogAndSwappedIn(engine: TestLog.Engine) async throws {
