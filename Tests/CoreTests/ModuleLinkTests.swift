@@ -193,8 +193,7 @@ struct ModuleLinkTests {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        let logger = Self.quiet
         let context = Context()
         let timing = LinkTiming(hello: .milliseconds(100), silence: .milliseconds(600))
         let core = try Self.core(context, log, timing: timing, logger: logger)
@@ -220,8 +219,7 @@ struct ModuleLinkTests {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        let logger = Self.quiet
         let context = Context()
         let timing = LinkTiming(hello: .milliseconds(100), silence: .seconds(1))
         let (node, single) = (try Self.core(context, log, timing: timing, logger: logger), try Self.core(context, log, timing: timing, logger: logger))
