@@ -308,7 +308,10 @@ public final class EventLog: @unchecked Sendable {
     /// of the first event with its id.
     private static func appended(_ envelope: Envelope, json: [UInt8], offset: Int64?, _ db: any SQLDatabase, newEvents: inout [StoredEvent]) throws -> Appended {
         if let offset {
-            newEvents.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json))
+            // Handed to subscribers in this process as appended: a projection that may open the
+            // personal fields need not open and decode the stored bytes again.
+            newEvents.append(StoredEvent(offset: offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject, json: json,
+                                         decoded: envelope.unsealed))
             return Appended(id: envelope.id, offset: offset, duplicate: false)
         }
         guard let first = try Int64.fetchOne(db, sql: #"SELECT "offset" FROM events WHERE id = ?"#, arguments: [envelope.id]) else {
@@ -376,7 +379,9 @@ public final class EventLog: @unchecked Sendable {
             // Offsets that do not follow the head say that something else wrote to the log (a
             // second writer, or offsets PostgreSQL skipped): what the feeds hold may not be all.
             let follows = first.offset == state.offset + 1
-            for key in state.feeds.keys { state.feeds[key]?.record(events, follows: follows, through: last.offset) }
+            // Keys copied first: a view of them held while the feeds change made each change copy
+            // the dictionary, and with it every event each feed holds.
+            for key in Array(state.feeds.keys) { state.feeds[key]?.record(events, follows: follows, through: last.offset) }
             state.offset = last.offset
             var woken: [CheckedContinuation<Void, Never>] = []
             state.waiters = state.waiters.filter { _, waiter in

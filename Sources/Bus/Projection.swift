@@ -52,15 +52,21 @@ public struct Projection: Sendable {
     /// `event` with its personal fields opened and only the allowed fields of `data`. With
     /// `cachedKeysOnly`, a key that is not in memory throws `SubjectKeys.KeyNotCached`.
     public func apply(_ event: StoredEvent, cachedKeysOnly: Bool = false) throws -> StoredEvent {
+        let envelope: Envelope
         let opened: [UInt8]
-        do {
-            opened = try keys.map { try Sealing.open(event.json, id: event.id, subject: event.subject, keys: $0, cachedOnly: cachedKeysOnly) } ?? event.json
-        } catch let notCached as SubjectKeys.KeyNotCached {
-            throw notCached
-        } catch {
-            throw error as? EnvelopeError ?? EnvelopeError(.storageFailed, "the personal fields of event \(event.id) could not be opened: \(error)")
+        if let appended = openedAsAppended(event) {
+            envelope = appended
+            opened = appended.json
+        } else {
+            do {
+                opened = try keys.map { try Sealing.open(event.json, id: event.id, subject: event.subject, keys: $0, cachedOnly: cachedKeysOnly) } ?? event.json
+            } catch let notCached as SubjectKeys.KeyNotCached {
+                throw notCached
+            } catch {
+                throw error as? EnvelopeError ?? EnvelopeError(.storageFailed, "the personal fields of event \(event.id) could not be opened: \(error)")
+            }
+            envelope = try decoder.decode(opened)
         }
-        let envelope = try decoder.decode(opened)
         let data = envelope.data
         let json: [UInt8]
         do {
@@ -81,6 +87,17 @@ public struct Projection: Sendable {
 }
 
 extension Projection {
+    /// The event as the log's writer appended it, which opening and decoding `event.json` would
+    /// give again: its personal fields open when it has any, their key still opens them here
+    /// (not erased since), and it held no sealed value of its own, which opening would change.
+    /// Nil for an event read back from the log.
+    private func openedAsAppended(_ event: StoredEvent) -> Envelope? {
+        guard let appended = event.decoded, !appended.json.contains(bytes: Sealing.sealedMark) else { return nil }
+        guard let sealing = appended.sealing else { return appended.json == event.json ? appended : nil }
+        guard let keys, let key = sealing.key as? SubjectKeys.SealingKey, (try? keys.openingKey(id: key.id, cachedOnly: true)) != nil else { return nil }
+        return appended
+    }
+
     /// The members of the JSON object `json` whose keys are in `allowed`, as an object.
     /// Byte splices, as the envelope's own: Foundation's `JSONSerialization` took most of what a
     /// module's delivery cost.

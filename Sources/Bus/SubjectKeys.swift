@@ -385,7 +385,7 @@ public enum Sealing {
         return output
     }
 
-    private static let sealedMark = Array(#""sealed":"#.utf8)
+    static let sealedMark = Array(#""sealed":"#.utf8)
 
     /// The sealed text and key id of `{"sealed":"…","key":id}` at `range`; nil for any other object.
     private static func sealedForm(_ json: [UInt8], at range: Range<Int>) -> (sealed: String, keyID: Int64?)? {

@@ -85,6 +85,17 @@ public struct Envelope: Sendable {
         }
     }
 
+    /// The same event as it was before its personal fields were sealed; itself when they were
+    /// not. `sealing` stays, to tell which key sealed them.
+    package var unsealed: Envelope {
+        guard let sealing else { return self }
+        var copy = self
+        // Sealing kept the bytes the header was read from.
+        copy.json = sealing.unsealed
+        copy.isAsDecoded = true
+        return copy
+    }
+
     /// The same event with its JSON as the log keeps it (personal fields sealed).
     package func storing(_ json: [UInt8]) -> Envelope {
         var copy = self

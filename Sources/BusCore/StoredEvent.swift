@@ -8,7 +8,9 @@ public struct StoredEvent: Sendable, Hashable {
     public let subject: String?
     public let json: [UInt8]
     /// `json` as decoded already, where that was done on the way (a projection that left the
-    /// bytes as they were): the subscriber in this process need not decode them again.
+    /// bytes as they were): the subscriber in this process need not decode them again. Fresh
+    /// from the log's writer, the event as it was appended, personal fields open (`decoded.json`
+    /// is then not `json`): only a projection allowed to open them hands that on.
     package let decoded: Envelope?
 
     public init(offset: Int64, id: String, type: String, subject: String?, json: [UInt8]) {

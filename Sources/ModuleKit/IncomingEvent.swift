@@ -22,7 +22,8 @@ public struct IncomingEvent: Sendable {
         type = event.type
         subject = event.subject
         json = event.json
-        envelope = event.decoded.map { .success($0) } ?? Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
+        // A decoding of other bytes (the event before its fields were sealed) is not this one's.
+        envelope = event.decoded.flatMap { $0.json == event.json ? .success($0) : nil } ?? Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
         textFields = (try? envelope.get().dataTextFields) ?? [:]
     }
 
