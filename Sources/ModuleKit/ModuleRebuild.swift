@@ -118,7 +118,7 @@ public struct ModuleRebuild: Sendable {
         let timerTypes = module.timerEventTypes
         let ownSource = "/wzt/\(module.name)"
         for event in events {
-            if timerTypes.contains(event.type), EnvelopeScan.source(of: event.json) == ownSource, let envelope = try? decoder.decode(event.json) {
+            if timerTypes.contains(event.type), EnvelopeScan.text("source", of: event.json) == ownSource, let envelope = try? decoder.decode(event.json) {
                 await deliver(batch, to: subscriber, report: &report)
                 batch.removeAll()
                 report.timersFired += try await store.markFired(envelope)

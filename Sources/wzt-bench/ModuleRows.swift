@@ -62,8 +62,7 @@ extension Bench {
                 // Waits until every reaction came, or none came for 15 s.
                 try feed.setReceiveTimeout(milliseconds: 15_000)
                 while seen < events, let frames = try feed.receive() {
-                    guard frames.count == 3, let envelope = try JSONSerialization.jsonObject(with: Data(frames[2])) as? [String: Any],
-                          let subject = envelope["subject"] as? String, let sent = sentAt.withLockedValue({ $0[subject] }) else { continue }
+                    guard frames.count == 3, let subject = EnvelopeScan.text("subject", of: frames[2]), let sent = sentAt.withLockedValue({ $0[subject] }) else { continue }
                     _ = latency.record((DispatchTime.now().uptimeNanoseconds - sent) / 1000)
                     seen += 1
                 }
