@@ -27,6 +27,9 @@ enum ModuleMessage: Equatable, Sendable {
     case settled(Settlement, offset: Int64, reason: String)
     /// One event of the module's outbox, for the core's log.
     case append(id: String, envelope: [UInt8])
+    /// Said as the module's process stops: the core forgets it at once, so that a process started
+    /// right after it is not refused as a second one.
+    case bye
 
     enum Settlement: String, Sendable {
         /// Applied and committed.
@@ -47,6 +50,8 @@ enum ModuleMessage: Equatable, Sendable {
                           instance: fields.count >= 4 ? LinkProtocol.text(fields[3]) : nil)
         case "append" where fields.count == 3:
             self = .append(id: LinkProtocol.text(fields[1]), envelope: fields[2])
+        case "bye" where fields.count == 1:
+            self = .bye
         default:
             // `ack`, OFFSET; `fail` and `busy` with a REASON as well.
             guard let settlement = Settlement(rawValue: verb), fields.count == (settlement == .ack ? 2 : 3),
@@ -64,6 +69,8 @@ enum ModuleMessage: Equatable, Sendable {
             [LinkProtocol.frame(settlement.rawValue), LinkProtocol.frame(String(offset))] + (settlement == .ack ? [] : [LinkProtocol.frame(reason)])
         case .append(let id, let envelope):
             [LinkProtocol.frame("append"), LinkProtocol.frame(id), envelope]
+        case .bye:
+            [LinkProtocol.frame("bye")]
         }
     }
 }

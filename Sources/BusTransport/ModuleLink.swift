@@ -193,6 +193,8 @@ public final class ModuleLinkServer: Service, Sendable {
                 settle(module, offset: offset, settlement: settlement, reason: reason)
             case .append(let id, let json):
                 received.append((route, id, json, client))
+            case .bye:
+                forget(route: route, reason: "its process stopped", expected: true)
             }
         }
         guard !received.isEmpty else { return }
@@ -320,14 +322,16 @@ public final class ModuleLinkServer: Service, Sendable {
         continuation.resume(returning: result)
     }
 
-    private func forget(route: [UInt8], reason: String) {
+    /// Forgets the module linked over `route`; `expected` when it said it stops.
+    private func forget(route: [UInt8], reason: String, expected: Bool = false) {
         let gone: (String, Pending?)? = state.withLockedValue { state in
             guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
             state.peers[module] = nil
             return (module, state.pending.removeValue(forKey: module))
         }
         guard let (module, pending) = gone else { return }
-        logger.warning("module link lost", metadata: ["wzt.module": "\(module)", "bus.reason": "\(reason)"])
+        logger.log(level: expected ? .info : .warning, expected ? "module unlinked" : "module link lost",
+                   metadata: ["wzt.module": "\(module)", "bus.reason": "\(reason)"])
         guard let (continuation, result) = pending?.ending(SubscriberUnavailable("module \(module) went away: \(reason)")) else { return }
         continuation.resume(returning: result)
     }
@@ -670,7 +674,13 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                 }
             }
         }
-        for socket in sockets { socket.close() }
+        // Said last, so that a process started right after this one is linked at once; the
+        // linger gives it the time to leave.
+        for socket in sockets {
+            try? socket.setLinger(milliseconds: 100)
+            try? socket.send(ModuleMessage.bye.frames, dontWait: true)
+            socket.close()
+        }
     }
 
     private func resendUnanswered() {

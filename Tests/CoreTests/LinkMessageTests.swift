@@ -21,6 +21,8 @@ struct LinkMessageTests {
         #expect(CoreMessage(frames: frames("appended", "id", "3", "2")) == nil)
         #expect(ModuleMessage(frames: frames("hello", "intake", "3", "instance-1")) == .hello(module: "intake", version: "3", instance: "instance-1"))
         #expect(ModuleMessage(frames: frames("hello", "intake", "3", "instance-1", "x")) == nil)
+        #expect(ModuleMessage(frames: frames("bye")) == .bye)
+        #expect(ModuleMessage(frames: frames("bye", "intake")) == nil)
         #expect(CoreMessage(frames: frames("window")) == .window(token: nil))
         #expect(CoreMessage(frames: frames("window", "16")) == .window(token: 16))
         #expect(CoreMessage(frames: frames("window", "0")) == nil)

@@ -213,6 +213,36 @@ struct ModuleLinkTests {
         }
     }
 
+    /// A module process that stops says so: one started right after it (a restart) is linked at
+    /// once, instead of refused as a second process until the first has been silent long enough.
+    @Test func aProcessStartedRightAfterAnotherStoppedIsLinkedAtOnce() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let logger = Self.quiet
+        let context = Context()
+        let timing = LinkTiming(hello: .milliseconds(100), silence: .seconds(30))
+        let core = try Self.core(context, log, timing: timing, logger: logger)
+        let dispatcher = Dispatcher(log: log, subscriber: core.subscriber(for: "sample", patterns: [.all]), configuration: .init(batchSize: 4), logger: logger)
+        try await withServices([core, dispatcher]) {
+            let first = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, timing: timing, logger: logger)
+            let firstSide = ModuleSide(failOnce: 0)
+            try await withServices([first, Delivering(client: first, subscriber: firstSide)]) {
+                _ = try await log.append((1...4).map { Samples.note("n\($0)") })
+                #expect(await eventually { firstSide.applied.withLockedValue { $0 } == [1, 2, 3, 4] })
+            }
+            // Forgotten at once: it said it stops (else after 30 s of silence).
+            #expect(await eventually(seconds: 2) { !core.isConnected("sample") })
+            let second = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, timing: timing, logger: logger)
+            let secondSide = ModuleSide(failOnce: 0)
+            try await withServices([second, Delivering(client: second, subscriber: secondSide)]) {
+                _ = try await log.append((5...8).map { Samples.note("n\($0)") })
+                // Well within the 30 s after which a silent process is forgotten.
+                #expect(await eventually(seconds: 5) { secondSide.applied.withLockedValue { $0 } == [5, 6, 7, 8] })
+            }
+        }
+    }
+
     /// A module process started again goes on from the token its store holds: a node under a lower
     /// one, and a core without one, are refused from its first window on.
     @Test func aRestartedModuleProcessGoesOnFromTheTokenItsStoreHolds() async throws {
