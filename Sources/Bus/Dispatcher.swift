@@ -212,7 +212,11 @@ public final class Dispatcher: Service, Sendable {
                 // dead-letters for it.
                 waits += 1
                 if waits == 1 || waits % 60 == 0 {
-                    logger.error(error is SubscriberUnavailable ? "delivery waits for the subscriber" : "delivery waits for storage", metadata: [
+                    // A module in another process that is not linked yet (its core has just
+                    // started, or it restarts) is away for a moment: a warning, an error a minute on.
+                    let awayForAMoment = error is SubscriberUnavailable && waits == 1
+                    logger.log(level: awayForAMoment ? .warning : .error,
+                               error is SubscriberUnavailable ? "delivery waits for the subscriber" : "delivery waits for storage", metadata: [
                         "bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(reason)",
                     ])
                 }

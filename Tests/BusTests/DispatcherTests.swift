@@ -75,6 +75,25 @@ struct DispatcherTests {
         #expect(try await log.deadLetters().isEmpty)
     }
 
+    /// A module in another process that is not linked yet, as when its core has just started, is
+    /// waited for with a warning; an error is for trouble that lasts (every minute it does).
+    @Test func aSubscriberAwayForAMomentIsAWarning() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let subscriber = RecordingSubscriber("remote") { event, attempt in
+            if event.offset == 1, attempt == 1 { throw SubscriberUnavailable("module remote is not connected") }
+        }
+        let sink = LogSink.Store()
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test") { _ in LogSink(store: sink) })
+        try await withServices([dispatcher]) {
+            _ = try await log.append([Samples.note("n1")])
+            #expect(await eventually { subscriber.offsets == [1] })
+        }
+        let waits = sink.entries.filter { $0.message == "delivery waits for the subscriber" }
+        #expect(waits.map(\.level) == [.warning])
+    }
+
     @Test(arguments: TestLog.both)
     func eventFailingEveryTryIsDeadLetteredAndLaterEventsArrive(place: TestLog) async throws {
         let log = try await place.open()
@@ -170,6 +189,7 @@ struct LogSink: LogHandler {
     struct Entry: Sendable {
         let message: String
         let metadata: [String: String]
+        var level: Logger.Level = .info
     }
 
     final class Store: @unchecked Sendable {
@@ -192,7 +212,7 @@ struct LogSink: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         all.merge(event.metadata ?? [:]) { $1 }
-        store.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" }))
+        store.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" }, level: event.level))
     }
 }
 
