@@ -87,6 +87,12 @@ public struct Projection: Sendable {
 }
 
 extension Projection {
+    /// Reads the keys `events` need that are not in memory, all at once.
+    func cacheKeys(for events: [StoredEvent]) throws {
+        guard let keys else { return }
+        try keys.cache(Set(events.flatMap { Sealing.keyIDs(in: $0.json) }))
+    }
+
     /// The event as the log's writer appended it, which opening and decoding `event.json` would
     /// give again: its personal fields open when it has any, their key still opens them here
     /// (not erased since), and it held no sealed value of its own, which opening would change.
@@ -164,14 +170,24 @@ public struct ProjectingSubscriber: Subscriber {
     /// large batch is projected on every core, first with the keys in memory; once a key must be
     /// read from the log (after a restart, or a backlog of new cases), the rest is projected off
     /// the cooperative pool, on a thread of its own: one thread per event cost more than the
-    /// module's work.
+    /// module's work. There the keys the rest names are read in one go, and only an event whose
+    /// key is still not in memory then (erased, or from before key ids) reads on its own.
     private func projected(_ events: [StoredEvent]) async -> ([StoredEvent], (any Error)?) {
         let projection = self.projection
         var (projected, failure) = Self.project(events) { try projection.apply($0, cachedKeysOnly: true) }
         guard failure is SubjectKeys.KeyNotCached else { return (projected, failure) }
         let rest = Array(events.dropFirst(projected.count))
         do {
-            let (more, error) = try await onOwnThread { Self.project(rest) { try projection.apply($0) } }
+            let (more, error) = try await onOwnThread {
+                try projection.cacheKeys(for: rest)
+                var (more, error) = Self.project(rest) { try projection.apply($0, cachedKeysOnly: true) }
+                if error is SubjectKeys.KeyNotCached {
+                    let (last, lastError) = Self.project(Array(rest.dropFirst(more.count))) { try projection.apply($0) }
+                    more += last
+                    error = lastError
+                }
+                return (more, error)
+            }
             projected += more
             failure = error
         } catch {

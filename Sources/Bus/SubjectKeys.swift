@@ -207,6 +207,27 @@ public final class SubjectKeys: Sendable {
         return key
     }
 
+    /// Reads the keys of `ids` that are not in memory in one query per few hundred, and keeps
+    /// them for opening: after a restart every event of a backlog names a key not in memory, and
+    /// a read of its own for each was a transaction per event. Ids without a key (erased) stay
+    /// out, for `openingKey` to find them gone.
+    func cache(_ ids: Set<KeyID>) throws {
+        let missing = opening.withLockedValue { cache in ids.filter { cache[$0] == nil } }.sorted()
+        guard !missing.isEmpty else { return }
+        let idsPerQuery = 500
+        let found = try store.readNow { db in
+            try stride(from: 0, to: missing.count, by: idsPerQuery).flatMap { start in
+                let chunk = missing[start..<min(start + idsPerQuery, missing.count)]
+                let sql = "SELECT id, key FROM sealing_keys WHERE id IN (" + repeatElement("?", count: chunk.count).joined(separator: ", ") + ")"
+                return try SQLRow.fetchAll(db, sql: sql, arguments: SQLArguments(chunk.map { SQLValue.integer($0) })).map { row -> (id: KeyID, key: SymmetricKey) in
+                    let key: Data = try row["key"]
+                    return (try row["id"], SymmetricKey(data: key))
+                }
+            }
+        }
+        remember(found)
+    }
+
     /// Caches `keys` for opening; a full cache starts again empty (keys are read back from the
     /// log when needed).
     private func remember(_ keys: [(id: KeyID, key: SymmetricKey)]) {
@@ -420,6 +441,12 @@ public enum Sealing {
         output.append(digits[Int(group >> 12 & 63)])
         output.append(rest == 2 ? digits[Int(group >> 6 & 63)] : UInt8(ascii: "="))
         output.append(UInt8(ascii: "="))
+    }
+
+    /// The ids of the keys that sealed values of `json` name (none for values sealed before key ids).
+    static func keyIDs(in json: [UInt8]) -> [SubjectKeys.KeyID] {
+        guard json.contains(bytes: sealedMark), let members = try? json.withUnsafeBufferPointer({ try EnvelopeScan($0).dataMembers }) else { return [] }
+        return members.compactMap { member in json[member.value.lowerBound] == UInt8(ascii: "{") ? sealedForm(json, at: member.value)?.keyID : nil }
     }
 
     /// `json` with every sealed personal field opened, or marked `{"erased":true}` when its key is

@@ -105,6 +105,30 @@ struct SealingKeyTests: SealedRequests {
         _ = try projection.apply(event, cachedKeysOnly: true)
     }
 
+    /// After a restart a backlog names a key per case, none in memory: they are read together,
+    /// and an erased case's values still come out erased, every event in its place.
+    @Test(arguments: TestLog.both)
+    func aBacklogAfterARestartOpensWithItsKeysReadTogether(place: TestLog) async throws {
+        var log = try await place.open()
+        let cases = (0..<300).map { "case-\($0 % 120)" }
+        _ = try await log.append(try cases.map(request))
+        for erased in ["case-7", "case-50", "case-119"] { _ = try await log.erase(subject: erased, reason: "request of the person") }
+        log.close()
+        log = try await place.open()
+        defer { log.close() }
+        let events = try await log.events(after: 0, limit: 1000)
+        let projection = Projection(needs: [Need(ScreeningRequested.self, for: "testing")], decoder: decoder, keys: log.keys)
+        let received = Received()
+        let delivery = await ProjectingSubscriber(received, projection: projection).deliver(batch: events[...])
+        #expect(delivery.failure == nil && delivery.applied == 300)
+        let opened = try received.events.map { try decoder.data(ScreeningRequested.self, of: $0.json) }
+        #expect(opened.map(\.caseID) == cases)
+        for data in opened {
+            let erased = ["case-7", "case-50", "case-119"].contains(data.caseID)
+            #expect(data.insz == (erased ? .erased : .value(insz)), "\(data.caseID)")
+        }
+    }
+
     final class Received: Subscriber, @unchecked Sendable {
         private let lock = NSLock()
         private var delivered: [StoredEvent] = []
