@@ -8,8 +8,11 @@ extension Array where Element: Sendable {
     /// For the ingress: validating and sealing a batch is most of the time an event waits before
     /// its group commit, and with a window of events in flight per publisher, that wait bounds
     /// throughput while a core stays idle.
-    package func concurrentMap<T: Sendable>(minimumPerThread: Int, _ transform: @Sendable (Element) -> T) -> [T] {
-        let threads = Swift.min(cores, count / Swift.max(minimumPerThread, 1))
+    ///
+    /// `ahead`: work done ahead of the one thread a chain waits for (a module's transaction) leaves
+    /// it a core; on every core, that thread got a core only part of the time.
+    package func concurrentMap<T: Sendable>(minimumPerThread: Int, ahead: Bool = false, _ transform: @Sendable (Element) -> T) -> [T] {
+        let threads = Swift.min(ahead ? cores - 1 : cores, count / Swift.max(minimumPerThread, 1))
         guard threads > 1 else { return map(transform) }
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let results = Slots(base: buffer.baseAddress!)

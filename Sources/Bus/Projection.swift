@@ -161,7 +161,7 @@ public struct ProjectingSubscriber: Subscriber {
     /// Projects what it can for `deliver(batch:)` to take; an event that does not project is
     /// left to it, which meets the error again.
     public func prepare(_ events: [StoredEvent]) async {
-        let (projected, _) = await projected(events)
+        let (projected, _) = await projected(events, ahead: true)
         projectedAhead.keep(projected, for: events)
         await inner.prepare(projected)
     }
@@ -172,17 +172,17 @@ public struct ProjectingSubscriber: Subscriber {
     /// the cooperative pool, on a thread of its own: one thread per event cost more than the
     /// module's work. There the keys the rest names are read in one go, and only an event whose
     /// key is still not in memory then (erased, or from before key ids) reads on its own.
-    private func projected(_ events: [StoredEvent]) async -> ([StoredEvent], (any Error)?) {
+    private func projected(_ events: [StoredEvent], ahead: Bool = false) async -> ([StoredEvent], (any Error)?) {
         let projection = self.projection
-        var (projected, failure) = Self.project(events) { try projection.apply($0, cachedKeysOnly: true) }
+        var (projected, failure) = Self.project(events, ahead: ahead) { try projection.apply($0, cachedKeysOnly: true) }
         guard failure is SubjectKeys.KeyNotCached else { return (projected, failure) }
         let rest = Array(events.dropFirst(projected.count))
         do {
             let (more, error) = try await onOwnThread {
                 try projection.cacheKeys(for: rest)
-                var (more, error) = Self.project(rest) { try projection.apply($0, cachedKeysOnly: true) }
+                var (more, error) = Self.project(rest, ahead: ahead) { try projection.apply($0, cachedKeysOnly: true) }
                 if error is SubjectKeys.KeyNotCached {
-                    let (last, lastError) = Self.project(Array(rest.dropFirst(more.count))) { try projection.apply($0) }
+                    let (last, lastError) = Self.project(Array(rest.dropFirst(more.count)), ahead: ahead) { try projection.apply($0) }
                     more += last
                     error = lastError
                 }
@@ -198,10 +198,10 @@ public struct ProjectingSubscriber: Subscriber {
 
     /// The events projected in order, on every core for a large batch, up to the first that does
     /// not project, and its error.
-    private static func project(_ events: [StoredEvent], _ apply: @escaping @Sendable (StoredEvent) throws -> StoredEvent) -> ([StoredEvent], (any Error)?) {
+    private static func project(_ events: [StoredEvent], ahead: Bool, _ apply: @escaping @Sendable (StoredEvent) throws -> StoredEvent) -> ([StoredEvent], (any Error)?) {
         var projected: [StoredEvent] = []
         projected.reserveCapacity(events.count)
-        for attempt in events.concurrentMap(minimumPerThread: projectionsPerThread, { event in Result { try apply(event) } }) {
+        for attempt in events.concurrentMap(minimumPerThread: projectionsPerThread, ahead: ahead, { event in Result { try apply(event) } }) {
             switch attempt {
             case .success(let event): projected.append(event)
             case .failure(let error): return (projected, error)

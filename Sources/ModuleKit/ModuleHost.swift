@@ -196,7 +196,7 @@ struct ModuleSubscriber: Subscriber {
     }
 
     func prepare(_ events: [StoredEvent]) async {
-        decodedAhead.keep(Self.decode(events, decoder), for: events)
+        decodedAhead.keep(Self.decode(events, decoder, ahead: true), for: events)
     }
 
     /// The invariants the module broke while handling `event` alone (tests ask for them).
@@ -268,8 +268,8 @@ struct ModuleSubscriber: Subscriber {
     /// thread's start costs about as much as decoding a few envelopes.
     static let decodesPerThread = 32
 
-    private static func decode(_ events: [StoredEvent], _ decoder: EnvelopeDecoder) -> [IncomingEvent] {
-        events.concurrentMap(minimumPerThread: decodesPerThread) { IncomingEvent($0, decoder: decoder) }
+    private static func decode(_ events: [StoredEvent], _ decoder: EnvelopeDecoder, ahead: Bool = false) -> [IncomingEvent] {
+        events.concurrentMap(minimumPerThread: decodesPerThread, ahead: ahead) { IncomingEvent($0, decoder: decoder) }
     }
 
     /// Inbox check, deadlines due before the event, handler and invariants, in the caller's transaction.
