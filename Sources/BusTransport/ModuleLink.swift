@@ -528,7 +528,11 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                 if let failure = result.failure, result.applied < arrival.events.count {
                     let event = arrival.events[result.applied]
                     logger.warning("event not handled", metadata: ["bus.offset": "\(event.offset)", "bus.type": "\(event.type)", "bus.error": "\(failure)"])
-                    replies.append(.settled(Dispatcher.isWaitNotFailure(failure) ? .busy : .fail, offset: event.offset, reason: String(describing: failure)))
+                    // A stop of this process cuts a delivery short (its transaction interrupted):
+                    // not the event's fault, so not one of its attempts.
+                    let stopping = Task.isShuttingDownGracefully || Task.isCancelled
+                    replies.append(.settled(stopping || Dispatcher.isWaitNotFailure(failure) ? .busy : .fail, offset: event.offset,
+                                            reason: stopping ? "the module process is stopping (\(failure))" : String(describing: failure)))
                     skippingRestOfWindow.insert(arrival.core)
                 } else if let (offset, reason) = arrival.unreadable {
                     replies.append(.settled(.fail, offset: offset, reason: reason))

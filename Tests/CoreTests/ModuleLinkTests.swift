@@ -243,6 +243,47 @@ struct ModuleLinkTests {
         }
     }
 
+    /// The module's side of a delivery that a stop of its process cuts short: it fails once the
+    /// process shuts down, as a transaction interrupted then does.
+    final class CutShortSide: Subscriber {
+        let subscriptionName = "sample"
+        let patterns: [EventPattern] = [.all]
+        let started = NIOLockedValueBox(false)
+
+        func deliver(_ event: StoredEvent) async throws {
+            if let failure = await deliver(batch: [event][...]).failure { throw failure }
+        }
+
+        func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
+            started.withLockedValue { $0 = true }
+            try? await gracefulShutdown()
+            return BatchDelivery(applied: 0, failure: Refused())
+        }
+    }
+
+    /// A module process that stops in the middle of a window answers `busy` for the event in hand:
+    /// the event is not at fault, and the core waits for the module without using up an attempt.
+    @Test func aDeliveryCutShortByAStopDoesNotCountAgainstTheEvent() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let logger = Self.quiet
+        let context = Context()
+        let core = try Self.core(context, log, logger: logger)
+        let client = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder, logger: logger)
+        let answers = Answers(inner: core.subscriber(for: "sample", patterns: [.all]))
+        let dispatcher = Dispatcher(log: log, subscriber: answers, configuration: .init(batchSize: 4), logger: logger)
+        let side = CutShortSide()
+        try await withServices([core, client, dispatcher]) {
+            try await withServices([Delivering(client: client, subscriber: side)]) {
+                _ = try await log.append([Samples.note("n1")])
+                #expect(await eventually { side.started.withLockedValue { $0 } })
+            }
+            #expect(await eventually { !answers.failures.withLockedValue { $0 }.isEmpty })
+            #expect(answers.failures.withLockedValue { $0 }.allSatisfy { $0.contains("cannot store now") })
+        }
+    }
+
     /// A module process started again goes on from the token its store holds: a node under a lower
     /// one, and a core without one, are refused from its first window on.
     @Test func aRestartedModuleProcessGoesOnFromTheTokenItsStoreHolds() async throws {
