@@ -89,12 +89,7 @@ public final class ModuleHost: Service {
     /// `stoppingFlushLimit` (a core that stopped first): then the next start relays it.
     private func flushBeforeStopping() async {
         let relay = context.relay
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await relay.flush() }
-            group.addTask { try? await Task.sleep(for: Self.stoppingFlushLimit) }
-            await group.next()
-            group.cancelAll()
-        }
+        try? await withTimeout(Self.stoppingFlushLimit) { try await relay.flush() }
     }
 }
 

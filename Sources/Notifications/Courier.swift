@@ -93,23 +93,6 @@ private func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
 }
 
-private func withTimeout(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw DeliveryTimeout(limit: limit)
-        }
-        try await group.next()
-        group.cancelAll()
-    }
-}
-
-struct DeliveryTimeout: Error, CustomStringConvertible {
-    let limit: Duration
-    var description: String { "no answer within \(limit)" }
-}
-
 /// The receiver answered with a status other than 2xx.
 struct WebhookRefused: Error, CustomStringConvertible {
     let status: Int
