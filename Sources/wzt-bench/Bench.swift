@@ -36,13 +36,9 @@ struct Bench {
             var rows: [Row] = []
             for round in 0..<4 { rows += try await sealingRound(events: ingressEvents, unsealedFirst: round == 1 || round == 2) }
             printTable(rows)
-            // Events over seconds of all rounds together: one figure per row in which the drift cancels.
-            func pooledRate(_ position: Int) -> Double {
-                let own = rows.indices.filter { $0 % 3 == position }.map { rows[$0] }
-                return Double(own.map(\.count).reduce(0, +)) / own.map(\.seconds).reduce(0, +)
-            }
+            let (sealed, unsealed, fivePerCase) = (pooledRate(rows, row: 0, of: 3), pooledRate(rows, row: 1, of: 3), pooledRate(rows, row: 2, of: 3))
             print(String(format: "\nall rounds together: sealed/unsealed %.2f, sealed with five events per case/unsealed %.2f",
-                         pooledRate(0) / pooledRate(1), pooledRate(2) / pooledRate(1)))
+                         sealed / unsealed, fivePerCase / unsealed))
             return
         }
         if arguments.contains("--validation") {
@@ -141,12 +137,16 @@ struct Bench {
             }
         }
         printTable(rows)
-        func pooledRate(_ position: Int) -> Double {
-            let own = rows.indices.filter { $0 % 2 == position }.map { rows[$0] }
-            return Double(own.map(\.count).reduce(0, +)) / own.map(\.seconds).reduce(0, +)
-        }
+        let (inProcess, remote) = (pooledRate(rows, row: 0, of: 2), pooledRate(rows, row: 1, of: 2))
         print(String(format: "\nall rounds together: in-process %.0f events/s, in another process %.0f events/s, remote/in-process %.2f",
-                     pooledRate(0), pooledRate(1), pooledRate(1) / pooledRate(0)))
+                     inProcess, remote, remote / inProcess))
+    }
+
+    /// Events over seconds of one row of every round together (`rows` holds rounds of `perRound`
+    /// rows each): one figure per row in which the machine's drift during the run cancels.
+    static func pooledRate(_ rows: [Row], row: Int, of perRound: Int) -> Double {
+        let own = rows.indices.filter { $0 % perRound == row }.map { rows[$0] }
+        return Double(own.map(\.count).reduce(0, +)) / own.map(\.seconds).reduce(0, +)
     }
 
     /// Scripts/delay-proxy.py in front of `endpoint` (tcp://HOST:PORT), holding bytes `milliseconds` each way.
