@@ -40,6 +40,10 @@ public final class Dispatcher: Service, Sendable {
         }
     }
 
+    /// How many fresh events wait in memory for a subscriber that keeps up (a few KiB each);
+    /// one that falls further behind reads the log until it has caught up.
+    static let freshEventsInMemory = 8_192
+
     private let log: EventLog
     private let subscriber: any Subscriber
     private let configuration: Configuration
@@ -104,7 +108,7 @@ public final class Dispatcher: Service, Sendable {
         }
         var lookedForRetries = ContinuousClock.now - configuration.deadLetterPollInterval
         // Freshly committed events come from memory while the subscriber keeps up, from the log otherwise.
-        let feed = log.follow(subscriber.patterns, limit: configuration.batchSize * 32)
+        let feed = log.follow(subscriber.patterns, limit: max(Self.freshEventsInMemory, configuration.batchSize))
         defer { log.unfollow(feed) }
         while !shouldStop {
             if ContinuousClock.now - lookedForRetries >= configuration.deadLetterPollInterval {

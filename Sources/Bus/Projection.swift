@@ -144,9 +144,6 @@ public struct ProjectingSubscriber: Subscriber {
         if let failure = await deliver(batch: [event][...]).failure { throw failure }
     }
 
-    /// Fewer than this many events per thread are projected on the caller's thread alone.
-    static let projectionsPerThread = 32
-
     /// The events projected (most of them while the batch before was applied), then handed over
     /// as one batch; an event that does not project ends the batch before it, with its error.
     public func deliver(batch events: ArraySlice<StoredEvent>) async -> BatchDelivery {
@@ -201,7 +198,7 @@ public struct ProjectingSubscriber: Subscriber {
     private static func project(_ events: [StoredEvent], ahead: Bool, _ apply: @escaping @Sendable (StoredEvent) throws -> StoredEvent) -> ([StoredEvent], (any Error)?) {
         var projected: [StoredEvent] = []
         projected.reserveCapacity(events.count)
-        for attempt in events.concurrentMap(minimumPerThread: projectionsPerThread, ahead: ahead, { event in Result { try apply(event) } }) {
+        for attempt in events.concurrentMap(minimumPerThread: envelopesPerThread, ahead: ahead, { event in Result { try apply(event) } }) {
             switch attempt {
             case .success(let event): projected.append(event)
             case .failure(let error): return (projected, error)

@@ -95,7 +95,7 @@ public final class Ingress: Service, Sendable {
         }
         // Validation is most of what an event waits for before its commit: a large batch is
         // checked on every core, in order.
-        let checked = received.concurrentMap(minimumPerThread: Self.checksPerThread) { message in
+        let checked = received.concurrentMap(minimumPerThread: envelopesPerThread) { message in
             Result { () throws(EnvelopeError) in try check(message) }
         }
         var envelopes: [Envelope] = []
@@ -121,9 +121,6 @@ public final class Ingress: Service, Sendable {
         return (ids.count, bytes)
     }
 
-    /// The fewest messages worth a thread of their own when a batch is checked (about 10 us each;
-    /// waking a thread costs tens of microseconds).
-    private static let checksPerThread = 32
 
     /// The envelope of `message` when it is one the bus takes from this publisher.
     private func check(_ message: Received) throws(EnvelopeError) -> Envelope {

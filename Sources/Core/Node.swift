@@ -100,10 +100,12 @@ public final class Node: Sendable {
                                                 decoder: decoder, security: configuration.transport.security, logger: logger)
                 self.link = link
                 // Projected here, so that what a module may not read never leaves the core.
-                remoteDispatchers = remote.map { [decoder] module in
+                var dispatch = configuration.dispatch
+                dispatch.batchSize = ModuleLinkServer.windowSize
+                remoteDispatchers = remote.map { [decoder, dispatch] module in
                     let subscriber = ProjectingSubscriber(link.subscriber(for: module.name, patterns: module.deliveredNeeds.map(\.pattern)),
                                                           projection: Projection(needs: module.deliveredNeeds, decoder: decoder, keys: log.keys))
-                    return Dispatcher(log: log, subscriber: subscriber, configuration: configuration.dispatch, logger: logger)
+                    return Dispatcher(log: log, subscriber: subscriber, configuration: dispatch, logger: logger)
                 }
             }
             ingress = try Ingress(context: context, log: log, decoder: decoder.forPublishers, configuration: configuration.transport, logger: logger)

@@ -259,12 +259,8 @@ struct ModuleSubscriber: Subscriber {
         }
     }
 
-    /// Fewer than this many events per thread are decoded on the caller's thread alone: a
-    /// thread's start costs about as much as decoding a few envelopes.
-    static let decodesPerThread = 32
-
     private static func decode(_ events: [StoredEvent], _ decoder: EnvelopeDecoder, ahead: Bool = false) -> [IncomingEvent] {
-        events.concurrentMap(minimumPerThread: decodesPerThread, ahead: ahead) { IncomingEvent($0, decoder: decoder) }
+        events.concurrentMap(minimumPerThread: envelopesPerThread, ahead: ahead) { IncomingEvent($0, decoder: decoder) }
     }
 
     /// Inbox check, deadlines due before the event, handler and invariants, in the caller's transaction.

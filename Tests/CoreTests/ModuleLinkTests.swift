@@ -75,6 +75,33 @@ struct ModuleLinkTests {
         #expect(try await log.deadLetters().isEmpty)
     }
 
+    /// A window large enough to be decoded on several threads, with an event in the middle that the
+    /// module's contracts cannot read: the events before it are applied, it is dead-lettered, and
+    /// the ones after it follow, each once and in order.
+    @Test func anEventTheModuleCannotReadEndsItsWindowAndTheRestFollowsInOrder() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        _ = try await log.append((1...49).map { Samples.note("n\($0)") })
+        let counted = try Samples.decoder.decode(try EnvelopeEncoder.envelope(NotesCounted(count: 49), source: "/test", subject: "case-1"))
+        _ = try await log.append([counted])
+        _ = try await log.append((51...200).map { Samples.note("n\($0)") })
+        let context = Context()
+        let server = try Self.core(context, log, logger: Self.quiet)
+        let notesOnly = EnvelopeDecoder(registry: try ContractRegistry([NoteAdded.self]))
+        let client = try ModuleLinkClient(context: context, endpoint: server.endpoint, module: "sample", curve: nil, decoder: notesOnly, logger: Self.quiet)
+        let module = ModuleSide(failOnce: 0)
+        let dispatcher = Dispatcher(log: log, subscriber: server.subscriber(for: "sample", patterns: [.all]),
+                                    configuration: .init(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]), batchSize: 200), logger: Self.quiet)
+        try await withServices([server, client, Delivering(client: client, subscriber: module), dispatcher]) {
+            #expect(await eventually { (try? log.cursor("sample")) == 200 })
+        }
+        #expect(module.applied.withLockedValue { $0 } == Array(1...49) + Array(51...200))
+        let deadLetters = try await log.deadLetters()
+        #expect(deadLetters.map(\.eventOffset) == [50])
+        #expect(deadLetters.first?.error.contains("this module cannot read the event") == true, "\(deadLetters)")
+    }
+
     static var quiet: Logger {
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -119,7 +119,7 @@ extension ProcessTests {
             let lagging = try await blocking { try deployment.lag("intake") }
             #expect(lagging >= 2900, "the stopped module's events wait in the log: lag \(lagging)")
             let rssStopped = residentKilobytes(deployment.core.pid)
-            // The core holds one window (a batch of 256) in flight per remote module, whatever the
+            // The core holds one window (1,024 events) in flight per remote module, whatever the
             // lag: 3,000 events of ~450 B would be 1.3 MB; allow for SQLite's page cache and allocator noise.
             #expect(rssStopped - rssBefore < 24_000, "core RSS grew \(rssStopped - rssBefore) kB while the module lagged \(lagging) events")
 
