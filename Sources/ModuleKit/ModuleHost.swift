@@ -55,9 +55,8 @@ public final class ModuleHost: Service {
     public func run() async throws {
         // What the outbox still holds (a crash, or a stop while the core was gone) goes first. A
         // core that does not answer holds the start back, but not a shutdown.
-        let relay = context.relay
         do {
-            try await cancelWhenGracefulShutdown { try await relay.flush() }
+            try await cancelWhenGracefulShutdown { try await self.flushBeforeStarting() }
         } catch is CancellationError where Task.isShuttingDownGracefully {
             context.logger.notice("module stopped before it started: the core did not take its outbox, which waits for the next start")
             return
@@ -80,6 +79,34 @@ public final class ModuleHost: Service {
         await module.stop()
         await flushBeforeStopping()
         context.logger.info("module stopped")
+    }
+
+    /// How long a starting module waits for its core to take what its outbox holds before it
+    /// says that it waits.
+    static let startingFlushNotice = Duration.seconds(5)
+
+    /// Relays what the outbox holds; says so once when the core does not take it within
+    /// `startingFlushNotice` (a core that is away), so that a module that does not start is not silent.
+    private func flushBeforeStarting() async throws {
+        let (relay, store, logger) = (context.relay, store, context.logger)
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await relay.flush()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: Self.startingFlushNotice)
+                let waiting = (try? await store.outboxCount()).map { "\($0)" } ?? "unknown"
+                logger.warning("module waits for its core to take the events its outbox holds, and starts once the core has",
+                               metadata: ["wzt.outbox": "\(waiting)", "wzt.waited": "\(Self.startingFlushNotice)"])
+                return false
+            }
+            // The notice ends first, or never: wait for the relay.
+            while let relayed = try await group.next() {
+                if relayed { break }
+            }
+            group.cancelAll()
+        }
     }
 
     /// How long a stopping module waits for the core to take what is left in its outbox.

@@ -81,6 +81,11 @@ public struct ModuleStore: Sendable {
         }
     }
 
+    /// How many published events wait in the outbox for the log.
+    func outboxCount() async throws -> Int {
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0 }
+    }
+
     func removeFromOutbox(through seq: Int64) async throws {
         try await database.write { db in try db.execute(sql: "DELETE FROM wzt_outbox WHERE seq <= ?", arguments: [seq]) }
     }

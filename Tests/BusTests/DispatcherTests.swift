@@ -183,39 +183,6 @@ struct DispatcherTests {
     }
 }
 
-/// Keeps log entries in memory so tests can assert on them. A value, as log handlers must be:
-/// metadata set on one logger's copy stays there; the entries are shared.
-struct LogSink: LogHandler {
-    struct Entry: Sendable {
-        let message: String
-        let metadata: [String: String]
-        var level: Logger.Level = .info
-    }
-
-    final class Store: @unchecked Sendable {
-        private let lock = NSLock()
-        private var stored: [Entry] = []
-        func append(_ entry: Entry) { lock.withLock { stored.append(entry) } }
-        var entries: [Entry] { lock.withLock { stored } }
-        var messages: [String] { entries.map(\.message) }
-    }
-
-    let store: Store
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        var all = metadata
-        all.merge(event.metadata ?? [:]) { $1 }
-        store.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" }, level: event.level))
-    }
-}
-
 @Suite(.timeLimit(.minutes(1)))
 struct DispatcherRaceTests {
     /// A subscriber of one type must get every event of that type even while other types are

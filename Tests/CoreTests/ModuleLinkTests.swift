@@ -387,8 +387,8 @@ struct ModuleLinkTests {
     }
 
     /// A module process that starts with events in its outbox (a crash, or a stop while its core
-    /// was gone) relays them before anything else; while its core does not answer, it still stops
-    /// when told to, and keeps them for its next start.
+    /// was gone) relays them before anything else; while its core does not answer, it says that it
+    /// waits, still stops when told to, and keeps them for its next start.
     @Test func aModuleStartingWithAnOutboxStopsWhileTheCoreLeavesItUnanswered() async throws {
         let directory = TemporaryDirectory()
         let context = Context()
@@ -402,7 +402,9 @@ struct ModuleLinkTests {
         try await store.database.write { db in
             try db.execute(sql: "INSERT INTO wzt_outbox (event_id, envelope) VALUES (?, ?)", arguments: [left.id, Data(left.json)])
         }
-        let host = ModuleHost(module: module, store: store, source: client, appender: client, decoder: Samples.decoder, rules: Samples.noRules, logger: Self.quiet)
+        let sink = LogSink.Store()
+        let host = ModuleHost(module: module, store: store, source: client, appender: client, decoder: Samples.decoder, rules: Samples.noRules,
+                              logger: Logger(label: "test") { _ in LogSink(store: sink) })
         try await withServices([client, host]) {
             let appended = try await onOwnThread { () throws -> Bool in
                 while let frames = try core.receive() {
@@ -411,6 +413,10 @@ struct ModuleLinkTests {
                 return false
             }
             #expect(appended)
+            let waiting = "module waits for its core to take the events its outbox holds, and starts once the core has"
+            #expect(await eventually(seconds: 15) { sink.entries.contains { $0.message == waiting && $0.level == .warning && $0.metadata["wzt.outbox"] == "1" } },
+                    "\(sink.messages)")
+            #expect(!sink.messages.contains("module started"))
         }
         #expect(try store.database.readNow { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM wzt_outbox") } == 1)
     }

@@ -214,3 +214,39 @@ public struct TestPostgresMissing: Error, CustomStringConvertible {
         "no PostgreSQL server for the tests: run them with Scripts/test, which starts one, or set WZT_TEST_POSTGRES=postgres://user@127.0.0.1:PORT/DATABASE"
     }
 }
+
+/// Keeps log entries in memory so tests can assert on them. A value, as log handlers must be:
+/// metadata set on one logger's copy stays there; the entries are shared.
+public struct LogSink: LogHandler {
+    public struct Entry: Sendable {
+        public let message: String
+        public let metadata: [String: String]
+        public var level: Logger.Level = .info
+    }
+
+    public final class Store: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: [Entry] = []
+        public init() {}
+        func append(_ entry: Entry) { lock.withLock { stored.append(entry) } }
+        public var entries: [Entry] { lock.withLock { stored } }
+        public var messages: [String] { entries.map(\.message) }
+    }
+
+    public let store: Store
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
+
+    public init(store: Store) { self.store = store }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var all = metadata
+        all.merge(event.metadata ?? [:]) { $1 }
+        store.append(Entry(message: "\(event.message)", metadata: all.mapValues { "\($0)" }, level: event.level))
+    }
+}
