@@ -97,7 +97,8 @@ public enum ConfigLoader {
         if let storage = try reader.section("storage") {
             (config.defaultStorage, config.storage, config.logStorage) = try moduleStorage(storage, knownModules: knownModules)
         }
-        if let link = try reader.section("link") {
+        let link = try reader.section("link")
+        if let link {
             config.transport.linkEndpoint = try link.endpoint("endpoint") ?? config.transport.linkEndpoint
             try link.finish()
         }
@@ -105,6 +106,9 @@ public enum ConfigLoader {
             config.core = try coreConnection(core)
             guard config.remoteModules.isEmpty else {
                 throw ConfigError(origin: origin, key: "modules.remote", "a module process ([core]) hosts its modules itself; remote modules are the core's business")
+            }
+            guard link == nil else {
+                throw ConfigError(origin: origin, key: "link", "[link] is where a core listens for module processes; a module process ([core]) reaches its core through [core] endpoints: remove [link] here")
             }
         }
         if let plugins = try reader.section("plugins") {

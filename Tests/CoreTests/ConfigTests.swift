@@ -214,6 +214,7 @@ struct ConfigTests {
             ("[core]\nendpoint = \"tcp://127.0.0.1:99999\"", "`core.endpoint`: \"tcp://127.0.0.1:99999\" is not"),
             ("[core]\nendpoints = [\"tcp://a:1\", \"a:2\"]", "\"a:2\" is not a ZeroMQ endpoint"),
             ("[core]\nendpoints = [\"tcp://a:1\", \"tcp://a:1\"]", "twice"),
+            ("[link]\nendpoint = \"tcp://127.0.0.1:5558\"\n[core]\nendpoint = \"tcp://a:1\"", "`link`: [link] is where a core listens"),
         ]
         for (text, said) in refusals {
             let error = #expect(throws: ConfigError.self) { try ConfigLoader.parse(text, origin: "t", knownModules: []) }
