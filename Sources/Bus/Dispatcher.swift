@@ -133,7 +133,12 @@ public final class Dispatcher: Service, Sendable {
             }
             // The next batch is read, projected and decoded while this one is applied.
             let lookahead = subscriber.preparesAhead ? Task { await prepare(after: events[events.count - 1].offset, feed: feed) } : nil
-            position = try await deliver(events, after: position)
+            position = try await deliver(events, after: position) { settled in
+                // The events before a failing one are applied: the cursor (and the lag an operator
+                // sees) says so while that one is retried, which can take seconds.
+                position = settled
+                try await saveCursor(now: true)
+            }
             await lookahead?.value
             try await saveCursor(now: false)
         }
@@ -150,9 +155,10 @@ public final class Dispatcher: Service, Sendable {
     }
 
     /// Hands `events` to the subscriber in batches; an event that fails in a batch is retried
-    /// alone (and dead-lettered in the end) before the batch goes on after it. Returns the offset
-    /// of the last event settled, `position` when none was.
-    private func deliver(_ events: [StoredEvent], after position: Int64) async throws -> Int64 {
+    /// alone (and dead-lettered in the end) before the batch goes on after it, once `beforeRetries`
+    /// was told the offset of the last event settled before it. Returns the offset of the last
+    /// event settled, `position` when none was.
+    private func deliver(_ events: [StoredEvent], after position: Int64, beforeRetries: (Int64) async throws -> Void) async throws -> Int64 {
         var position = position
         var next = events.startIndex
         while next < events.endIndex, !shouldStop {
@@ -170,6 +176,7 @@ public final class Dispatcher: Service, Sendable {
                 if applied == 0 { break }
                 continue
             }
+            try await beforeRetries(position)
             guard try await handle(events[next], failedOnce: failure) else { break }
             position = events[next].offset
             next += 1

@@ -546,6 +546,7 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
                                             reason: stopping ? "the module process is stopping (\(failure))" : String(describing: failure)))
                     skippingRestOfWindow.insert(arrival.core)
                 } else if let (offset, reason) = arrival.unreadable {
+                    logger.warning("event not handled", metadata: ["bus.offset": "\(offset)", "bus.error": "\(reason)"])
                     replies.append(.settled(.fail, offset: offset, reason: reason))
                     skippingRestOfWindow.insert(arrival.core)
                 }

@@ -118,6 +118,25 @@ struct DispatcherTests {
         #expect(try await log.cursor("strict") == 5)
     }
 
+    /// While an event that failed in the middle of a batch is retried, the cursor already stands
+    /// at the events before it, which are applied: the lag an operator sees is what is left.
+    @Test func theEventsBeforeOneBeingRetriedAreCountedAsApplied() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let subscriber = RecordingSubscriber("strict") { event, _ in
+            if event.offset == 5 { throw Refused() }
+        }
+        let slowRetries = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 2, backoff: [.seconds(5)]), deadLetterPollInterval: .milliseconds(50))
+        _ = try await log.append((1...10).map { Samples.note("n\($0)") })
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: slowRetries, logger: Logger(label: "test"))
+        try await withServices([dispatcher]) {
+            #expect(await eventually { subscriber.attempts.withLockedValue { $0[5] } == 1 })
+            #expect(subscriber.offsets == [1, 2, 3, 4])
+            #expect(await eventually(seconds: 4) { try log.cursor("strict") == 4 })
+        }
+    }
+
     @Test(arguments: TestLog.both)
     func deadLetterMarkedForRetryIsDeliveredAgain(place: TestLog) async throws {
         let log = try await place.open()

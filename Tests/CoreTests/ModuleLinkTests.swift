@@ -45,8 +45,9 @@ struct ModuleLinkTests {
     struct Delivering: Service {
         let client: ModuleLinkClient
         let subscriber: any Subscriber
+        var logger = Logger(label: "test")
 
-        func run() async throws { try await client.deliver(to: subscriber, logger: Logger(label: "test")) }
+        func run() async throws { try await client.deliver(to: subscriber, logger: logger) }
     }
 
     @Test func aWindowIsAppliedInBatchesAndAFailureInItIsRetriedAloneInOrder() async throws {
@@ -93,13 +94,18 @@ struct ModuleLinkTests {
         let module = ModuleSide(failOnce: 0)
         let dispatcher = Dispatcher(log: log, subscriber: server.subscriber(for: "sample", patterns: [.all]),
                                     configuration: .init(retry: RetryPolicy(maxAttempts: 2, backoff: [.zero]), batchSize: 200), logger: Self.quiet)
-        try await withServices([server, client, Delivering(client: client, subscriber: module), dispatcher]) {
+        let sink = LogSink.Store()
+        let delivering = Delivering(client: client, subscriber: module, logger: Logger(label: "test") { _ in LogSink(store: sink) })
+        try await withServices([server, client, delivering, dispatcher]) {
             #expect(await eventually { (try? log.cursor("sample")) == 200 })
         }
         #expect(module.applied.withLockedValue { $0 } == Array(1...49) + Array(51...200))
         let deadLetters = try await log.deadLetters()
         #expect(deadLetters.map(\.eventOffset) == [50])
         #expect(deadLetters.first?.error.contains("this module cannot read the event") == true, "\(deadLetters)")
+        // The module's side says so too: an operator of the module process looks at its own log.
+        let notHandled = sink.entries.filter { $0.message == "event not handled" }
+        #expect(!notHandled.isEmpty && notHandled.allSatisfy { $0.metadata["bus.offset"] == "50" && $0.level == .warning }, "\(sink.messages)")
     }
 
     static var quiet: Logger {
