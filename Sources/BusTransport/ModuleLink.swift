@@ -209,11 +209,7 @@ public final class ModuleLinkServer: Service, Sendable {
     /// Checks what modules sent for their outboxes and appends it to the log in one go; answers each.
     private func append(_ received: [ReceivedAppend]) {
         var appends: [(route: [UInt8], envelope: Envelope)] = []
-        let decoder = self.decoder
-        let envelopes = received.concurrentMap(minimumPerThread: envelopesPerThread) { append in
-            Result { () throws(EnvelopeError) in try decoder.decode(append.json) }
-        }
-        for ((route, id, _, client), envelope) in zip(received, envelopes) {
+        for ((route, id, _, client), envelope) in zip(received, decoder.decodeEach(received.map(\.json))) {
             do {
                 let envelope = try envelope.get()
                 // The module waits for the answer under the id it sent: one the envelope does not carry would never come.
@@ -692,13 +688,9 @@ public final class ModuleLinkClient: Service, EventSource, EventAppender, Sendab
     /// decoded: the module's writer waits for the window, and need not read the same bytes again.
     private func hand(_ arrival: Arrival) {
         guard !arrival.received.isEmpty || arrival.startsWindow else { return }
-        let decoder = self.decoder
-        let envelopes = arrival.received.concurrentMap(minimumPerThread: envelopesPerThread) { event in
-            Result { () throws(EnvelopeError) in try decoder.decode(event.json) }
-        }
         var decoded = arrival
         decoded.received = []
-        for (event, envelope) in zip(arrival.received, envelopes) {
+        for (event, envelope) in zip(arrival.received, decoder.decodeEach(arrival.received.map(\.json))) {
             switch envelope {
             case .success(let envelope):
                 decoded.events.append(StoredEvent(offset: event.offset, id: envelope.id, type: envelope.type.rawValue, subject: envelope.subject,
