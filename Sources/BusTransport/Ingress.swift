@@ -121,7 +121,6 @@ public final class Ingress: Service, Sendable {
         return (ids.count, bytes)
     }
 
-
     /// The envelope of `message` when it is one the bus takes from this publisher.
     private func check(_ message: Received) throws(EnvelopeError) -> Envelope {
         guard let frame = message.envelopeFrame else {

@@ -295,7 +295,7 @@ struct ModuleSubscriber: Subscriber {
                               nextDue: Double?, _ db: any SQLDatabase) throws -> (ModuleTransaction.Outcome, [String], timersChanged: Bool) {
         let seen = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM wzt_inbox WHERE event_id = ?)", arguments: [incoming.id]) ?? false
         // Handled before: the relay may have failed after that commit (a full disk), so flush again.
-        if seen { return (.init(published: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0, scheduledTimers: 0, afterCommit: []), [], false) }
+        if seen { return (.init(published: try ModuleStore.outboxCount(db), scheduledTimers: 0, afterCommit: []), [], false) }
         try db.execute(sql: "INSERT INTO wzt_inbox (event_id, event_offset) VALUES (?, ?)", arguments: [incoming.id, incoming.offset])
         let purpose = module.deliveredNeeds.first { $0.pattern.matches(incoming.type) }?.purpose
         let transaction = ModuleTransaction(db: db, module: module.name, timerEvents: timerEvents, purpose: purpose, decoder: decoder,

@@ -83,7 +83,12 @@ public struct ModuleStore: Sendable {
 
     /// How many published events wait in the outbox for the log.
     func outboxCount() async throws -> Int {
-        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0 }
+        try await database.read { db in try Self.outboxCount(db) }
+    }
+
+    /// The same, in the caller's transaction.
+    static func outboxCount(_ db: any SQLDatabase) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM wzt_outbox") ?? 0
     }
 
     func removeFromOutbox(through seq: Int64) async throws {
