@@ -5,7 +5,8 @@ import GRDBSQLite
 /// Opens the SQLite files of wzt: the event log and each module's store.
 ///
 /// WAL journal, `synchronous=FULL` on the writer (a commit is on disk when it returns, so what
-/// was acknowledged survives power loss), a busy timeout so the CLI can work beside a running
+/// was acknowledged survives power loss), a writer that keeps savepoints' undo pages in memory
+/// (`temp_store=MEMORY`), a busy timeout so the CLI can work beside a running
 /// node, and the migrations applied before anything else touches the file.
 public enum SQLiteDatabase {
     public static func open(path: String, migrator: DatabaseMigrator, readers: Int = 4) throws(StoreError) -> DatabasePool {
@@ -14,8 +15,14 @@ public enum SQLiteDatabase {
             configuration.busyMode = .timeout(10)
             configuration.maximumReaderCount = readers
             let pool = try DatabasePool(path: path, configuration: configuration)
-            // DatabasePool sets synchronous=NORMAL on its writer after prepareDatabase; override it.
-            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try pool.writeWithoutTransaction { db in
+                // DatabasePool sets synchronous=NORMAL on its writer after prepareDatabase; override it.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                // A savepoint's undo pages (each event a module applies has one) stay in memory:
+                // by default SQLite writes them to a temporary file once they pass 64 KiB, which
+                // wrote more than the WAL itself while a module applied a batch.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            }
             try migrator.migrate(pool)
             return pool
         } catch let error as DatabaseError {

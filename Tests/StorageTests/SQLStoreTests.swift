@@ -149,6 +149,37 @@ struct SQLStoreTests {
         #expect(try store.readNow { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM record_case") } == 1)
     }
 
+    /// A module applies each event of a batch in a savepoint. SQLite keeps what a savepoint would
+    /// undo in a temporary file once it passes 64 KiB, and those files took more writes than the
+    /// WAL itself; the writer keeps them in memory, and rolling back to a savepoint still works.
+    @Test func savepointsOfABatchKeepWhatTheyUndoInMemory() async throws {
+        let directory = TemporaryDirectory("wzt-store")
+        let store = try SQLiteStore(path: directory.file("store.sqlite"), migrations: Self.migrations)
+        try await store.write { db in
+            for _ in 0..<100 { try db.execute(sql: "INSERT INTO blob_row (body) VALUES (?)", arguments: [Data(repeating: 0, count: 2_000)]) }
+        }
+        // Each event rewrites every row: about 100 pages, 400 KiB, to undo.
+        let (temporaryFiles, bodies) = try await store.write { db in
+            for event in 1...10 {
+                try db.execute(sql: "SAVEPOINT event")
+                try db.execute(sql: "UPDATE blob_row SET body = ?", arguments: [Data(repeating: UInt8(event), count: 2_000)])
+                if event.isMultiple(of: 2) { try db.execute(sql: "ROLLBACK TO SAVEPOINT event") }
+                try db.execute(sql: "RELEASE SAVEPOINT event")
+            }
+            return (Self.openTemporaryFilesOfSQLite(), try Data.fetchAll(db, sql: "SELECT body FROM blob_row"))
+        }
+        #expect(temporaryFiles == [])
+        #expect(bodies == Array(repeating: Data(repeating: 9, count: 2_000), count: 100))
+    }
+
+    /// The files SQLite opened for temporary data (named `etilqs_…`, deleted as soon as opened)
+    /// that this process holds open.
+    static func openTemporaryFilesOfSQLite() -> [String] {
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return descriptors.compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)") }
+            .filter { $0.contains("etilqs_") }
+    }
+
     @Test func migrationsRunOncePerSchemaAndStoreStaysOpenable() async throws {
         let url = try TestPostgres.url()
         let schema = "again_\(UUID().uuidString.prefix(8).lowercased())"
