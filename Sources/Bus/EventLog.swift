@@ -430,6 +430,12 @@ public final class EventLog: @unchecked Sendable {
 
     public var isClosed: Bool { head.withLockedValue { $0.closed } }
 
+    /// Reads from the log's database; throws when it does not answer (a server that is down or
+    /// refuses connections), which the node's readiness reports.
+    public func probe() async throws {
+        _ = try await store.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
     // MARK: reading
 
     /// Events with an offset greater than `offset`, oldest first, at most `limit`,

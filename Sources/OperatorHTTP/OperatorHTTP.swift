@@ -56,7 +56,11 @@ public enum OperatorHTTP {
         }
         router.get("ready") { request, _ in
             var problems: [String] = []
-            if log.isClosed { problems.append("the event log is closed") }
+            if log.isClosed {
+                problems.append("the event log is closed")
+            } else if let problem = await Self.unanswered(log, within: .seconds(2)) {
+                problems.append(problem)
+            }
             if let dataDirectory, let problem = Self.unwritable(dataDirectory) { problems.append(problem) }
             problems += hosts.filter { !$0.isStarted && $0.ownedElsewhere == nil }.map { "module \($0.module.name) has not started" }
             // Anyone may probe readiness; which part is not ready is a health detail for operators.
@@ -98,6 +102,30 @@ public enum OperatorHTTP {
 
     /// Why nothing could be written in `directory` (every publish would be nacked), or nil.
     /// Tried, not inferred from permissions: root ignores them, a read-only mount does not.
+    /// Why the log's database cannot be read, or nil when it answers within `limit`. A probe that
+    /// hangs (a server cut off without a reset) is left behind rather than waited for.
+    static func unanswered(_ log: EventLog, within limit: Duration) async -> String? {
+        let (answers, answer) = AsyncStream.makeStream(of: String?.self)
+        let probe = Task {
+            do {
+                try await log.probe()
+                answer.yield(nil)
+            } catch {
+                answer.yield("the event log's database does not answer: \(error)")
+            }
+        }
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            answer.yield("the event log's database does not answer: no answer within \(limit)")
+        }
+        defer {
+            probe.cancel()
+            timer.cancel()
+        }
+        for await problem in answers { return problem }
+        return nil
+    }
+
     static func unwritable(_ directory: String) -> String? {
         let probe = directory + "/.wzt-ready-\(getpid())"
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)

@@ -196,6 +196,49 @@ extension ProcessTests {
             #expect(missing.status == 404)
         }
 
+        /// With the log in PostgreSQL, readiness asks the log's database: while it refuses
+        /// connections the node is not ready (and says why to an operator), and it is ready again
+        /// once the database answers. The node goes on running throughout.
+        @Test func readinessAsksTheDatabaseOfTheLog() async throws {
+            let directory = TemporaryDirectory("wzt-http-ready")
+            let database = try TestPostgres.freshDatabase()
+            let name = try #require(database.split(separator: "/").last.map(String.init))
+            let config = directory.file("wzt.toml")
+            try "[storage]\nlog = \"\(database)\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+            let server = ServerProcess(dataDirectory: directory.file("data"), extraArguments: ["--config", config])
+            try server.start()
+            defer { server.kill(SIGTERM) }
+            let readiness = "http://\(server.http)/ready"
+            /// `/ready` once it answers `status`, or after 10 s.
+            func ready(becoming status: Int) async throws -> (status: Int, type: String, body: String) {
+                var answer = try await request("GET", readiness)
+                for _ in 0..<40 where answer.status != status {
+                    try await Task.sleep(for: .milliseconds(250))
+                    answer = try await request("GET", readiness)
+                }
+                return answer
+            }
+            let before = try await ready(becoming: 200)
+            #expect(before.status == 200, "\(before)")
+
+            try TestPostgres.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+            // The log's connections end, but not the one holding the node's lock on the log: a
+            // node that loses that one stops (docs/operations.md).
+            try TestPostgres.execute("""
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'
+                AND pid NOT IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory')
+                """)
+            let cut = try await request("GET", readiness)
+            #expect(cut.status == 503, "\(cut)")
+            let problems = json(cut.body)["problems"] as? [String] ?? []
+            #expect(problems.contains { $0.hasPrefix("the event log's database does not answer") }, "\(cut.body)")
+
+            try TestPostgres.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
+            let back = try await ready(becoming: 200)
+            #expect(back.status == 200 && json(back.body)["problems"] as? [String] == [], "\(back)")
+            #expect(server.isRunning, "\(server.serverLog.suffix(2_000))")
+        }
+
         /// An ack says stored; the outcome says what the modules made of the event: polled over
         /// HTTP, followed by `wzt publish --outcome`, and read from the live feed by the pyzmq
         /// example of docs/protocol.md, run as the document prints it.

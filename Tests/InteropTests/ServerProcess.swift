@@ -129,6 +129,9 @@ final class ServerProcess: @unchecked Sendable {
     /// The server's process id while it runs.
     var pid: Int32? { process?.processIdentifier }
 
+    /// Whether the server is still running (it was started and has not exited).
+    var isRunning: Bool { process?.isRunning == true }
+
     var serverLog: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Sends `signal`, waits for the exit, and returns the exit status.

@@ -119,15 +119,19 @@ public enum TestPostgres {
     /// A new, empty database on that server, for a test that cannot choose its schemas' names
     /// (a whole node, whose modules' schemas are named after them). Returns its address.
     public static func freshDatabase() throws -> String {
-        let server = try url()
         let name = "wzt_\(UUID().uuidString.prefix(8).lowercased())"
+        try execute("CREATE DATABASE \(name)")
+        return try url().replacingOccurrences(of: #"/[^/]*$"#, with: "/\(name)", options: .regularExpression)
+    }
+
+    /// Runs `sql` with `psql` on the server's own database, as its superuser.
+    public static func execute(_ sql: String) throws {
         let psql = Process()
         psql.executableURL = URL(filePath: "/usr/bin/env")
-        psql.arguments = ["psql", server, "--quiet", "--no-psqlrc", "--command", "CREATE DATABASE \(name)"]
+        psql.arguments = ["psql", try url(), "--quiet", "--no-psqlrc", "--command", sql]
         try psql.run()
         psql.waitUntilExit()
         guard psql.terminationStatus == 0 else { throw TestPostgresMissing() }
-        return server.replacingOccurrences(of: #"/[^/]*$"#, with: "/\(name)", options: .regularExpression)
     }
 }
 
