@@ -250,6 +250,9 @@ public final class ModuleLinkServer: Service, Sendable {
             "link protocol version \(version.map { quoted($0, limit: 64) } ?? "(none)") is not \(LinkProtocol.version)"
         } else { nil }
         let silence = timing.silence
+        // What the log says after the lock: a process newly linked, and the silent one it replaces.
+        var newlyLinked = false
+        var replaced: Peer?
         let resend = state.withLockedValue { state -> Bool in
             let known = state.peers[module]
             // Two processes hosting one module would each apply part of its events, in two stores.
@@ -266,6 +269,8 @@ public final class ModuleLinkServer: Service, Sendable {
                 return false
             }
             state.peers[module] = Peer(route: route, instance: instance, lastHeard: .now)
+            newlyLinked = known?.route != route
+            if let known, known.instance != instance { replaced = known }
             // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
             state.sendWindow(pending.events[pending.acked...], of: module, to: route)
@@ -274,6 +279,14 @@ public final class ModuleLinkServer: Service, Sendable {
         if let refusal {
             try? socket.send([route] + CoreMessage.refused(reason: refusal).frames, dontWait: true)
             return
+        }
+        if let replaced {
+            // A process that crashed said no `bye`; the hello of the next one can be what finds it silent.
+            logger.warning("module link lost", metadata: ["wzt.module": "\(module)", "wzt.instance": "\(quoted(replaced.instance, limit: 64))",
+                                                          "bus.reason": "silent for longer than \(silence); another process said hello"])
+        }
+        if newlyLinked {
+            logger.info("module linked", metadata: ["wzt.module": "\(module)", "wzt.instance": "\(quoted(instance, limit: 64))"])
         }
         if resend { stop.wakeup.signal() }
         if (try? socket.send([route] + CoreMessage.welcome.frames, dontWait: true)) == nil { forget(route: route, reason: "the connection is gone") }

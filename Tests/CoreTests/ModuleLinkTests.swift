@@ -251,6 +251,47 @@ struct ModuleLinkTests {
         }
     }
 
+    /// The core's log says when a process links a module, and once when one falls silent: found
+    /// by the core's sweep, or by the hello of the next process (a restart after a crash) when
+    /// that comes first.
+    @Test func theCoresLogSaysWhoIsLinkedAndWhoFellSilent() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let sink = LogSink.Store()
+        let timing = LinkTiming(hello: .milliseconds(100), silence: .milliseconds(500))
+        let context = Context()
+        let core = try Self.core(context, log, timing: timing, logger: Logger(label: "test") { _ in LogSink(store: sink) })
+        let linked: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module linked" }.map { $0.metadata["wzt.instance"] ?? "" } }
+        let lost: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module link lost" && $0.level == .warning }.map { $0.metadata["bus.reason"] ?? "" } }
+        try await withServices([core]) {
+            // Processes that crash say no `bye`: each says hello a few times, then nothing.
+            let crashed = try context.socket(.dealer)
+            try crashed.connect(core.endpoint)
+            for _ in 0..<3 {
+                try crashed.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "first").frames)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(await eventually { linked() == [#""first""#] }, "\(sink.messages)")
+            // The next process says hello about when the first one's silence runs out.
+            let next = try context.socket(.dealer)
+            try next.connect(core.endpoint)
+            try await Task.sleep(for: .milliseconds(520))
+            try next.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "second").frames)
+            #expect(await eventually { linked() == [#""first""#, #""second""#] }, "\(sink.messages)")
+            #expect(lost().count == 1 && lost().allSatisfy { $0.hasPrefix("silent for longer than") },
+                    "\(sink.entries.map { "\($0.message) \($0.metadata)" })")
+            // Further hellos of a linked process are its heartbeat, not news.
+            for _ in 0..<3 {
+                try next.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "second").frames)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(linked() == [#""first""#, #""second""#])
+            crashed.close()
+            next.close()
+        }
+    }
+
     /// A module process that stops says so: one started right after it (a restart) is linked at
     /// once, instead of refused as a second process until the first has been silent long enough.
     @Test func aProcessStartedRightAfterAnotherStoppedIsLinkedAtOnce() async throws {
