@@ -82,11 +82,12 @@ public final class ModuleLinkServer: Service, Sendable {
     public let endpoint: String
 
     /// Binds `endpoint` for the remote modules named in `modules`.
+    /// `highWaterMark`: how many messages may wait for each module, each way (tests make it small).
     public init(context: Context, endpoint: String, modules: Set<String>, log: EventLog, decoder: EnvelopeDecoder, security: TransportSecurity?,
-                timing: LinkTiming = .init(), logger: Logger) throws {
+                timing: LinkTiming = .init(), highWaterMark: Int32 = 10_000, logger: Logger) throws {
         stop = try StopSignal()
         socket = try context.boundSocket(.router, endpoint: endpoint, role: "module link", key: "link.endpoint") { socket throws(ZeroMQError) in
-            try socket.setHighWaterMarks(send: 10_000, receive: 10_000)
+            try socket.setHighWaterMarks(send: highWaterMark, receive: highWaterMark)
             try socket.setMaxMessageSize(Int64(max(decoder.maxBytes * 2, 1 << 20)))
             try socket.setRouterMandatory(true)
             try socket.setHeartbeat(intervalMilliseconds: timing.helloMilliseconds, timeoutMilliseconds: timing.silenceMilliseconds)
@@ -152,7 +153,8 @@ public final class ModuleLinkServer: Service, Sendable {
     private func loop() throws {
         var poller = Poller([.socket(socket), .fileDescriptor(stop.wakeup.fileDescriptor)])
         while !stop.isRequested {
-            let readable = try poller.poll(timeoutMilliseconds: 250)
+            // Messages a module's full queue did not take are tried again soon.
+            let readable = try poller.poll(timeoutMilliseconds: state.withLockedValue { $0.outgoing.isEmpty } ? 250 : 5)
             if readable[1] { stop.wakeup.drain() }
             try sendOutgoing()
             if readable[0] { try receiveAll() }
@@ -166,15 +168,30 @@ public final class ModuleLinkServer: Service, Sendable {
             defer { state.outgoing.removeAll(keepingCapacity: true) }
             return state.outgoing
         }
+        // A module's queue that is full takes nothing more in this pass: its messages wait, in
+        // order, for the next (an event sent after a gap would be applied before the missing ones).
+        var full: Set<[UInt8]> = []
+        var waiting: [[[UInt8]]] = []
         for message in messages {
+            let route = message[0]
+            guard !full.contains(route) else {
+                waiting.append(message)
+                continue
+            }
             do {
                 try socket.send(message, dontWait: true)
             } catch {
-                guard error.code == EHOSTUNREACH || error.isAgain else { throw error }
-                // The module went away between its hello and this send; its event goes back to the dispatcher.
-                forget(route: message[0], reason: "the connection is gone")
+                if error.isAgain {
+                    full.insert(route)
+                    waiting.append(message)
+                    continue
+                }
+                guard error.code == EHOSTUNREACH else { throw error }
+                // The module went away between its hello and this send; its window goes back to the dispatcher.
+                forget(route: route, reason: "the connection is gone")
             }
         }
+        if !waiting.isEmpty { state.withLockedValue { $0.outgoing.insert(contentsOf: waiting, at: 0) } }
     }
 
     private func receiveAll() throws {
@@ -343,6 +360,8 @@ public final class ModuleLinkServer: Service, Sendable {
     /// Forgets the module linked over `route`; `expected` when it said it stops.
     private func forget(route: [UInt8], reason: String, expected: Bool = false) {
         let gone: (String, Pending?)? = state.withLockedValue { state in
+            // What still waits to be sent there is not for the process linked next.
+            state.outgoing.removeAll { $0.first == route }
             guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
             state.peers[module] = nil
             return (module, state.pending.removeValue(forKey: module))

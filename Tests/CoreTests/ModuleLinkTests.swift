@@ -251,6 +251,44 @@ struct ModuleLinkTests {
         }
     }
 
+    /// A window that does not fit in the module's queue (one message here) waits for room, in
+    /// order: no event reaches the module after a gap, which it would apply before the missing ones.
+    @Test func aWindowCutShortByAFullQueueLeavesNoGap() async throws {
+        let directory = TemporaryDirectory()
+        let log = try EventLog(path: directory.file("log.sqlite"))
+        defer { log.close() }
+        let context = Context()
+        let core = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
+                                        security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(5)), highWaterMark: 1,
+                                        logger: Self.quiet)
+        let dispatcher = Dispatcher(log: log, subscriber: core.subscriber(for: "sample", patterns: [.all]), configuration: .init(batchSize: 500),
+                                    logger: Self.quiet)
+        _ = try await log.append((1...500).map { Samples.note("n\($0)") })
+        let module = try context.socket(.dealer)
+        try module.setHighWaterMarks(send: 1_000, receive: 1)
+        try module.setReceiveTimeout(milliseconds: 100)
+        try module.connect(core.endpoint)
+        try await withServices([core, dispatcher]) {
+            // A module that says hello and reads nothing for a while, then everything.
+            try module.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "slow").frames)
+            try await Task.sleep(for: .milliseconds(500))
+            var windows: [[Int64]] = []
+            let until = ContinuousClock.now + .seconds(20)
+            while ContinuousClock.now < until, windows.first?.count != 500 {
+                guard let frames = try module.receive(), let message = CoreMessage(frames: frames) else { continue }
+                switch message {
+                case .window: windows.append([])
+                case .event(let offset, _): windows[windows.count - 1].append(offset)
+                default: break
+                }
+            }
+            let first = windows.first ?? []
+            let allInOrder = first == Array(1...500)
+            #expect(allInOrder, "\(first.count) events, \(zip(first, 1...).first { $0.0 != $0.1 }.map { "offset \($0.0) where \($0.1) was due" } ?? "in order")")
+            module.close()
+        }
+    }
+
     /// The core's log says when a process links a module, and once when one falls silent: found
     /// by the core's sweep, or by the hello of the next process (a restart after a crash) when
     /// that comes first.
