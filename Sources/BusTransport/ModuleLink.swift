@@ -287,6 +287,8 @@ public final class ModuleLinkServer: Service, Sendable {
             }
             state.peers[module] = Peer(route: route, instance: instance, lastHeard: .now)
             newlyLinked = known?.route != route
+            // What waits for the connection this one replaces will not be read there.
+            if let known, newlyLinked { state.outgoing.removeAll { $0.first == known.route } }
             if let known, known.instance != instance { replaced = known }
             // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
             guard known?.route != route, let pending = state.pending[module] else { return false }
