@@ -100,8 +100,6 @@ public enum OperatorHTTP {
         return HTTPSide(application: application, endpoint: "\(host):\(port)", bound: bound) { await samples.run(log: log, modules: watched) }
     }
 
-    /// Why nothing could be written in `directory` (every publish would be nacked), or nil.
-    /// Tried, not inferred from permissions: root ignores them, a read-only mount does not.
     /// Why the log's database cannot be read, or nil when it answers within `limit`. A probe that
     /// hangs (a server cut off without a reset) is left behind rather than waited for.
     static func unanswered(_ log: EventLog, within limit: Duration) async -> String? {
@@ -126,6 +124,8 @@ public enum OperatorHTTP {
         return nil
     }
 
+    /// Why nothing could be written in `directory` (every publish would be nacked), or nil.
+    /// Tried, not inferred from permissions: root ignores them, a read-only mount does not.
     static func unwritable(_ directory: String) -> String? {
         let probe = directory + "/.wzt-ready-\(getpid())"
         let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
