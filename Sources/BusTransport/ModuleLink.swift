@@ -58,7 +58,7 @@ public final class ModuleLinkServer: Service, Sendable {
         var outgoing: [[[UInt8]]] = []
         /// In a cluster: the fencing token of this node's lease on each module it runs.
         var tokens: [String: Int64] = [:]
-        /// Refusals logged already (module and reason): a refused module says hello every second.
+        /// Refusals logged already (module, instance and reason): a refused module says hello every second.
         var refusalsLogged: Set<String> = []
 
         /// Queues `events` for `module` at `route` as one window, under this node's token.
@@ -280,8 +280,12 @@ public final class ModuleLinkServer: Service, Sendable {
                     """
             }
             if let refusal {
-                if state.refusalsLogged.insert("\(module)\u{0}\(refusal)").inserted {
-                    logger.warning("module refused", metadata: ["wzt.module": "\(quoted(module, limit: 64))", "bus.reason": "\(refusal)"])
+                // Once per process and reason (a refused process says hello every second), in a
+                // set that peers naming ever new modules or instances cannot grow without end.
+                if state.refusalsLogged.count >= 1_000 { state.refusalsLogged.removeAll() }
+                if state.refusalsLogged.insert("\(module)\u{0}\(instance)\u{0}\(refusal)").inserted {
+                    logger.warning("module refused", metadata: ["wzt.module": "\(quoted(module, limit: 64))", "wzt.instance": "\(quoted(instance, limit: 64))",
+                                                                "bus.reason": "\(refusal)"])
                 }
                 return false
             }
@@ -361,16 +365,16 @@ public final class ModuleLinkServer: Service, Sendable {
 
     /// Forgets the module linked over `route`; `expected` when it said it stops.
     private func forget(route: [UInt8], reason: String, expected: Bool = false) {
-        let gone: (String, Pending?)? = state.withLockedValue { state in
+        let gone: (String, Peer, Pending?)? = state.withLockedValue { state in
             // What still waits to be sent there is not for the process linked next.
             state.outgoing.removeAll { $0.first == route }
-            guard let (module, _) = state.peers.first(where: { $0.value.route == route }) else { return nil }
+            guard let (module, peer) = state.peers.first(where: { $0.value.route == route }) else { return nil }
             state.peers[module] = nil
-            return (module, state.pending.removeValue(forKey: module))
+            return (module, peer, state.pending.removeValue(forKey: module))
         }
-        guard let (module, pending) = gone else { return }
+        guard let (module, peer, pending) = gone else { return }
         logger.log(level: expected ? .info : .warning, expected ? "module unlinked" : "module link lost",
-                   metadata: ["wzt.module": "\(module)", "bus.reason": "\(reason)"])
+                   metadata: ["wzt.module": "\(module)", "wzt.instance": "\(quoted(peer.instance, limit: 64))", "bus.reason": "\(reason)"])
         guard let (continuation, result) = pending?.ending(SubscriberUnavailable("module \(module) went away: \(reason)")) else { return }
         continuation.resume(returning: result)
     }

@@ -325,8 +325,20 @@ struct ModuleLinkTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(linked() == [#""first""#, #""second""#])
-            crashed.close()
-            next.close()
+            #expect(sink.entries.first { $0.message == "module link lost" }?.metadata["wzt.instance"] == #""first""#)
+            // While the second is linked, each further process is refused, and the core says so
+            // once for each, however often it says hello.
+            var others: [Socket] = []
+            for instance in ["third", "fourth"] {
+                let other = try context.socket(.dealer)
+                try other.connect(core.endpoint)
+                for _ in 0..<3 { try other.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: instance).frames) }
+                others.append(other)
+            }
+            let refused: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module refused" }.map { $0.metadata["wzt.instance"] ?? "" } }
+            #expect(await eventually { Set(refused()) == [#""third""#, #""fourth""#] }, "\(sink.messages)")
+            #expect(refused().count == 2)
+            for socket in others + [crashed, next] { socket.close() }
         }
     }
 
