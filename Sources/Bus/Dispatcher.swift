@@ -85,21 +85,33 @@ public final class Dispatcher: Service, Sendable {
     private var shouldStop: Bool { stopping.load(ordering: .acquiring) || Task.isCancelled || log.isClosed }
 
     private func dispatch() async throws {
+        var pauses = 0
         while !shouldStop {
             do {
-                try await dispatchFromCursor()
+                try await dispatchFromCursor {
+                    guard pauses > 0 else { return }
+                    logger.info("dispatch resumed", metadata: ["bus.paused": "\(pauses) s"])
+                    pauses = 0
+                }
             } catch is CancellationError {
                 return
             } catch {
-                // The log itself failed (disk full, I/O): nothing was skipped; try again shortly.
-                logger.error("dispatch paused", metadata: ["bus.error": "\(error)"])
+                // The log itself failed (disk full, I/O, its database away): nothing was skipped;
+                // try again each second. Said when it starts and once a minute after, as a
+                // delivery that waits for storage is.
+                pauses += 1
+                if pauses == 1 || pauses % 60 == 0 {
+                    logger.error("dispatch paused", metadata: ["bus.error": "\(error)", "bus.paused": "\(pauses) s"])
+                }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
     }
 
-    private func dispatchFromCursor() async throws {
+    /// `logAnswered` runs once the log has given the cursor.
+    private func dispatchFromCursor(logAnswered: () -> Void) async throws {
         var position = try await log.cursor(subscriber.subscriptionName)
+        logAnswered()
         var (saved, savedAt) = (position, ContinuousClock.now)
         func saveCursor(now: Bool) async throws {
             guard position > saved, now || ContinuousClock.now - savedAt >= configuration.cursorSaveInterval else { return }

@@ -39,6 +39,32 @@ struct DispatcherTests {
     let fast = Dispatcher.Configuration(retry: RetryPolicy(maxAttempts: 3, backoff: [.zero, .milliseconds(10)]),
                                         slowHandlerThreshold: .milliseconds(200), deadLetterPollInterval: .milliseconds(50))
 
+    /// While the log's database is away, a dispatcher says so when it pauses and once a minute
+    /// after (not every second, for every subscription), and says when it goes on.
+    @Test func aLogAwaySaysPausedOnceAndResumed() async throws {
+        let database = try TestPostgres.freshDatabase()
+        let name = try #require(database.split(separator: "/").last.map(String.init))
+        let log = try await TestLog(.postgres, configuredAt: database).open()
+        defer { log.close() }
+        let sink = LogSink.Store()
+        let subscriber = RecordingSubscriber("paused")
+        let dispatcher = Dispatcher(log: log, subscriber: subscriber, configuration: fast, logger: Logger(label: "test") { _ in LogSink(store: sink) })
+        let lines: @Sendable (String) -> Int = { message in sink.messages.filter { $0 == message }.count }
+        try await withServices([dispatcher]) {
+            _ = try await log.append([Samples.note("before")])
+            #expect(await eventually { subscriber.offsets == [1] })
+            try TestPostgres.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+            try TestPostgres.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'")
+            #expect(await eventually { lines("dispatch paused") == 1 })
+            try await Task.sleep(for: .seconds(3))
+            #expect(lines("dispatch paused") == 1, "\(sink.messages)")
+            try TestPostgres.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true")
+            #expect(await eventually { lines("dispatch resumed") == 1 }, "\(sink.messages)")
+            _ = try await log.append([Samples.note("after")])
+            #expect(await eventually { subscriber.offsets.count == 2 })
+        }
+    }
+
     @Test func handlerThatThrowsTwiceGetsTheEventOnceAndInOrder() async throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
