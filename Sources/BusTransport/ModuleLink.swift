@@ -174,7 +174,7 @@ public final class ModuleLinkServer: Service, Sendable {
         var waiting: [[[UInt8]]] = []
         for message in messages {
             let route = message[0]
-            guard !full.contains(route) else {
+            guard full.isEmpty || !full.contains(route) else {
                 waiting.append(message)
                 continue
             }
