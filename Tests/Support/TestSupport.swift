@@ -128,7 +128,7 @@ public enum TestPostgres {
     public static func execute(_ sql: String) throws {
         let psql = Process()
         psql.executableURL = URL(filePath: "/usr/bin/env")
-        psql.arguments = ["psql", try url(), "--quiet", "--no-psqlrc", "--command", sql]
+        psql.arguments = ["psql", try url(), "--quiet", "--no-psqlrc", "--output", "/dev/null", "--command", sql]
         try psql.run()
         psql.waitUntilExit()
         guard psql.terminationStatus == 0 else { throw TestPostgresMissing() }
