@@ -308,7 +308,8 @@ struct ModuleLinkTests {
         let timing = LinkTiming(hello: .milliseconds(100), silence: .milliseconds(500))
         let context = Context()
         let core = try Self.core(context, log, timing: timing, logger: Logger(label: "test") { _ in LogSink(store: sink) })
-        let linked: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module linked" }.map { $0.metadata["wzt.instance"] ?? "" } }
+        let instances: @Sendable (String) -> [String] = { message in sink.entries.filter { $0.message == message }.map { $0.metadata["wzt.instance"] ?? "" } }
+        let linked: @Sendable () -> [String] = { instances("module linked") }
         let lost: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module link lost" && $0.level == .warning }.map { $0.metadata["bus.reason"] ?? "" } }
         try await withServices([core]) {
             // Processes that crash say no `bye`: each says hello a few times, then nothing.
@@ -340,12 +341,12 @@ struct ModuleLinkTests {
             for instance in ["third", "fourth"] {
                 let other = try context.socket(.dealer)
                 try other.connect(core.endpoint)
+                try next.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "second").frames)
                 for _ in 0..<3 { try other.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: instance).frames) }
                 others.append(other)
             }
-            let refused: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module refused" }.map { $0.metadata["wzt.instance"] ?? "" } }
-            #expect(await eventually { Set(refused()) == [#""third""#, #""fourth""#] }, "\(sink.messages)")
-            #expect(refused().count == 2)
+            #expect(await eventually { Set(instances("module refused")) == [#""third""#, #""fourth""#] }, "\(sink.messages)")
+            #expect(instances("module refused").count == 2)
             for socket in others + [crashed, next] { socket.close() }
         }
     }
