@@ -251,7 +251,7 @@ struct ModuleLinkTests {
         }
     }
 
-    /// A window that does not fit in the module's queue (one message here) waits for room, in
+    /// A window that does not fit in the module's queue (four messages here) waits for room, in
     /// order: no event reaches the module after a gap, which it would apply before the missing ones.
     @Test func aWindowCutShortByAFullQueueLeavesNoGap() async throws {
         let directory = TemporaryDirectory()
@@ -259,60 +259,65 @@ struct ModuleLinkTests {
         defer { log.close() }
         let context = Context()
         let core = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
-                                        security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(5)), highWaterMark: 1,
+                                        security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(60)), highWaterMark: 4,
                                         logger: Self.quiet)
         let dispatcher = Dispatcher(log: log, subscriber: core.subscriber(for: "sample", patterns: [.all]), configuration: .init(batchSize: 500),
                                     logger: Self.quiet)
         _ = try await log.append((1...500).map { Samples.note("n\($0)") })
         let module = try context.socket(.dealer)
-        try module.setHighWaterMarks(send: 1_000, receive: 1)
+        try module.setHighWaterMarks(send: 1_000, receive: 4)
         try module.setReceiveTimeout(milliseconds: 100)
         try module.connect(core.endpoint)
-        try await withServices([core, dispatcher]) {
-            // A module that says hello and reads nothing for a while, then everything.
+        try await withServices([core]) {
+            // A module that says hello, reads nothing for a while, then everything: slowly, one
+            // message at a time, so the core must not find it silent meanwhile. Linked before the
+            // dispatcher starts, whose first window would otherwise be one event tried alone.
             try module.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "slow").frames)
-            try await Task.sleep(for: .milliseconds(500))
-            // Read on a thread of its own: a blocking receive must not hold one of the threads
-            // the link and the dispatcher run on.
-            let windows = try await blocking { () throws -> [[Int64]] in
-                var windows: [[Int64]] = []
-                let until = ContinuousClock.now + .seconds(20)
-                while ContinuousClock.now < until, windows.first?.count != 500 {
-                    guard let frames = try module.receive(), let message = CoreMessage(frames: frames) else { continue }
-                    switch message {
-                    case .window: windows.append([])
-                    case .event(let offset, _):
-                        // An event before any window counts as a window of its own, which fails the check.
-                        if windows.isEmpty { windows.append([]) }
-                        windows[windows.count - 1].append(offset)
-                    default: break
+            #expect(await eventually { core.isConnected("sample") })
+            try await withServices([dispatcher]) {
+                try await Task.sleep(for: .milliseconds(500))
+                // Read on a thread of its own: a blocking receive must not hold one of the threads
+                // the link and the dispatcher run on.
+                let windows = try await blocking { () throws -> [[Int64]] in
+                    var windows: [[Int64]] = []
+                    let until = ContinuousClock.now + .seconds(20)
+                    while ContinuousClock.now < until, windows.first?.count != 500 {
+                        guard let frames = try module.receive(), let message = CoreMessage(frames: frames) else { continue }
+                        switch message {
+                        case .window: windows.append([])
+                        case .event(let offset, _):
+                            // An event before any window counts as a window of its own, which fails the check.
+                            if windows.isEmpty { windows.append([]) }
+                            windows[windows.count - 1].append(offset)
+                        default: break
+                        }
                     }
+                    return windows
                 }
-                return windows
+                let first = windows.first ?? []
+                let allInOrder = first == Array(1...500)
+                #expect(allInOrder, "\(first.count) events, \(zip(first, 1...).first { $0.0 != $0.1 }.map { "offset \($0.0) where \($0.1) was due" } ?? "in order")")
+                module.close()
             }
-            let first = windows.first ?? []
-            let allInOrder = first == Array(1...500)
-            #expect(allInOrder, "\(first.count) events, \(zip(first, 1...).first { $0.0 != $0.1 }.map { "offset \($0.0) where \($0.1) was due" } ?? "in order")")
-            module.close()
         }
     }
 
     /// The core's log says when a process links a module, and once when one falls silent: found
     /// by the core's sweep, or by the hello of the next process (a restart after a crash) when
-    /// that comes first.
+    /// that comes first. Each line names the process.
     @Test func theCoresLogSaysWhoIsLinkedAndWhoFellSilent() async throws {
         let directory = TemporaryDirectory()
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
         let sink = LogSink.Store()
-        let timing = LinkTiming(hello: .milliseconds(100), silence: .milliseconds(500))
+        let timing = LinkTiming(hello: .milliseconds(100), silence: .seconds(1))
         let context = Context()
         let core = try Self.core(context, log, timing: timing, logger: Logger(label: "test") { _ in LogSink(store: sink) })
         let instances: @Sendable (String) -> [String] = { message in sink.entries.filter { $0.message == message }.map { $0.metadata["wzt.instance"] ?? "" } }
         let linked: @Sendable () -> [String] = { instances("module linked") }
-        let lost: @Sendable () -> [String] = { sink.entries.filter { $0.message == "module link lost" && $0.level == .warning }.map { $0.metadata["bus.reason"] ?? "" } }
+        let lost: @Sendable () -> [LogSink.Entry] = { sink.entries.filter { $0.message == "module link lost" && $0.level == .warning } }
         try await withServices([core]) {
-            // Processes that crash say no `bye`: each says hello a few times, then nothing.
+            // A process that crashes says no `bye`: it says hello a few times, then nothing.
             let crashed = try context.socket(.dealer)
             try crashed.connect(core.endpoint)
             for _ in 0..<3 {
@@ -320,34 +325,33 @@ struct ModuleLinkTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(await eventually { linked() == [#""first""#] }, "\(sink.messages)")
-            // The next process says hello about when the first one's silence runs out.
-            let next = try context.socket(.dealer)
-            try next.connect(core.endpoint)
-            try await Task.sleep(for: .milliseconds(520))
-            try next.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "second").frames)
-            #expect(await eventually { linked() == [#""first""#, #""second""#] }, "\(sink.messages)")
-            #expect(lost().count == 1 && lost().allSatisfy { $0.hasPrefix("silent for longer than") },
-                    "\(sink.entries.map { "\($0.message) \($0.metadata)" })")
-            // Further hellos of a linked process are its heartbeat, not news.
-            for _ in 0..<3 {
-                try next.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "second").frames)
-                try await Task.sleep(for: .milliseconds(100))
+            // The next process starts about when the first one's silence runs out, and says hello
+            // every 100 ms from a thread of its own, as module processes do.
+            try await Task.sleep(for: .milliseconds(1_020))
+            let next = try ModuleLinkClient(context: context, endpoint: core.endpoint, module: "sample", curve: nil, decoder: Samples.decoder,
+                                            timing: timing, logger: Self.quiet)
+            try await withServices([next]) {
+                #expect(await eventually { linked().count == 2 }, "\(sink.messages)")
+                #expect(linked().first == #""first""#)
+                #expect(lost().count == 1, "\(sink.entries.map { "\($0.message) \($0.metadata)" })")
+                #expect(lost().first?.metadata["wzt.instance"] == #""first""#)
+                #expect(lost().first?.metadata["bus.reason"]?.hasPrefix("silent for longer than") == true)
+                // Its further hellos are its heartbeat, not news.
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(linked().count == 2)
+                // While it is linked, each further process is refused, and the core says so once
+                // for each, however often it says hello.
+                var others: [Socket] = []
+                for instance in ["third", "fourth"] {
+                    let other = try context.socket(.dealer)
+                    try other.connect(core.endpoint)
+                    for _ in 0..<3 { try other.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: instance).frames) }
+                    others.append(other)
+                }
+                #expect(await eventually { Set(instances("module refused")) == [#""third""#, #""fourth""#] }, "\(sink.messages)")
+                #expect(instances("module refused").count == 2)
+                for socket in others + [crashed] { socket.close() }
             }
-            #expect(linked() == [#""first""#, #""second""#])
-            #expect(sink.entries.first { $0.message == "module link lost" }?.metadata["wzt.instance"] == #""first""#)
-            // While the second is linked, each further process is refused, and the core says so
-            // once for each, however often it says hello.
-            var others: [Socket] = []
-            for instance in ["third", "fourth"] {
-                let other = try context.socket(.dealer)
-                try other.connect(core.endpoint)
-                try next.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: "second").frames)
-                for _ in 0..<3 { try other.send(ModuleMessage.hello(module: "sample", version: LinkProtocol.version, instance: instance).frames) }
-                others.append(other)
-            }
-            #expect(await eventually { Set(instances("module refused")) == [#""third""#, #""fourth""#] }, "\(sink.messages)")
-            #expect(instances("module refused").count == 2)
-            for socket in others + [crashed, next] { socket.close() }
         }
     }
 
