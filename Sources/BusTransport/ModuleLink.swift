@@ -295,7 +295,7 @@ public final class ModuleLinkServer: Service, Sendable {
             if let known, newlyLinked { state.outgoing.removeAll { $0.first == known.route } }
             if let known, known.instance != instance { replaced = known }
             // Reconnected under a new route while a window was out: send what is unsettled again (the inbox makes that harmless).
-            guard known?.route != route, let pending = state.pending[module] else { return false }
+            guard newlyLinked, let pending = state.pending[module] else { return false }
             state.sendWindow(pending.events[pending.acked...], of: module, to: route)
             return true
         }

@@ -123,9 +123,9 @@ struct ModuleLinkTests {
 
     /// A core's end of the link for the module `sample`, quick to notice silence.
     static func core(_ context: Context, _ log: EventLog, timing: LinkTiming = LinkTiming(hello: .milliseconds(100), silence: .seconds(1)),
-                     logger: Logger) throws -> ModuleLinkServer {
+                     highWaterMark: Int32 = 10_000, logger: Logger) throws -> ModuleLinkServer {
         try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
-                             security: nil, timing: timing, logger: logger)
+                             security: nil, timing: timing, highWaterMark: highWaterMark, logger: logger)
     }
 
     /// The module's side in a module process fed by the nodes of a cluster: records under which
@@ -258,9 +258,7 @@ struct ModuleLinkTests {
         let log = try EventLog(path: directory.file("log.sqlite"))
         defer { log.close() }
         let context = Context()
-        let core = try ModuleLinkServer(context: context, endpoint: "tcp://127.0.0.1:*", modules: ["sample"], log: log, decoder: Samples.decoder,
-                                        security: nil, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(60)), highWaterMark: 4,
-                                        logger: Self.quiet)
+        let core = try Self.core(context, log, timing: LinkTiming(hello: .milliseconds(100), silence: .seconds(60)), highWaterMark: 4, logger: Self.quiet)
         let dispatcher = Dispatcher(log: log, subscriber: core.subscriber(for: "sample", patterns: [.all]), configuration: .init(batchSize: 500),
                                     logger: Self.quiet)
         _ = try await log.append((1...500).map { Samples.note("n\($0)") })
