@@ -100,13 +100,17 @@ public final class Dispatcher: Service, Sendable {
                 // try again each second. Said when it starts and once a minute after, as a
                 // delivery that waits for storage is.
                 pauses += 1
-                if pauses == 1 || pauses % 60 == 0 {
+                if Self.isWorthSaying(wait: pauses) {
                     logger.error("dispatch paused", metadata: ["bus.error": "\(error)", "bus.paused": "\(pauses) s"])
                 }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
     }
+
+    /// Whether the `wait`th wait of a second is logged: the first, and one a minute after, so a
+    /// wait of hours is seen without a line every second.
+    private static func isWorthSaying(wait: Int) -> Bool { wait == 1 || wait % 60 == 0 }
 
     /// `logAnswered` runs once the log has given the cursor.
     private func dispatchFromCursor(logAnswered: () -> Void) async throws {
@@ -234,7 +238,7 @@ public final class Dispatcher: Service, Sendable {
                 // not the event's: wait without using up the event's attempts, so that it never
                 // dead-letters for it.
                 waits += 1
-                if waits == 1 || waits % 60 == 0 {
+                if Self.isWorthSaying(wait: waits) {
                     // A module in another process that is not linked yet (its core has just
                     // started, or it restarts) is away for a moment: a warning, an error a minute on.
                     let awayForAMoment = error is SubscriberUnavailable && waits == 1
